@@ -1,0 +1,155 @@
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+
+use super::{ProductCommand, ProductEvent};
+use crate::{Actor, DomainError, Money, ProductId, VendorId};
+
+/// A product's state as far as its rules need it: who owns it, its price, whether it is live.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Product {
+    /// `None` until `ProductCreated`; every other command needs it to exist.
+    listing: Option<Listing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Listing {
+    product_id: ProductId,
+    vendor_id: VendorId,
+    price: Money,
+    published: bool,
+}
+
+impl Product {
+    pub const TYPE: &'static str = "Product";
+
+    /// The existing listing, provided `actor` may act on it.
+    fn owned_listing(&self, actor: &Actor) -> Result<&Listing, DomainError> {
+        let listing = self.listing.as_ref().ok_or_else(|| DomainError::NotFound {
+            aggregate: Self::TYPE,
+        })?;
+        if !actor.may_act_for(listing.vendor_id) {
+            return Err(DomainError::NotOwner {
+                aggregate: Self::TYPE,
+                id: listing.product_id.to_string(),
+            });
+        }
+        Ok(listing)
+    }
+}
+
+impl Aggregate for Product {
+    const TYPE: &'static str = Self::TYPE;
+    type Command = ProductCommand;
+    type Event = ProductEvent;
+    type Error = DomainError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: ProductCommand,
+        _services: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), DomainError> {
+        let event = match command {
+            ProductCommand::CreateProduct {
+                product_id,
+                vendor_id,
+                details,
+                actor,
+            } => {
+                if self.listing.is_some() {
+                    return Err(DomainError::AlreadyExists {
+                        aggregate: Self::TYPE,
+                        id: product_id.to_string(),
+                    });
+                }
+                if !actor.may_act_for(vendor_id) {
+                    return Err(DomainError::NotOwner {
+                        aggregate: "Vendor",
+                        id: vendor_id.to_string(),
+                    });
+                }
+                ProductEvent::ProductCreated {
+                    product_id,
+                    vendor_id,
+                    sku: details.sku,
+                    title: details.title,
+                    description: details.description,
+                    category: details.category,
+                    price: details.price,
+                }
+            }
+            ProductCommand::ChangePrice { price, actor } => {
+                let listing = self.owned_listing(&actor)?;
+                if price.currency != listing.price.currency {
+                    return Err(DomainError::CurrencyMismatch {
+                        expected: listing.price.currency.to_string(),
+                        given: price.currency.to_string(),
+                    });
+                }
+                if price == listing.price {
+                    return Ok(());
+                }
+                ProductEvent::ProductPriceChanged {
+                    product_id: listing.product_id,
+                    previous_price: listing.price.clone(),
+                    price,
+                }
+            }
+            ProductCommand::Publish { actor } => {
+                let listing = self.owned_listing(&actor)?;
+                if listing.published {
+                    return Ok(());
+                }
+                ProductEvent::ProductPublished {
+                    product_id: listing.product_id,
+                }
+            }
+            ProductCommand::Unpublish { actor } => {
+                let listing = self.owned_listing(&actor)?;
+                if !listing.published {
+                    return Ok(());
+                }
+                ProductEvent::ProductUnpublished {
+                    product_id: listing.product_id,
+                }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: ProductEvent) {
+        match event {
+            ProductEvent::ProductCreated {
+                product_id,
+                vendor_id,
+                price,
+                ..
+            } => {
+                self.listing = Some(Listing {
+                    product_id,
+                    vendor_id,
+                    price,
+                    published: false,
+                });
+            }
+            ProductEvent::ProductPriceChanged { price, .. } => {
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.price = price;
+                }
+            }
+            ProductEvent::ProductPublished { .. } => {
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.published = true;
+                }
+            }
+            ProductEvent::ProductUnpublished { .. } => {
+                if let Some(listing) = self.listing.as_mut() {
+                    listing.published = false;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+use crate::{
+    Actor, Category, Currency, Description, DomainError, Money, ProductId, Sku, Title, VendorId,
+};
+
+type ProductTest = TestFramework<Product>;
+
+fn product_id() -> ProductId {
+    ProductId(Uuid::from_u128(1))
+}
+fn vendor() -> VendorId {
+    VendorId(Uuid::from_u128(10))
+}
+fn other_vendor() -> VendorId {
+    VendorId(Uuid::from_u128(11))
+}
+fn owner() -> Actor {
+    Actor::Vendor {
+        vendor_id: vendor(),
+    }
+}
+fn stranger() -> Actor {
+    Actor::Vendor {
+        vendor_id: other_vendor(),
+    }
+}
+fn eur(amount_minor: i64) -> Money {
+    Money::new(amount_minor, Currency::parse("EUR").unwrap()).unwrap()
+}
+fn details() -> ProductDetails {
+    ProductDetails {
+        sku: Sku::parse("TEE-001").unwrap(),
+        title: Title::parse("Organic tee").unwrap(),
+        description: Description::parse("Soft.").unwrap(),
+        category: Category::parse("apparel").unwrap(),
+        price: eur(1999),
+    }
+}
+fn created() -> ProductEvent {
+    let d = details();
+    ProductEvent::ProductCreated {
+        product_id: product_id(),
+        vendor_id: vendor(),
+        sku: d.sku,
+        title: d.title,
+        description: d.description,
+        category: d.category,
+        price: d.price,
+    }
+}
+fn published() -> ProductEvent {
+    ProductEvent::ProductPublished {
+        product_id: product_id(),
+    }
+}
+fn create(actor: Actor) -> ProductCommand {
+    ProductCommand::CreateProduct {
+        product_id: product_id(),
+        vendor_id: vendor(),
+        details: details(),
+        actor,
+    }
+}
+
+#[test]
+fn a_vendor_creates_its_product_unpublished() {
+    ProductTest::with(())
+        .given_no_previous_events()
+        .when(create(owner()))
+        .then_expect_events(vec![created()]);
+}
+
+#[test]
+fn an_admin_creates_a_product_for_any_vendor() {
+    ProductTest::with(())
+        .given_no_previous_events()
+        .when(create(Actor::Admin))
+        .then_expect_events(vec![created()]);
+}
+
+#[test]
+fn a_vendor_cannot_create_a_product_for_another_vendor() {
+    ProductTest::with(())
+        .given_no_previous_events()
+        .when(create(stranger()))
+        .then_expect_error(DomainError::NotOwner {
+            aggregate: "Vendor",
+            id: vendor().to_string(),
+        });
+}
+
+#[test]
+fn creating_an_existing_product_conflicts() {
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(create(owner()))
+        .then_expect_error(DomainError::AlreadyExists {
+            aggregate: "Product",
+            id: product_id().to_string(),
+        });
+}
+
+#[test]
+fn the_owner_changes_the_price() {
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::ChangePrice {
+            price: eur(2499),
+            actor: owner(),
+        })
+        .then_expect_events(vec![ProductEvent::ProductPriceChanged {
+            product_id: product_id(),
+            previous_price: eur(1999),
+            price: eur(2499),
+        }]);
+}
+
+#[test]
+fn setting_the_same_price_records_nothing() {
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::ChangePrice {
+            price: eur(1999),
+            actor: owner(),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_price_in_another_currency_is_refused() {
+    let usd = Money::new(1999, Currency::parse("USD").unwrap()).unwrap();
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::ChangePrice {
+            price: usd,
+            actor: owner(),
+        })
+        .then_expect_error(DomainError::CurrencyMismatch {
+            expected: "EUR".into(),
+            given: "USD".into(),
+        });
+}
+
+#[test]
+fn another_vendor_cannot_change_the_price() {
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::ChangePrice {
+            price: eur(1),
+            actor: stranger(),
+        })
+        .then_expect_error(DomainError::NotOwner {
+            aggregate: "Product",
+            id: product_id().to_string(),
+        });
+}
+
+#[test]
+fn commands_on_an_unknown_product_are_not_found() {
+    for command in [
+        ProductCommand::ChangePrice {
+            price: eur(1),
+            actor: owner(),
+        },
+        ProductCommand::Publish { actor: owner() },
+        ProductCommand::Unpublish { actor: owner() },
+    ] {
+        ProductTest::with(())
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(DomainError::NotFound {
+                aggregate: "Product",
+            });
+    }
+}
+
+#[test]
+fn the_owner_publishes_and_unpublishes() {
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::Publish { actor: owner() })
+        .then_expect_events(vec![published()]);
+    ProductTest::with(())
+        .given(vec![created(), published()])
+        .when(ProductCommand::Unpublish { actor: owner() })
+        .then_expect_events(vec![ProductEvent::ProductUnpublished {
+            product_id: product_id(),
+        }]);
+}
+
+#[test]
+fn publishing_twice_or_unpublishing_a_hidden_product_records_nothing() {
+    ProductTest::with(())
+        .given(vec![created(), published()])
+        .when(ProductCommand::Publish { actor: owner() })
+        .then_expect_events(vec![]);
+    ProductTest::with(())
+        .given(vec![created()])
+        .when(ProductCommand::Unpublish { actor: owner() })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn another_vendor_cannot_publish_or_unpublish() {
+    for command in [
+        ProductCommand::Publish { actor: stranger() },
+        ProductCommand::Unpublish { actor: stranger() },
+    ] {
+        ProductTest::with(())
+            .given(vec![created(), published()])
+            .when(command)
+            .then_expect_error(DomainError::NotOwner {
+                aggregate: "Product",
+                id: product_id().to_string(),
+            });
+    }
+}
+
+#[test]
+fn events_round_trip_through_json_with_their_type_tag() {
+    let json = serde_json::to_value(created()).unwrap();
+    assert_eq!(json["type"], "ProductCreated");
+    assert_eq!(json["data"]["price"]["amount_minor"], 1999);
+    let back: ProductEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(back, created());
+}

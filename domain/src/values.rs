@@ -1,0 +1,266 @@
+//! Validated value types. Each is parsed once, at the edge, and is valid for the rest of its life;
+//! deserialisation goes through the same parser so stored events cannot smuggle in bad values.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ValidationError;
+
+/// ISO 4217 active currency codes. A closed list so a typo ("EUE") is refused, not stored.
+const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
+BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD \
+FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR \
+KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR \
+MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK \
+SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES \
+VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL";
+
+/// An ISO 4217 currency code, upper case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn parse(code: &str) -> Result<Self, ValidationError> {
+        let known = code.len() == 3 && ISO_4217.split_whitespace().any(|c| c == code);
+        if known {
+            Ok(Self(code.to_owned()))
+        } else {
+            Err(ValidationError::new(
+                "currency",
+                format!("{code:?} is not an ISO 4217 currency code"),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Currency> for String {
+    fn from(value: Currency) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A price: integer minor units (cents) and a currency. Never floating point.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RawMoney")]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+#[derive(Deserialize)]
+struct RawMoney {
+    amount_minor: i64,
+    currency: Currency,
+}
+
+impl TryFrom<RawMoney> for Money {
+    type Error = ValidationError;
+    fn try_from(raw: RawMoney) -> Result<Self, Self::Error> {
+        Money::new(raw.amount_minor, raw.currency)
+    }
+}
+
+impl Money {
+    /// Largest accepted amount: keeps totals of many lines far from `i64` overflow.
+    pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_00;
+
+    /// A positive price. Zero is refused: a free listing is almost always a data-entry mistake.
+    pub fn new(amount_minor: i64, currency: Currency) -> Result<Self, ValidationError> {
+        if amount_minor <= 0 {
+            return Err(ValidationError::new(
+                "price.amount_minor",
+                "must be a positive number of minor units",
+            ));
+        }
+        if amount_minor > Self::MAX_AMOUNT_MINOR {
+            return Err(ValidationError::new(
+                "price.amount_minor",
+                format!("must not exceed {}", Self::MAX_AMOUNT_MINOR),
+            ));
+        }
+        Ok(Self {
+            amount_minor,
+            currency,
+        })
+    }
+}
+
+/// Defines a trimmed, length-bounded text newtype with an optional character rule.
+macro_rules! bounded_text {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $allowed:expr, $rule:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const MAX_LEN: usize = $max;
+
+            pub fn parse(value: &str) -> Result<Self, ValidationError> {
+                let value = value.trim();
+                let len = value.chars().count();
+                if len < $min || len > $max {
+                    return Err(ValidationError::new(
+                        $field,
+                        format!("must be {} to {} characters long", $min, $max),
+                    ));
+                }
+                let allowed: fn(char) -> bool = $allowed;
+                if !value.chars().all(allowed) {
+                    return Err(ValidationError::new($field, $rule));
+                }
+                Ok(Self(value.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValidationError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+bounded_text!(
+    /// A vendor's stock-keeping unit: letters, digits, `-`, `_`, `.`.
+    Sku, "sku", 1, 64,
+    |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
+    "may contain only ASCII letters, digits, '-', '_' and '.'"
+);
+bounded_text!(
+    /// A product title as shown in the storefront.
+    Title, "title", 1, 200, |c| !c.is_control(), "must not contain control characters"
+);
+bounded_text!(
+    /// A product description; may be empty, may span lines.
+    Description, "description", 0, 5000,
+    |c| !c.is_control() || c == '\n' || c == '\t',
+    "must not contain control characters other than newlines and tabs"
+);
+bounded_text!(
+    /// A catalogue category slug, used as an index key: lower-case letters, digits and `-`.
+    Category, "category", 1, 64,
+    |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    "may contain only lower-case ASCII letters, digits and '-'"
+);
+
+/// Defines a UUID-backed identifier newtype.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A new, time-ordered id (UUID v7) so ids sort roughly by creation.
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a product; also its aggregate id.
+    ProductId
+);
+uuid_id!(
+    /// Identifies a vendor of the marketplace.
+    VendorId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_accepts_iso_codes_and_refuses_others() {
+        assert!(Currency::parse("EUR").is_ok());
+        assert!(Currency::parse("eur").is_err());
+        assert!(Currency::parse("XYZ").is_err());
+        assert!(Currency::parse("").is_err());
+    }
+
+    #[test]
+    fn money_must_be_positive_and_bounded() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert!(Money::new(1, eur.clone()).is_ok());
+        assert!(Money::new(0, eur.clone()).is_err());
+        assert!(Money::new(-5, eur.clone()).is_err());
+        assert!(Money::new(Money::MAX_AMOUNT_MINOR + 1, eur).is_err());
+    }
+
+    #[test]
+    fn money_deserialisation_applies_the_same_rules() {
+        let bad: Result<Money, _> =
+            serde_json::from_str(r#"{"amount_minor": -1, "currency": "EUR"}"#);
+        assert!(bad.is_err());
+        let unknown: Result<Money, _> =
+            serde_json::from_str(r#"{"amount_minor": 100, "currency": "ABC"}"#);
+        assert!(unknown.is_err());
+        let good: Money =
+            serde_json::from_str(r#"{"amount_minor": 1999, "currency": "EUR"}"#).unwrap();
+        assert_eq!(good.amount_minor, 1999);
+    }
+
+    #[test]
+    fn text_values_are_trimmed_and_bounded() {
+        assert_eq!(Sku::parse("  AB-1 ").unwrap().as_str(), "AB-1");
+        assert!(Sku::parse("has space").is_err());
+        assert!(Title::parse("").is_err());
+        assert!(Title::parse(&"x".repeat(201)).is_err());
+        assert!(Description::parse("").is_ok());
+        assert!(Category::parse("Shoes").is_err());
+        assert!(Category::parse("running-shoes").is_ok());
+    }
+}
