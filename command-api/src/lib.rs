@@ -1,1 +1,144 @@
-//! placeholder
+//! The command side: HTTP commands validated against event-sourced aggregates, appended with their
+//! outbox rows to the Postgres event store, and relayed to SNS.
+//!
+//! # Layout
+//! - `config`: `COMMERCE_*` settings of this service.
+//! - `error`: `ApiError`, the one mapping of every failure to problem+json.
+//! - `event_store`: the `es` schema (migrations), our `PersistedEventRepository`, and the command
+//!   executor with bounded optimistic-concurrency retries.
+//! - `relay`: the outbox relay (single active publisher, ordered per aggregate, batched to SNS).
+//! - `routes`: one module per aggregate's endpoints, as listed in API.md.
+#![forbid(unsafe_code)]
+
+mod config;
+mod error;
+pub mod event_store;
+pub mod relay;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::{post, put};
+use axum::Router;
+use commerce_domain::product::Product;
+use commerce_platform::auth::JwtKeys;
+use commerce_platform::http::{self, Dependencies};
+use commerce_platform::messaging::{self, AwsClients};
+use commerce_platform::Shutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use config::Config;
+pub use error::ApiError;
+use event_store::{CommandExecutor, PgEventRepository};
+use relay::OutboxRelay;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub keys: Arc<JwtKeys>,
+    pub products: Arc<CommandExecutor<Product>>,
+}
+
+impl FromRef<AppState> for Arc<JwtKeys> {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+/// Every route of the service, with its layers; tests can drive it without a socket.
+pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Router {
+    let api = Router::new()
+        .route("/v1/products", post(routes::products::create_product))
+        .route("/v1/products/{id}/price", put(routes::products::change_price))
+        .route("/v1/products/{id}/publish", post(routes::products::publish))
+        .route("/v1/products/{id}/unpublish", post(routes::products::unpublish))
+        .with_state(state);
+    Router::new()
+        .merge(api)
+        .merge(http::operational_routes(deps))
+        .fallback(|| async {
+            commerce_platform::problem::Problem::not_found("no such route")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(|req, next| {
+            http::observe_request("command-api", req, next)
+        }))
+}
+
+/// The command API, bound and ready to serve.
+pub struct CommandApi {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    relay: Option<OutboxRelay>,
+}
+
+impl CommandApi {
+    /// Connects, migrates, binds (port 0 picks a free port) and prepares the relay.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = commerce_platform::database::connect(&config.database).await?;
+        event_store::migrate(&pool).await?;
+        let aws = AwsClients::connect(&config.messaging).await;
+        let waker = Arc::new(Notify::new());
+        let relay = if config.run_relay {
+            let topic_arn = messaging::topic_arn(&aws, &config.messaging)
+                .await
+                .context("resolving the events topic for the outbox relay")?;
+            Some(OutboxRelay::new(
+                pool.clone(),
+                aws.sns.clone(),
+                topic_arn,
+                config.relay.clone(),
+                waker.clone(),
+            ))
+        } else {
+            None
+        };
+        let state = AppState {
+            keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
+            products: Arc::new(CommandExecutor::new(
+                PgEventRepository::new(pool.clone()),
+                Some(waker),
+            )),
+        };
+        let deps = Dependencies {
+            postgres: Some(pool),
+            redis: None,
+            aws: Some(aws),
+        };
+        let (listener, address) = http::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            address,
+            router: router(state, deps, config.max_body_bytes),
+            relay,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves (and relays) until `shutdown`; in-flight requests finish first.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        tracing::info!(address = %self.address, "command-api listening");
+        let relay = self
+            .relay
+            .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
+        let served = http::serve(self.listener, self.router, shutdown.clone()).await;
+        shutdown.cancel();
+        if let Some(relay) = relay {
+            relay.await.context("outbox relay task panicked")??;
+        }
+        served
+    }
+}
+
+/// Builds and runs the service until `shutdown`.
+pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    CommandApi::build(config).await?.run_until_stopped(shutdown).await
+}

@@ -118,6 +118,7 @@ macro_rules! bounded_text {
             pub fn parse(value: &str) -> Result<Self, ValidationError> {
                 let value = value.trim();
                 let len = value.chars().count();
+                #[allow(unused_comparisons)]
                 if len < $min || len > $max {
                     return Err(ValidationError::new(
                         $field,

@@ -1,1 +1,25 @@
-//! placeholder
+//! Plumbing shared by every commerce service: configuration, telemetry, the event envelope, the
+//! SNS/SQS topology, authentication, problem+json errors and the common HTTP endpoints.
+//!
+//! # Layout
+//! - `config`: reading typed `COMMERCE_*` settings from the environment; `Secret` keeps them out of logs.
+//! - `telemetry`: JSON `tracing` set-up and the Prometheus recorder, installed once per process.
+//! - `envelope`: the event envelope, the public JSON contract of every published event.
+//! - `messaging`: AWS SDK clients (real AWS or the local emulator) and the topic/queue topology,
+//!   provisioned idempotently by the same code locally and on AWS.
+//! - `database`: Postgres pools and database creation.
+//! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
+//! - `problem`: RFC 7807 problem+json responses and a JSON body extractor that answers with them.
+//! - `http`: `/healthz`, `/readyz`, `/metrics`, request metrics, correlation ids, serving with shutdown.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod database;
+pub mod envelope;
+pub mod http;
+pub mod messaging;
+pub mod problem;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken as Shutdown;

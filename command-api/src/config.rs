@@ -1,0 +1,36 @@
+//! The command API's configuration, from `COMMERCE_*` variables.
+use std::net::SocketAddr;
+
+use commerce_platform::config::{
+    env_or, AuthConfig, ConfigError, DatabaseConfig, MessagingConfig,
+};
+
+use crate::relay::RelayConfig;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `COMMERCE_COMMAND_API_ADDR`, default 127.0.0.1:8080.
+    pub listen: SocketAddr,
+    pub database: DatabaseConfig,
+    pub messaging: MessagingConfig,
+    pub auth: AuthConfig,
+    pub relay: RelayConfig,
+    /// Largest accepted request body, `COMMERCE_MAX_BODY_BYTES` (default 64 KiB).
+    pub max_body_bytes: usize,
+    /// Whether this process also runs the outbox relay (`COMMERCE_RUN_RELAY`, default true).
+    pub run_relay: bool,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: env_or("COMMERCE_COMMAND_API_ADDR", "127.0.0.1:8080")?,
+            database: DatabaseConfig::from_env()?,
+            messaging: MessagingConfig::from_env()?,
+            auth: AuthConfig::from_env()?,
+            relay: RelayConfig::default(),
+            max_body_bytes: env_or("COMMERCE_MAX_BODY_BYTES", "65536")?,
+            run_relay: env_or("COMMERCE_RUN_RELAY", "true")?,
+        })
+    }
+}

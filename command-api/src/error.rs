@@ -1,0 +1,68 @@
+//! The command API's error type and its one mapping to problem+json.
+use axum::response::{IntoResponse, Response};
+use commerce_domain::{DomainError, RejectionKind, ValidationError};
+use commerce_platform::problem::Problem;
+
+use crate::event_store::ExecuteError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is not well-formed (beyond what the JSON extractor catches).
+    #[error("{0}")]
+    Malformed(String),
+    /// The caller's role may not issue this command at all.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A value failed its constraints.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The addressed aggregate refused the command.
+    #[error(transparent)]
+    Rejected(#[from] DomainError),
+    /// Concurrent writers kept winning; the client may retry.
+    #[error("{0}")]
+    Contended(String),
+    /// The event store is unreachable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault the client cannot fix.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<ExecuteError<DomainError>> for ApiError {
+    fn from(error: ExecuteError<DomainError>) -> Self {
+        match error {
+            ExecuteError::Rejected(e) => ApiError::Rejected(e),
+            e @ ExecuteError::Contended { .. } => ApiError::Contended(e.to_string()),
+            ExecuteError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
+            ExecuteError::Failed(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match &self {
+            ApiError::Malformed(detail) => Problem::bad_request(detail),
+            ApiError::Forbidden(detail) => Problem::forbidden(detail),
+            ApiError::Invalid(e) => Problem::unprocessable(e.to_string()),
+            ApiError::Rejected(e) => match e.kind() {
+                RejectionKind::NotFound => Problem::not_found(e.to_string()),
+                RejectionKind::Forbidden => Problem::forbidden(e.to_string()),
+                RejectionKind::Conflict => Problem::conflict(e.to_string()),
+                RejectionKind::Unprocessable => Problem::unprocessable(e.to_string()),
+            },
+            ApiError::Contended(detail) => Problem::conflict(format!("{detail}; retry the request")),
+            ApiError::Unavailable(cause) => {
+                tracing::error!(%cause, "event store unavailable");
+                Problem::unavailable("the event store is unavailable")
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}

@@ -1,0 +1,18 @@
+//! The Postgres event store: cqrs-es's persisted store over our own repository, and the command
+//! executor that answers with the new version.
+mod executor;
+mod repository;
+
+pub use executor::{Committed, CommandExecutor, ExecuteError};
+pub use repository::PgEventRepository;
+
+/// Applies the `es` schema migrations. Other crates' migrations share the bookkeeping table, so
+/// versions unknown to this set are ignored rather than treated as corruption.
+pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("migrating schema es: {e}"))
+}

@@ -1,0 +1,57 @@
+//! HTTP routes of the command API, one module per aggregate.
+pub mod products;
+
+use std::collections::HashMap;
+
+use commerce_domain::{Actor, VendorId};
+use commerce_platform::auth::{Claims, Role};
+use commerce_platform::envelope::metadata_keys;
+use commerce_platform::http::CorrelationId;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// The answer to every accepted command: the consistency token for `?min_version=`.
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub aggregate_id: String,
+    pub version: i64,
+}
+
+/// The actor a product command runs as: vendors for themselves, admins for anyone.
+pub(crate) fn catalog_actor(claims: &Claims) -> Result<Actor, ApiError> {
+    match (claims.role, claims.vendor_id) {
+        (Role::Admin, _) => Ok(Actor::Admin),
+        (Role::Vendor, Some(vendor_id)) => Ok(Actor::Vendor {
+            vendor_id: VendorId(vendor_id),
+        }),
+        (role, _) => Err(ApiError::Forbidden(format!(
+            "role {} may not manage products",
+            serde_json::to_value(role)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// Tracing ids stored with every event of a command.
+pub(crate) fn event_metadata(claims: &Claims, correlation: CorrelationId) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            metadata_keys::CORRELATION_ID.to_owned(),
+            correlation.0.to_string(),
+        ),
+        (
+            metadata_keys::CAUSATION_ID.to_owned(),
+            Uuid::now_v7().to_string(),
+        ),
+        ("user".to_owned(), claims.sub.clone()),
+    ])
+}
+
+/// Parses an id from the path; a malformed id is a malformed request.
+pub(crate) fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::Malformed(format!("{what} must be a UUID")))
+}

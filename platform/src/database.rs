@@ -1,0 +1,58 @@
+//! Postgres connection pools and database creation.
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+use crate::config::DatabaseConfig;
+
+/// A pool for a service. Connecting is lazy-tolerant: the pool is created even if Postgres is
+/// briefly down, and `/readyz` reports it.
+pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = config
+        .url
+        .expose()
+        .parse()
+        .context("COMMERCE_DATABASE_URL is not a valid Postgres URL")?;
+    PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options.log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(1)))
+        .await
+        .context("connecting to Postgres")
+}
+
+/// Creates the database named in `url` if it does not exist, connecting to `postgres` to do so.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    let options: PgConnectOptions = url.parse().context("invalid Postgres URL")?;
+    let name = options
+        .get_database()
+        .context("the database URL names no database")?
+        .to_owned();
+    let mut admin = sqlx::PgConnection::connect_with(&options.clone().database("postgres"))
+        .await
+        .context("connecting to the postgres maintenance database")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::query(&format!("CREATE DATABASE {quoted}"))
+            .execute(&mut admin)
+            .await
+        {
+            // Another process may have created it in the meantime (42P04 duplicate_database).
+            let duplicate = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42P04");
+            if !duplicate {
+                return Err(e).context("creating the database");
+            }
+        }
+    }
+    Ok(())
+}

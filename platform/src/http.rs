@@ -1,0 +1,260 @@
+//! What every HTTP service shares: health, readiness and metrics endpoints, correlation ids,
+//! request metrics, and serving until shutdown.
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::future::join_all;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use crate::messaging::AwsClients;
+use crate::telemetry::metrics_handle;
+use crate::Shutdown;
+
+/// Header that carries the correlation id in and out of every service.
+pub static CORRELATION_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+
+/// The id that ties a request to the events it causes and to every log line on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorrelationId(pub Uuid);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CorrelationId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<CorrelationId>()
+            .copied()
+            .unwrap_or_else(|| CorrelationId(Uuid::now_v7())))
+    }
+}
+
+/// Middleware: adopts the caller's `x-correlation-id` (or makes one), runs the request in a span
+/// that carries it, echoes it back, and records `http_request_duration_seconds`.
+pub async fn observe_request(service: &'static str, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let correlation_id = request
+        .headers()
+        .get(&CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .unwrap_or_else(Uuid::now_v7);
+    request.extensions_mut().insert(CorrelationId(correlation_id));
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().clone();
+    let span = tracing::info_span!(
+        "http_request",
+        service,
+        %method,
+        route = %route,
+        %correlation_id,
+        user = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    span.record("status", status.as_u16());
+    let elapsed = started.elapsed();
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "service" => service,
+        "method" => method.to_string(),
+        "route" => route.clone(),
+        "status" => status.as_u16().to_string(),
+    )
+    .record(elapsed.as_secs_f64());
+    if status.is_server_error() {
+        span.in_scope(|| tracing::error!(elapsed_ms = elapsed.as_millis() as u64, "request failed"));
+    } else {
+        span.in_scope(|| tracing::info!(elapsed_ms = elapsed.as_millis() as u64, "request served"));
+    }
+    if let Ok(value) = HeaderValue::from_str(&correlation_id.to_string()) {
+        response.headers_mut().insert(CORRELATION_HEADER.clone(), value);
+    }
+    response
+}
+
+/// The dependencies a service needs to be useful; `/readyz` checks each one.
+#[derive(Clone, Default)]
+pub struct Dependencies {
+    pub postgres: Option<PgPool>,
+    pub redis: Option<ConnectionManager>,
+    /// SQS is checked by listing queues, SNS by listing topics: both cheap and side-effect free.
+    pub aws: Option<AwsClients>,
+}
+
+impl Dependencies {
+    /// Checks every dependency concurrently, each bounded by a short timeout.
+    pub async fn check(&self) -> Vec<(&'static str, Result<(), String>)> {
+        const LIMIT: Duration = Duration::from_secs(2);
+        let mut checks: Vec<(&'static str, futures::future::BoxFuture<'_, Result<(), String>>)> =
+            Vec::new();
+        if let Some(pool) = &self.postgres {
+            checks.push((
+                "postgres",
+                Box::pin(async move {
+                    sqlx::query("SELECT 1")
+                        .execute(pool)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }),
+            ));
+        }
+        if let Some(redis) = &self.redis {
+            let mut redis = redis.clone();
+            checks.push((
+                "redis",
+                Box::pin(async move {
+                    redis::cmd("PING")
+                        .query_async::<String>(&mut redis)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }),
+            ));
+        }
+        if let Some(aws) = &self.aws {
+            checks.push((
+                "sqs",
+                Box::pin(async move {
+                    aws.sqs
+                        .list_queues()
+                        .max_results(1)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(e)))
+                }),
+            ));
+            checks.push((
+                "sns",
+                Box::pin(async move {
+                    aws.sns
+                        .list_topics()
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| format!("{}", aws_sdk_sns::error::DisplayErrorContext(e)))
+                }),
+            ));
+        }
+        let (names, futures): (Vec<_>, Vec<_>) = checks.into_iter().unzip();
+        let results = join_all(futures.into_iter().map(|f| async move {
+            tokio::time::timeout(LIMIT, f)
+                .await
+                .unwrap_or_else(|_| Err("timed out".to_owned()))
+        }))
+        .await;
+        names.into_iter().zip(results).collect()
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(deps): State<Dependencies>) -> Response {
+    let results = deps.check().await;
+    let ready = results.iter().all(|(_, r)| r.is_ok());
+    let body: serde_json::Map<String, serde_json::Value> = results
+        .into_iter()
+        .map(|(name, r)| {
+            let v = match r {
+                Ok(()) => serde_json::json!("ok"),
+                Err(e) => serde_json::json!({ "error": e }),
+            };
+            (name.to_owned(), v)
+        })
+        .collect();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut response = (
+        status,
+        Json(serde_json::json!({ "ready": ready, "dependencies": body })),
+    )
+        .into_response();
+    if !ready {
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(1u32));
+    }
+    response
+}
+
+async fn metrics_endpoint() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        metrics_handle().render(),
+    )
+}
+
+/// `/healthz`, `/readyz` and `/metrics`, unauthenticated, for load balancers and Prometheus.
+pub fn operational_routes<S: Clone + Send + Sync + 'static>(deps: Dependencies) -> Router<S> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz).with_state(deps))
+        .route("/metrics", get(metrics_endpoint))
+}
+
+/// A bound listener and the address it really got (port 0 picks a free one).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
+
+/// Serves `router` until `shutdown` fires, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown) -> anyhow::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+}
+
+/// Resolves on ctrl-c or SIGTERM, whichever comes first.
+pub async fn termination_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,237 @@
+//! SNS/SQS: clients and the topology every deployment shares.
+//!
+//! One SNS FIFO topic carries every event; each consumer owns an SQS FIFO queue subscribed with a
+//! filter on `aggregate_type` and raw delivery, and a dead-letter queue that takes a message after
+//! [`MAX_RECEIVES`] failed receives. Provisioning is idempotent and is the same code for the local
+//! emulator and for AWS.
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context};
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::config::MessagingConfig;
+
+/// Receives before SQS moves a message to the consumer's DLQ.
+pub const MAX_RECEIVES: u32 = 5;
+
+/// Seconds a received message stays invisible to other consumers before SQS offers it again.
+pub const VISIBILITY_TIMEOUT_SECS: u32 = 30;
+
+/// SDK clients for the configured endpoint.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AwsClients {
+    /// Real AWS (default credential chain) unless `endpoint` points at the local emulator, which
+    /// takes any static credentials.
+    pub async fn connect(config: &MessagingConfig) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()));
+        if let Some(endpoint) = &config.endpoint {
+            loader = loader
+                .endpoint_url(endpoint)
+                .credentials_provider(Credentials::new("test", "test", None, None, "local"));
+        }
+        let sdk = loader.load().await;
+        Self {
+            sns: aws_sdk_sns::Client::new(&sdk),
+            sqs: aws_sdk_sqs::Client::new(&sdk),
+        }
+    }
+}
+
+/// One consumer's queue and which events it receives.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSpec {
+    /// Short name; the queue is `{prefix}{name}.fifo`, its DLQ `{prefix}{name}-dlq.fifo`.
+    pub name: &'static str,
+    /// Aggregate types delivered to the queue (the subscription's filter policy).
+    pub aggregate_types: &'static [&'static str],
+}
+
+/// The catalog projector's queue.
+pub const CATALOG_QUEUE: QueueSpec = QueueSpec {
+    name: "catalog",
+    aggregate_types: &["Product"],
+};
+
+/// Every queue the system consumes from.
+pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE];
+
+impl QueueSpec {
+    pub fn queue_name(&self, config: &MessagingConfig) -> String {
+        format!("{}{}.fifo", config.queue_prefix, self.name)
+    }
+
+    pub fn dlq_name(&self, config: &MessagingConfig) -> String {
+        format!("{}{}-dlq.fifo", config.queue_prefix, self.name)
+    }
+
+    fn filter_policy(&self) -> String {
+        serde_json::json!({ "aggregate_type": self.aggregate_types }).to_string()
+    }
+}
+
+/// Addresses of one provisioned queue pair.
+#[derive(Debug, Clone)]
+pub struct ProvisionedQueue {
+    pub url: String,
+    pub arn: String,
+    pub dlq_url: String,
+}
+
+/// What provisioning created (or found).
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub topic_arn: String,
+    pub queues: HashMap<&'static str, ProvisionedQueue>,
+}
+
+/// Creates the topic, every queue with its DLQ, and the filtered subscriptions. Safe to repeat.
+#[tracing::instrument(skip(clients), fields(topic = %config.topic))]
+pub async fn provision(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<Topology> {
+    let topic_arn = ensure_topic(clients, config).await?;
+    let mut queues = HashMap::new();
+    for spec in QUEUES {
+        let queue = ensure_queue(clients, config, spec, &topic_arn).await?;
+        queues.insert(spec.name, queue);
+    }
+    tracing::info!(queues = queues.len(), "messaging topology provisioned");
+    Ok(Topology { topic_arn, queues })
+}
+
+/// Creates (or finds) the FIFO topic and returns its ARN.
+pub async fn ensure_topic(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<String> {
+    if !config.topic.ends_with(".fifo") {
+        return Err(anyhow!("topic name {:?} must end in .fifo", config.topic));
+    }
+    let out = clients
+        .sns
+        .create_topic()
+        .name(&config.topic)
+        .attributes("FifoTopic", "true")
+        .attributes("ContentBasedDeduplication", "false")
+        .send()
+        .await
+        .with_context(|| format!("creating SNS topic {}", config.topic))?;
+    out.topic_arn
+        .ok_or_else(|| anyhow!("CreateTopic returned no ARN"))
+}
+
+async fn ensure_queue(
+    clients: &AwsClients,
+    config: &MessagingConfig,
+    spec: &QueueSpec,
+    topic_arn: &str,
+) -> anyhow::Result<ProvisionedQueue> {
+    let dlq_name = spec.dlq_name(config);
+    let dlq_url = create_fifo_queue(clients, &dlq_name, HashMap::new()).await?;
+    let dlq_arn = queue_arn(clients, &dlq_url).await?;
+
+    let name = spec.queue_name(config);
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVES.to_string(),
+    });
+    let attributes = HashMap::from([
+        (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        (
+            QueueAttributeName::VisibilityTimeout,
+            VISIBILITY_TIMEOUT_SECS.to_string(),
+        ),
+    ]);
+    let url = create_fifo_queue(clients, &name, attributes).await?;
+    let arn = queue_arn(clients, &url).await?;
+
+    // On AWS the topic may deliver only if the queue's policy allows it.
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "sns.amazonaws.com" },
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": { "ArnEquals": { "aws:SourceArn": topic_arn } }
+        }]
+    });
+    clients
+        .sqs
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(QueueAttributeName::Policy, policy.to_string())
+        .send()
+        .await
+        .with_context(|| format!("setting the policy of {name}"))?;
+
+    clients
+        .sns
+        .subscribe()
+        .topic_arn(topic_arn)
+        .protocol("sqs")
+        .endpoint(&arn)
+        .attributes("RawMessageDelivery", "true")
+        .attributes("FilterPolicy", spec.filter_policy())
+        .return_subscription_arn(true)
+        .send()
+        .await
+        .with_context(|| format!("subscribing {name} to the topic"))?;
+
+    Ok(ProvisionedQueue { url, arn, dlq_url })
+}
+
+async fn create_fifo_queue(
+    clients: &AwsClients,
+    name: &str,
+    mut attributes: HashMap<QueueAttributeName, String>,
+) -> anyhow::Result<String> {
+    attributes.insert(QueueAttributeName::FifoQueue, "true".into());
+    attributes.insert(QueueAttributeName::MessageRetentionPeriod, "1209600".into());
+    let out = clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .with_context(|| format!("creating SQS queue {name}"))?;
+    out.queue_url
+        .ok_or_else(|| anyhow!("CreateQueue {name} returned no URL"))
+}
+
+async fn queue_arn(clients: &AwsClients, url: &str) -> anyhow::Result<String> {
+    let out = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .with_context(|| format!("reading the ARN of {url}"))?;
+    out.attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .ok_or_else(|| anyhow!("queue {url} has no ARN"))
+}
+
+/// The URL of an already provisioned queue.
+pub async fn queue_url(clients: &AwsClients, name: &str) -> anyhow::Result<String> {
+    let out = clients
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .with_context(|| format!("looking up queue {name}; has `commerce infra provision` run?"))?;
+    out.queue_url
+        .ok_or_else(|| anyhow!("GetQueueUrl {name} returned no URL"))
+}
+
+/// The ARN of the configured topic, without creating it (CreateTopic is idempotent and the only
+/// lookup-by-name SNS offers; with identical attributes it changes nothing).
+pub async fn topic_arn(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<String> {
+    ensure_topic(clients, config).await
+}
