@@ -93,7 +93,7 @@ pub struct Topology {
 }
 
 /// Creates the topic, every queue with its DLQ, and the filtered subscriptions. Safe to repeat.
-#[tracing::instrument(skip(clients), fields(topic = %config.topic))]
+#[tracing::instrument(skip_all, fields(topic = %config.topic))]
 pub async fn provision(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<Topology> {
     let topic_arn = ensure_topic(clients, config).await?;
     let mut queues = HashMap::new();

@@ -73,12 +73,11 @@ impl CatalogKeys {
     }
 
     /// The live generation; 1 until a rebuild has swapped.
-    pub async fn live_generation(&self, redis: &mut ConnectionManager) -> anyhow::Result<u64> {
+    pub async fn live_generation(&self, redis: &mut ConnectionManager) -> redis::RedisResult<u64> {
         let current: Option<u64> = redis::cmd("GET")
             .arg(self.current())
             .query_async(redis)
-            .await
-            .context("reading the live catalog generation")?;
+            .await?;
         Ok(current.unwrap_or(1))
     }
 }

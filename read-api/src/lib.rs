@@ -1,1 +1,104 @@
-//! placeholder
+//! The query side: read models served over HTTP, with read-your-writes through `min_version`.
+//!
+//! # Layout
+//! - `config`: `COMMERCE_*` settings of this service.
+//! - `error`: `ReadError` and its one mapping to problem+json.
+//! - `consistency`: `min_version` (query or `X-Min-Version` header) and the bounded wait for it.
+//! - `catalog`: `GET /v1/catalog/products` (filters, cursor pages) and `GET /v1/catalog/products/{id}`.
+#![forbid(unsafe_code)]
+
+mod catalog;
+mod config;
+mod consistency;
+mod error;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum::Router;
+use commerce_platform::auth::JwtKeys;
+use commerce_platform::http::{self, Dependencies};
+use commerce_platform::problem::Problem;
+use commerce_platform::Shutdown;
+use commerce_projections::catalog::CatalogKeys;
+use redis::aio::ConnectionManager;
+use tokio::net::TcpListener;
+
+pub use config::Config;
+pub use error::ReadError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub keys: Arc<JwtKeys>,
+    pub redis: ConnectionManager,
+    pub catalog: CatalogKeys,
+}
+
+impl FromRef<AppState> for Arc<JwtKeys> {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+/// Every route of the service with its layers.
+pub fn router(state: AppState, deps: Dependencies) -> Router {
+    let api = Router::new()
+        .route("/v1/catalog/products", get(catalog::list_products))
+        .route("/v1/catalog/products/{id}", get(catalog::get_product))
+        .with_state(state);
+    Router::new()
+        .merge(api)
+        .merge(http::operational_routes(deps))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .layer(axum::middleware::from_fn(|req, next| {
+            http::observe_request("read-api", req, next)
+        }))
+}
+
+/// The read API, bound and ready to serve.
+pub struct ReadApi {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+}
+
+impl ReadApi {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let redis = redis::Client::open(config.redis.url.expose())?
+            .get_connection_manager()
+            .await?;
+        let state = AppState {
+            keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
+            redis: redis.clone(),
+            catalog: CatalogKeys::new(&config.redis.key_prefix),
+        };
+        let deps = Dependencies {
+            postgres: None,
+            redis: Some(redis),
+            aws: None,
+        };
+        let (listener, address) = http::bind(config.listen).await?;
+        Ok(Self {
+            listener,
+            address,
+            router: router(state, deps),
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        tracing::info!(address = %self.address, "read-api listening");
+        http::serve(self.listener, self.router, shutdown).await
+    }
+}
+
+/// Builds and runs the service until `shutdown`.
+pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    ReadApi::build(config).await?.run_until_stopped(shutdown).await
+}

@@ -1,0 +1,50 @@
+//! One function per `commerce` subcommand.
+use anyhow::Context;
+use commerce_platform::auth::{Claims, JwtKeys, Role};
+use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
+use commerce_platform::messaging::{self, AwsClients};
+use uuid::Uuid;
+
+/// `commerce migrate`: creates the database if needed and applies every schema migration.
+pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
+    commerce_platform::database::create_database_if_missing(database.url.expose()).await?;
+    let pool = commerce_platform::database::connect(database).await?;
+    commerce_command_api::event_store::migrate(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// `commerce infra provision`: the topic, queues, DLQs and subscriptions; prints what exists.
+pub async fn provision(messaging: &MessagingConfig) -> anyhow::Result<()> {
+    let aws = AwsClients::connect(messaging).await;
+    let topology = messaging::provision(&aws, messaging)
+        .await
+        .context("provisioning SNS/SQS")?;
+    println!("topic  {}", topology.topic_arn);
+    let mut names: Vec<_> = topology.queues.keys().collect();
+    names.sort();
+    for name in names {
+        let queue = &topology.queues[name];
+        println!("queue  {name:<10} {}  (dlq {})", queue.url, queue.dlq_url);
+    }
+    Ok(())
+}
+
+/// `commerce token`: mints a bearer token signed with `COMMERCE_JWT_SECRET`, for local use.
+pub fn token(
+    auth: &AuthConfig,
+    role: Role,
+    sub: Option<String>,
+    vendor_id: Option<Uuid>,
+    ttl_secs: i64,
+) -> anyhow::Result<String> {
+    if role == Role::Vendor && vendor_id.is_none() {
+        anyhow::bail!("a vendor token needs --vendor-id");
+    }
+    if role != Role::Vendor && vendor_id.is_some() {
+        anyhow::bail!("--vendor-id is only for --role vendor");
+    }
+    let sub = sub.unwrap_or_else(|| Uuid::now_v7().to_string());
+    let claims = Claims::new(sub, role, vendor_id, ttl_secs);
+    Ok(JwtKeys::from_secret(&auth.jwt_secret).mint(&claims)?)
+}

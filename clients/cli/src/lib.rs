@@ -1,0 +1,10 @@
+//! The `commerce` command line and the all-in-one process it runs for local use.
+//!
+//! # Layout
+//! - `system`: starts every service (command API with its relay, projectors, read API) in one
+//!   process, as `commerce up` does and as the end-to-end tests do.
+//! - `commands`: one function per CLI subcommand (migrate, provision, token, bench).
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod system;

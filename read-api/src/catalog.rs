@@ -1,0 +1,168 @@
+//! Catalog queries over the Redis read model the catalog projector maintains.
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::problem::ApiQuery;
+use commerce_projections::catalog::ProductDocument;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::consistency::{requested_min_version, wait_for_version};
+use crate::error::ReadError;
+use crate::AppState;
+
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+/// Most index entries one list request examines, so a rare filter cannot make a request unbounded.
+const SCAN_BUDGET: usize = 2_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    category: Option<String>,
+    vendor_id: Option<Uuid>,
+    q: Option<String>,
+    cursor: Option<Uuid>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProductPage {
+    items: Vec<ProductDocument>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetParams {
+    min_version: Option<i64>,
+}
+
+/// `GET /v1/catalog/products`: published products, filtered, in id (creation) order.
+#[tracing::instrument(skip_all)]
+pub async fn list_products(
+    State(state): State<AppState>,
+    Authenticated(_claims): Authenticated,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<ProductPage>, ReadError> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ReadError::Malformed(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let needle = params.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty());
+    let mut redis = state.redis.clone();
+    let generation = state.catalog.live_generation(&mut redis).await?;
+    // Scan the most selective index available, filter the rest on the documents.
+    let index = match (&params.category, params.vendor_id) {
+        (Some(category), _) => state.catalog.category(generation, category),
+        (None, Some(vendor)) => state.catalog.vendor(generation, &vendor.to_string()),
+        (None, None) => state.catalog.published(generation),
+    };
+    let mut start = params
+        .cursor
+        .map(|c| format!("({c}"))
+        .unwrap_or_else(|| "-".to_owned());
+    let mut items = Vec::with_capacity(limit);
+    let mut scanned = 0;
+    let chunk = (limit * 2).max(20);
+    let next_cursor = loop {
+        let ids: Vec<String> = redis::cmd("ZRANGEBYLEX")
+            .arg(&index)
+            .arg(&start)
+            .arg("+")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(chunk)
+            .query_async(&mut redis)
+            .await?;
+        if ids.is_empty() {
+            break None;
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGET").arg(state.catalog.product(generation, id)).arg("doc");
+        }
+        let docs: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
+        let exhausted = ids.len() < chunk;
+        for (id, doc) in ids.iter().zip(docs) {
+            scanned += 1;
+            start = format!("({id}");
+            let Some(doc) = doc else { continue };
+            let doc: ProductDocument = serde_json::from_str(&doc).map_err(internal)?;
+            if matches(&doc, &params, needle.as_deref()) {
+                items.push(doc);
+                if items.len() == limit {
+                    break;
+                }
+            }
+        }
+        if items.len() == limit {
+            break items.last().map(|d| d.product_id.to_string());
+        }
+        if exhausted {
+            break None;
+        }
+        if scanned >= SCAN_BUDGET {
+            // Hand back where we stopped; the client continues from there.
+            break Some(start.trim_start_matches('(').to_owned());
+        }
+    };
+    Ok(Json(ProductPage { items, next_cursor }))
+}
+
+fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> bool {
+    doc.published
+        && params.category.as_ref().is_none_or(|c| &doc.category == c)
+        && params.vendor_id.is_none_or(|v| doc.vendor_id == v)
+        && needle.is_none_or(|q| {
+            doc.title.to_lowercase().contains(q) || doc.description.to_lowercase().contains(q)
+        })
+}
+
+/// `GET /v1/catalog/products/{id}`: one product; unpublished ones only for its vendor and admins.
+#[tracing::instrument(skip_all, fields(product_id = %id))]
+pub async fn get_product(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    ApiQuery(params): ApiQuery<GetParams>,
+    headers: HeaderMap,
+) -> Result<Json<ProductDocument>, ReadError> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
+    let min_version = requested_min_version(params.min_version, &headers)?;
+    let doc = wait_for_version(min_version, |d: &ProductDocument| d.version, || {
+        load_product(&state, id)
+    })
+    .await?;
+    match doc {
+        Some(doc) if doc.published || may_see_unpublished(&claims, &doc) => Ok(Json(doc)),
+        _ => Err(ReadError::NotFound(format!("product {id} does not exist"))),
+    }
+}
+
+fn may_see_unpublished(claims: &Claims, doc: &ProductDocument) -> bool {
+    match claims.role {
+        Role::Admin => true,
+        Role::Vendor => claims.vendor_id == Some(doc.vendor_id),
+        _ => false,
+    }
+}
+
+async fn load_product(state: &AppState, id: Uuid) -> Result<Option<ProductDocument>, ReadError> {
+    let mut redis = state.redis.clone();
+    let generation = state.catalog.live_generation(&mut redis).await?;
+    let doc: Option<String> = redis::cmd("HGET")
+        .arg(state.catalog.product(generation, &id.to_string()))
+        .arg("doc")
+        .query_async(&mut redis)
+        .await?;
+    doc.map(|d| serde_json::from_str(&d).map_err(internal))
+        .transpose()
+}
+
+fn internal(e: impl std::fmt::Display) -> ReadError {
+    ReadError::Internal(e.to_string())
+}

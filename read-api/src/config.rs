@@ -1,0 +1,22 @@
+//! The read API's configuration, from `COMMERCE_*` variables.
+use std::net::SocketAddr;
+
+use commerce_platform::config::{env_or, AuthConfig, ConfigError, RedisConfig};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `COMMERCE_READ_API_ADDR`, default 127.0.0.1:8081.
+    pub listen: SocketAddr,
+    pub redis: RedisConfig,
+    pub auth: AuthConfig,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: env_or("COMMERCE_READ_API_ADDR", "127.0.0.1:8081")?,
+            redis: RedisConfig::from_env()?,
+            auth: AuthConfig::from_env()?,
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! The read API's error type and its one mapping to problem+json.
+use axum::response::{IntoResponse, Response};
+use commerce_platform::problem::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The read model has not reached the version the client asked for within the wait bound.
+    #[error("{0}")]
+    VersionNotReached(String),
+    #[error("read model store unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<redis::RedisError> for ReadError {
+    fn from(error: redis::RedisError) -> Self {
+        if error.is_io_error() || error.is_connection_dropped() || error.is_timeout() {
+            ReadError::Unavailable(error.to_string())
+        } else {
+            ReadError::Internal(error.to_string())
+        }
+    }
+}
+
+impl IntoResponse for ReadError {
+    fn into_response(self) -> Response {
+        let problem = match &self {
+            ReadError::Malformed(d) => Problem::bad_request(d),
+            ReadError::NotFound(d) => Problem::not_found(d),
+            ReadError::VersionNotReached(d) => Problem::new(
+                axum::http::StatusCode::CONFLICT,
+                "version-not-reached",
+                "The read model has not caught up yet",
+                d,
+            ),
+            ReadError::Unavailable(cause) => {
+                tracing::error!(%cause, "read model store unavailable");
+                Problem::unavailable("the read model store is unavailable")
+            }
+            ReadError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                Problem::internal()
+            }
+        };
+        problem.into_response()
+    }
+}
