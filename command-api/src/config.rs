@@ -1,9 +1,7 @@
 //! The command API's configuration, from `COMMERCE_*` variables.
 use std::net::SocketAddr;
 
-use commerce_platform::config::{
-    env_or, AuthConfig, ConfigError, DatabaseConfig, MessagingConfig,
-};
+use commerce_platform::config::{env_or, AuthConfig, ConfigError, DatabaseConfig, MessagingConfig};
 
 use crate::relay::RelayConfig;
 

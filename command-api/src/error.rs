@@ -53,7 +53,9 @@ impl IntoResponse for ApiError {
                 RejectionKind::Conflict => Problem::conflict(e.to_string()),
                 RejectionKind::Unprocessable => Problem::unprocessable(e.to_string()),
             },
-            ApiError::Contended(detail) => Problem::conflict(format!("{detail}; retry the request")),
+            ApiError::Contended(detail) => {
+                Problem::conflict(format!("{detail}; retry the request"))
+            }
             ApiError::Unavailable(cause) => {
                 tracing::error!(%cause, "event store unavailable");
                 Problem::unavailable("the event store is unavailable")

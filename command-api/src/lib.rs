@@ -53,16 +53,20 @@ impl FromRef<AppState> for Arc<JwtKeys> {
 pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .route("/v1/products", post(routes::products::create_product))
-        .route("/v1/products/{id}/price", put(routes::products::change_price))
+        .route(
+            "/v1/products/{id}/price",
+            put(routes::products::change_price),
+        )
         .route("/v1/products/{id}/publish", post(routes::products::publish))
-        .route("/v1/products/{id}/unpublish", post(routes::products::unpublish))
+        .route(
+            "/v1/products/{id}/unpublish",
+            post(routes::products::unpublish),
+        )
         .with_state(state);
     Router::new()
         .merge(api)
         .merge(http::operational_routes(deps))
-        .fallback(|| async {
-            commerce_platform::problem::Problem::not_found("no such route")
-        })
+        .fallback(|| async { commerce_platform::problem::Problem::not_found("no such route") })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(|req, next| {
             http::observe_request("command-api", req, next)
@@ -80,6 +84,8 @@ pub struct CommandApi {
 impl CommandApi {
     /// Connects, migrates, binds (port 0 picks a free port) and prepares the relay.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Install the recorder before anything records, or early samples go nowhere.
+        commerce_platform::telemetry::metrics_handle();
         let pool = commerce_platform::database::connect(&config.database).await?;
         event_store::migrate(&pool).await?;
         let aws = AwsClients::connect(&config.messaging).await;
@@ -140,5 +146,8 @@ impl CommandApi {
 
 /// Builds and runs the service until `shutdown`.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
-    CommandApi::build(config).await?.run_until_stopped(shutdown).await
+    CommandApi::build(config)
+        .await?
+        .run_until_stopped(shutdown)
+        .await
 }

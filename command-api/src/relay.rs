@@ -128,7 +128,10 @@ impl OutboxRelay {
         let mut last_lease_check = tokio::time::Instant::now();
         while !shutdown.is_cancelled() {
             if last_lease_check.elapsed() > Duration::from_secs(5) {
-                leader.ping().await.context("relay leadership connection lost")?;
+                leader
+                    .ping()
+                    .await
+                    .context("relay leadership connection lost")?;
                 last_lease_check = tokio::time::Instant::now();
             }
             let published = self.relay_once().await?;

@@ -70,10 +70,9 @@ pub enum AuthError {
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let mut response = Problem::unauthorized(self.to_string()).into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         response
     }
 }
@@ -138,7 +137,10 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
@@ -165,7 +167,9 @@ mod tests {
 
     #[test]
     fn expired_tampered_and_foreign_tokens_are_refused() {
-        let expired = keys().mint(&Claims::new("u1", Role::Admin, None, -60)).unwrap();
+        let expired = keys()
+            .mint(&Claims::new("u1", Role::Admin, None, -60))
+            .unwrap();
         assert!(keys().verify(&expired).is_err());
         let foreign = JwtKeys::from_secret(&Secret::new("another-secret-of-enough-length"))
             .mint(&Claims::new("u1", Role::Admin, None, 60))
@@ -176,7 +180,9 @@ mod tests {
 
     #[test]
     fn a_vendor_token_without_vendor_id_is_refused() {
-        let token = keys().mint(&Claims::new("u1", Role::Vendor, None, 60)).unwrap();
+        let token = keys()
+            .mint(&Claims::new("u1", Role::Vendor, None, 60))
+            .unwrap();
         assert!(keys().verify(&token).is_err());
     }
 }

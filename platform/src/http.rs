@@ -52,7 +52,9 @@ pub async fn observe_request(service: &'static str, mut request: Request, next: 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Uuid::parse_str(v).ok())
         .unwrap_or_else(Uuid::now_v7);
-    request.extensions_mut().insert(CorrelationId(correlation_id));
+    request
+        .extensions_mut()
+        .insert(CorrelationId(correlation_id));
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -81,12 +83,16 @@ pub async fn observe_request(service: &'static str, mut request: Request, next: 
     )
     .record(elapsed.as_secs_f64());
     if status.is_server_error() {
-        span.in_scope(|| tracing::error!(elapsed_ms = elapsed.as_millis() as u64, "request failed"));
+        span.in_scope(|| {
+            tracing::error!(elapsed_ms = elapsed.as_millis() as u64, "request failed")
+        });
     } else {
         span.in_scope(|| tracing::info!(elapsed_ms = elapsed.as_millis() as u64, "request served"));
     }
     if let Ok(value) = HeaderValue::from_str(&correlation_id.to_string()) {
-        response.headers_mut().insert(CORRELATION_HEADER.clone(), value);
+        response
+            .headers_mut()
+            .insert(CORRELATION_HEADER.clone(), value);
     }
     response
 }
@@ -104,8 +110,10 @@ impl Dependencies {
     /// Checks every dependency concurrently, each bounded by a short timeout.
     pub async fn check(&self) -> Vec<(&'static str, Result<(), String>)> {
         const LIMIT: Duration = Duration::from_secs(2);
-        let mut checks: Vec<(&'static str, futures::future::BoxFuture<'_, Result<(), String>>)> =
-            Vec::new();
+        let mut checks: Vec<(
+            &'static str,
+            futures::future::BoxFuture<'_, Result<(), String>>,
+        )> = Vec::new();
         if let Some(pool) = &self.postgres {
             checks.push((
                 "postgres",
@@ -230,7 +238,11 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<(TcpListener, SocketAddr)>
 }
 
 /// Serves `router` until `shutdown` fires, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: Shutdown) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -106,7 +106,10 @@ pub async fn provision(clients: &AwsClients, config: &MessagingConfig) -> anyhow
 }
 
 /// Creates (or finds) the FIFO topic and returns its ARN.
-pub async fn ensure_topic(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<String> {
+pub async fn ensure_topic(
+    clients: &AwsClients,
+    config: &MessagingConfig,
+) -> anyhow::Result<String> {
     if !config.topic.ends_with(".fifo") {
         return Err(anyhow!("topic name {:?} must end in .fifo", config.topic));
     }

@@ -197,7 +197,11 @@ fn evolve(
         (before, event) => anyhow::bail!(
             "{} cannot follow {}",
             event.name(),
-            if before.is_some() { "an existing product" } else { "nothing" }
+            if before.is_some() {
+                "an existing product"
+            } else {
+                "nothing"
+            }
         ),
     };
     doc.version = envelope.sequence;
@@ -235,7 +239,10 @@ impl Projector for CatalogProjector {
             .key(&key)
             .key(self.keys.published(self.generation))
             .key(self.keys.category(self.generation, &doc.category))
-            .key(self.keys.vendor(self.generation, &doc.vendor_id.to_string()))
+            .key(
+                self.keys
+                    .vendor(self.generation, &doc.vendor_id.to_string()),
+            )
             .arg(stored_version)
             .arg(doc.version)
             .arg(serde_json::to_string(&doc)?)

@@ -133,11 +133,7 @@ impl<P: Projector> SqsConsumer<P> {
     async fn handle(&self, message: &Message) -> bool {
         let name = self.projector.name();
         let receives = receive_count(message);
-        let envelope: EventEnvelope = match message
-            .body()
-            .map(serde_json::from_str)
-            .transpose()
-        {
+        let envelope: EventEnvelope = match message.body().map(serde_json::from_str).transpose() {
             Ok(Some(envelope)) => envelope,
             Ok(None) | Err(_) => {
                 // Unreadable: never ack it, so it ends in the DLQ for someone to look at.
@@ -215,7 +211,9 @@ impl<P: Projector> SqsConsumer<P> {
                 tracing::warn!(failed = out.failed().len(), "some acknowledgements failed");
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "acknowledging failed"),
+            Err(e) => {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "acknowledging failed")
+            }
         }
     }
 

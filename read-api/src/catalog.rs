@@ -49,9 +49,15 @@ pub async fn list_products(
 ) -> Result<Json<ProductPage>, ReadError> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ReadError::Malformed(format!("limit must be 1 to {MAX_PAGE}")));
+        return Err(ReadError::Malformed(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
     }
-    let needle = params.q.as_deref().map(str::to_lowercase).filter(|q| !q.is_empty());
+    let needle = params
+        .q
+        .as_deref()
+        .map(str::to_lowercase)
+        .filter(|q| !q.is_empty());
     let mut redis = state.redis.clone();
     let generation = state.catalog.live_generation(&mut redis).await?;
     // Scan the most selective index available, filter the rest on the documents.
@@ -82,7 +88,9 @@ pub async fn list_products(
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.cmd("HGET").arg(state.catalog.product(generation, id)).arg("doc");
+            pipe.cmd("HGET")
+                .arg(state.catalog.product(generation, id))
+                .arg("doc");
         }
         let docs: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
         let exhausted = ids.len() < chunk;
@@ -133,9 +141,11 @@ pub async fn get_product(
     let id = Uuid::parse_str(&id)
         .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    let doc = wait_for_version(min_version, |d: &ProductDocument| d.version, || {
-        load_product(&state, id)
-    })
+    let doc = wait_for_version(
+        min_version,
+        |d: &ProductDocument| d.version,
+        || load_product(&state, id),
+    )
     .await?;
     match doc {
         Some(doc) if doc.published || may_see_unpublished(&claims, &doc) => Ok(Json(doc)),

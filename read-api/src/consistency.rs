@@ -72,10 +72,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waits_until_the_version_arrives() {
         let version = AtomicI64::new(0);
-        let result = wait_for_version(Some(3), |v: &i64| *v, || {
-            let v = version.fetch_add(1, Ordering::SeqCst) + 1;
-            async move { Ok(Some(v)) }
-        })
+        let result = wait_for_version(
+            Some(3),
+            |v: &i64| *v,
+            || {
+                let v = version.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { Ok(Some(v)) }
+            },
+        )
         .await
         .unwrap();
         assert_eq!(result, Some(3));

@@ -67,6 +67,8 @@ pub struct ReadApi {
 
 impl ReadApi {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Install the recorder before anything records, or early samples go nowhere.
+        commerce_platform::telemetry::metrics_handle();
         let redis = redis::Client::open(config.redis.url.expose())?
             .get_connection_manager()
             .await?;
@@ -100,5 +102,8 @@ impl ReadApi {
 
 /// Builds and runs the service until `shutdown`.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
-    ReadApi::build(config).await?.run_until_stopped(shutdown).await
+    ReadApi::build(config)
+        .await?
+        .run_until_stopped(shutdown)
+        .await
 }

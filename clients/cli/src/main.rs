@@ -10,7 +10,11 @@ use commerce_platform::{telemetry, Shutdown};
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "commerce", version, about = "The commerce engine's command line")]
+#[command(
+    name = "commerce",
+    version,
+    about = "The commerce engine's command line"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

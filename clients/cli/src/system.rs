@@ -88,7 +88,10 @@ pub async fn start(config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<R
         ),
         (
             "projections",
-            tokio::spawn(commerce_projections::run(config.projections, shutdown.clone())),
+            tokio::spawn(commerce_projections::run(
+                config.projections,
+                shutdown.clone(),
+            )),
         ),
         (
             "read-api",

@@ -85,7 +85,11 @@ where
         services: &A::Services,
     ) -> Result<Committed, ExecuteError<A::Error>> {
         for attempt in 1..=self.max_attempts {
-            let context = self.store.load_aggregate(aggregate_id).await.map_err(infrastructure)?;
+            let context = self
+                .store
+                .load_aggregate(aggregate_id)
+                .await
+                .map_err(infrastructure)?;
             let mut decision = context.aggregate.clone();
             let sink = EventSink::default();
             decision

@@ -3,7 +3,7 @@
 mod executor;
 mod repository;
 
-pub use executor::{Committed, CommandExecutor, ExecuteError};
+pub use executor::{CommandExecutor, Committed, ExecuteError};
 pub use repository::PgEventRepository;
 
 /// Applies the `es` schema migrations. Other crates' migrations share the bookkeeping table, so

@@ -65,7 +65,8 @@ fn serialized_event(row: &sqlx::postgres::PgRow) -> Result<SerializedEvent, Pers
     Ok(SerializedEvent {
         aggregate_type: row.try_get("aggregate_type").map_err(persistence_error)?,
         aggregate_id: row.try_get("aggregate_id").map_err(persistence_error)?,
-        sequence: usize::try_from(sequence).map_err(|e| PersistenceError::UnknownError(e.into()))?,
+        sequence: usize::try_from(sequence)
+            .map_err(|e| PersistenceError::UnknownError(e.into()))?,
         event_type: row.try_get("event_type").map_err(persistence_error)?,
         event_version: row.try_get("event_version").map_err(persistence_error)?,
         payload: row.try_get("payload").map_err(persistence_error)?,

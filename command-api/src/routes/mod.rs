@@ -37,7 +37,10 @@ pub(crate) fn catalog_actor(claims: &Claims) -> Result<Actor, ApiError> {
 }
 
 /// Tracing ids stored with every event of a command.
-pub(crate) fn event_metadata(claims: &Claims, correlation: CorrelationId) -> HashMap<String, String> {
+pub(crate) fn event_metadata(
+    claims: &Claims,
+    correlation: CorrelationId,
+) -> HashMap<String, String> {
     HashMap::from([
         (
             metadata_keys::CORRELATION_ID.to_owned(),

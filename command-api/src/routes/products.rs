@@ -126,8 +126,14 @@ pub async fn change_price(
     let product_id = parse_id(&id, "product id")?;
     let actor = catalog_actor(&claims)?;
     let price = body.price.parse()?;
-    execute(&state, product_id, ProductCommand::ChangePrice { price, actor }, &claims, correlation)
-        .await
+    execute(
+        &state,
+        product_id,
+        ProductCommand::ChangePrice { price, actor },
+        &claims,
+        correlation,
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(product_id = %id))]
@@ -139,7 +145,14 @@ pub async fn publish(
 ) -> Result<Json<Accepted>, ApiError> {
     let product_id = parse_id(&id, "product id")?;
     let actor = catalog_actor(&claims)?;
-    execute(&state, product_id, ProductCommand::Publish { actor }, &claims, correlation).await
+    execute(
+        &state,
+        product_id,
+        ProductCommand::Publish { actor },
+        &claims,
+        correlation,
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(product_id = %id))]
@@ -151,7 +164,14 @@ pub async fn unpublish(
 ) -> Result<Json<Accepted>, ApiError> {
     let product_id = parse_id(&id, "product id")?;
     let actor = catalog_actor(&claims)?;
-    execute(&state, product_id, ProductCommand::Unpublish { actor }, &claims, correlation).await
+    execute(
+        &state,
+        product_id,
+        ProductCommand::Unpublish { actor },
+        &claims,
+        correlation,
+    )
+    .await
 }
 
 async fn execute(

@@ -1,0 +1,310 @@
+use commerce_platform::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{product_body, TestSystem};
+
+/// Sends a raw request and checks it got `expected` as problem+json.
+async fn expect_problem(
+    system: &TestSystem,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<String>,
+    expected: StatusCode,
+) -> Value {
+    let mut request = system
+        .http
+        .request(method, format!("{}{path}", system.command_url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.expect("answer");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let problem: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, expected, "{path}: {problem}");
+    assert_eq!(content_type, "application/problem+json", "{path}");
+    assert_eq!(problem["status"], expected.as_u16(), "{problem}");
+    assert!(
+        problem["type"].is_string()
+            && problem["title"].is_string()
+            && problem["detail"].is_string()
+    );
+    problem
+}
+
+/// `body` with the field at `pointer` set (added if absent).
+fn with(mut body: Value, pointer: &str, value: Value) -> String {
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    if let Some(Value::Object(object)) = body.pointer_mut(parent) {
+        object.insert(key.to_owned(), value);
+    }
+    body.to_string()
+}
+
+#[tokio::test]
+async fn bad_product_commands_get_their_problem_status_and_append_nothing() {
+    let system = TestSystem::start().await;
+    let vendor = Uuid::new_v4();
+    let token = system.vendor_token(vendor);
+    let product = system.create_product(&token, 1000).await;
+    let before = system.event_count(None).await;
+
+    let create = "/v1/products";
+    let price = format!("/v1/products/{product}/price");
+    let publish = format!("/v1/products/{product}/publish");
+    let good = product_body(1000);
+    let customer = system.token(Role::Customer, None);
+    let stranger = system.vendor_token(Uuid::new_v4());
+    let mut missing_title = good.clone();
+    missing_title.as_object_mut().map(|o| o.remove("title"));
+
+    let cases: Vec<(
+        &str,
+        Method,
+        String,
+        Option<&str>,
+        Option<String>,
+        StatusCode,
+    )> = vec![
+        (
+            "malformed JSON",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some("{\"sku\": ".into()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "missing field",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(missing_title.to_string()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "wrong type",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/price/amount_minor", json!("ten"))),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown field",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/colour", json!("red"))),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "negative price",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/price/amount_minor", json!(-5))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "zero price",
+            Method::PUT,
+            price.clone(),
+            Some(&token),
+            Some(json!({"price": {"amount_minor": 0, "currency": "EUR"}}).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "unknown currency",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/price/currency", json!("XYZ"))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "other currency than the product's",
+            Method::PUT,
+            price.clone(),
+            Some(&token),
+            Some(json!({"price": {"amount_minor": 10, "currency": "USD"}}).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "empty title",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/title", json!("  "))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "bad category",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/category", json!("Not A Slug"))),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "oversize body",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(
+                good.clone(),
+                "/description",
+                json!("x".repeat(70 * 1024)),
+            )),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "no token",
+            Method::POST,
+            create.into(),
+            None,
+            Some(good.to_string()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "garbage token",
+            Method::POST,
+            create.into(),
+            Some("not-a-jwt"),
+            Some(good.to_string()),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "customer creates",
+            Method::POST,
+            create.into(),
+            Some(&customer),
+            Some(good.to_string()),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "customer publishes",
+            Method::POST,
+            publish.clone(),
+            Some(&customer),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "vendor creates for another vendor",
+            Method::POST,
+            create.into(),
+            Some(&token),
+            Some(with(good.clone(), "/vendor_id", json!(Uuid::new_v4()))),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "another vendor's product",
+            Method::PUT,
+            price.clone(),
+            Some(&stranger),
+            Some(json!({"price": {"amount_minor": 5, "currency": "EUR"}}).to_string()),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "another vendor publishes",
+            Method::POST,
+            publish.clone(),
+            Some(&stranger),
+            None,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "unknown product",
+            Method::POST,
+            format!("/v1/products/{}/publish", Uuid::new_v4()),
+            Some(&token),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "malformed product id",
+            Method::POST,
+            "/v1/products/not-a-uuid/publish".into(),
+            Some(&token),
+            None,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown route",
+            Method::GET,
+            "/v1/nothing-here".into(),
+            Some(&token),
+            None,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "wrong method",
+            Method::DELETE,
+            create.into(),
+            Some(&token),
+            None,
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ];
+    for (name, method, path, token, body, expected) in cases {
+        if expected == StatusCode::METHOD_NOT_ALLOWED {
+            let response = system
+                .http
+                .request(method, format!("{}{path}", system.command_url))
+                .send()
+                .await
+                .expect("answer");
+            assert_eq!(response.status(), expected, "{name}");
+            continue;
+        }
+        eprintln!("case: {name}");
+        expect_problem(&system, method, &path, token, body, expected).await;
+    }
+    assert_eq!(
+        system.event_count(None).await,
+        before,
+        "no bad request appended anything"
+    );
+
+    // An admin must name the vendor.
+    let admin = system.token(Role::Admin, None);
+    expect_problem(
+        &system,
+        Method::POST,
+        create,
+        Some(&admin),
+        Some(good.to_string()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let (status, _) = system
+        .command(
+            Method::POST,
+            create,
+            Some(&admin),
+            Some(json!({
+            "sku": "ADM-1", "title": "By admin", "category": "apparel",
+            "price": {"amount_minor": 10, "currency": "EUR"}, "vendor_id": vendor })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "an admin creates for any vendor"
+    );
+    system.stop().await;
+}

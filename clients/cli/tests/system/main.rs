@@ -1,0 +1,8 @@
+//! End-to-end tests of the spine: HTTP command -> event store + outbox -> relay -> SNS -> SQS ->
+//! catalog projector -> Redis -> read API, against real services.
+mod bad_input;
+mod catalog_flow;
+mod concurrency;
+mod delivery;
+mod operations;
+mod support;

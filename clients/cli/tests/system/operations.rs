@@ -1,0 +1,99 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::support::TestSystem;
+
+#[tokio::test]
+async fn both_services_report_health_readiness_and_metrics() {
+    let system = TestSystem::start().await;
+    let token = system.vendor_token(Uuid::new_v4());
+    system.create_product(&token, 100).await;
+
+    for base in [&system.command_url, &system.read_url] {
+        let health = system
+            .http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("healthz");
+        assert_eq!(health.status(), StatusCode::OK);
+        let ready = system
+            .http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("readyz");
+        let status = ready.status();
+        let body: Value = ready.json().await.expect("json");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["ready"], true);
+    }
+    let ready: Value = system
+        .http
+        .get(format!("{}/readyz", system.command_url))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    for dependency in ["postgres", "sqs", "sns"] {
+        assert_eq!(ready["dependencies"][dependency], "ok", "{ready}");
+    }
+
+    let response = system
+        .http
+        .get(format!("{}/metrics", system.command_url))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(response.status(), StatusCode::OK);
+    let metrics = response.text().await.expect("text");
+    assert!(
+        metrics.contains("http_request_duration_seconds"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("outbox_published_total"), "{metrics}");
+
+    // Correlation ids are echoed, and adopted when the caller sends one.
+    let correlation = Uuid::now_v7();
+    let response = system
+        .http
+        .get(format!("{}/healthz", system.read_url))
+        .header("x-correlation-id", correlation.to_string())
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(
+        response
+            .headers()
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok()),
+        Some(correlation.to_string().as_str())
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_correlation_id_of_a_command_travels_in_the_event_envelope() {
+    let system = TestSystem::start().await;
+    let token = system.vendor_token(Uuid::new_v4());
+    let correlation = Uuid::now_v7();
+    let response = system
+        .http
+        .post(format!("{}/v1/products", system.command_url))
+        .bearer_auth(&token)
+        .header("x-correlation-id", correlation.to_string())
+        .json(&crate::support::product_body(100))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let stored: Value = sqlx::query_scalar("SELECT metadata FROM es.events LIMIT 1")
+        .fetch_one(&system.pool)
+        .await
+        .expect("metadata");
+    assert_eq!(stored["correlation_id"], correlation.to_string());
+    system.stop().await;
+}

@@ -1,0 +1,344 @@
+//! `TestSystem`: the whole system in-process against real Postgres, Redis and the SNS/SQS
+//! emulator, isolated per test by its own database, Redis key prefix, topic and queues.
+use std::time::Duration;
+
+use commerce_cli::system::{self, RunningSystem, SystemConfig};
+use commerce_command_api::relay::RelayConfig;
+use commerce_platform::auth::{Claims, JwtKeys, Role};
+use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig, RedisConfig, Secret};
+use commerce_platform::messaging::{self, AwsClients, Topology, CATALOG_QUEUE};
+use commerce_platform::Shutdown;
+use commerce_projections::consumer::ConsumerConfig;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+pub const JWT_SECRET: &str = "test-secret-for-the-system-tests";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// What a test may switch off to stage a failure.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Run the outbox relay inside the command API.
+    pub relay: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { relay: true }
+    }
+}
+
+pub struct TestSystem {
+    pub command_url: String,
+    pub read_url: String,
+    pub http: reqwest::Client,
+    pub pool: PgPool,
+    pub aws: AwsClients,
+    pub topology: Topology,
+    pub config: SystemConfig,
+    keys: JwtKeys,
+    database_name: String,
+    admin_url: String,
+    running: Option<RunningSystem>,
+}
+
+impl TestSystem {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        commerce_platform::telemetry::init_test_logging();
+        let id = Uuid::new_v4().simple().to_string();
+        let admin_url = env_or(
+            "COMMERCE_TEST_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        );
+        let database_name = format!("test_{id}");
+        let database_url = with_database(&admin_url, &database_name);
+        commerce_platform::database::create_database_if_missing(&database_url)
+            .await
+            .expect("create the test database");
+        let messaging = MessagingConfig {
+            endpoint: Some(env_or(
+                "COMMERCE_TEST_AWS_ENDPOINT",
+                "http://127.0.0.1:4566",
+            )),
+            region: "us-east-1".into(),
+            topic: format!("t-{id}-events.fifo"),
+            queue_prefix: format!("t-{id}-"),
+        };
+        let aws = AwsClients::connect(&messaging).await;
+        let topology = messaging::provision(&aws, &messaging)
+            .await
+            .expect("provision the test topic and queues (is the emulator running?)");
+        let redis = RedisConfig {
+            url: Secret::new(env_or("COMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379")),
+            key_prefix: format!("test:{id}:"),
+        };
+        let auth = AuthConfig {
+            jwt_secret: Secret::new(JWT_SECRET),
+        };
+        let database = DatabaseConfig {
+            url: Secret::new(database_url),
+            max_connections: 10,
+        };
+        let config = SystemConfig {
+            command_api: commerce_command_api::Config {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                database: database.clone(),
+                messaging: messaging.clone(),
+                auth: auth.clone(),
+                relay: RelayConfig {
+                    idle_poll: Duration::from_millis(20),
+                    ..RelayConfig::default()
+                },
+                max_body_bytes: 64 * 1024,
+                run_relay: options.relay,
+            },
+            projections: commerce_projections::Config {
+                redis: redis.clone(),
+                messaging,
+                consumer: ConsumerConfig {
+                    retry_base_secs: 0,
+                    ..ConsumerConfig::default()
+                },
+            },
+            read_api: commerce_read_api::Config {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                redis,
+                auth: auth.clone(),
+            },
+        };
+        let running = system::start(config.clone(), Shutdown::new())
+            .await
+            .expect("start the system");
+        let pool = commerce_platform::database::connect(&database)
+            .await
+            .expect("connect to the test database");
+        Self {
+            command_url: format!("http://{}", running.command_api),
+            read_url: format!("http://{}", running.read_api),
+            http: reqwest::Client::new(),
+            pool,
+            aws,
+            topology,
+            keys: JwtKeys::from_secret(&auth.jwt_secret),
+            config,
+            database_name,
+            admin_url,
+            running: Some(running),
+        }
+    }
+
+    pub fn token(&self, role: Role, vendor_id: Option<Uuid>) -> String {
+        self.keys
+            .mint(&Claims::new(
+                Uuid::new_v4().to_string(),
+                role,
+                vendor_id,
+                600,
+            ))
+            .expect("mint a token")
+    }
+
+    pub fn vendor_token(&self, vendor_id: Uuid) -> String {
+        self.token(Role::Vendor, Some(vendor_id))
+    }
+
+    pub fn catalog_queue_url(&self) -> &str {
+        &self.topology.queues[CATALOG_QUEUE.name].url
+    }
+
+    pub fn catalog_dlq_url(&self) -> &str {
+        &self.topology.queues[CATALOG_QUEUE.name].dlq_url
+    }
+
+    /// POST/PUT a JSON body to the command API.
+    pub async fn command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.command_url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("command API answers");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Creates a product for `vendor_id` and returns its id.
+    pub async fn create_product(&self, token: &str, price_minor: i64) -> Uuid {
+        let (status, body) = self
+            .command(
+                reqwest::Method::POST,
+                "/v1/products",
+                Some(token),
+                Some(product_body(price_minor)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Uuid::parse_str(body["product_id"].as_str().expect("product_id")).expect("uuid")
+    }
+
+    pub async fn change_price(
+        &self,
+        token: &str,
+        id: Uuid,
+        price_minor: i64,
+    ) -> (StatusCode, Value) {
+        self.command(
+            reqwest::Method::PUT,
+            &format!("/v1/products/{id}/price"),
+            Some(token),
+            Some(json!({ "price": { "amount_minor": price_minor, "currency": "EUR" } })),
+        )
+        .await
+    }
+
+    pub async fn publish(&self, token: &str, id: Uuid) -> (StatusCode, Value) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/v1/products/{id}/publish"),
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// GET from the read API.
+    pub async fn read(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.read_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("read API answers");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Number of events stored for one aggregate, or for all if `None`.
+    pub async fn event_count(&self, aggregate_id: Option<Uuid>) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM es.events WHERE $1::text IS NULL OR aggregate_id = $1",
+        )
+        .bind(aggregate_id.map(|a| a.to_string()))
+        .fetch_one(&self.pool)
+        .await
+        .expect("count events")
+    }
+
+    pub async fn unpublished_outbox_rows(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM es.outbox WHERE published_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count outbox rows")
+    }
+
+    /// Stops the services and removes the test's database, keys, topic and queues.
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("services stop cleanly");
+        }
+        self.pool.close().await;
+        let prefix = self.config.read_api.redis.key_prefix.clone();
+        if let Ok(client) = redis::Client::open(self.config.read_api.redis.url.expose()) {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                let keys: Vec<String> = redis::cmd("KEYS")
+                    .arg(format!("{prefix}*"))
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: Result<(), _> = redis::cmd("DEL").arg(keys).query_async(&mut conn).await;
+                }
+            }
+        }
+        for queue in self.topology.queues.values() {
+            let _ = self
+                .aws
+                .sqs
+                .delete_queue()
+                .queue_url(&queue.url)
+                .send()
+                .await;
+            let _ = self
+                .aws
+                .sqs
+                .delete_queue()
+                .queue_url(&queue.dlq_url)
+                .send()
+                .await;
+        }
+        let _ = self
+            .aws
+            .sns
+            .delete_topic()
+            .topic_arn(&self.topology.topic_arn)
+            .send()
+            .await;
+    }
+}
+
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        let name = self.database_name.clone();
+        let admin_url = self.admin_url.clone();
+        if let Some(running) = self.running.take() {
+            running.shutdown.cancel();
+        }
+        // Drop the database from a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    match url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{database}"),
+        None => format!("{url}/{database}"),
+    }
+}
+
+pub fn product_body(price_minor: i64) -> Value {
+    json!({
+        "sku": "TEE-001",
+        "title": "Organic cotton tee",
+        "description": "Soft and fair.",
+        "category": "apparel",
+        "price": { "amount_minor": price_minor, "currency": "EUR" }
+    })
+}
