@@ -1,0 +1,84 @@
+# SNS FIFO topic -> one SQS FIFO queue (+ DLQ) per consumer, filtered by aggregate type.
+#
+# This mirrors platform/src/messaging.rs exactly: `commerce up` / `commerce infra provision`
+# create the same resources idempotently, and AWS only treats CreateTopic / CreateQueue /
+# Subscribe as no-ops when the attributes match.
+
+resource "aws_sns_topic" "events" {
+  name                        = local.topic_name
+  fifo_topic                  = true
+  content_based_deduplication = false # the relay sets an explicit deduplication id per event
+}
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = var.queues
+
+  name                        = "${local.queue_prefix}${each.key}-dlq.fifo"
+  fifo_queue                  = true
+  content_based_deduplication = false
+  message_retention_seconds   = var.message_retention_seconds
+  sqs_managed_sse_enabled     = true
+}
+
+resource "aws_sqs_queue" "consumer" {
+  for_each = var.queues
+
+  name                        = "${local.queue_prefix}${each.key}.fifo"
+  fifo_queue                  = true
+  content_based_deduplication = false
+  visibility_timeout_seconds  = var.visibility_timeout_seconds
+  message_retention_seconds   = var.message_retention_seconds
+  sqs_managed_sse_enabled     = true
+
+  # High-throughput FIFO (see README): per-message-group throughput and deduplication.
+  deduplication_scope   = var.high_throughput_fifo ? "messageGroup" : "queue"
+  fifo_throughput_limit = var.high_throughput_fifo ? "perMessageGroupId" : "perQueue"
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+# Only the matching consumer queue may use each DLQ (and redrive back into it).
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  for_each = var.queues
+
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.consumer[each.key].arn]
+  })
+}
+
+# Let the topic (and only the topic) deliver to the queue. Same document the service sets.
+resource "aws_sqs_queue_policy" "consumer" {
+  for_each = var.queues
+
+  queue_url = aws_sqs_queue.consumer[each.key].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "sns.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.consumer[each.key].arn
+      Condition = {
+        ArnEquals = { "aws:SourceArn" = aws_sns_topic.events.arn }
+      }
+    }]
+  })
+}
+
+resource "aws_sns_topic_subscription" "consumer" {
+  for_each = var.queues
+
+  topic_arn            = aws_sns_topic.events.arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.consumer[each.key].arn
+  raw_message_delivery = true
+  # Matches the `aggregate_type` message attribute the outbox relay sets on every publish.
+  filter_policy = jsonencode({ aggregate_type = each.value })
+
+  depends_on = [aws_sqs_queue_policy.consumer]
+}

@@ -1,0 +1,58 @@
+# Shared by infra/local/up, down and test: where things live and how to tell what runs.
+# shellcheck shell=bash
+set -euo pipefail
+
+LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$LOCAL_DIR/../.." && pwd)"
+STATE="$ROOT/.local"          # git-ignored: data, logs and pid files of what up started
+RUN="$STATE/run"
+LOGS="$STATE/logs"
+mkdir -p "$RUN" "$LOGS"
+
+# Defaults for everything the services read; a value already in the environment wins.
+export COMMERCE_DATABASE_URL="${COMMERCE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/commerce}"
+export COMMERCE_REDIS_URL="${COMMERCE_REDIS_URL:-redis://127.0.0.1:6379}"
+export COMMERCE_AWS_ENDPOINT="${COMMERCE_AWS_ENDPOINT:-http://127.0.0.1:4566}"
+export COMMERCE_COMMAND_API_ADDR="${COMMERCE_COMMAND_API_ADDR:-127.0.0.1:8080}"
+export COMMERCE_READ_API_ADDR="${COMMERCE_READ_API_ADDR:-127.0.0.1:8081}"
+export COMMERCE_JWT_SECRET="${COMMERCE_JWT_SECRET:-local-development-secret-change-me}"
+
+# host and port of a URL such as postgres://user@host:port/db (defaults when absent).
+url_host() { local u="${1#*://}"; u="${u#*@}"; u="${u%%/*}"; echo "${u%%:*}"; }
+url_port() { local u="${1#*://}"; u="${u#*@}"; u="${u%%/*}"; [[ "$u" == *:* ]] && echo "${u##*:}" || echo "$2"; }
+
+PG_HOST="$(url_host "$COMMERCE_DATABASE_URL")"
+PG_PORT="$(url_port "$COMMERCE_DATABASE_URL" 5432)"
+REDIS_HOST="$(url_host "$COMMERCE_REDIS_URL")"
+REDIS_PORT="$(url_port "$COMMERCE_REDIS_URL" 6379)"
+AWS_PORT="$(url_port "$COMMERCE_AWS_ENDPOINT" 4566)"
+
+say() { printf '[local] %s\n' "$*" >&2; }
+die() { printf '[local] error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root (directly, or through sudo when available).
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root to run: $* (install sudo or run as root)"; fi
+}
+
+apt_install() {
+  say "installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# A TCP port answers on host.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_until() { # seconds description command...
+  local limit="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + limit))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || die "$what did not come up within ${limit}s (logs: $LOGS)"
+    sleep 0.2
+  done
+}
