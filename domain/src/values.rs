@@ -81,7 +81,7 @@ impl TryFrom<RawMoney> for Money {
 
 impl Money {
     /// Largest accepted amount: keeps totals of many lines far from `i64` overflow.
-    pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_00;
+    pub const MAX_AMOUNT_MINOR: i64 = 100_000_000_000;
 
     /// A positive price. Zero is refused: a free listing is almost always a data-entry mistake.
     pub fn new(amount_minor: i64, currency: Currency) -> Result<Self, ValidationError> {
@@ -118,8 +118,7 @@ macro_rules! bounded_text {
             pub fn parse(value: &str) -> Result<Self, ValidationError> {
                 let value = value.trim();
                 let len = value.chars().count();
-                #[allow(unused_comparisons)]
-                if len < $min || len > $max {
+                if !($min..=$max).contains(&len) {
                     return Err(ValidationError::new(
                         $field,
                         format!("must be {} to {} characters long", $min, $max),

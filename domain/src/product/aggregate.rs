@@ -25,7 +25,7 @@ impl Product {
 
     /// The existing listing, provided `actor` may act on it.
     fn owned_listing(&self, actor: &Actor) -> Result<&Listing, DomainError> {
-        let listing = self.listing.as_ref().ok_or_else(|| DomainError::NotFound {
+        let listing = self.listing.as_ref().ok_or(DomainError::NotFound {
             aggregate: Self::TYPE,
         })?;
         if !actor.may_act_for(listing.vendor_id) {

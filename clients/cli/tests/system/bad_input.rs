@@ -45,6 +45,16 @@ async fn expect_problem(
     problem
 }
 
+/// name, method, path, token, body, expected status.
+type Case<'a> = (
+    &'a str,
+    Method,
+    String,
+    Option<&'a str>,
+    Option<String>,
+    StatusCode,
+);
+
 /// `body` with the field at `pointer` set (added if absent).
 fn with(mut body: Value, pointer: &str, value: Value) -> String {
     let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
@@ -71,14 +81,7 @@ async fn bad_product_commands_get_their_problem_status_and_append_nothing() {
     let mut missing_title = good.clone();
     missing_title.as_object_mut().map(|o| o.remove("title"));
 
-    let cases: Vec<(
-        &str,
-        Method,
-        String,
-        Option<&str>,
-        Option<String>,
-        StatusCode,
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "malformed JSON",
             Method::POST,
