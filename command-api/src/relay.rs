@@ -7,6 +7,7 @@
 //! acknowledgement and the stamp republishes those events with the same deduplication id; SNS drops
 //! the copy within its window and consumers drop any later copy by sequence.
 use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,8 @@ use commerce_platform::Shutdown;
 use futures::future::join_all;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 /// Advisory-lock key that elects the single active relay of a database.
@@ -36,6 +38,9 @@ pub struct RelayConfig {
     pub lanes: usize,
     /// Poll interval when nothing wakes the relay (events written by another process).
     pub idle_poll: Duration,
+    /// Claims in flight at once: the next rows are read and dispatched while earlier ones are
+    /// still being published, so SNS never waits on Postgres.
+    pub pipeline_depth: usize,
 }
 
 impl Default for RelayConfig {
@@ -44,14 +49,95 @@ impl Default for RelayConfig {
             claim_limit: 500,
             lanes: 16,
             idle_poll: Duration::from_millis(50),
+            pipeline_depth: 2,
         }
     }
 }
 
-/// A claimed outbox row with its event, ready to publish.
+/// A claimed outbox row with its event, its SNS message body already rendered.
 #[derive(Debug, Clone)]
 pub struct PendingEvent {
-    pub envelope: EventEnvelope,
+    pub global_position: i64,
+    pub event_id: Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    /// The event envelope as JSON: the message body.
+    pub body: String,
+}
+
+/// The envelope's fields but the payload, serialised in [`EventEnvelope`]'s shape.
+#[derive(serde::Serialize)]
+struct EnvelopeHead<'a> {
+    event_id: Uuid,
+    global_position: i64,
+    aggregate_type: &'a str,
+    aggregate_id: &'a str,
+    sequence: i64,
+    event_type: &'a str,
+    event_version: &'a str,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    correlation_id: Option<Uuid>,
+    causation_id: Option<Uuid>,
+}
+
+impl PendingEvent {
+    /// From a claim row. The payload arrives as Postgres's JSON text and is spliced into the body
+    /// as is: the relay never parses or re-encodes payloads.
+    fn from_claim_row(row: &PgRow) -> anyhow::Result<Self> {
+        let parse_id = |column: &str| -> anyhow::Result<Option<Uuid>> {
+            Ok(row
+                .try_get::<Option<String>, _>(column)?
+                .and_then(|s| Uuid::parse_str(&s).ok()))
+        };
+        let head = EnvelopeHead {
+            event_id: row.try_get("event_id")?,
+            global_position: row.try_get("global_position")?,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            occurred_at: row.try_get("occurred_at")?,
+            correlation_id: parse_id("correlation_id")?,
+            causation_id: parse_id("causation_id")?,
+        };
+        let payload: &str = row.try_get("payload_text")?;
+        Self::render(&head, payload)
+    }
+
+    /// From an envelope already in memory.
+    pub fn from_envelope(envelope: &EventEnvelope) -> anyhow::Result<Self> {
+        let head = EnvelopeHead {
+            event_id: envelope.event_id,
+            global_position: envelope.global_position,
+            aggregate_type: &envelope.aggregate_type,
+            aggregate_id: &envelope.aggregate_id,
+            sequence: envelope.sequence,
+            event_type: &envelope.event_type,
+            event_version: &envelope.event_version,
+            occurred_at: envelope.occurred_at,
+            correlation_id: envelope.correlation_id,
+            causation_id: envelope.causation_id,
+        };
+        Self::render(&head, &serde_json::to_string(&envelope.payload)?)
+    }
+
+    fn render(head: &EnvelopeHead<'_>, payload_json: &str) -> anyhow::Result<Self> {
+        let mut body = serde_json::to_string(head)?;
+        body.pop(); // the closing brace
+        body.push_str(",\"payload\":");
+        body.push_str(payload_json);
+        body.push('}');
+        Ok(Self {
+            global_position: head.global_position,
+            event_id: head.event_id,
+            aggregate_type: head.aggregate_type.to_owned(),
+            aggregate_id: head.aggregate_id.to_owned(),
+            event_type: head.event_type.to_owned(),
+            body,
+        })
+    }
 }
 
 /// Publishes the outbox to SNS.
@@ -125,25 +211,130 @@ impl OutboxRelay {
         leader: &mut PgConnection,
         shutdown: &Shutdown,
     ) -> anyhow::Result<()> {
-        let mut last_lease_check = tokio::time::Instant::now();
-        while !shutdown.is_cancelled() {
-            if last_lease_check.elapsed() > Duration::from_secs(5) {
-                leader
-                    .ping()
-                    .await
-                    .context("relay leadership connection lost")?;
-                last_lease_check = tokio::time::Instant::now();
-            }
-            let published = self.relay_once().await?;
-            if published == 0 {
-                tokio::select! {
-                    _ = self.waker.notified() => {},
-                    _ = tokio::time::sleep(self.config.idle_poll) => {},
-                    _ = shutdown.cancelled() => {},
+        self.pump(shutdown, false, Some(leader)).await.map(|_| ())
+    }
+
+    /// Publishes the backlog with the full pipeline and returns once the outbox is empty: what the
+    /// running relay does, bounded, for benchmarks and drills.
+    pub async fn publish_backlog(&self) -> anyhow::Result<usize> {
+        self.pump(&Shutdown::new(), true, None).await
+    }
+
+    /// The pipelined relay loop. Up to `pipeline_depth` claims are in flight; each claim's events go
+    /// to long-lived lane workers (one per lane, chosen by aggregate id) that publish strictly in
+    /// the order they receive, so an aggregate's events stay in order across claims. A claim's
+    /// transaction stamps what SNS acknowledged and commits once all its lanes answered.
+    ///
+    /// After any refusal the affected lane publishes nothing more (later events of the same aggregate
+    /// may follow in it); the loop stops claiming, drains, and returns an error so the caller
+    /// restarts from the outbox, where the unacknowledged events still wait in order.
+    async fn pump(
+        &self,
+        shutdown: &Shutdown,
+        until_idle: bool,
+        mut leader: Option<&mut PgConnection>,
+    ) -> anyhow::Result<usize> {
+        let lane_count = self.config.lanes.max(1);
+        let mut lanes = Vec::with_capacity(lane_count);
+        let mut workers = Vec::with_capacity(lane_count);
+        for _ in 0..lane_count {
+            let (sender, receiver) =
+                mpsc::channel::<LaneWork>(self.config.pipeline_depth.max(1) + 1);
+            workers.push(tokio::spawn(lane_worker(
+                self.sns.clone(),
+                self.topic_arn.clone(),
+                receiver,
+            )));
+            lanes.push(sender);
+        }
+        // Each claim completes (lanes answer, marks written, commit) in a task of its own, so the
+        // loop keeps claiming while earlier claims are being stamped.
+        let mut completions: JoinSet<anyhow::Result<Completed>> = JoinSet::new();
+        let mut assigner = LaneAssigner::new(lane_count, self.config.claim_limit.max(1) as usize);
+        let mut next_claim = 0u64;
+        let mut published = 0usize;
+        let mut refused = false;
+        let mut lease_checked = tokio::time::Instant::now();
+        let outcome = async {
+            loop {
+                if let Some(leader) = leader.as_deref_mut() {
+                    if lease_checked.elapsed() > Duration::from_secs(5) {
+                        leader
+                            .ping()
+                            .await
+                            .context("relay leadership connection lost")?;
+                        lease_checked = tokio::time::Instant::now();
+                    }
+                }
+                while !refused
+                    && !shutdown.is_cancelled()
+                    && completions.len() < self.config.pipeline_depth.max(1)
+                {
+                    let mut tx = self.pool.begin().await?;
+                    let pending = self.claim(&mut tx).await?;
+                    if pending.is_empty() {
+                        break;
+                    }
+                    let claimed = pending.len();
+                    let claim_id = next_claim;
+                    next_claim += 1;
+                    let mut replies = Vec::new();
+                    for (lane, events) in assigner.assign(claim_id, pending).into_iter().enumerate()
+                    {
+                        if events.is_empty() {
+                            continue;
+                        }
+                        let (reply, answer) = oneshot::channel();
+                        lanes[lane]
+                            .send(LaneWork {
+                                expected: events.len(),
+                                events,
+                                reply,
+                            })
+                            .await
+                            .map_err(|_| anyhow::anyhow!("relay lane {lane} stopped"))?;
+                        replies.push(answer);
+                    }
+                    completions.spawn(complete_claim(claim_id, tx, replies, claimed));
+                }
+                if completions.is_empty() {
+                    if refused || until_idle || shutdown.is_cancelled() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = self.waker.notified() => {},
+                        _ = tokio::time::sleep(self.config.idle_poll) => {},
+                        _ = shutdown.cancelled() => {},
+                    }
+                    continue;
+                }
+                if let Some(done) = completions.join_next().await {
+                    let done = done.context("a claim's completion panicked")??;
+                    assigner.release(done.claim_id);
+                    refused |= done.refused;
+                    published += done.published;
                 }
             }
+            anyhow::Ok(())
         }
-        Ok(())
+        .await;
+        // Let claims already handed to the lanes finish and record what SNS acknowledged.
+        while let Some(done) = completions.join_next().await {
+            if let Ok(Ok(done)) = done {
+                published += done.published;
+            }
+        }
+        drop(lanes);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        outcome?;
+        if refused {
+            anyhow::bail!(
+                "SNS refused events; they stay in the outbox and will be retried in order"
+            );
+        }
+        Ok(published)
     }
 
     /// One round: claim, publish, stamp. Returns how many events were published.
@@ -177,9 +368,16 @@ impl OutboxRelay {
         &self,
         tx: &mut Transaction<'_, Postgres>,
     ) -> anyhow::Result<Vec<PendingEvent>> {
+        // A lost mark only means a republish, which deduplication absorbs: no need to wait for
+        // the WAL flush when stamping.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut **tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT e.event_id, e.global_position, e.aggregate_type, e.aggregate_id, e.sequence, \
-             e.event_type, e.event_version, e.occurred_at, e.metadata, e.payload \
+             e.event_type, e.event_version, e.occurred_at, e.payload::text AS payload_text, \
+             e.metadata->>'correlation_id' AS correlation_id, \
+             e.metadata->>'causation_id' AS causation_id \
              FROM es.outbox o JOIN es.events e ON e.global_position = o.global_position \
              WHERE o.published_at IS NULL ORDER BY o.global_position LIMIT $1 \
              FOR UPDATE OF o SKIP LOCKED",
@@ -188,67 +386,171 @@ impl OutboxRelay {
         .fetch_all(&mut **tx)
         .await
         .context("claiming outbox rows")?;
-        rows.iter()
-            .map(|row| envelope_from_row(row).map(|envelope| PendingEvent { envelope }))
-            .collect()
+        rows.iter().map(PendingEvent::from_claim_row).collect()
     }
 
     /// Publishes `pending` and returns the global positions SNS acknowledged. Each lane stops at
     /// its first failure so nothing of an aggregate is published after an event that was not.
     pub async fn publish(&self, pending: &[PendingEvent]) -> Vec<i64> {
-        let lanes = split_into_lanes(pending, self.config.lanes);
-        let results = join_all(lanes.into_iter().map(|lane| self.publish_lane(lane))).await;
-        results.into_iter().flatten().collect()
+        let lanes = split_into_lanes(pending.to_vec(), self.config.lanes);
+        let results = join_all(
+            lanes
+                .iter()
+                .map(|lane| publish_in_order(&self.sns, &self.topic_arn, lane)),
+        )
+        .await;
+        results.into_iter().flat_map(|(acked, _)| acked).collect()
     }
+}
 
-    async fn publish_lane(&self, lane: Vec<&PendingEvent>) -> Vec<i64> {
-        let mut acknowledged = Vec::with_capacity(lane.len());
-        for chunk in lane.chunks(SNS_BATCH_LIMIT) {
-            match self.publish_batch(chunk).await {
-                Ok(ids) => {
-                    let all = ids.len() == chunk.len();
-                    acknowledged.extend(ids);
-                    if !all {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "PublishBatch failed; will retry");
-                    break;
+/// One lane's share of a claim, and where to report what SNS acknowledged.
+struct LaneWork {
+    events: Vec<PendingEvent>,
+    /// How many events this work item carried, to split a combined acknowledgement back.
+    expected: usize,
+    reply: oneshot::Sender<LaneOutcome>,
+}
+
+struct LaneOutcome {
+    acknowledged: Vec<i64>,
+    /// SNS refused an event; the lane published nothing after it.
+    refused: bool,
+}
+
+/// What one claim came to.
+struct Completed {
+    claim_id: u64,
+    published: usize,
+    refused: bool,
+}
+
+/// Waits for every lane holding part of a claim, stamps what SNS acknowledged and commits, which
+/// releases the claim's row locks.
+async fn complete_claim(
+    claim_id: u64,
+    mut tx: Transaction<'static, Postgres>,
+    replies: Vec<oneshot::Receiver<LaneOutcome>>,
+    claimed: usize,
+) -> anyhow::Result<Completed> {
+    let mut acknowledged = Vec::with_capacity(claimed);
+    let mut refused = false;
+    for answer in replies {
+        let lane = answer
+            .await
+            .map_err(|_| anyhow::anyhow!("a relay lane died"))?;
+        refused |= lane.refused;
+        acknowledged.extend(lane.acknowledged);
+    }
+    mark_published(&mut tx, &acknowledged).await?;
+    tx.commit().await.context("committing published marks")?;
+    metrics::counter!("outbox_published_total").increment(acknowledged.len() as u64);
+    if acknowledged.len() < claimed {
+        tracing::warn!(
+            claimed,
+            published = acknowledged.len(),
+            "SNS did not acknowledge every event; the rest stay in the outbox"
+        );
+    }
+    Ok(Completed {
+        claim_id,
+        published: acknowledged.len(),
+        refused,
+    })
+}
+
+/// Publishes every piece of work it receives, in order. Work that queued up while it was busy is
+/// published as one sequence, so batches stay full of ten. After a refusal it publishes nothing
+/// more until the pipeline restarts, since what follows may belong to the refused event's aggregate.
+async fn lane_worker(
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+    mut work: mpsc::Receiver<LaneWork>,
+) {
+    let mut refused = false;
+    while let Some(first) = work.recv().await {
+        let mut items = vec![first];
+        while let Ok(more) = work.try_recv() {
+            items.push(more);
+        }
+        let mut acknowledged = Vec::new();
+        if !refused {
+            let events: Vec<PendingEvent> = items
+                .iter_mut()
+                .flat_map(|item| std::mem::take(&mut item.events))
+                .collect();
+            let (acked, complete) = publish_in_order(&sns, &topic_arn, &events).await;
+            refused = !complete;
+            acknowledged = acked;
+        }
+        // Acknowledgements are a prefix of the combined sequence: hand each item its part.
+        let mut acknowledged = acknowledged.into_iter().peekable();
+        for item in items {
+            let mine: Vec<i64> = acknowledged.by_ref().take(item.expected).collect();
+            let _ = item.reply.send(LaneOutcome {
+                refused: refused && mine.len() < item.expected,
+                acknowledged: mine,
+            });
+        }
+    }
+}
+
+/// Publishes `events` in batches of ten, one batch at a time; stops at the first refusal. Returns
+/// the acknowledged positions and whether all were acknowledged.
+async fn publish_in_order(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    events: &[PendingEvent],
+) -> (Vec<i64>, bool) {
+    let mut acknowledged = Vec::with_capacity(events.len());
+    for chunk in events.chunks(SNS_BATCH_LIMIT) {
+        match publish_batch(sns, topic_arn, chunk).await {
+            Ok(ids) => {
+                let all = ids.len() == chunk.len();
+                acknowledged.extend(ids);
+                if !all {
+                    return (acknowledged, false);
                 }
             }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "PublishBatch failed; will retry");
+                return (acknowledged, false);
+            }
         }
-        acknowledged
     }
+    (acknowledged, true)
+}
 
-    /// Publishes one batch; returns the positions of the leading entries SNS accepted.
-    async fn publish_batch(&self, chunk: &[&PendingEvent]) -> anyhow::Result<Vec<i64>> {
-        let mut entries = Vec::with_capacity(chunk.len());
-        for (index, pending) in chunk.iter().enumerate() {
-            entries.push(batch_entry(index, &pending.envelope)?);
-        }
-        let output = self
-            .sns
-            .publish_batch()
-            .topic_arn(&self.topic_arn)
-            .set_publish_batch_request_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sns::error::DisplayErrorContext(e)))?;
-        let first_failure = output
-            .failed()
-            .iter()
-            .filter_map(|f| f.id().parse::<usize>().ok())
-            .min()
-            .unwrap_or(chunk.len());
-        for failure in output.failed() {
-            tracing::warn!(code = failure.code(), message = ?failure.message(), "SNS refused an entry");
-        }
-        Ok(chunk[..first_failure]
-            .iter()
-            .map(|p| p.envelope.global_position)
-            .collect())
+/// Publishes one batch; returns the positions of the leading entries SNS accepted.
+async fn publish_batch(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    chunk: &[PendingEvent],
+) -> anyhow::Result<Vec<i64>> {
+    let entries = chunk
+        .iter()
+        .enumerate()
+        .map(|(index, pending)| batch_entry(index, pending))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let output = sns
+        .publish_batch()
+        .topic_arn(topic_arn)
+        .set_publish_batch_request_entries(Some(entries))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", aws_sdk_sns::error::DisplayErrorContext(e)))?;
+    for failure in output.failed() {
+        tracing::warn!(code = failure.code(), message = ?failure.message(), "SNS refused an entry");
     }
+    let first_failure = output
+        .failed()
+        .iter()
+        .filter_map(|f| f.id().parse::<usize>().ok())
+        .min()
+        .unwrap_or(chunk.len());
+    Ok(chunk[..first_failure]
+        .iter()
+        .map(|p| p.global_position)
+        .collect())
 }
 
 /// Stamps rows as published (inside the claiming transaction).
@@ -267,20 +569,104 @@ pub async fn mark_published(
     Ok(())
 }
 
-/// Groups events by a hash of their aggregate id, keeping their order within each lane.
-fn split_into_lanes(pending: &[PendingEvent], lanes: usize) -> Vec<Vec<&PendingEvent>> {
+/// Decides which lane publishes each claimed event.
+///
+/// An aggregate with events still in flight stays in the lane that has them (per-aggregate order);
+/// every other aggregate goes where there is least work. Lanes are filled in slices that are
+/// multiples of ten, so PublishBatch calls go out full, as in the raw ceiling.
+struct LaneAssigner {
+    /// Events queued or publishing per lane.
+    load: Vec<usize>,
+    /// Aggregates with events in flight: their lane and how many events.
+    in_flight: HashMap<String, (usize, usize)>,
+    /// What each unfinished claim put where, to release on completion.
+    claims: HashMap<u64, Vec<(String, usize)>>,
+    /// Events per slice before moving to another lane: the claim spread over the lanes, rounded
+    /// up to whole batches.
+    slice: usize,
+}
+
+impl LaneAssigner {
+    fn new(lanes: usize, claim_limit: usize) -> Self {
+        let per_lane = claim_limit.div_ceil(lanes.max(1));
+        Self {
+            load: vec![0; lanes.max(1)],
+            in_flight: HashMap::new(),
+            claims: HashMap::new(),
+            slice: per_lane.div_ceil(SNS_BATCH_LIMIT).max(1) * SNS_BATCH_LIMIT,
+        }
+    }
+
+    fn least_loaded(&self, out: &[Vec<PendingEvent>]) -> usize {
+        (0..self.load.len())
+            .min_by_key(|&lane| self.load[lane] + out[lane].len())
+            .unwrap_or(0)
+    }
+
+    fn assign(&mut self, claim_id: u64, pending: Vec<PendingEvent>) -> Vec<Vec<PendingEvent>> {
+        let mut out: Vec<Vec<PendingEvent>> = (0..self.load.len()).map(|_| Vec::new()).collect();
+        let mut placed: HashMap<String, usize> = HashMap::new();
+        let mut filling: Option<usize> = None;
+        for event in pending {
+            let lane = if let Some(&(lane, _)) = self.in_flight.get(&event.aggregate_id) {
+                lane
+            } else if let Some(&lane) = placed.get(&event.aggregate_id) {
+                lane
+            } else {
+                match filling {
+                    Some(lane) if out[lane].len() < self.slice => lane,
+                    _ => {
+                        let lane = self.least_loaded(&out);
+                        filling = Some(lane);
+                        lane
+                    }
+                }
+            };
+            placed.insert(event.aggregate_id.clone(), lane);
+            self.in_flight
+                .entry(event.aggregate_id.clone())
+                .or_insert((lane, 0))
+                .1 += 1;
+            self.claims
+                .entry(claim_id)
+                .or_default()
+                .push((event.aggregate_id.clone(), lane));
+            out[lane].push(event);
+        }
+        for (lane, events) in out.iter().enumerate() {
+            self.load[lane] += events.len();
+        }
+        out
+    }
+
+    fn release(&mut self, claim_id: u64) {
+        for (aggregate, lane) in self.claims.remove(&claim_id).unwrap_or_default() {
+            self.load[lane] = self.load[lane].saturating_sub(1);
+            if let Some(entry) = self.in_flight.get_mut(&aggregate) {
+                entry.1 -= 1;
+                if entry.1 == 0 {
+                    self.in_flight.remove(&aggregate);
+                }
+            }
+        }
+    }
+}
+
+/// Groups events into `lanes` lanes by a hash of their aggregate id, keeping their order: for a
+/// single claim published on its own (no pipeline).
+fn split_into_lanes(pending: Vec<PendingEvent>, lanes: usize) -> Vec<Vec<PendingEvent>> {
     let lanes = lanes.max(1);
-    let mut out: Vec<Vec<&PendingEvent>> = vec![Vec::new(); lanes];
+    let mut out: Vec<Vec<PendingEvent>> = (0..lanes).map(|_| Vec::new()).collect();
     for event in pending {
         let mut hasher = DefaultHasher::new();
-        event.envelope.aggregate_id.hash(&mut hasher);
+        event.aggregate_id.hash(&mut hasher);
         out[(hasher.finish() % lanes as u64) as usize].push(event);
     }
-    out.retain(|lane| !lane.is_empty());
     out
 }
 
-fn batch_entry(index: usize, envelope: &EventEnvelope) -> anyhow::Result<PublishBatchRequestEntry> {
+/// The SNS entry for one event: group = aggregate, dedup id = event id, filterable attributes.
+pub fn batch_entry(index: usize, event: &PendingEvent) -> anyhow::Result<PublishBatchRequestEntry> {
     let attribute = |value: &str| {
         MessageAttributeValue::builder()
             .data_type("String")
@@ -289,11 +675,11 @@ fn batch_entry(index: usize, envelope: &EventEnvelope) -> anyhow::Result<Publish
     };
     Ok(PublishBatchRequestEntry::builder()
         .id(index.to_string())
-        .message(serde_json::to_string(envelope)?)
-        .message_group_id(&envelope.aggregate_id)
-        .message_deduplication_id(envelope.event_id.to_string())
-        .message_attributes("aggregate_type", attribute(&envelope.aggregate_type)?)
-        .message_attributes("event_type", attribute(&envelope.event_type)?)
+        .message(event.body.clone())
+        .message_group_id(&event.aggregate_id)
+        .message_deduplication_id(event.event_id.to_string())
+        .message_attributes("aggregate_type", attribute(&event.aggregate_type)?)
+        .message_attributes("event_type", attribute(&event.event_type)?)
         .build()?)
 }
 
@@ -341,5 +727,85 @@ async fn sleep_or_shutdown(duration: Duration, shutdown: &Shutdown) {
     tokio::select! {
         _ = tokio::time::sleep(duration) => {},
         _ = shutdown.cancelled() => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_body_reads_back_as_the_same_envelope() {
+        let envelope = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            global_position: 42,
+            aggregate_type: "Product".into(),
+            aggregate_id: Uuid::now_v7().to_string(),
+            sequence: 3,
+            event_type: "ProductPublished".into(),
+            event_version: "1.0".into(),
+            occurred_at: chrono::Utc::now(),
+            correlation_id: Some(Uuid::now_v7()),
+            causation_id: None,
+            payload: serde_json::json!({ "type": "ProductPublished", "data": { "n": [1, 2] } }),
+        };
+        let pending = PendingEvent::from_envelope(&envelope).unwrap();
+        let back: EventEnvelope = serde_json::from_str(&pending.body).unwrap();
+        assert_eq!(back, envelope);
+    }
+
+    fn event(aggregate: &str, position: i64) -> PendingEvent {
+        PendingEvent {
+            global_position: position,
+            event_id: Uuid::now_v7(),
+            aggregate_type: "Product".into(),
+            aggregate_id: aggregate.into(),
+            event_type: "E".into(),
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_assigner_fills_whole_batches_and_keeps_in_flight_aggregates_in_their_lane() {
+        let mut assigner = LaneAssigner::new(4, 80);
+        let first: Vec<_> = (0..80).map(|i| event(&format!("a{i}"), i)).collect();
+        let lanes = assigner.assign(0, first);
+        for lane in &lanes {
+            assert_eq!(lane.len() % SNS_BATCH_LIMIT, 0, "whole batches only");
+        }
+        let lane_of_a5 = lanes
+            .iter()
+            .position(|l| l.iter().any(|e| e.aggregate_id == "a5"))
+            .unwrap();
+        // While claim 0 is in flight, a5's next event must follow it in the same lane.
+        let second = assigner.assign(1, vec![event("a5", 100), event("new", 101)]);
+        assert_eq!(
+            second[lane_of_a5].first().map(|e| e.global_position),
+            Some(100)
+        );
+        // Once claim 0 is done, a5 is free to go anywhere; nothing stays accounted.
+        assigner.release(0);
+        assigner.release(1);
+        assert!(assigner.in_flight.is_empty());
+        assert!(assigner.load.iter().all(|&l| l == 0));
+    }
+
+    #[test]
+    fn lanes_keep_each_aggregates_events_together_and_in_order() {
+        let pending: Vec<_> = (0..100).map(|i| event(&format!("a{}", i % 7), i)).collect();
+        let lanes = split_into_lanes(pending, 4);
+        assert_eq!(lanes.len(), 4);
+        for lane in &lanes {
+            assert!(lane
+                .windows(2)
+                .all(|w| w[0].global_position < w[1].global_position));
+        }
+        for aggregate in (0..7).map(|i| format!("a{i}")) {
+            let holding = lanes
+                .iter()
+                .filter(|l| l.iter().any(|e| e.aggregate_id == aggregate))
+                .count();
+            assert_eq!(holding, 1, "{aggregate} is in exactly one lane");
+        }
     }
 }

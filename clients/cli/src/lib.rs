@@ -3,8 +3,10 @@
 //! # Layout
 //! - `system`: starts every service (command API with its relay, projectors, read API) in one
 //!   process, as `commerce up` does and as the end-to-end tests do.
-//! - `commands`: one function per CLI subcommand (migrate, provision, token, bench).
+//! - `commands`: one function per CLI subcommand (migrate, provision, token).
+//! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod commands;
 pub mod system;

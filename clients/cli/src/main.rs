@@ -9,6 +9,11 @@ use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
 use commerce_platform::{telemetry, Shutdown};
 use uuid::Uuid;
 
+/// mimalloc: the services allocate many small, short-lived buffers per request and per message;
+/// measured against glibc malloc in `commerce bench relay` (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "commerce",
@@ -31,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         command: InfraCommand,
     },
+    /// Measure a component against its ceiling, in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Print a bearer token for local use, signed with COMMERCE_JWT_SECRET.
     Token {
         #[arg(long)]
@@ -44,6 +54,27 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Outbox relay events/s (committed rows to SNS acknowledgement) vs raw PublishBatch msg/s.
+    Relay {
+        /// Events per round.
+        #[arg(long, default_value_t = 20_000)]
+        events: i64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// PublishBatch calls in flight, for the relay and the raw ceiling alike.
+        #[arg(long, default_value_t = 16)]
+        lanes: usize,
+        /// Outbox rows the relay claims per round trip.
+        #[arg(long, default_value_t = 500)]
+        claim: i64,
+        /// Claims in flight at once.
+        #[arg(long, default_value_t = 2)]
+        depth: usize,
     },
 }
 
@@ -77,6 +108,48 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             telemetry::init_logging();
             commands::provision(&MessagingConfig::from_env()?).await
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Relay {
+                    events,
+                    rounds,
+                    lanes,
+                    claim,
+                    depth,
+                },
+        } => {
+            anyhow::ensure!(
+                rounds > 0 && events > 0,
+                "--rounds and --events must be positive"
+            );
+            let bench = commerce_cli::bench::RelayBench {
+                events,
+                rounds,
+                relay: commerce_command_api::relay::RelayConfig {
+                    lanes,
+                    claim_limit: claim,
+                    pipeline_depth: depth,
+                    ..Default::default()
+                },
+            };
+            let results = commerce_cli::bench::relay(
+                &DatabaseConfig::from_env()?,
+                &MessagingConfig::from_env()?,
+                &bench,
+            )
+            .await?;
+            let median = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let raw = median(results.iter().map(|r| r.raw_publish).collect());
+            let relay = median(results.iter().map(|r| r.relay).collect());
+            let ratio = median(results.iter().map(|r| r.relay / r.raw_publish).collect());
+            println!(
+                "median of {rounds}: raw PublishBatch {raw:.0} msg/s, relay {relay:.0} events/s, ratio {ratio:.2} (lanes {lanes}, claim {claim}, depth {depth}, {events} events)"
+            );
+            Ok(())
         }
         Command::Token {
             role,

@@ -42,19 +42,29 @@ async fn both_services_report_health_readiness_and_metrics() {
         assert_eq!(ready["dependencies"][dependency], "ok", "{ready}");
     }
 
-    let response = system
-        .http
-        .get(format!("{}/metrics", system.command_url))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(response.status(), StatusCode::OK);
-    let metrics = response.text().await.expect("text");
-    assert!(
-        metrics.contains("http_request_duration_seconds"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("outbox_published_total"), "{metrics}");
+    // The relay counts what it published once its marks commit: give it a moment under load.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let response = system
+            .http
+            .get(format!("{}/metrics", system.command_url))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(response.status(), StatusCode::OK);
+        let metrics = response.text().await.expect("text");
+        if metrics.contains("outbox_published_total") || tokio::time::Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    for name in [
+        "http_request_duration_seconds",
+        "outbox_published_total",
+        "outbox_backlog",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
 
     // Correlation ids are echoed, and adopted when the caller sends one.
     let correlation = Uuid::now_v7();
