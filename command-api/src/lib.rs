@@ -78,7 +78,34 @@ pub struct CommandApi {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
-    relay: Option<OutboxRelay>,
+    relay: Option<RelayLauncher>,
+}
+
+/// What the relay needs to start. The topic is resolved once the service runs, with retries: the
+/// command path must accept commands while SNS is unreachable (that is what the outbox is for).
+struct RelayLauncher {
+    pool: sqlx::PgPool,
+    aws: AwsClients,
+    messaging: commerce_platform::config::MessagingConfig,
+    config: relay::RelayConfig,
+    waker: Arc<Notify>,
+}
+
+impl RelayLauncher {
+    async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let (aws, messaging) = (&self.aws, &self.messaging);
+        let Some(topic_arn) =
+            commerce_platform::retry_until_ready("the events topic", &shutdown, || {
+                messaging::topic_arn(aws, messaging)
+            })
+            .await
+        else {
+            return Ok(());
+        };
+        OutboxRelay::new(self.pool, self.aws.sns, topic_arn, self.config, self.waker)
+            .run(shutdown)
+            .await
+    }
 }
 
 impl CommandApi {
@@ -90,20 +117,13 @@ impl CommandApi {
         event_store::migrate(&pool).await?;
         let aws = AwsClients::connect(&config.messaging).await;
         let waker = Arc::new(Notify::new());
-        let relay = if config.run_relay {
-            let topic_arn = messaging::topic_arn(&aws, &config.messaging)
-                .await
-                .context("resolving the events topic for the outbox relay")?;
-            Some(OutboxRelay::new(
-                pool.clone(),
-                aws.sns.clone(),
-                topic_arn,
-                config.relay.clone(),
-                waker.clone(),
-            ))
-        } else {
-            None
-        };
+        let relay = config.run_relay.then(|| RelayLauncher {
+            pool: pool.clone(),
+            aws: aws.clone(),
+            messaging: config.messaging.clone(),
+            config: config.relay.clone(),
+            waker: waker.clone(),
+        });
         let state = AppState {
             keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
             products: Arc::new(CommandExecutor::new(

@@ -23,3 +23,31 @@ pub mod problem;
 pub mod telemetry;
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
+
+/// Retries `attempt` with a growing delay (0.25 s doubling to 5 s) until it succeeds or `shutdown`
+/// fires, logging each failure with `what`. For start-up dependencies that may come up after us:
+/// a service should wait for them, not exit.
+pub async fn retry_until_ready<T, F, Fut>(
+    what: &str,
+    shutdown: &Shutdown,
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut delay = std::time::Duration::from_millis(250);
+    loop {
+        match attempt().await {
+            Ok(value) => return Some(value),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "{what} is not ready");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {},
+            _ = shutdown.cancelled() => return None,
+        }
+        delay = (delay * 2).min(std::time::Duration::from_secs(5));
+    }
+}

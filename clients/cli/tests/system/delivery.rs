@@ -81,7 +81,11 @@ async fn the_same_message_delivered_twice_changes_the_read_model_once() {
 
 #[tokio::test]
 async fn a_relay_that_dies_after_sns_accepted_but_before_marking_loses_and_doubles_nothing() {
-    let system = TestSystem::start_with(Options { relay: false }).await;
+    let system = TestSystem::start_with(Options {
+        relay: false,
+        ..Options::default()
+    })
+    .await;
     let token = system.vendor_token(Uuid::new_v4());
     let id = system.create_product(&token, 1000).await;
     system.publish(&token, id).await;
@@ -247,5 +251,45 @@ async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn commands_are_accepted_and_kept_while_sns_is_unreachable_then_delivered() {
+    let system = TestSystem::start_with(Options {
+        command_api_without_sns: true,
+        ..Options::default()
+    })
+    .await;
+    let token = system.vendor_token(Uuid::new_v4());
+    let id = system.create_product(&token, 1234).await;
+    assert_eq!(
+        system.unpublished_outbox_rows().await,
+        1,
+        "kept in the outbox"
+    );
+
+    let ready = system
+        .http
+        .get(format!("{}/readyz", system.command_url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ready.headers().contains_key("retry-after"));
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["dependencies"]["postgres"], "ok");
+    assert!(body["dependencies"]["sns"]["error"].is_string(), "{body}");
+
+    // SNS is back (a relay that can reach it): the event arrives.
+    assert_eq!(
+        relay_for(&system).publish_backlog().await.expect("relay"),
+        1
+    );
+    let (status, doc) = system
+        .read(&format!("/v1/catalog/products/{id}?min_version=1"), &token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["price"]["amount_minor"], 1234);
     system.stop().await;
 }

@@ -25,11 +25,16 @@ fn env_or(name: &str, default: &str) -> String {
 pub struct Options {
     /// Run the outbox relay inside the command API.
     pub relay: bool,
+    /// Give the command API (and its relay) an SNS/SQS endpoint where nothing listens.
+    pub command_api_without_sns: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { relay: true }
+        Self {
+            relay: true,
+            command_api_without_sns: false,
+        }
     }
 }
 
@@ -92,7 +97,14 @@ impl TestSystem {
             command_api: commerce_command_api::Config {
                 listen: "127.0.0.1:0".parse().expect("address"),
                 database: database.clone(),
-                messaging: messaging.clone(),
+                messaging: if options.command_api_without_sns {
+                    MessagingConfig {
+                        endpoint: Some("http://127.0.0.1:9".into()),
+                        ..messaging.clone()
+                    }
+                } else {
+                    messaging.clone()
+                },
                 auth: auth.clone(),
                 relay: RelayConfig {
                     idle_poll: Duration::from_millis(20),
