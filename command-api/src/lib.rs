@@ -63,14 +63,11 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
             post(routes::products::unpublish),
         )
         .with_state(state);
-    Router::new()
-        .merge(api)
-        .merge(http::operational_routes(deps))
-        .fallback(|| async { commerce_platform::problem::Problem::not_found("no such route") })
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(|req, next| {
-            http::observe_request("command-api", req, next)
-        }))
+    http::service_router(
+        "command-api",
+        api.layer(DefaultBodyLimit::max(max_body_bytes)),
+        deps,
+    )
 }
 
 /// The command API, bound and ready to serve.

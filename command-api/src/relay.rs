@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
-use commerce_platform::envelope::{metadata_keys, EventEnvelope};
+use commerce_platform::envelope::EventEnvelope;
 use commerce_platform::Shutdown;
 use futures::future::join_all;
 use sqlx::postgres::PgRow;
@@ -81,16 +81,14 @@ struct EnvelopeHead<'a> {
     causation_id: Option<Uuid>,
 }
 
-impl PendingEvent {
-    /// From a claim row. The payload arrives as Postgres's JSON text and is spliced into the body
-    /// as is: the relay never parses or re-encodes payloads.
-    fn from_claim_row(row: &PgRow) -> anyhow::Result<Self> {
-        let parse_id = |column: &str| -> anyhow::Result<Option<Uuid>> {
+impl<'r> EnvelopeHead<'r> {
+    fn from_row(row: &'r PgRow) -> anyhow::Result<Self> {
+        let id = |column: &str| -> anyhow::Result<Option<Uuid>> {
             Ok(row
-                .try_get::<Option<String>, _>(column)?
-                .and_then(|s| Uuid::parse_str(&s).ok()))
+                .try_get::<Option<&str>, _>(column)?
+                .and_then(|s| Uuid::parse_str(s).ok()))
         };
-        let head = EnvelopeHead {
+        Ok(Self {
             event_id: row.try_get("event_id")?,
             global_position: row.try_get("global_position")?,
             aggregate_type: row.try_get("aggregate_type")?,
@@ -99,11 +97,24 @@ impl PendingEvent {
             event_type: row.try_get("event_type")?,
             event_version: row.try_get("event_version")?,
             occurred_at: row.try_get("occurred_at")?,
-            correlation_id: parse_id("correlation_id")?,
-            causation_id: parse_id("causation_id")?,
-        };
+            correlation_id: id("correlation_id")?,
+            causation_id: id("causation_id")?,
+        })
+    }
+}
+
+/// The `es.events` columns (alias `e`) an envelope is built from.
+pub const ENVELOPE_COLUMNS: &str = "e.event_id, e.global_position, e.aggregate_type, \
+     e.aggregate_id, e.sequence, e.event_type, e.event_version, e.occurred_at, \
+     e.payload::text AS payload_text, e.metadata->>'correlation_id' AS correlation_id, \
+     e.metadata->>'causation_id' AS causation_id";
+
+impl PendingEvent {
+    /// From a row selected with [`ENVELOPE_COLUMNS`]. The payload arrives as Postgres's JSON text
+    /// and is spliced into the body as is: the relay never parses or re-encodes payloads.
+    fn from_row(row: &PgRow) -> anyhow::Result<Self> {
         let payload: &str = row.try_get("payload_text")?;
-        Self::render(&head, payload)
+        Self::render(&EnvelopeHead::from_row(row)?, payload)
     }
 
     /// From an envelope already in memory.
@@ -373,20 +384,17 @@ impl OutboxRelay {
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut **tx)
             .await?;
-        let rows = sqlx::query(
-            "SELECT e.event_id, e.global_position, e.aggregate_type, e.aggregate_id, e.sequence, \
-             e.event_type, e.event_version, e.occurred_at, e.payload::text AS payload_text, \
-             e.metadata->>'correlation_id' AS correlation_id, \
-             e.metadata->>'causation_id' AS causation_id \
+        let rows = sqlx::query(&format!(
+            "SELECT {ENVELOPE_COLUMNS} \
              FROM es.outbox o JOIN es.events e ON e.global_position = o.global_position \
              WHERE o.published_at IS NULL ORDER BY o.global_position LIMIT $1 \
-             FOR UPDATE OF o SKIP LOCKED",
-        )
+             FOR UPDATE OF o SKIP LOCKED"
+        ))
         .bind(self.config.claim_limit)
         .fetch_all(&mut **tx)
         .await
         .context("claiming outbox rows")?;
-        rows.iter().map(PendingEvent::from_claim_row).collect()
+        rows.iter().map(PendingEvent::from_row).collect()
     }
 
     /// Publishes `pending` and returns the global positions SNS acknowledged. Each lane stops at
@@ -683,27 +691,22 @@ pub fn batch_entry(index: usize, event: &PendingEvent) -> anyhow::Result<Publish
         .build()?)
 }
 
-/// Builds the public envelope from an `es.events` row.
+/// Builds the public envelope from a row selected with [`ENVELOPE_COLUMNS`].
 pub fn envelope_from_row(row: &PgRow) -> anyhow::Result<EventEnvelope> {
-    let metadata: serde_json::Value = row.try_get("metadata")?;
-    let id_in_metadata = |key: &str| {
-        metadata
-            .get(key)
-            .and_then(|v| v.as_str())
-            .and_then(|s| Uuid::parse_str(s).ok())
-    };
+    let head = EnvelopeHead::from_row(row)?;
+    let payload: &str = row.try_get("payload_text")?;
     Ok(EventEnvelope {
-        event_id: row.try_get("event_id")?,
-        global_position: row.try_get("global_position")?,
-        aggregate_type: row.try_get("aggregate_type")?,
-        aggregate_id: row.try_get("aggregate_id")?,
-        sequence: row.try_get("sequence")?,
-        event_type: row.try_get("event_type")?,
-        event_version: row.try_get("event_version")?,
-        occurred_at: row.try_get("occurred_at")?,
-        correlation_id: id_in_metadata(metadata_keys::CORRELATION_ID),
-        causation_id: id_in_metadata(metadata_keys::CAUSATION_ID),
-        payload: row.try_get("payload")?,
+        event_id: head.event_id,
+        global_position: head.global_position,
+        aggregate_type: head.aggregate_type.to_owned(),
+        aggregate_id: head.aggregate_id.to_owned(),
+        sequence: head.sequence,
+        event_type: head.event_type.to_owned(),
+        event_version: head.event_version.to_owned(),
+        occurred_at: head.occurred_at,
+        correlation_id: head.correlation_id,
+        causation_id: head.causation_id,
+        payload: serde_json::from_str(payload)?,
     })
 }
 

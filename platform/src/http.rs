@@ -17,6 +17,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::messaging::AwsClients;
+use crate::problem::Problem;
 use crate::telemetry::metrics_handle;
 use crate::Shutdown;
 
@@ -226,6 +227,26 @@ pub fn operational_routes<S: Clone + Send + Sync + 'static>(deps: Dependencies) 
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz).with_state(deps))
         .route("/metrics", get(metrics_endpoint))
+}
+
+/// A service's full router: its API, the operational endpoints, problem+json for unknown routes
+/// (404) and methods (405), and request observation (correlation id, metrics, logs).
+pub fn service_router(service: &'static str, api: Router, deps: Dependencies) -> Router {
+    Router::new()
+        .merge(api)
+        .merge(operational_routes(deps))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this route does not serve that method",
+            )
+        })
+        .layer(axum::middleware::from_fn(move |req, next| {
+            observe_request(service, req, next)
+        }))
 }
 
 /// A bound listener and the address it really got (port 0 picks a free one).

@@ -20,7 +20,6 @@ use axum::routing::get;
 use axum::Router;
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
-use commerce_platform::problem::Problem;
 use commerce_platform::Shutdown;
 use commerce_projections::catalog::CatalogKeys;
 use redis::aio::ConnectionManager;
@@ -49,13 +48,7 @@ pub fn router(state: AppState, deps: Dependencies) -> Router {
         .route("/v1/catalog/products", get(catalog::list_products))
         .route("/v1/catalog/products/{id}", get(catalog::get_product))
         .with_state(state);
-    Router::new()
-        .merge(api)
-        .merge(http::operational_routes(deps))
-        .fallback(|| async { Problem::not_found("no such route") })
-        .layer(axum::middleware::from_fn(|req, next| {
-            http::observe_request("read-api", req, next)
-        }))
+    http::service_router("read-api", api, deps)
 }
 
 /// The read API, bound and ready to serve.

@@ -121,10 +121,10 @@ async fn generate_events(pool: &PgPool, count: i64) -> anyhow::Result<Vec<EventE
     .execute(pool)
     .await
     .context("generating bench events")?;
-    let rows = sqlx::query(
-        "SELECT event_id, global_position, aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, occurred_at, metadata, payload FROM es.events ORDER BY global_position",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM es.events e ORDER BY e.global_position",
+        relay::ENVELOPE_COLUMNS
+    ))
     .fetch_all(pool)
     .await?;
     rows.iter().map(relay::envelope_from_row).collect()

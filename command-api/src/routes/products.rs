@@ -143,16 +143,8 @@ pub async fn publish(
     Authenticated(claims): Authenticated,
     correlation: CorrelationId,
 ) -> Result<Json<Accepted>, ApiError> {
-    let product_id = parse_id(&id, "product id")?;
-    let actor = catalog_actor(&claims)?;
-    execute(
-        &state,
-        product_id,
-        ProductCommand::Publish { actor },
-        &claims,
-        correlation,
-    )
-    .await
+    let command = |actor| ProductCommand::Publish { actor };
+    without_body(&state, &id, &claims, correlation, command).await
 }
 
 #[tracing::instrument(skip_all, fields(product_id = %id))]
@@ -162,16 +154,21 @@ pub async fn unpublish(
     Authenticated(claims): Authenticated,
     correlation: CorrelationId,
 ) -> Result<Json<Accepted>, ApiError> {
-    let product_id = parse_id(&id, "product id")?;
-    let actor = catalog_actor(&claims)?;
-    execute(
-        &state,
-        product_id,
-        ProductCommand::Unpublish { actor },
-        &claims,
-        correlation,
-    )
-    .await
+    let command = |actor| ProductCommand::Unpublish { actor };
+    without_body(&state, &id, &claims, correlation, command).await
+}
+
+/// A command that needs nothing but the product and the actor.
+async fn without_body(
+    state: &AppState,
+    id: &str,
+    claims: &commerce_platform::auth::Claims,
+    correlation: CorrelationId,
+    command: impl FnOnce(Actor) -> ProductCommand,
+) -> Result<Json<Accepted>, ApiError> {
+    let product_id = parse_id(id, "product id")?;
+    let actor = catalog_actor(claims)?;
+    execute(state, product_id, command(actor), claims, correlation).await
 }
 
 async fn execute(

@@ -13,11 +13,10 @@ use crate::support::{Options, TestSystem};
 
 /// The stored envelope of one event, as the relay would publish it.
 async fn stored_envelope(system: &TestSystem, aggregate_id: Uuid, sequence: i64) -> EventEnvelope {
-    let row = sqlx::query(
-        "SELECT event_id, global_position, aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, occurred_at, metadata, payload FROM es.events \
-         WHERE aggregate_id = $1 AND sequence = $2",
-    )
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM es.events e WHERE e.aggregate_id = $1 AND e.sequence = $2",
+        relay::ENVELOPE_COLUMNS
+    ))
     .bind(aggregate_id.to_string())
     .bind(sequence)
     .fetch_one(&system.pool)
