@@ -27,6 +27,7 @@ use commerce_domain::product::Product;
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
 use commerce_platform::messaging::{self, AwsClients};
+use commerce_platform::openapi::BearerSecurity;
 use commerce_platform::Shutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -49,6 +50,22 @@ impl FromRef<AppState> for Arc<JwtKeys> {
     }
 }
 
+/// The OpenAPI document of this service, generated from the handlers and their types.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "commerce command API", version = "1"),
+    paths(
+        routes::products::create_product,
+        routes::products::change_price,
+        routes::products::publish,
+        routes::products::unpublish,
+    ),
+    components(schemas(commerce_platform::openapi::ProblemSchema)),
+    modifiers(&BearerSecurity),
+    tags((name = "products", description = "A vendor's catalogue"))
+)]
+pub struct ApiDoc;
+
 /// Every route of the service, with its layers; tests can drive it without a socket.
 pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Router {
     let api = Router::new()
@@ -62,7 +79,11 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
             "/v1/products/{id}/unpublish",
             post(routes::products::unpublish),
         )
-        .with_state(state);
+        .with_state(state)
+        .merge(commerce_platform::openapi::docs_routes(
+            <ApiDoc as utoipa::OpenApi>::openapi(),
+            "commerce command API",
+        ));
     http::service_router(
         "command-api",
         api.layer(DefaultBodyLimit::max(max_body_bytes)),

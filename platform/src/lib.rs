@@ -10,6 +10,7 @@
 //! - `database`: Postgres pools and database creation.
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
 //! - `problem`: RFC 7807 problem+json responses and a JSON body extractor that answers with them.
+//! - `openapi`: the problem+json and money schemas, bearer security, `/openapi.json` and `/docs`.
 //! - `http`: `/healthz`, `/readyz`, `/metrics`, request metrics, correlation ids, serving with shutdown.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod database;
 pub mod envelope;
 pub mod http;
 pub mod messaging;
+pub mod openapi;
 pub mod problem;
 pub mod telemetry;
 

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::consumer::{Outcome, Projector};
 
 /// A product as the storefront reads it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductDocument {
     pub product_id: Uuid,
     pub vendor_id: Uuid,
@@ -29,6 +29,7 @@ pub struct ProductDocument {
     pub title: String,
     pub description: String,
     pub category: String,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
     pub price: Money,
     pub published: bool,
     /// Units in stock; filled by inventory events (0 until stock is received).

@@ -3,9 +3,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
 use commerce_projections::catalog::ProductDocument;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::consistency::{requested_min_version, wait_for_version};
@@ -17,30 +19,54 @@ const MAX_PAGE: usize = 100;
 /// Most index entries one list request examines, so a rare filter cannot make a request unbounded.
 const SCAN_BUDGET: usize = 2_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only this category.
     category: Option<String>,
+    /// Only this vendor's products.
     vendor_id: Option<Uuid>,
+    /// Case-insensitive text in the title or description.
     q: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<Uuid>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProductPage {
     items: Vec<ProductDocument>,
     /// Pass as `cursor` for the next page; absent on the last page.
     next_cursor: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct GetParams {
+    /// Wait (at most 2 s) until the product has this version; 409 if it does not arrive.
+    #[param(minimum = 1)]
     min_version: Option<i64>,
 }
 
 /// `GET /v1/catalog/products`: published products, filtered, in id (creation) order.
+#[utoipa::path(
+    get,
+    path = "/v1/catalog/products",
+    tag = "catalog",
+    params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of published products", body = ProductPage),
+        (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list_products(
     State(state): State<AppState>,
@@ -130,6 +156,26 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
 }
 
 /// `GET /v1/catalog/products/{id}`: one product; unpublished ones only for its vendor and admins.
+#[utoipa::path(
+    get,
+    path = "/v1/catalog/products/{id}",
+    tag = "catalog",
+    params(
+        ("id" = Uuid, Path, description = "Product id"),
+        GetParams,
+        ("X-Min-Version" = Option<i64>, Header, description = "Same as min_version")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The product document", body = ProductDocument),
+        (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product (or not published)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
 pub async fn get_product(
     State(state): State<AppState>,

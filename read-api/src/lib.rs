@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
+use commerce_platform::openapi::BearerSecurity;
 use commerce_platform::Shutdown;
 use commerce_projections::catalog::CatalogKeys;
 use redis::aio::ConnectionManager;
@@ -42,12 +43,27 @@ impl FromRef<AppState> for Arc<JwtKeys> {
     }
 }
 
+/// The OpenAPI document of this service, generated from the handlers and their types.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "commerce read API", version = "1"),
+    paths(catalog::list_products, catalog::get_product),
+    components(schemas(commerce_platform::openapi::ProblemSchema)),
+    modifiers(&BearerSecurity),
+    tags((name = "catalog", description = "Published products"))
+)]
+pub struct ApiDoc;
+
 /// Every route of the service with its layers.
 pub fn router(state: AppState, deps: Dependencies) -> Router {
     let api = Router::new()
         .route("/v1/catalog/products", get(catalog::list_products))
         .route("/v1/catalog/products/{id}", get(catalog::get_product))
-        .with_state(state);
+        .with_state(state)
+        .merge(commerce_platform::openapi::docs_routes(
+            <ApiDoc as utoipa::OpenApi>::openapi(),
+            "commerce read API",
+        ));
     http::service_router("read-api", api, deps)
 }
 

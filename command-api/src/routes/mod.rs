@@ -1,6 +1,8 @@
 //! HTTP routes of the command API, one module per aggregate.
 pub mod products;
 
+pub(crate) use commerce_platform::openapi::ProblemSchema as Problem;
+
 use std::collections::HashMap;
 
 use commerce_domain::{Actor, VendorId};
@@ -13,9 +15,10 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 /// The answer to every accepted command: the consistency token for `?min_version=`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub aggregate_id: String,
+    /// The aggregate's version after the command: pass it as `min_version` to read your write.
     pub version: i64,
 }
 

@@ -10,17 +10,24 @@ use commerce_platform::auth::Authenticated;
 use commerce_platform::http::CorrelationId;
 use commerce_platform::problem::ApiJson;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{catalog_actor, event_metadata, parse_id, Accepted};
+use super::{catalog_actor, event_metadata, parse_id, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
-/// A price as clients send it; parsed into [`Money`] so bad values answer 422, not 400.
-#[derive(Debug, Deserialize)]
+/// A price: integer minor units and an ISO 4217 currency. Parsed into `Money` after
+/// deserialisation, so values out of bounds answer 422 rather than 400.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Money)]
 pub struct PriceBody {
+    /// Integer minor units (cents), positive.
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
     pub amount_minor: i64,
+    /// ISO 4217 code.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
 }
 
@@ -30,32 +37,66 @@ impl PriceBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductBody {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9._-]+$",
+        example = "TEE-001"
+    )]
     pub sku: String,
+    #[schema(min_length = 1, max_length = 200, example = "Organic cotton tee")]
     pub title: String,
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[a-z0-9-]+$",
+        example = "apparel"
+    )]
     pub category: String,
     pub price: PriceBody,
     /// Only admins name the vendor; a vendor's token names its own.
     pub vendor_id: Option<Uuid>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePriceBody {
     pub price: PriceBody,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProductCreated {
     pub product_id: Uuid,
     #[serde(flatten)]
     pub accepted: Accepted,
 }
 
+/// Lists a new, unpublished product for the caller's vendor (admins name `vendor_id`).
+#[utoipa::path(
+    post,
+    path = "/v1/products",
+    tag = "products",
+    request_body = CreateProductBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; read it with ?min_version=version", body = ProductCreated),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A rule says no (price, currency, text bounds)", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn create_product(
     State(state): State<AppState>,
@@ -115,6 +156,28 @@ pub async fn create_product(
     ))
 }
 
+/// Sets a new price in the product's currency.
+#[utoipa::path(
+    put,
+    path = "/v1/products/{id}/price",
+    tag = "products",
+    params(("id" = Uuid, Path, description = "Product id")),
+    request_body = ChangePriceBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A rule says no (price, currency, text bounds)", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+    )
+)]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
 pub async fn change_price(
     State(state): State<AppState>,
@@ -136,6 +199,24 @@ pub async fn change_price(
     .await
 }
 
+/// Shows the product in the storefront.
+#[utoipa::path(
+    post,
+    path = "/v1/products/{id}/publish",
+    tag = "products",
+    params(("id" = Uuid, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted (unchanged version if it already was)", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+    )
+)]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
 pub async fn publish(
     State(state): State<AppState>,
@@ -147,6 +228,24 @@ pub async fn publish(
     without_body(&state, &id, &claims, correlation, command).await
 }
 
+/// Hides the product from the storefront.
+#[utoipa::path(
+    post,
+    path = "/v1/products/{id}/unpublish",
+    tag = "products",
+    params(("id" = Uuid, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted (unchanged version if it already was)", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+    )
+)]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
 pub async fn unpublish(
     State(state): State<AppState>,

@@ -107,3 +107,87 @@ async fn the_correlation_id_of_a_command_travels_in_the_event_envelope() {
     assert_eq!(stored["correlation_id"], correlation.to_string());
     system.stop().await;
 }
+
+#[tokio::test]
+async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
+    let system = TestSystem::start().await;
+    let documents = [
+        (
+            &system.command_url,
+            vec![
+                ("/v1/products", "post"),
+                ("/v1/products/{id}/price", "put"),
+                ("/v1/products/{id}/publish", "post"),
+                ("/v1/products/{id}/unpublish", "post"),
+            ],
+        ),
+        (
+            &system.read_url,
+            vec![
+                ("/v1/catalog/products", "get"),
+                ("/v1/catalog/products/{id}", "get"),
+            ],
+        ),
+    ];
+    for (base, operations) in documents {
+        let document: Value = system
+            .http
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .expect("openapi.json")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            document["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        assert!(document["components"]["schemas"]["Problem"].is_object());
+        let paths = document["paths"].as_object().expect("paths");
+        assert_eq!(paths.len(), operations.len(), "every route and only those");
+        for (path, method) in operations {
+            let operation = &document["paths"][path][method];
+            assert_eq!(
+                operation["security"][0]["bearer"],
+                serde_json::json!([]),
+                "{path}"
+            );
+            let responses = operation["responses"].as_object().expect("responses");
+            for status in ["401", "500", "503"] {
+                let problem = &responses[status]["content"]["application/problem+json"];
+                assert!(
+                    problem.is_object(),
+                    "{method} {path} documents {status} as problem+json"
+                );
+            }
+        }
+        let docs = system
+            .http
+            .get(format!("{base}/docs"))
+            .send()
+            .await
+            .expect("docs");
+        assert_eq!(docs.status(), StatusCode::OK);
+        assert!(docs.text().await.expect("html").contains("/openapi.json"));
+    }
+    let command: Value = system
+        .http
+        .get(format!("{}/openapi.json", system.command_url))
+        .send()
+        .await
+        .expect("openapi.json")
+        .json()
+        .await
+        .expect("json");
+    let create = &command["components"]["schemas"]["CreateProductBody"];
+    assert_eq!(
+        create["additionalProperties"], false,
+        "unknown fields are refused"
+    );
+    assert_eq!(
+        create["required"],
+        serde_json::json!(["sku", "title", "category", "price"])
+    );
+    system.stop().await;
+}

@@ -1,0 +1,71 @@
+//! OpenAPI plumbing shared by both services: the problem+json schema, bearer security, shared
+//! schemas, and the `/openapi.json` and `/docs` routes.
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi;
+use utoipa::{Modify, ToSchema};
+
+/// Name of the bearer security scheme every authenticated operation refers to.
+pub const BEARER: &str = "bearer";
+
+/// Adds the bearer JWT security scheme to a document.
+pub struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "HS256 JWT with `sub`, `role` (customer, vendor, admin, analyst, ops), \
+                         `vendor_id` for vendors, and `exp`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// RFC 7807 problem details, the body of every error (`application/problem+json`).
+#[derive(ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+pub struct ProblemSchema {
+    /// A stable identifier of the kind of problem, e.g. `/problems/rule-violation`.
+    #[schema(rename = "type")]
+    type_uri: String,
+    title: String,
+    #[schema(minimum = 400, maximum = 599)]
+    status: u16,
+    /// What went wrong with this request.
+    detail: String,
+}
+
+/// A price: integer minor units and an ISO 4217 currency.
+#[derive(ToSchema)]
+#[schema(as = Money)]
+#[allow(dead_code)]
+pub struct MoneySchema {
+    #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
+    amount_minor: i64,
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    currency: String,
+}
+
+/// `/openapi.json` (the document) and `/docs` (an interactive page that renders it).
+pub fn docs_routes(spec: OpenApi, title: &'static str) -> Router {
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><script id=\"api-reference\" data-url=\"/openapi.json\"></script>\
+         <script src=\"https://cdn.jsdelivr.net/npm/@scalar/api-reference\"></script></body></html>"
+    );
+    Router::new()
+        .route("/openapi.json", get(move || async move { Json(spec) }))
+        .route("/docs", get(move || async move { Html(page) }))
+}
