@@ -6,6 +6,7 @@
 //! - `error`: `ApiError`, the one mapping of every failure to problem+json.
 //! - `event_store`: the `es` schema (migrations), our `PersistedEventRepository`, and the command
 //!   executor with bounded optimistic-concurrency retries.
+//! - `idempotency`: `Idempotency-Key` handling (first answer replayed, other bodies refused).
 //! - `relay`: the outbox relay (single active publisher, ordered per aggregate, batched to SNS).
 //! - `routes`: one module per aggregate's endpoints, as listed in API.md.
 #![forbid(unsafe_code)]
@@ -13,6 +14,7 @@
 mod config;
 mod error;
 pub mod event_store;
+mod idempotency;
 pub mod relay;
 mod routes;
 
@@ -67,7 +69,12 @@ impl FromRef<AppState> for Arc<JwtKeys> {
 pub struct ApiDoc;
 
 /// Every route of the service, with its layers; tests can drive it without a socket.
-pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Router {
+pub fn router(
+    state: AppState,
+    deps: Dependencies,
+    idempotency: idempotency::IdempotencyLayer,
+    max_body_bytes: usize,
+) -> Router {
     let api = Router::new()
         .route("/v1/products", post(routes::products::create_product))
         .route(
@@ -80,6 +87,10 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
             post(routes::products::unpublish),
         )
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            idempotency,
+            idempotency::idempotent,
+        ))
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),
             "commerce command API",
@@ -97,6 +108,8 @@ pub struct CommandApi {
     address: SocketAddr,
     router: Router,
     relay: Option<RelayLauncher>,
+    /// Where expired idempotency keys are removed from.
+    sweeper_pool: sqlx::PgPool,
 }
 
 /// What the relay needs to start. The topic is resolved once the service runs, with retries: the
@@ -142,8 +155,17 @@ impl CommandApi {
             config: config.relay.clone(),
             waker: waker.clone(),
         });
+        let keys = Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret));
+        // A pool of its own: requests waiting on a key hold a connection, and must never starve
+        // the commands they wait for.
+        let idempotency = idempotency::IdempotencyLayer {
+            pool: commerce_platform::database::connect(&config.database).await?,
+            keys: keys.clone(),
+            max_body_bytes: config.max_body_bytes,
+        };
+        let sweeper_pool = idempotency.pool.clone();
         let state = AppState {
-            keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
+            keys,
             products: Arc::new(CommandExecutor::new(
                 PgEventRepository::new(pool.clone()),
                 Some(waker),
@@ -158,8 +180,9 @@ impl CommandApi {
         Ok(Self {
             listener,
             address,
-            router: router(state, deps, config.max_body_bytes),
+            router: router(state, deps, idempotency, config.max_body_bytes),
             relay,
+            sweeper_pool,
         })
     }
 
@@ -173,11 +196,16 @@ impl CommandApi {
         let relay = self
             .relay
             .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
+        let sweeper = tokio::spawn(idempotency::sweep_expired_keys(
+            self.sweeper_pool,
+            shutdown.clone(),
+        ));
         let served = http::serve(self.listener, self.router, shutdown.clone()).await;
         shutdown.cancel();
         if let Some(relay) = relay {
             relay.await.context("outbox relay task panicked")??;
         }
+        sweeper.await.context("idempotency sweeper panicked")?;
         served
     }
 }

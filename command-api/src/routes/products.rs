@@ -105,10 +105,10 @@ pub async fn create_product(
     ApiJson(body): ApiJson<CreateProductBody>,
 ) -> Result<(StatusCode, HeaderMap, Json<ProductCreated>), ApiError> {
     let actor = catalog_actor(&claims)?;
-    let vendor_id = match (&actor, body.vendor_id, claims.vendor_id) {
-        (_, Some(named), _) => VendorId(named),
-        (Actor::Vendor { vendor_id }, None, _) => *vendor_id,
-        (Actor::Admin, None, _) => {
+    let vendor_id = match (body.vendor_id, &actor) {
+        (Some(named), _) => VendorId(named),
+        (None, Actor::Vendor { vendor_id }) => *vendor_id,
+        (None, _) => {
             return Err(ValidationError::new(
                 "vendor_id",
                 "is required when an admin creates a product",

@@ -4,5 +4,6 @@ mod bad_input;
 mod catalog_flow;
 mod concurrency;
 mod delivery;
+mod idempotency;
 mod operations;
 mod support;
