@@ -40,8 +40,50 @@ pub enum DomainError {
     AlreadyExists { aggregate: &'static str, id: String },
     #[error("the caller does not own {aggregate} {id}")]
     NotOwner { aggregate: &'static str, id: String },
-    #[error("price currency {given} differs from the product's currency {expected}")]
+    #[error("the caller may not {action}")]
+    NotPermitted { action: &'static str },
+    #[error("currency {given} differs from the expected currency {expected}")]
     CurrencyMismatch { expected: String, given: String },
+    #[error("the amount would exceed {max_minor} minor units")]
+    AmountTooLarge { max_minor: i64 },
+    #[error("{aggregate} cannot go from {from} to {to}")]
+    IllegalTransition {
+        aggregate: &'static str,
+        from: &'static str,
+        to: &'static str,
+    },
+    #[error("only {available} units are available, {requested} were requested")]
+    OutOfStock { requested: u32, available: u64 },
+    #[error("order {order_id} already holds {reserved} units, not {requested}")]
+    ReservationConflict {
+        order_id: String,
+        reserved: u32,
+        requested: u32,
+    },
+    #[error("product {product_id} is not available for sale")]
+    ProductNotAvailable { product_id: String },
+    #[error("a line may hold at most {max} units, {requested} were requested")]
+    LineQuantityLimit { max: u32, requested: u64 },
+    #[error("product {product_id} is not in the cart")]
+    NotInCart { product_id: String },
+    #[error("product {product_id} appears on more than one line")]
+    DuplicateLine { product_id: String },
+    #[error("{aggregate} has no lines")]
+    NoLines { aggregate: &'static str },
+    #[error("cart {id} is checked out and accepts no more changes")]
+    CartCheckedOut { id: String },
+    #[error("amount {given_minor} differs from the authorized {expected_minor} minor units")]
+    AmountMismatch {
+        expected_minor: i64,
+        given_minor: i64,
+    },
+    #[error(
+        "a refund of {requested_minor} exceeds the {refundable_minor} minor units left to refund"
+    )]
+    RefundExceedsCapture {
+        refundable_minor: i64,
+        requested_minor: i64,
+    },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
 }
@@ -49,12 +91,108 @@ pub enum DomainError {
 impl DomainError {
     pub fn kind(&self) -> RejectionKind {
         match self {
-            DomainError::NotFound { .. } => RejectionKind::NotFound,
-            DomainError::AlreadyExists { .. } => RejectionKind::Conflict,
-            DomainError::NotOwner { .. } => RejectionKind::Forbidden,
-            DomainError::CurrencyMismatch { .. } | DomainError::Invalid(_) => {
-                RejectionKind::Unprocessable
+            DomainError::NotFound { .. } | DomainError::NotInCart { .. } => RejectionKind::NotFound,
+            DomainError::NotOwner { .. } | DomainError::NotPermitted { .. } => {
+                RejectionKind::Forbidden
             }
+            DomainError::AlreadyExists { .. }
+            | DomainError::IllegalTransition { .. }
+            | DomainError::ReservationConflict { .. }
+            | DomainError::CartCheckedOut { .. } => RejectionKind::Conflict,
+            DomainError::CurrencyMismatch { .. }
+            | DomainError::AmountTooLarge { .. }
+            | DomainError::OutOfStock { .. }
+            | DomainError::ProductNotAvailable { .. }
+            | DomainError::LineQuantityLimit { .. }
+            | DomainError::DuplicateLine { .. }
+            | DomainError::NoLines { .. }
+            | DomainError::AmountMismatch { .. }
+            | DomainError::RefundExceedsCapture { .. }
+            | DomainError::Invalid(_) => RejectionKind::Unprocessable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rejection_maps_to_the_category_the_api_promises() {
+        let cases = [
+            (
+                DomainError::NotFound { aggregate: "Order" },
+                RejectionKind::NotFound,
+            ),
+            (
+                DomainError::NotInCart {
+                    product_id: "p".into(),
+                },
+                RejectionKind::NotFound,
+            ),
+            (
+                DomainError::NotOwner {
+                    aggregate: "Cart",
+                    id: "c".into(),
+                },
+                RejectionKind::Forbidden,
+            ),
+            (
+                DomainError::NotPermitted { action: "ship" },
+                RejectionKind::Forbidden,
+            ),
+            (
+                DomainError::AlreadyExists {
+                    aggregate: "Cart",
+                    id: "c".into(),
+                },
+                RejectionKind::Conflict,
+            ),
+            (
+                DomainError::IllegalTransition {
+                    aggregate: "Order",
+                    from: "shipped",
+                    to: "cancelled",
+                },
+                RejectionKind::Conflict,
+            ),
+            (
+                DomainError::ReservationConflict {
+                    order_id: "o".into(),
+                    reserved: 1,
+                    requested: 2,
+                },
+                RejectionKind::Conflict,
+            ),
+            (
+                DomainError::CartCheckedOut { id: "c".into() },
+                RejectionKind::Conflict,
+            ),
+            (
+                DomainError::OutOfStock {
+                    requested: 2,
+                    available: 1,
+                },
+                RejectionKind::Unprocessable,
+            ),
+            (
+                DomainError::NoLines { aggregate: "Cart" },
+                RejectionKind::Unprocessable,
+            ),
+            (
+                DomainError::AmountMismatch {
+                    expected_minor: 1,
+                    given_minor: 2,
+                },
+                RejectionKind::Unprocessable,
+            ),
+            (
+                DomainError::Invalid(ValidationError::new("quantity", "must be at least 1")),
+                RejectionKind::Unprocessable,
+            ),
+        ];
+        for (error, kind) in cases {
+            assert_eq!(error.kind(), kind, "{error}");
         }
     }
 }

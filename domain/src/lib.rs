@@ -1,19 +1,33 @@
 //! The commerce domain: aggregates, their commands and events, and the value types they are made of.
 //!
 //! # Layout
-//! - `values`: validated value types (money, currency, SKU, titles, ids) parsed once at the edge.
-//! - `actor`: who issues a command, so ownership rules live with the aggregate that owns the data.
+//! - `values`: validated value types (money and its checked arithmetic, currency, quantity, SKU,
+//!   titles, addresses, tokens, ids) parsed once at the edge.
+//! - `actor`: who issues a command (vendor, customer, admin, the system), so ownership rules live
+//!   with the aggregate that owns the data.
 //! - `error`: the typed rejection an aggregate answers with, and the category a transport maps it to.
-//! - `product`: the Product aggregate (create, change price, publish, unpublish).
+//! - `product`: the Product aggregate (create, change price, publish, unpublish) and its upcasters.
+//! - `inventory`: the Inventory aggregate, one per product (receive stock, reserve, release, commit).
+//! - `cart`: the Cart aggregate (create, add, change quantity, remove, check out).
+//! - `order`: the Order aggregate (place, confirm, cancel, ship) and the order lines carts share.
+//! - `payment`: the Payment aggregate (authorize, capture, void, refund).
 //!
-//! This crate does no I/O: it is pure logic on `cqrs-es`, tested with its given/when/then framework.
+//! This crate does no I/O: it is pure logic on `cqrs-es`, tested with its given/when/then framework
+//! and, for the stock and cart invariants, with property tests.
 #![forbid(unsafe_code)]
 
 mod actor;
+pub mod cart;
 mod error;
+pub mod inventory;
+pub mod order;
+pub mod payment;
 pub mod product;
 mod values;
 
 pub use actor::Actor;
 pub use error::{DomainError, RejectionKind, ValidationError};
-pub use values::{Category, Currency, Description, Money, ProductId, Sku, Title, VendorId};
+pub use values::{
+    CartId, Category, Currency, CustomerId, Description, Money, OrderId, PaymentId, PaymentToken,
+    ProductId, Quantity, ShippingAddress, Sku, Title, TrackingNumber, VendorId,
+};

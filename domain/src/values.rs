@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ValidationError;
+use crate::{DomainError, ValidationError};
 
 /// ISO 4217 active currency codes. A closed list so a typo ("EUE") is refused, not stored.
 const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
@@ -102,6 +102,109 @@ impl Money {
             currency,
         })
     }
+
+    /// The price of `quantity` units, refused if it would leave the accepted range.
+    pub fn times(&self, quantity: Quantity) -> Result<Money, DomainError> {
+        let amount_minor = self
+            .amount_minor
+            .checked_mul(i64::from(quantity.get()))
+            .filter(|amount| *amount <= Self::MAX_AMOUNT_MINOR)
+            .ok_or(DomainError::AmountTooLarge {
+                max_minor: Self::MAX_AMOUNT_MINOR,
+            })?;
+        Ok(Self {
+            amount_minor,
+            currency: self.currency.clone(),
+        })
+    }
+
+    /// The sum of two amounts in one currency, refused if it would leave the accepted range.
+    pub fn checked_add(&self, other: &Money) -> Result<Money, DomainError> {
+        self.ensure_same_currency(other)?;
+        let amount_minor = self
+            .amount_minor
+            .checked_add(other.amount_minor)
+            .filter(|amount| *amount <= Self::MAX_AMOUNT_MINOR)
+            .ok_or(DomainError::AmountTooLarge {
+                max_minor: Self::MAX_AMOUNT_MINOR,
+            })?;
+        Ok(Self {
+            amount_minor,
+            currency: self.currency.clone(),
+        })
+    }
+
+    /// The total of `amounts`: `None` when there are none (a `Money` is never zero), an error when
+    /// they mix currencies or the total leaves the accepted range.
+    pub fn try_sum<'a>(
+        amounts: impl IntoIterator<Item = &'a Money>,
+    ) -> Result<Option<Money>, DomainError> {
+        amounts
+            .into_iter()
+            .try_fold(None, |total: Option<Money>, amount| match total {
+                None => Ok(Some(amount.clone())),
+                Some(total) => total.checked_add(amount).map(Some),
+            })
+    }
+
+    /// Refuses `other` unless it is in this amount's currency.
+    pub fn ensure_same_currency(&self, other: &Money) -> Result<(), DomainError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(DomainError::CurrencyMismatch {
+                expected: self.currency.to_string(),
+                given: other.currency.to_string(),
+            })
+        }
+    }
+}
+
+/// A number of units: at least one, and bounded so that stock and price arithmetic stay far from
+/// overflow. Zero is not a quantity; commands that use zero to mean "remove" say so themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// Largest quantity one command may carry.
+    pub const MAX: u32 = 1_000_000;
+
+    pub fn new(value: u32) -> Result<Self, ValidationError> {
+        if value == 0 {
+            return Err(ValidationError::new("quantity", "must be at least 1"));
+        }
+        if value > Self::MAX {
+            return Err(ValidationError::new(
+                "quantity",
+                format!("must not exceed {}", Self::MAX),
+            ));
+        }
+        Ok(Self(value))
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for Quantity {
+    type Error = ValidationError;
+    fn try_from(value: u32) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(value: Quantity) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// Defines a trimmed, length-bounded text newtype with an optional character rule.
@@ -179,6 +282,24 @@ bounded_text!(
     |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
     "may contain only lower-case ASCII letters, digits and '-'"
 );
+bounded_text!(
+    /// Where an order goes, as the customer wrote it; may span lines.
+    ShippingAddress, "shipping_address", 1, 500,
+    |c| !c.is_control() || c == '\n',
+    "must not contain control characters other than newlines"
+);
+bounded_text!(
+    /// The payment provider's token for the customer's payment method (never a card number).
+    PaymentToken, "payment_token", 1, 128,
+    |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
+    "may contain only ASCII letters, digits, '-', '_' and '.'"
+);
+bounded_text!(
+    /// A carrier's tracking number for a shipped order.
+    TrackingNumber, "tracking", 1, 64,
+    |c| c.is_ascii_alphanumeric() || matches!(c, '-' | ' '),
+    "may contain only ASCII letters, digits, '-' and spaces"
+);
 
 /// Defines a UUID-backed identifier newtype.
 macro_rules! uuid_id {
@@ -218,6 +339,22 @@ uuid_id!(
     /// Identifies a vendor of the marketplace.
     VendorId
 );
+uuid_id!(
+    /// Identifies a customer of the storefront.
+    CustomerId
+);
+uuid_id!(
+    /// Identifies a shopping cart; also its aggregate id.
+    CartId
+);
+uuid_id!(
+    /// Identifies an order; also its aggregate id, and the key of its stock reservations.
+    OrderId
+);
+uuid_id!(
+    /// Identifies a payment; also its aggregate id.
+    PaymentId
+);
 
 #[cfg(test)]
 mod tests {
@@ -251,6 +388,73 @@ mod tests {
         let good: Money =
             serde_json::from_str(r#"{"amount_minor": 1999, "currency": "EUR"}"#).unwrap();
         assert_eq!(good.amount_minor, 1999);
+    }
+
+    fn eur(amount_minor: i64) -> Money {
+        Money::new(amount_minor, Currency::parse("EUR").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn quantity_is_positive_and_bounded_also_when_deserialised() {
+        assert_eq!(Quantity::new(1).unwrap().get(), 1);
+        assert!(Quantity::new(0).is_err());
+        assert!(Quantity::new(Quantity::MAX).is_ok());
+        assert!(Quantity::new(Quantity::MAX + 1).is_err());
+        assert!(serde_json::from_str::<Quantity>("0").is_err());
+        assert!(serde_json::from_str::<Quantity>("-3").is_err());
+        assert_eq!(serde_json::from_str::<Quantity>("7").unwrap().get(), 7);
+    }
+
+    #[test]
+    fn money_times_a_quantity_multiplies_within_bounds() {
+        assert_eq!(
+            eur(250).times(Quantity::new(4).unwrap()).unwrap(),
+            eur(1000)
+        );
+        assert_eq!(
+            eur(Money::MAX_AMOUNT_MINOR).times(Quantity::new(2).unwrap()),
+            Err(DomainError::AmountTooLarge {
+                max_minor: Money::MAX_AMOUNT_MINOR
+            })
+        );
+    }
+
+    #[test]
+    fn money_sums_refuse_mixed_currencies_and_overflow() {
+        assert_eq!(Money::try_sum([]), Ok(None));
+        assert_eq!(Money::try_sum([&eur(100), &eur(250)]), Ok(Some(eur(350))));
+        let usd = Money::new(100, Currency::parse("USD").unwrap()).unwrap();
+        assert_eq!(
+            Money::try_sum([&eur(100), &usd]),
+            Err(DomainError::CurrencyMismatch {
+                expected: "EUR".into(),
+                given: "USD".into()
+            })
+        );
+        assert_eq!(
+            Money::try_sum([&eur(Money::MAX_AMOUNT_MINOR), &eur(1)]),
+            Err(DomainError::AmountTooLarge {
+                max_minor: Money::MAX_AMOUNT_MINOR
+            })
+        );
+    }
+
+    #[test]
+    fn ids_parse_from_uuid_strings() {
+        let id: OrderId = "0190c0de-0000-7000-8000-000000000001".parse().unwrap();
+        assert_eq!(id.to_string(), "0190c0de-0000-7000-8000-000000000001");
+        assert!("not-a-uuid".parse::<CartId>().is_err());
+    }
+
+    #[test]
+    fn order_texts_are_bounded() {
+        assert!(ShippingAddress::parse("1 Main St\nSpringfield").is_ok());
+        assert!(ShippingAddress::parse("  ").is_err());
+        assert!(ShippingAddress::parse(&"x".repeat(501)).is_err());
+        assert!(PaymentToken::parse("tok_ok").is_ok());
+        assert!(PaymentToken::parse("tok ok").is_err());
+        assert!(TrackingNumber::parse("1Z 999-AA1").is_ok());
+        assert!(TrackingNumber::parse("").is_err());
     }
 
     #[test]

@@ -1,9 +1,13 @@
+use cqrs_es::persist::SerializedEvent;
 use cqrs_es::test::TestFramework;
+use cqrs_es::EventEnvelope;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
 use crate::{
-    Actor, Category, Currency, Description, DomainError, Money, ProductId, Sku, Title, VendorId,
+    Actor, Category, Currency, CustomerId, Description, DomainError, Money, ProductId, Sku, Title,
+    VendorId,
 };
 
 type ProductTest = TestFramework<Product>;
@@ -226,4 +230,71 @@ fn events_round_trip_through_json_with_their_type_tag() {
     assert_eq!(json["data"]["price"]["amount_minor"], 1999);
     let back: ProductEvent = serde_json::from_value(json).unwrap();
     assert_eq!(back, created());
+}
+
+#[test]
+fn customers_and_the_system_cannot_act_on_products() {
+    let customer = Actor::Customer {
+        customer_id: CustomerId(Uuid::from_u128(20)),
+    };
+    for actor in [customer, Actor::System] {
+        ProductTest::with(())
+            .given_no_previous_events()
+            .when(create(actor.clone()))
+            .then_expect_error(DomainError::NotOwner {
+                aggregate: "Vendor",
+                id: vendor().to_string(),
+            });
+        ProductTest::with(())
+            .given(vec![created()])
+            .when(ProductCommand::Publish { actor })
+            .then_expect_error(DomainError::NotOwner {
+                aggregate: "Product",
+                id: product_id().to_string(),
+            });
+    }
+}
+
+fn stored_product_created(version: &str, data: serde_json::Value) -> SerializedEvent {
+    SerializedEvent::new(
+        product_id().to_string(),
+        1,
+        "Product".into(),
+        "ProductCreated".into(),
+        version.into(),
+        json!({"type": "ProductCreated", "data": data}),
+        json!({}),
+    )
+}
+
+fn upcast(event: SerializedEvent) -> SerializedEvent {
+    product_upcasters().iter().fold(event, |event, upcaster| {
+        if upcaster.can_upcast(&event.event_type, &event.event_version) {
+            upcaster.upcast(event)
+        } else {
+            event
+        }
+    })
+}
+
+#[test]
+fn a_product_created_before_categories_reads_as_uncategorized() {
+    let mut data = serde_json::to_value(created()).unwrap()["data"].clone();
+    data.as_object_mut().unwrap().remove("category");
+    let upcast = upcast(stored_product_created("0.9", data));
+    assert_eq!(upcast.event_version, "1.0.0");
+    let envelope = EventEnvelope::<Product>::try_from(upcast).unwrap();
+    let ProductEvent::ProductCreated { category, .. } = envelope.payload else {
+        panic!("expected ProductCreated, got {:?}", envelope.payload);
+    };
+    assert_eq!(category, Category::parse(UNCATEGORIZED).unwrap());
+}
+
+#[test]
+fn current_product_events_pass_the_upcasters_untouched() {
+    let data = serde_json::to_value(created()).unwrap()["data"].clone();
+    let stored = stored_product_created(ProductEvent::VERSION, data);
+    assert_eq!(upcast(stored.clone()), stored);
+    let envelope = EventEnvelope::<Product>::try_from(stored).unwrap();
+    assert_eq!(envelope.payload, created());
 }

@@ -1,0 +1,25 @@
+use super::{CancelReason, OrderLine};
+use crate::{Actor, CustomerId, OrderId, PaymentToken, ShippingAddress, TrackingNumber};
+
+/// What may be asked of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderCommand {
+    /// Record an order from a checked-out cart; the checkout already checked who the customer is.
+    PlaceOrder {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        lines: Vec<OrderLine>,
+        shipping_address: ShippingAddress,
+        payment_token: PaymentToken,
+    },
+    /// Stock is held and payment authorized: the order will be fulfilled. Saga or admin only.
+    Confirm { actor: Actor },
+    /// Stop the order before it ships. A customer may cancel only its own order, for
+    /// `CustomerRequest`; the saga and admins for any reason.
+    Cancel { reason: CancelReason, actor: Actor },
+    /// Hand the order to a carrier. A vendor with lines in the order, or an admin.
+    Ship {
+        tracking: TrackingNumber,
+        actor: Actor,
+    },
+}

@@ -1,0 +1,64 @@
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use super::{CancelReason, OrderStatus, PricedLine};
+use crate::{CustomerId, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber};
+
+/// What happened to an order. Status events repeat the customer, and where revenue changes the
+/// lines and total, so order and analytics projectors need no earlier event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum OrderEvent {
+    OrderPlaced {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        lines: Vec<PricedLine>,
+        total: Money,
+        shipping_address: ShippingAddress,
+        payment_token: PaymentToken,
+    },
+    OrderConfirmed {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        lines: Vec<PricedLine>,
+        total: Money,
+    },
+    OrderCancelled {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        reason: CancelReason,
+        /// Whether the order had been confirmed, i.e. whether its revenue had been counted.
+        previous_status: OrderStatus,
+        lines: Vec<PricedLine>,
+        total: Money,
+    },
+    OrderShipped {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        tracking: TrackingNumber,
+    },
+}
+
+impl OrderEvent {
+    /// The version of every event shape this code writes; upcasters lift older ones to it.
+    pub const VERSION: &'static str = "1.0";
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            OrderEvent::OrderPlaced { .. } => "OrderPlaced",
+            OrderEvent::OrderConfirmed { .. } => "OrderConfirmed",
+            OrderEvent::OrderCancelled { .. } => "OrderCancelled",
+            OrderEvent::OrderShipped { .. } => "OrderShipped",
+        }
+    }
+}
+
+impl DomainEvent for OrderEvent {
+    fn event_type(&self) -> String {
+        self.name().to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        Self::VERSION.to_owned()
+    }
+}

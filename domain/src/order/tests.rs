@@ -1,0 +1,486 @@
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+use crate::{
+    Actor, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId, Quantity,
+    ShippingAddress, TrackingNumber, VendorId,
+};
+
+type OrderTest = TestFramework<Order>;
+
+fn order_id() -> OrderId {
+    OrderId(Uuid::from_u128(1))
+}
+fn customer_id() -> CustomerId {
+    CustomerId(Uuid::from_u128(2))
+}
+fn customer() -> Actor {
+    Actor::Customer {
+        customer_id: customer_id(),
+    }
+}
+fn other_customer() -> Actor {
+    Actor::Customer {
+        customer_id: CustomerId(Uuid::from_u128(3)),
+    }
+}
+fn vendor_a() -> VendorId {
+    VendorId(Uuid::from_u128(10))
+}
+fn vendor_b() -> VendorId {
+    VendorId(Uuid::from_u128(11))
+}
+fn as_vendor(vendor_id: VendorId) -> Actor {
+    Actor::Vendor { vendor_id }
+}
+fn product(n: u128) -> ProductId {
+    ProductId(Uuid::from_u128(100 + n))
+}
+fn eur(amount_minor: i64) -> Money {
+    Money::new(amount_minor, Currency::parse("EUR").unwrap()).unwrap()
+}
+fn qty(n: u32) -> Quantity {
+    Quantity::new(n).unwrap()
+}
+fn address() -> ShippingAddress {
+    ShippingAddress::parse("1 Main St, Springfield").unwrap()
+}
+fn token() -> PaymentToken {
+    PaymentToken::parse("tok_ok").unwrap()
+}
+fn tracking(code: &str) -> TrackingNumber {
+    TrackingNumber::parse(code).unwrap()
+}
+fn line(n: u128, vendor_id: VendorId, quantity: u32, unit_price: Money) -> OrderLine {
+    OrderLine {
+        product_id: product(n),
+        vendor_id,
+        quantity: qty(quantity),
+        unit_price,
+    }
+}
+fn lines() -> Vec<OrderLine> {
+    vec![
+        line(1, vendor_a(), 2, eur(1000)),
+        line(2, vendor_a(), 1, eur(500)),
+    ]
+}
+fn priced_lines() -> Vec<PricedLine> {
+    vec![
+        PricedLine {
+            product_id: product(1),
+            vendor_id: vendor_a(),
+            quantity: qty(2),
+            unit_price: eur(1000),
+            line_total: eur(2000),
+        },
+        PricedLine {
+            product_id: product(2),
+            vendor_id: vendor_a(),
+            quantity: qty(1),
+            unit_price: eur(500),
+            line_total: eur(500),
+        },
+    ]
+}
+fn place(lines: Vec<OrderLine>) -> OrderCommand {
+    OrderCommand::PlaceOrder {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        lines,
+        shipping_address: address(),
+        payment_token: token(),
+    }
+}
+fn placed() -> OrderEvent {
+    OrderEvent::OrderPlaced {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        lines: priced_lines(),
+        total: eur(2500),
+        shipping_address: address(),
+        payment_token: token(),
+    }
+}
+fn confirmed() -> OrderEvent {
+    OrderEvent::OrderConfirmed {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        lines: priced_lines(),
+        total: eur(2500),
+    }
+}
+fn cancelled(reason: CancelReason, previous_status: OrderStatus) -> OrderEvent {
+    OrderEvent::OrderCancelled {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        reason,
+        previous_status,
+        lines: priced_lines(),
+        total: eur(2500),
+    }
+}
+fn shipped(code: &str) -> OrderEvent {
+    OrderEvent::OrderShipped {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        tracking: tracking(code),
+    }
+}
+fn cancel(reason: CancelReason, actor: Actor) -> OrderCommand {
+    OrderCommand::Cancel { reason, actor }
+}
+fn ship(code: &str, actor: Actor) -> OrderCommand {
+    OrderCommand::Ship {
+        tracking: tracking(code),
+        actor,
+    }
+}
+fn illegal(from: &'static str, to: &'static str) -> DomainError {
+    DomainError::IllegalTransition {
+        aggregate: "Order",
+        from,
+        to,
+    }
+}
+fn not_owner() -> DomainError {
+    DomainError::NotOwner {
+        aggregate: "Order",
+        id: order_id().to_string(),
+    }
+}
+
+#[test]
+fn placing_an_order_prices_its_lines_and_totals_them() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(place(lines()))
+        .then_expect_events(vec![placed()]);
+}
+
+#[test]
+fn placing_an_existing_order_conflicts() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(place(lines()))
+        .then_expect_error(DomainError::AlreadyExists {
+            aggregate: "Order",
+            id: order_id().to_string(),
+        });
+}
+
+#[test]
+fn an_order_without_lines_is_refused() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(place(vec![]))
+        .then_expect_error(DomainError::NoLines { aggregate: "Order" });
+}
+
+#[test]
+fn an_order_naming_a_product_twice_is_refused() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(place(vec![
+            line(1, vendor_a(), 1, eur(1000)),
+            line(1, vendor_a(), 2, eur(1000)),
+        ]))
+        .then_expect_error(DomainError::DuplicateLine {
+            product_id: product(1).to_string(),
+        });
+}
+
+#[test]
+fn an_order_mixing_currencies_is_refused() {
+    let usd = Money::new(1000, Currency::parse("USD").unwrap()).unwrap();
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(place(vec![
+            line(1, vendor_a(), 1, eur(1000)),
+            line(2, vendor_b(), 1, usd),
+        ]))
+        .then_expect_error(DomainError::CurrencyMismatch {
+            expected: "EUR".into(),
+            given: "USD".into(),
+        });
+}
+
+#[test]
+fn an_order_total_beyond_the_money_limit_is_refused() {
+    OrderTest::with(())
+        .given_no_previous_events()
+        .when(place(vec![line(
+            1,
+            vendor_a(),
+            2,
+            eur(Money::MAX_AMOUNT_MINOR),
+        )]))
+        .then_expect_error(DomainError::AmountTooLarge {
+            max_minor: Money::MAX_AMOUNT_MINOR,
+        });
+}
+
+#[test]
+fn commands_on_an_unknown_order_are_not_found() {
+    for command in [
+        OrderCommand::Confirm {
+            actor: Actor::System,
+        },
+        cancel(CancelReason::Admin, Actor::Admin),
+        ship("TRK1", Actor::Admin),
+    ] {
+        OrderTest::with(())
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(DomainError::NotFound { aggregate: "Order" });
+    }
+}
+
+#[test]
+fn the_saga_or_an_admin_confirms_a_pending_order() {
+    for actor in [Actor::System, Actor::Admin] {
+        OrderTest::with(())
+            .given(vec![placed()])
+            .when(OrderCommand::Confirm { actor })
+            .then_expect_events(vec![confirmed()]);
+    }
+}
+
+#[test]
+fn customers_and_vendors_cannot_confirm_orders() {
+    for actor in [customer(), as_vendor(vendor_a())] {
+        OrderTest::with(())
+            .given(vec![placed()])
+            .when(OrderCommand::Confirm { actor })
+            .then_expect_error(DomainError::NotPermitted {
+                action: "confirm an order",
+            });
+    }
+}
+
+#[test]
+fn confirming_a_confirmed_order_again_records_nothing() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed()])
+        .when(OrderCommand::Confirm {
+            actor: Actor::System,
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn shipped_or_cancelled_orders_cannot_be_confirmed() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed(), shipped("TRK1")])
+        .when(OrderCommand::Confirm {
+            actor: Actor::Admin,
+        })
+        .then_expect_error(illegal("shipped", "confirmed"));
+    OrderTest::with(())
+        .given(vec![
+            placed(),
+            cancelled(CancelReason::OutOfStock, OrderStatus::Pending),
+        ])
+        .when(OrderCommand::Confirm {
+            actor: Actor::System,
+        })
+        .then_expect_error(illegal("cancelled", "confirmed"));
+}
+
+#[test]
+fn the_saga_cancels_a_pending_order_with_its_reason() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(cancel(CancelReason::PaymentDeclined, Actor::System))
+        .then_expect_events(vec![cancelled(
+            CancelReason::PaymentDeclined,
+            OrderStatus::Pending,
+        )]);
+}
+
+#[test]
+fn an_admin_cancels_a_confirmed_order() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed()])
+        .when(cancel(CancelReason::Admin, Actor::Admin))
+        .then_expect_events(vec![cancelled(CancelReason::Admin, OrderStatus::Confirmed)]);
+}
+
+#[test]
+fn a_customer_cancels_its_own_order_before_shipping() {
+    for history in [vec![placed()], vec![placed(), confirmed()]] {
+        let previous = if history.len() == 1 {
+            OrderStatus::Pending
+        } else {
+            OrderStatus::Confirmed
+        };
+        OrderTest::with(())
+            .given(history)
+            .when(cancel(CancelReason::CustomerRequest, customer()))
+            .then_expect_events(vec![cancelled(CancelReason::CustomerRequest, previous)]);
+    }
+}
+
+#[test]
+fn a_customer_cannot_cancel_someone_elses_order() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(cancel(CancelReason::CustomerRequest, other_customer()))
+        .then_expect_error(not_owner());
+}
+
+#[test]
+fn a_customer_cancels_only_for_customer_request() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(cancel(CancelReason::PaymentTimeout, customer()))
+        .then_expect_error(DomainError::NotPermitted {
+            action: "cancel an order for a reason other than customer_request",
+        });
+}
+
+#[test]
+fn a_vendor_cannot_cancel_an_order() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(cancel(CancelReason::OutOfStock, as_vendor(vendor_a())))
+        .then_expect_error(DomainError::NotPermitted {
+            action: "cancel an order",
+        });
+}
+
+#[test]
+fn a_shipped_order_cannot_be_cancelled_even_by_its_customer() {
+    for (reason, actor) in [
+        (CancelReason::CustomerRequest, customer()),
+        (CancelReason::Admin, Actor::Admin),
+    ] {
+        OrderTest::with(())
+            .given(vec![placed(), confirmed(), shipped("TRK1")])
+            .when(cancel(reason, actor))
+            .then_expect_error(illegal("shipped", "cancelled"));
+    }
+}
+
+#[test]
+fn cancelling_again_for_the_same_reason_records_nothing() {
+    OrderTest::with(())
+        .given(vec![
+            placed(),
+            cancelled(CancelReason::PaymentTimeout, OrderStatus::Pending),
+        ])
+        .when(cancel(CancelReason::PaymentTimeout, Actor::System))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn cancelling_a_cancelled_order_for_another_reason_is_illegal() {
+    OrderTest::with(())
+        .given(vec![
+            placed(),
+            cancelled(CancelReason::PaymentTimeout, OrderStatus::Pending),
+        ])
+        .when(cancel(CancelReason::Admin, Actor::Admin))
+        .then_expect_error(illegal("cancelled", "cancelled"));
+}
+
+#[test]
+fn a_vendor_with_lines_in_the_order_ships_it() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed()])
+        .when(ship("TRK1", as_vendor(vendor_a())))
+        .then_expect_events(vec![shipped("TRK1")]);
+}
+
+#[test]
+fn an_admin_ships_any_confirmed_order() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed()])
+        .when(ship("TRK1", Actor::Admin))
+        .then_expect_events(vec![shipped("TRK1")]);
+}
+
+#[test]
+fn a_vendor_without_lines_in_the_order_cannot_ship_it() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed()])
+        .when(ship("TRK1", as_vendor(vendor_b())))
+        .then_expect_error(not_owner());
+}
+
+#[test]
+fn customers_and_the_saga_cannot_ship() {
+    for actor in [customer(), Actor::System] {
+        OrderTest::with(())
+            .given(vec![placed(), confirmed()])
+            .when(ship("TRK1", actor))
+            .then_expect_error(DomainError::NotPermitted {
+                action: "ship an order",
+            });
+    }
+}
+
+#[test]
+fn only_a_confirmed_order_can_ship() {
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(ship("TRK1", Actor::Admin))
+        .then_expect_error(illegal("pending", "shipped"));
+    OrderTest::with(())
+        .given(vec![
+            placed(),
+            cancelled(CancelReason::Admin, OrderStatus::Pending),
+        ])
+        .when(ship("TRK1", Actor::Admin))
+        .then_expect_error(illegal("cancelled", "shipped"));
+}
+
+#[test]
+fn shipping_again_with_the_same_tracking_records_nothing() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed(), shipped("TRK1")])
+        .when(ship("TRK1", as_vendor(vendor_a())))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn shipping_a_shipped_order_with_other_tracking_is_illegal() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed(), shipped("TRK1")])
+        .when(ship("TRK2", Actor::Admin))
+        .then_expect_error(illegal("shipped", "shipped"));
+}
+
+#[test]
+fn cancel_reasons_and_statuses_serialise_in_snake_case() {
+    let json =
+        serde_json::to_value(cancelled(CancelReason::OutOfStock, OrderStatus::Confirmed)).unwrap();
+    assert_eq!(json["type"], "OrderCancelled");
+    assert_eq!(json["data"]["reason"], "out_of_stock");
+    assert_eq!(json["data"]["previous_status"], "confirmed");
+    for reason in [
+        CancelReason::OutOfStock,
+        CancelReason::PaymentDeclined,
+        CancelReason::PaymentTimeout,
+        CancelReason::CustomerRequest,
+        CancelReason::Admin,
+    ] {
+        assert_eq!(serde_json::to_value(reason).unwrap(), reason.as_str());
+    }
+}
+
+#[test]
+fn events_round_trip_through_json_with_their_type_tag() {
+    let json = serde_json::to_value(placed()).unwrap();
+    assert_eq!(json["type"], "OrderPlaced");
+    assert_eq!(json["data"]["total"]["amount_minor"], 2500);
+    assert_eq!(
+        json["data"]["lines"][1]["vendor_id"],
+        vendor_a().to_string()
+    );
+    assert_eq!(
+        serde_json::from_value::<OrderEvent>(json).unwrap(),
+        placed()
+    );
+}
