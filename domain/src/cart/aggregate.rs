@@ -182,9 +182,25 @@ impl Cart {
                 order_id,
                 shipping_address,
                 payment_token,
+                current_prices,
             } => {
                 let cart = self.open_cart(customer_id)?;
-                let (lines, total) = price_lines(Self::TYPE, &cart.lines)?;
+                // The price is the one at checkout: each line takes its product's current price.
+                let repriced = cart
+                    .lines
+                    .iter()
+                    .map(|line| match current_prices.get(&line.product_id) {
+                        None => Ok(line.clone()),
+                        Some(Some(price)) => Ok(OrderLine {
+                            unit_price: price.clone(),
+                            ..line.clone()
+                        }),
+                        Some(None) => Err(DomainError::ProductNotAvailable {
+                            product_id: line.product_id.to_string(),
+                        }),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let (lines, total) = price_lines(Self::TYPE, &repriced)?;
                 Ok(Some(CartEvent::CartCheckedOut {
                     cart_id: cart.cart_id,
                     customer_id: cart.customer_id,

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use crate::{
     CartId, CustomerId, Money, OrderId, PaymentToken, ProductId, Quantity, ShippingAddress,
     VendorId,
@@ -40,5 +42,9 @@ pub enum CartCommand {
         order_id: OrderId,
         shipping_address: ShippingAddress,
         payment_token: PaymentToken,
+        /// What the command API found for each line's product at checkout: its current price,
+        /// or `None` when it is no longer published (the checkout is then refused). A product
+        /// not looked up keeps the price its line has.
+        current_prices: BTreeMap<ProductId, Option<Money>>,
     },
 }

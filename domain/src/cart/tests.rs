@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
 use proptest::prelude::*;
@@ -95,6 +97,7 @@ fn checkout() -> CartCommand {
         order_id: order_id(),
         shipping_address: address(),
         payment_token: token(),
+        current_prices: BTreeMap::new(),
     }
 }
 fn priced(n: u128, quantity: u32, unit: i64) -> PricedLine {
@@ -363,6 +366,7 @@ fn only_the_carts_customer_may_act_on_it() {
             order_id: order_id(),
             shipping_address: address(),
             payment_token: token(),
+            current_prices: BTreeMap::new(),
         },
     ];
     for command in as_stranger {
@@ -455,4 +459,61 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn checkout_takes_each_products_current_price() {
+    let CartCommand::Checkout {
+        customer_id,
+        order_id,
+        shipping_address,
+        payment_token,
+        ..
+    } = checkout()
+    else {
+        unreachable!()
+    };
+    let command = CartCommand::Checkout {
+        customer_id,
+        order_id,
+        shipping_address,
+        payment_token,
+        current_prices: BTreeMap::from([(product(1), Some(eur(1200)))]),
+    };
+    let result = CartTest::with(())
+        .given(vec![created(), added(1, 2, eur(1000))])
+        .when(command)
+        .inspect_result()
+        .expect("checked out");
+    let Some(CartEvent::CartCheckedOut { lines, total, .. }) = result.first() else {
+        panic!("expected CartCheckedOut, got {result:?}");
+    };
+    assert_eq!(lines[0].unit_price, eur(1200));
+    assert_eq!(*total, eur(2400));
+}
+
+#[test]
+fn checkout_is_refused_when_a_product_is_no_longer_available() {
+    let CartCommand::Checkout {
+        customer_id,
+        order_id,
+        shipping_address,
+        payment_token,
+        ..
+    } = checkout()
+    else {
+        unreachable!()
+    };
+    CartTest::with(())
+        .given(vec![created(), added(1, 2, eur(1000))])
+        .when(CartCommand::Checkout {
+            customer_id,
+            order_id,
+            shipping_address,
+            payment_token,
+            current_prices: BTreeMap::from([(product(1), None)]),
+        })
+        .then_expect_error(DomainError::ProductNotAvailable {
+            product_id: product(1).to_string(),
+        });
 }

@@ -23,6 +23,26 @@ struct Listing {
 impl Product {
     pub const TYPE: &'static str = "Product";
 
+    /// Whether the product was created (and so can be referred to).
+    pub fn exists(&self) -> bool {
+        self.listing.is_some()
+    }
+
+    /// The owning vendor, once created.
+    pub fn vendor_id(&self) -> Option<VendorId> {
+        self.listing.as_ref().map(|l| l.vendor_id)
+    }
+
+    /// The current price, once created.
+    pub fn price(&self) -> Option<&Money> {
+        self.listing.as_ref().map(|l| &l.price)
+    }
+
+    /// Whether the storefront shows it (and so carts may take it).
+    pub fn is_published(&self) -> bool {
+        self.listing.as_ref().is_some_and(|l| l.published)
+    }
+
     /// The existing listing, provided `actor` may act on it.
     fn owned_listing(&self, actor: &Actor) -> Result<&Listing, DomainError> {
         let listing = self.listing.as_ref().ok_or(DomainError::NotFound {
