@@ -25,7 +25,10 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{post, put};
 use axum::Router;
-use commerce_domain::product::Product;
+use commerce_domain::cart::Cart;
+use commerce_domain::inventory::Inventory;
+use commerce_domain::order::Order;
+use commerce_domain::product::{product_upcasters, Product};
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
 use commerce_platform::messaging::{self, AwsClients};
@@ -39,11 +42,19 @@ pub use error::ApiError;
 use event_store::{CommandExecutor, PgEventRepository};
 use relay::OutboxRelay;
 
+/// Events between snapshots of carts and stock.
+const SNAPSHOT_EVERY: usize = 20;
+
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub keys: Arc<JwtKeys>,
     pub products: Arc<CommandExecutor<Product>>,
+    pub inventory: Arc<CommandExecutor<Inventory>>,
+    pub carts: Arc<CommandExecutor<Cart>>,
+    pub orders: Arc<CommandExecutor<Order>>,
+    /// For commands that append to two aggregates at once (checkout).
+    pub repository: PgEventRepository,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -61,10 +72,23 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::products::change_price,
         routes::products::publish,
         routes::products::unpublish,
+        routes::inventory::receive_stock,
+        routes::carts::create_cart,
+        routes::carts::add_item,
+        routes::carts::change_quantity,
+        routes::carts::remove_item,
+        routes::carts::checkout,
+        routes::orders::cancel,
+        routes::orders::ship,
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
-    tags((name = "products", description = "A vendor's catalogue"))
+    tags(
+        (name = "products", description = "A vendor's catalogue"),
+        (name = "inventory", description = "A vendor's stock"),
+        (name = "carts", description = "A customer's cart and checkout"),
+        (name = "orders", description = "Cancelling and shipping orders")
+    )
 )]
 pub struct ApiDoc;
 
@@ -86,6 +110,19 @@ pub fn router(
             "/v1/products/{id}/unpublish",
             post(routes::products::unpublish),
         )
+        .route(
+            "/v1/inventory/{product_id}/receipts",
+            post(routes::inventory::receive_stock),
+        )
+        .route("/v1/carts", post(routes::carts::create_cart))
+        .route("/v1/carts/{id}/items", post(routes::carts::add_item))
+        .route(
+            "/v1/carts/{id}/items/{product_id}",
+            put(routes::carts::change_quantity).delete(routes::carts::remove_item),
+        )
+        .route("/v1/carts/{id}/checkout", post(routes::carts::checkout))
+        .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
+        .route("/v1/orders/{id}/ship", post(routes::orders::ship))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             idempotency,
@@ -166,10 +203,26 @@ impl CommandApi {
         let sweeper_pool = idempotency.pool.clone();
         let state = AppState {
             keys,
-            products: Arc::new(CommandExecutor::new(
+            products: Arc::new(
+                CommandExecutor::new(PgEventRepository::new(pool.clone()), Some(waker.clone()))
+                    .with_upcasters(product_upcasters()),
+            ),
+            // Carts and stock grow with every change: load them from a snapshot plus what follows.
+            inventory: Arc::new(CommandExecutor::with_snapshots(
+                PgEventRepository::new(pool.clone()),
+                SNAPSHOT_EVERY,
+                Some(waker.clone()),
+            )),
+            carts: Arc::new(CommandExecutor::with_snapshots(
+                PgEventRepository::new(pool.clone()),
+                SNAPSHOT_EVERY,
+                Some(waker.clone()),
+            )),
+            orders: Arc::new(CommandExecutor::new(
                 PgEventRepository::new(pool.clone()),
                 Some(waker),
             )),
+            repository: PgEventRepository::new(pool.clone()),
         };
         let deps = Dependencies {
             postgres: Some(pool),

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateError, EventStore};
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventStore};
 use rand::Rng;
 use tokio::sync::Notify;
 
@@ -16,6 +16,24 @@ pub struct Committed {
     pub aggregate_id: String,
     /// The aggregate's version after the command (unchanged if the command recorded nothing).
     pub version: i64,
+}
+
+/// A decision not yet committed: the events a command produced for one aggregate, numbered after
+/// the version they were decided on. Several are committed together with
+/// [`PgEventRepository::append_decided`], for commands that change two aggregates at once.
+pub struct Decided<A: Aggregate> {
+    pub aggregate_id: String,
+    /// The version after these events.
+    pub version: i64,
+    pub events: Vec<A::Event>,
+    serialized: Vec<SerializedEvent>,
+}
+
+impl<A: Aggregate> Decided<A> {
+    /// The events as they will be stored.
+    pub fn serialized(&self) -> &[SerializedEvent] {
+        &self.serialized
+    }
 }
 
 /// Why a command was not applied.
@@ -63,6 +81,15 @@ where
         }
     }
 
+    /// Reads events written in older shapes through `upcasters`.
+    pub fn with_upcasters(
+        mut self,
+        upcasters: Vec<Box<dyn cqrs_es::persist::EventUpcaster>>,
+    ) -> Self {
+        self.store = self.store.with_upcasters(upcasters);
+        self
+    }
+
     /// Loads from a snapshot plus the events after it; a snapshot is taken every `every` events.
     pub fn with_snapshots(
         repository: PgEventRepository,
@@ -73,6 +100,64 @@ where
             store: PersistedEventStore::new_snapshot_store(repository, every),
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             relay_waker,
+        }
+    }
+
+    /// The aggregate as it stands, and its version.
+    pub async fn load(&self, aggregate_id: &str) -> Result<(A, i64), ExecuteError<A::Error>> {
+        let context = self
+            .store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(infrastructure)?;
+        Ok((context.aggregate, context.current_sequence as i64))
+    }
+
+    /// Loads and decides without committing; see [`Decided`].
+    pub async fn decide(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &HashMap<String, String>,
+        services: &A::Services,
+    ) -> Result<Decided<A>, ExecuteError<A::Error>> {
+        let (mut aggregate, version) = self.load(aggregate_id).await?;
+        let sink = EventSink::default();
+        aggregate
+            .handle(command, services, &sink)
+            .await
+            .map_err(ExecuteError::Rejected)?;
+        let events = sink.collect().await;
+        let metadata =
+            serde_json::to_value(metadata).map_err(|e| ExecuteError::Failed(Box::new(e)))?;
+        let serialized = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| {
+                Ok(SerializedEvent {
+                    aggregate_id: aggregate_id.to_owned(),
+                    sequence: version as usize + i + 1,
+                    aggregate_type: A::TYPE.to_owned(),
+                    event_type: event.event_type(),
+                    event_version: event.event_version(),
+                    payload: serde_json::to_value(event)
+                        .map_err(|e| ExecuteError::Failed(Box::new(e)))?,
+                    metadata: metadata.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, ExecuteError<A::Error>>>()?;
+        Ok(Decided {
+            aggregate_id: aggregate_id.to_owned(),
+            version: version + events.len() as i64,
+            events,
+            serialized,
+        })
+    }
+
+    /// Wakes the relay after a commit made outside [`Self::execute`].
+    pub fn committed(&self) {
+        if let Some(waker) = &self.relay_waker {
+            waker.notify_one();
         }
     }
 
@@ -126,6 +211,13 @@ where
         Err(ExecuteError::Contended {
             attempts: self.max_attempts,
         })
+    }
+}
+
+impl<E: std::error::Error> ExecuteError<E> {
+    /// A storage failure outside the executor's own commit (e.g. a multi-aggregate append).
+    pub fn from_persistence(error: cqrs_es::persist::PersistenceError) -> Self {
+        infrastructure(AggregateError::from(error))
     }
 }
 

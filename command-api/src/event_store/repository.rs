@@ -40,6 +40,20 @@ impl PgEventRepository {
         Self { pool }
     }
 
+    /// Appends decisions about several aggregates in one statement: all or none. A conflict on
+    /// any of them is an optimistic-lock error, to be retried from fresh loads.
+    pub async fn append_decided(
+        &self,
+        decisions: &[&[SerializedEvent]],
+    ) -> Result<(), PersistenceError> {
+        let events: Vec<SerializedEvent> =
+            decisions.iter().flat_map(|d| d.iter().cloned()).collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        append(&self.pool, &events).await
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

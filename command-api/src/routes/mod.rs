@@ -1,4 +1,7 @@
 //! HTTP routes of the command API, one module per aggregate.
+pub mod carts;
+pub mod inventory;
+pub mod orders;
 pub mod products;
 
 pub(crate) use commerce_platform::openapi::ProblemSchema as Problem;
@@ -20,6 +23,15 @@ pub struct Accepted {
     pub aggregate_id: String,
     /// The aggregate's version after the command: pass it as `min_version` to read your write.
     pub version: i64,
+}
+
+impl From<crate::event_store::Committed> for Accepted {
+    fn from(committed: crate::event_store::Committed) -> Self {
+        Self {
+            aggregate_id: committed.aggregate_id,
+            version: committed.version,
+        }
+    }
 }
 
 /// The actor a product command runs as: vendors for themselves, admins for anyone.

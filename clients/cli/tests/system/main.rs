@@ -6,4 +6,5 @@ mod concurrency;
 mod delivery;
 mod idempotency;
 mod operations;
+mod storefront;
 mod support;

@@ -159,6 +159,13 @@ impl TestSystem {
             .expect("mint a token")
     }
 
+    /// A token for a given user id (customers' ids are their `sub`).
+    pub fn token_for(&self, role: Role, sub: Uuid, vendor_id: Option<Uuid>) -> String {
+        self.keys
+            .mint(&Claims::new(sub.to_string(), role, vendor_id, 600))
+            .expect("mint a token")
+    }
+
     pub fn vendor_token(&self, vendor_id: Uuid) -> String {
         self.token(Role::Vendor, Some(vendor_id))
     }

@@ -1,0 +1,321 @@
+//! The storefront's commands against the event store (the cart and order read models come next).
+use futures::future::join_all;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::TestSystem;
+use commerce_platform::auth::Role;
+
+struct Shop {
+    system: TestSystem,
+    vendor: String,
+    customer: String,
+    customer_id: Uuid,
+}
+
+impl Shop {
+    async fn open() -> Self {
+        let system = TestSystem::start().await;
+        let vendor = system.vendor_token(Uuid::new_v4());
+        let customer_id = Uuid::new_v4();
+        let customer = system.token_for(Role::Customer, customer_id, None);
+        Self {
+            system,
+            vendor,
+            customer,
+            customer_id,
+        }
+    }
+
+    /// A published product with `price` and 100 units of stock.
+    async fn product(&self, price: i64) -> Uuid {
+        let id = self.system.create_product(&self.vendor, price).await;
+        let (status, _) = self.system.publish(&self.vendor, id).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/v1/inventory/{id}/receipts"),
+                &self.vendor,
+                json!({"quantity": 100}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let body = if method == Method::DELETE {
+            None
+        } else {
+            Some(body)
+        };
+        self.system.command(method, path, Some(token), body).await
+    }
+
+    async fn cart(&self, token: &str) -> Uuid {
+        let (status, body) = self.call(Method::POST, "/v1/carts", token, json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Uuid::parse_str(body["cart_id"].as_str().expect("cart_id")).expect("uuid")
+    }
+
+    async fn add(
+        &self,
+        token: &str,
+        cart: Uuid,
+        product: Uuid,
+        quantity: i64,
+    ) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/carts/{cart}/items"),
+            token,
+            json!({"product_id": product, "quantity": quantity}),
+        )
+        .await
+    }
+
+    async fn checkout(&self, token: &str, cart: Uuid) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/carts/{cart}/checkout"),
+            token,
+            json!({"shipping_address": "1 Main St, Springfield", "payment_token": "tok_ok"}),
+        )
+        .await
+    }
+
+    async fn last_payload(&self, aggregate: Uuid) -> Value {
+        sqlx::query_scalar(
+            "SELECT payload FROM es.events WHERE aggregate_id = $1 ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(aggregate.to_string())
+        .fetch_one(&self.system.pool)
+        .await
+        .expect("an event")
+    }
+}
+
+#[tokio::test]
+async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_prices() {
+    let shop = Shop::open().await;
+    let tee = shop.product(1000).await;
+    let mug = shop.product(500).await;
+    let cart = shop.cart(&shop.customer).await;
+
+    let (status, added) = shop.add(&shop.customer, cart, tee, 2).await;
+    assert_eq!(
+        (status, added["version"].clone()),
+        (StatusCode::OK, json!(2))
+    );
+    shop.add(&shop.customer, cart, mug, 1).await;
+    let (status, changed) = shop
+        .call(
+            Method::PUT,
+            &format!("/v1/carts/{cart}/items/{tee}"),
+            &shop.customer,
+            json!({"quantity": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    let (status, removed) = shop
+        .call(
+            Method::DELETE,
+            &format!("/v1/carts/{cart}/items/{mug}"),
+            &shop.customer,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, removed["version"].clone()),
+        (StatusCode::OK, json!(5))
+    );
+
+    // The vendor raises the price before checkout: the order takes the price at checkout.
+    shop.system.change_price(&shop.vendor, tee, 1200).await;
+    let (status, accepted) = shop.checkout(&shop.customer, cart).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let order = Uuid::parse_str(accepted["order_id"].as_str().expect("order_id")).expect("uuid");
+    assert_eq!(accepted["aggregate_id"], order.to_string());
+    assert_eq!(accepted["version"], 1);
+
+    let placed = shop.last_payload(order).await;
+    assert_eq!(placed["type"], "OrderPlaced", "{placed}");
+    let data = &placed["data"];
+    assert_eq!(data["customer_id"], shop.customer_id.to_string());
+    assert_eq!(data["lines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(data["lines"][0]["unit_price"]["amount_minor"], 1200);
+    assert_eq!(data["lines"][0]["quantity"], 3);
+    assert_eq!(data["total"]["amount_minor"], 3600);
+    assert_eq!(shop.last_payload(cart).await["type"], "CartCheckedOut");
+
+    // A checked-out cart accepts nothing more.
+    let (status, _) = shop.add(&shop.customer, cart, tee, 1).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = shop.checkout(&shop.customer, cart).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // The customer cancels its own order; repeating the same cancellation changes nothing.
+    let cancel = format!("/v1/orders/{order}/cancel");
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            &cancel,
+            &shop.customer,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, again) = shop
+        .call(
+            Method::POST,
+            &cancel,
+            &shop.customer,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
+    assert_eq!(
+        (status, again["version"].clone()),
+        (StatusCode::OK, body["version"].clone())
+    );
+    shop.system.stop().await;
+}
+
+#[tokio::test]
+async fn bad_cart_commands_are_refused_and_append_nothing() {
+    let shop = Shop::open().await;
+    let tee = shop.product(1000).await;
+    let hidden = shop.system.create_product(&shop.vendor, 700).await;
+    let cart = shop.cart(&shop.customer).await;
+    let before = shop.system.event_count(None).await;
+
+    let cases = [
+        (
+            "unpublished product",
+            shop.add(&shop.customer, cart, hidden, 1).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "unknown product",
+            shop.add(&shop.customer, cart, Uuid::new_v4(), 1).await,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "zero quantity",
+            shop.add(&shop.customer, cart, tee, 0).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "negative quantity",
+            shop.add(&shop.customer, cart, tee, -2).await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "over the line maximum",
+            shop.add(&shop.customer, cart, tee, 100).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "empty cart checkout",
+            shop.checkout(&shop.customer, cart).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "unknown cart",
+            shop.add(&shop.customer, Uuid::new_v4(), tee, 1).await,
+            StatusCode::NOT_FOUND,
+        ),
+    ];
+    for (name, (status, problem), expected) in cases {
+        assert_eq!(status, expected, "{name}: {problem}");
+        assert_eq!(problem["status"], expected.as_u16(), "{name}: {problem}");
+    }
+    assert_eq!(
+        shop.system.event_count(None).await,
+        before,
+        "nothing appended"
+    );
+    shop.system.stop().await;
+}
+
+#[tokio::test]
+async fn customers_and_vendors_act_only_on_what_is_theirs() {
+    let shop = Shop::open().await;
+    let tee = shop.product(1000).await;
+    let cart = shop.cart(&shop.customer).await;
+    shop.add(&shop.customer, cart, tee, 1).await;
+    let (status, accepted) = shop.checkout(&shop.customer, cart).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let order = accepted["order_id"].as_str().expect("order_id").to_owned();
+
+    let stranger = shop.system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let (status, _) = shop.add(&stranger, cart, tee, 1).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another customer's cart");
+    let (status, _) = shop
+        .call(
+            Method::POST,
+            &format!("/v1/orders/{order}/cancel"),
+            &stranger,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another customer's order");
+    let (status, _) = shop
+        .call(Method::POST, "/v1/carts", &shop.vendor, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "vendors have no carts");
+    let other_vendor = shop.system.vendor_token(Uuid::new_v4());
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            &format!("/v1/orders/{order}/ship"),
+            &other_vendor,
+            json!({"tracking": "TRK-1"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "another vendor's order: {body}"
+    );
+    let (status, _) = shop
+        .call(
+            Method::POST,
+            &format!("/v1/inventory/{tee}/receipts"),
+            &other_vendor,
+            json!({"quantity": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another vendor's stock");
+    shop.system.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_adds_to_one_cart_lose_nothing() {
+    let shop = Shop::open().await;
+    let tee = shop.product(1000).await;
+    let cart = shop.cart(&shop.customer).await;
+    let results = join_all((0..50).map(|_| shop.add(&shop.customer, cart, tee, 1))).await;
+    let accepted = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    for (status, body) in &results {
+        assert!(
+            *status == StatusCode::OK || *status == StatusCode::CONFLICT,
+            "{status}: {body}"
+        );
+    }
+    assert!(accepted > 0);
+    let last = shop.last_payload(cart).await;
+    assert_eq!(last["type"], "ItemAddedToCart");
+    assert_eq!(
+        last["data"]["quantity"], accepted,
+        "the line holds every accepted unit"
+    );
+    shop.system.stop().await;
+}

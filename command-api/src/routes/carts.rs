@@ -1,0 +1,386 @@
+//! Cart commands: create, add, change, remove, and checkout (which places the order).
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use commerce_domain::cart::{CartCommand, CartEvent};
+use commerce_domain::order::{OrderCommand, OrderLine};
+use commerce_domain::{
+    CartId, CustomerId, DomainError, OrderId, PaymentToken, ProductId, Quantity, ShippingAddress,
+};
+use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::http::CorrelationId;
+use commerce_platform::problem::ApiJson;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{event_metadata, parse_id, Accepted, Problem};
+use crate::error::ApiError;
+use crate::event_store::ExecuteError;
+use crate::AppState;
+
+/// Checkout attempts when another writer changes the cart or a product meanwhile.
+const CHECKOUT_ATTEMPTS: u32 = 5;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCartBody {}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartCreated {
+    pub cart_id: Uuid,
+    #[serde(flatten)]
+    pub accepted: Accepted,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddItemBody {
+    pub product_id: Uuid,
+    #[schema(minimum = 1, maximum = 99)]
+    pub quantity: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeQuantityBody {
+    /// The line's new quantity; 0 removes the line.
+    #[schema(minimum = 0, maximum = 99)]
+    pub quantity: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    #[schema(min_length = 1, max_length = 500)]
+    pub shipping_address: String,
+    /// For the local payment simulator: `tok_ok`, `tok_decline`, `tok_timeout`.
+    #[schema(min_length = 1, max_length = 200)]
+    pub payment_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutAccepted {
+    pub order_id: Uuid,
+    /// The order's id and version: read the order with `?min_version=version`.
+    #[serde(flatten)]
+    pub accepted: Accepted,
+}
+
+/// The calling customer; only customers have carts.
+fn customer(claims: &Claims) -> Result<CustomerId, ApiError> {
+    if claims.role != Role::Customer {
+        return Err(ApiError::Forbidden("only customers have carts".into()));
+    }
+    Uuid::parse_str(&claims.sub)
+        .map(CustomerId)
+        .map_err(|_| ApiError::Forbidden("a customer token's sub must be a UUID".into()))
+}
+
+/// Opens an empty cart for the calling customer.
+#[utoipa::path(
+    post, path = "/v1/carts", tag = "carts", request_body = NewCartBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = CartCreated),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a customer", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn create_cart(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(_body): ApiJson<NewCartBody>,
+) -> Result<(StatusCode, Json<CartCreated>), ApiError> {
+    let customer_id = customer(&claims)?;
+    let cart_id = CartId::generate();
+    let committed = state
+        .carts
+        .execute(
+            &cart_id.to_string(),
+            CartCommand::CreateCart {
+                cart_id,
+                customer_id,
+            },
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CartCreated {
+            cart_id: cart_id.0,
+            accepted: committed.into(),
+        }),
+    ))
+}
+
+/// Puts units of a published product in the cart (or more on its line).
+#[utoipa::path(
+    post, path = "/v1/carts/{id}/items", tag = "carts",
+    params(("id" = Uuid, Path, description = "Cart id")),
+    request_body = AddItemBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such cart or product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Product not published, quantity out of bounds or over the line maximum", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(cart_id = %id))]
+pub async fn add_item(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(body): ApiJson<AddItemBody>,
+) -> Result<Json<Accepted>, ApiError> {
+    let cart_id = parse_id(&id, "cart id")?;
+    let customer_id = customer(&claims)?;
+    let quantity = Quantity::new(body.quantity)?;
+    let product_id = ProductId(body.product_id);
+    let (product, _) = state.products.load(&product_id.to_string()).await?;
+    let (Some(vendor_id), Some(price)) = (product.vendor_id(), product.price()) else {
+        return Err(DomainError::NotFound {
+            aggregate: "Product",
+        }
+        .into());
+    };
+    let command = CartCommand::AddItem {
+        customer_id,
+        product_id,
+        vendor_id,
+        unit_price: price.clone(),
+        published: product.is_published(),
+        quantity,
+    };
+    let committed = state
+        .carts
+        .execute(
+            &cart_id.to_string(),
+            command,
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
+}
+
+/// Sets a line's quantity; 0 removes the line.
+#[utoipa::path(
+    put, path = "/v1/carts/{id}/items/{product_id}", tag = "carts",
+    params(("id" = Uuid, Path, description = "Cart id"), ("product_id" = Uuid, Path, description = "Product id")),
+    request_body = ChangeQuantityBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such cart, or the product is not in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Over the line maximum", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(cart_id = %id, product_id = %product))]
+pub async fn change_quantity(
+    State(state): State<AppState>,
+    Path((id, product)): Path<(String, String)>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(body): ApiJson<ChangeQuantityBody>,
+) -> Result<Json<Accepted>, ApiError> {
+    let cart_id = parse_id(&id, "cart id")?;
+    let command = CartCommand::ChangeQuantity {
+        customer_id: customer(&claims)?,
+        product_id: ProductId(parse_id(&product, "product id")?),
+        quantity: body.quantity,
+    };
+    let committed = state
+        .carts
+        .execute(
+            &cart_id.to_string(),
+            command,
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
+}
+
+/// Takes a product's line out of the cart.
+#[utoipa::path(
+    delete, path = "/v1/carts/{id}/items/{product_id}", tag = "carts",
+    params(("id" = Uuid, Path, description = "Cart id"), ("product_id" = Uuid, Path, description = "Product id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted (unchanged version if the line was not there)", body = Accepted),
+        (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(cart_id = %id, product_id = %product))]
+pub async fn remove_item(
+    State(state): State<AppState>,
+    Path((id, product)): Path<(String, String)>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+) -> Result<Json<Accepted>, ApiError> {
+    let cart_id = parse_id(&id, "cart id")?;
+    let command = CartCommand::RemoveItem {
+        customer_id: customer(&claims)?,
+        product_id: ProductId(parse_id(&product, "product id")?),
+    };
+    let committed = state
+        .carts
+        .execute(
+            &cart_id.to_string(),
+            command,
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
+}
+
+/// Checks the cart out at current prices and places the order, atomically: the cart's
+/// `CartCheckedOut` and the order's `OrderPlaced` are appended in one statement.
+#[utoipa::path(
+    post, path = "/v1/carts/{id}/checkout", tag = "carts",
+    params(("id" = Uuid, Path, description = "Cart id")),
+    request_body = CheckoutBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Order placed; fulfilment continues asynchronously", body = CheckoutAccepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Cart already checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty cart, a product no longer available, or bad address/token", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(cart_id = %id))]
+pub async fn checkout(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(body): ApiJson<CheckoutBody>,
+) -> Result<(StatusCode, Json<CheckoutAccepted>), ApiError> {
+    let cart_id = parse_id(&id, "cart id")?.to_string();
+    let customer_id = customer(&claims)?;
+    let shipping_address = ShippingAddress::parse(&body.shipping_address)?;
+    let payment_token = PaymentToken::parse(&body.payment_token)?;
+    let order_id = OrderId::generate();
+    let metadata = event_metadata(&claims, correlation);
+    for attempt in 1..=CHECKOUT_ATTEMPTS {
+        let (cart, _) = state.carts.load(&cart_id).await?;
+        let mut current_prices = BTreeMap::new();
+        for line in cart.lines() {
+            let (product, _) = state.products.load(&line.product_id.to_string()).await?;
+            let price = product
+                .is_published()
+                .then(|| product.price().cloned())
+                .flatten();
+            current_prices.insert(line.product_id, price);
+        }
+        let checkout = CartCommand::Checkout {
+            customer_id,
+            order_id,
+            shipping_address: shipping_address.clone(),
+            payment_token: payment_token.clone(),
+            current_prices,
+        };
+        let cart_decided = state
+            .carts
+            .decide(&cart_id, checkout, &metadata, &())
+            .await?;
+        let Some(CartEvent::CartCheckedOut { lines, .. }) = cart_decided.events.last() else {
+            return Err(ApiError::Internal(
+                "checkout recorded no CartCheckedOut".into(),
+            ));
+        };
+        let place = OrderCommand::PlaceOrder {
+            order_id,
+            customer_id,
+            lines: lines
+                .iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id,
+                    vendor_id: l.vendor_id,
+                    quantity: l.quantity,
+                    unit_price: l.unit_price.clone(),
+                })
+                .collect(),
+            shipping_address: shipping_address.clone(),
+            payment_token: payment_token.clone(),
+        };
+        let order_id_text = order_id.to_string();
+        let order_decided = state
+            .orders
+            .decide(&order_id_text, place, &metadata, &())
+            .await?;
+        match state
+            .repository
+            .append_decided(&[cart_decided.serialized(), order_decided.serialized()])
+            .await
+        {
+            Ok(()) => {
+                state.orders.committed();
+                tracing::info!(%order_id, "cart checked out, order placed");
+                return Ok((
+                    StatusCode::ACCEPTED,
+                    Json(CheckoutAccepted {
+                        order_id: order_id.0,
+                        accepted: Accepted {
+                            aggregate_id: order_id_text,
+                            version: order_decided.version,
+                        },
+                    }),
+                ));
+            }
+            Err(cqrs_es::persist::PersistenceError::OptimisticLockError) => {
+                tracing::debug!(attempt, "cart changed during checkout; retrying");
+            }
+            Err(e) => {
+                return Err(ApiError::from(
+                    ExecuteError::<DomainError>::from_persistence(e),
+                ))
+            }
+        }
+    }
+    Err(ApiError::Contended(format!(
+        "the cart changed concurrently {CHECKOUT_ATTEMPTS} times during checkout"
+    )))
+}

@@ -1,0 +1,76 @@
+//! `POST /v1/inventory/{product_id}/receipts`: a vendor receives stock for its product.
+use axum::extract::{Path, State};
+use axum::Json;
+use commerce_domain::inventory::InventoryCommand;
+use commerce_domain::{DomainError, ProductId, Quantity};
+use commerce_platform::auth::Authenticated;
+use commerce_platform::http::CorrelationId;
+use commerce_platform::problem::ApiJson;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{catalog_actor, event_metadata, parse_id, Accepted, Problem};
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBody {
+    /// Units received.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub quantity: u32,
+}
+
+/// Adds received units to a product's stock.
+#[utoipa::path(
+    post,
+    path = "/v1/inventory/{product_id}/receipts",
+    tag = "inventory",
+    params(("product_id" = Uuid, Path, description = "Product id")),
+    request_body = ReceiptBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the product's vendor", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity out of bounds", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(product_id = %id))]
+pub async fn receive_stock(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(body): ApiJson<ReceiptBody>,
+) -> Result<Json<Accepted>, ApiError> {
+    let product_id = ProductId(parse_id(&id, "product id")?);
+    let actor = catalog_actor(&claims)?;
+    let quantity = Quantity::new(body.quantity)?;
+    let (product, _) = state.products.load(&product_id.to_string()).await?;
+    let vendor_id = product.vendor_id().ok_or(DomainError::NotFound {
+        aggregate: "Product",
+    })?;
+    let committed = state
+        .inventory
+        .execute(
+            &product_id.to_string(),
+            InventoryCommand::ReceiveStock {
+                product_id,
+                vendor_id,
+                quantity,
+                actor,
+            },
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
+}

@@ -1,0 +1,140 @@
+//! Order commands: a customer cancels its order, a vendor ships the orders holding its products.
+use axum::extract::{Path, State};
+use axum::Json;
+use commerce_domain::order::{CancelReason, OrderCommand};
+use commerce_domain::{Actor, CustomerId, TrackingNumber, ValidationError, VendorId};
+use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::http::CorrelationId;
+use commerce_platform::problem::ApiJson;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{event_metadata, parse_id, Accepted, Problem};
+use crate::error::ApiError;
+use crate::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    /// `customer_request` for customers; admins may give any reason.
+    #[schema(example = "customer_request")]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipBody {
+    #[schema(min_length = 1, max_length = 100)]
+    pub tracking: String,
+}
+
+/// The actor an order command runs as.
+fn order_actor(claims: &Claims) -> Result<Actor, ApiError> {
+    match (claims.role, claims.vendor_id) {
+        (Role::Admin, _) => Ok(Actor::Admin),
+        (Role::Vendor, Some(vendor_id)) => Ok(Actor::Vendor {
+            vendor_id: VendorId(vendor_id),
+        }),
+        (Role::Customer, _) => Uuid::parse_str(&claims.sub)
+            .map(|id| Actor::Customer {
+                customer_id: CustomerId(id),
+            })
+            .map_err(|_| ApiError::Forbidden("a customer token's sub must be a UUID".into())),
+        _ => Err(ApiError::Forbidden(
+            "this role may not change orders".into(),
+        )),
+    }
+}
+
+/// Cancels an order before it ships.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    params(("id" = Uuid, Path, description = "Order id")),
+    request_body = CancelBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the order's customer, or a reason the caller may not give", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already shipped or cancelled, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown reason", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(body): ApiJson<CancelBody>,
+) -> Result<Json<Accepted>, ApiError> {
+    let order_id = parse_id(&id, "order id")?;
+    let actor = order_actor(&claims)?;
+    let reason: CancelReason = serde_json::from_value(serde_json::Value::String(body.reason))
+        .map_err(|_| {
+            ValidationError::new(
+                "reason",
+                "must be one of out_of_stock, payment_declined, payment_timeout, customer_request, admin",
+            )
+        })?;
+    let committed = state
+        .orders
+        .execute(
+            &order_id.to_string(),
+            OrderCommand::Cancel { reason, actor },
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
+}
+
+/// Hands an order to a carrier.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/ship", tag = "orders",
+    params(("id" = Uuid, Path, description = "Order id")),
+    request_body = ShipBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Accepted", body = Accepted),
+        (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No lines of the caller's in this order", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed yet, already shipped or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad tracking number", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub async fn ship(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    correlation: CorrelationId,
+    ApiJson(body): ApiJson<ShipBody>,
+) -> Result<Json<Accepted>, ApiError> {
+    let order_id = parse_id(&id, "order id")?;
+    let actor = order_actor(&claims)?;
+    let tracking = TrackingNumber::parse(&body.tracking)?;
+    let committed = state
+        .orders
+        .execute(
+            &order_id.to_string(),
+            OrderCommand::Ship { tracking, actor },
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
+}
