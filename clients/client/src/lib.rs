@@ -1,0 +1,62 @@
+//! Typed HTTP client for the commerce engine's public API (v1): commands go to the command API,
+//! reads to the read API, and every refusal arrives as an RFC 7807 [`Problem`].
+//!
+//! # Layout
+//! - `client`: [`CommerceClient`] (base URLs, bearer token, one pooled HTTP client) and
+//!   [`CommandOptions`]; the single path every request takes out and every answer takes back.
+//! - `error`: [`ClientError`] and [`Problem`]: how a refusal or an unreadable answer reaches you.
+//! - `endpoint`: URL building (paths, percent-encoded query strings), pure so tests need no server.
+//! - `wire`: shapes every aggregate shares: [`Money`] and the command answer [`Accepted`].
+//! - `products`: product commands (create, price, publish) and catalog reads.
+//! - `inventory`: stock receipts.
+//! - `carts`: cart commands, checkout and cart reads.
+//! - `orders`: order commands (cancel, ship) and order reads.
+//!
+//! Read documents accept fields they do not know and default the ones they can live without, so a
+//! server that adds fields never breaks a client built against an older one.
+//!
+//! # Reading your own write
+//! Every accepted command answers a `version`; pass it as `min_version` to the matching read and
+//! the read API waits (briefly) until its projection has caught up.
+//!
+//! ```no_run
+//! use commerce_client::{ClientError, CommandOptions, CommerceClient, Money, NewProduct};
+//!
+//! async fn list_a_tee(token: &str) -> Result<(), ClientError> {
+//!     let client = CommerceClient::new("http://localhost:8080", "http://localhost:8081")
+//!         .with_token(token);
+//!     let product = NewProduct {
+//!         sku: "TEE-001".into(),
+//!         title: "Organic cotton tee".into(),
+//!         description: String::new(),
+//!         category: "apparel".into(),
+//!         price: Money::new(1999, "EUR"),
+//!         vendor_id: None,
+//!     };
+//!     // The same key on a retry returns the first answer instead of creating a second product.
+//!     let options = CommandOptions::idempotent("create-tee-001");
+//!     let created = client.create_product(&product, &options).await?;
+//!     let doc = client
+//!         .get_product(created.product_id, Some(created.version))
+//!         .await?;
+//!     assert_eq!(doc.sku, "TEE-001");
+//!     Ok(())
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod carts;
+mod client;
+mod endpoint;
+mod error;
+mod inventory;
+mod orders;
+mod products;
+mod wire;
+
+pub use carts::{CartCreated, CartDocument, CartItem, CheckoutAccepted};
+pub use client::{CommandOptions, CommerceClient};
+pub use error::{ClientError, Problem};
+pub use orders::{CancelReason, OrderDocument, OrderLine, OrderPage, OrderStatus, StatusChange};
+pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};
+pub use wire::{Accepted, Money};
