@@ -54,14 +54,20 @@ pub struct QueueSpec {
     pub aggregate_types: &'static [&'static str],
 }
 
-/// The catalog projector's queue.
+/// The catalog projector's queue: products, and stock for their `available` count.
 pub const CATALOG_QUEUE: QueueSpec = QueueSpec {
     name: "catalog",
-    aggregate_types: &["Product"],
+    aggregate_types: &["Product", "Inventory"],
+};
+
+/// The cart projector's queue.
+pub const CART_QUEUE: QueueSpec = QueueSpec {
+    name: "cart",
+    aggregate_types: &["Cart"],
 };
 
 /// Every queue the system consumes from.
-pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE];
+pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE, CART_QUEUE];
 
 impl QueueSpec {
     pub fn queue_name(&self, config: &MessagingConfig) -> String {
@@ -171,20 +177,69 @@ async fn ensure_queue(
         .await
         .with_context(|| format!("setting the policy of {name}"))?;
 
+    ensure_subscription(clients, topic_arn, &arn, &spec.filter_policy())
+        .await
+        .with_context(|| format!("subscribing {name} to the topic"))?;
+
+    Ok(ProvisionedQueue { url, arn, dlq_url })
+}
+
+/// Subscribes the queue with raw delivery and `filter_policy`. An existing subscription keeps its
+/// ARN and gets the current filter (Subscribe refuses to change attributes), so a new release that
+/// widens a queue's filter provisions over an old deployment.
+async fn ensure_subscription(
+    clients: &AwsClients,
+    topic_arn: &str,
+    queue_arn: &str,
+    filter_policy: &str,
+) -> anyhow::Result<()> {
+    let mut next_token = None;
+    loop {
+        let page = clients
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic_arn)
+            .set_next_token(next_token)
+            .send()
+            .await?;
+        let existing = page
+            .subscriptions()
+            .iter()
+            .find(|s| s.endpoint() == Some(queue_arn))
+            .and_then(|s| s.subscription_arn().map(str::to_owned));
+        if let Some(subscription_arn) = existing {
+            for (name, value) in [
+                ("FilterPolicy", filter_policy),
+                ("RawMessageDelivery", "true"),
+            ] {
+                clients
+                    .sns
+                    .set_subscription_attributes()
+                    .subscription_arn(&subscription_arn)
+                    .attribute_name(name)
+                    .attribute_value(value)
+                    .send()
+                    .await?;
+            }
+            return Ok(());
+        }
+        match page.next_token() {
+            Some(token) => next_token = Some(token.to_owned()),
+            None => break,
+        }
+    }
     clients
         .sns
         .subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
-        .endpoint(&arn)
+        .endpoint(queue_arn)
         .attributes("RawMessageDelivery", "true")
-        .attributes("FilterPolicy", spec.filter_policy())
+        .attributes("FilterPolicy", filter_policy)
         .return_subscription_arn(true)
         .send()
-        .await
-        .with_context(|| format!("subscribing {name} to the topic"))?;
-
-    Ok(ProvisionedQueue { url, arn, dlq_url })
+        .await?;
+    Ok(())
 }
 
 async fn create_fifo_queue(
@@ -237,4 +292,71 @@ pub async fn queue_url(clients: &AwsClients, name: &str) -> anyhow::Result<Strin
 /// lookup-by-name SNS offers; with identical attributes it changes nothing).
 pub async fn topic_arn(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<String> {
     ensure_topic(clients, config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against the local emulator (`COMMERCE_TEST_AWS_ENDPOINT`, default 127.0.0.1:4566).
+    #[tokio::test]
+    async fn provisioning_again_updates_an_existing_subscriptions_filter() {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let config = MessagingConfig {
+            endpoint: Some(
+                std::env::var("COMMERCE_TEST_AWS_ENDPOINT")
+                    .unwrap_or_else(|_| "http://127.0.0.1:4566".into()),
+            ),
+            region: "us-east-1".into(),
+            topic: format!("t-{id}-events.fifo"),
+            queue_prefix: format!("t-{id}-"),
+        };
+        let clients = AwsClients::connect(&config).await;
+        let topic = ensure_topic(&clients, &config).await.unwrap();
+        let queue = create_fifo_queue(&clients, &format!("t-{id}-q.fifo"), HashMap::new())
+            .await
+            .unwrap();
+        let arn = queue_arn(&clients, &queue).await.unwrap();
+
+        ensure_subscription(&clients, &topic, &arn, r#"{"aggregate_type":["Product"]}"#)
+            .await
+            .unwrap();
+        let wider = r#"{"aggregate_type":["Product","Inventory"]}"#;
+        ensure_subscription(&clients, &topic, &arn, wider)
+            .await
+            .unwrap();
+
+        let subscriptions = clients
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&topic)
+            .send()
+            .await
+            .unwrap();
+        let ours: Vec<_> = subscriptions
+            .subscriptions()
+            .iter()
+            .filter(|s| s.endpoint() == Some(arn.as_str()))
+            .collect();
+        assert_eq!(ours.len(), 1, "one subscription, updated in place");
+        let attributes = clients
+            .sns
+            .get_subscription_attributes()
+            .subscription_arn(ours[0].subscription_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let filter = attributes
+            .attributes()
+            .and_then(|a| a.get("FilterPolicy"))
+            .cloned();
+        let filter: serde_json::Value = serde_json::from_str(&filter.unwrap()).unwrap();
+        assert_eq!(
+            filter,
+            serde_json::from_str::<serde_json::Value>(wider).unwrap()
+        );
+
+        let _ = clients.sqs.delete_queue().queue_url(&queue).send().await;
+        let _ = clients.sns.delete_topic().topic_arn(&topic).send().await;
+    }
 }

@@ -1,8 +1,11 @@
 //! The catalog read model in Redis: product documents and the indexes the storefront browses by.
 //!
 //! Layout, under the deployment's key prefix and the live generation `N` (`catalog:current`):
-//! - `catalog:g{N}:product:{id}`: hash with `doc` (the product document, JSON) and `version` (the
-//!   last applied sequence, the exactly-once guard).
+//! - `catalog:g{N}:product:{id}`: hash with `doc` (the product document, JSON), `version` (the
+//!   last applied Product sequence), and `available` with `stock_version` (units in stock and the
+//!   last applied Inventory sequence). Product and stock events are separate streams that may
+//!   arrive in any order relative to each other, so each has its own guard; readers merge
+//!   `available` into the document.
 //! - `catalog:g{N}:published`, `catalog:g{N}:category:{c}`, `catalog:g{N}:vendor:{v}`: sorted sets of
 //!   published product ids (score 0, ordered by id, i.e. by creation time since ids are UUID v7) for
 //!   cursor pagination with ZRANGEBYLEX.
@@ -10,15 +13,18 @@
 //! A rebuild writes generation N+1 while N serves, then swaps `catalog:current`.
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use commerce_domain::inventory::InventoryEvent;
 use commerce_domain::product::ProductEvent;
 use commerce_domain::Money;
 use commerce_platform::envelope::EventEnvelope;
 use redis::aio::ConnectionManager;
-use redis::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
+use crate::documents::{
+    live_generation, start_generation, Documents, GuardedWrite, IndexChange, WriteOutcome,
+};
 
 /// A product as the storefront reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,80 +81,136 @@ impl CatalogKeys {
 
     /// The live generation; 1 until a rebuild has swapped.
     pub async fn live_generation(&self, redis: &mut ConnectionManager) -> redis::RedisResult<u64> {
-        let current: Option<u64> = redis::cmd("GET")
-            .arg(self.current())
-            .query_async(redis)
-            .await?;
-        Ok(current.unwrap_or(1))
+        live_generation(redis, &self.current()).await
     }
 }
 
-/// Writes a document only if the stored version is the one the new document was computed from,
-/// and maintains the indexes in the same atomic step.
-/// KEYS[1] document hash, KEYS[2..] index sets.
-/// ARGV[1] expected stored version, ARGV[2] new version, ARGV[3] document JSON, ARGV[4] member,
-/// ARGV[5..] 'add' or 'rem' for each index key. Returns -1 when written, else the stored version.
-const CONDITIONAL_WRITE: &str = r#"
-local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if stored ~= tonumber(ARGV[1]) then return stored end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'doc', ARGV[3])
-for i = 2, #KEYS do
-  if ARGV[i + 3] == 'add' then
-    redis.call('ZADD', KEYS[i], 0, ARGV[4])
-  else
-    redis.call('ZREM', KEYS[i], ARGV[4])
-  end
-end
-return -1
-"#;
-
-/// Projects Product events into the catalog.
+/// Projects Product and Inventory events into the catalog.
 pub struct CatalogProjector {
-    redis: ConnectionManager,
+    documents: Documents,
     keys: CatalogKeys,
     generation: u64,
-    write: Script,
 }
 
 impl CatalogProjector {
     /// Starts projecting into the live generation (creating the generation marker if absent).
     pub async fn start(mut redis: ConnectionManager, keys: CatalogKeys) -> anyhow::Result<Self> {
-        let _: bool = redis::cmd("SET")
-            .arg(keys.current())
-            .arg(1)
-            .arg("NX")
-            .query_async::<Option<String>>(&mut redis)
-            .await
-            .context("initialising the catalog generation")?
-            .is_some();
-        let generation = keys.live_generation(&mut redis).await?;
+        let generation = start_generation(&mut redis, &keys.current()).await?;
         Ok(Self::into_generation(redis, keys, generation))
     }
 
     /// Projects into an explicit generation (used by rebuilds).
     pub fn into_generation(redis: ConnectionManager, keys: CatalogKeys, generation: u64) -> Self {
         Self {
-            redis,
+            documents: Documents::new(redis),
             keys,
             generation,
-            write: Script::new(CONDITIONAL_WRITE),
         }
     }
 
-    async fn stored(&self, key: &str) -> anyhow::Result<(i64, Option<ProductDocument>)> {
-        let mut redis = self.redis.clone();
-        let (version, doc): (Option<i64>, Option<String>) = redis::cmd("HMGET")
-            .arg(key)
-            .arg("version")
-            .arg("doc")
-            .query_async(&mut redis)
-            .await
-            .context("reading the stored product document")?;
-        let doc = doc
-            .map(|d| serde_json::from_str(&d))
-            .transpose()
-            .context("stored product document is not valid JSON")?;
-        Ok((version.unwrap_or(0), doc))
+    async fn apply_product(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+        let key = self.keys.product(self.generation, &envelope.aggregate_id);
+        let (stored_version, before) = self
+            .documents
+            .load::<ProductDocument>(&key, PRODUCT_VERSION)
+            .await?;
+        if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
+            return Ok(outcome);
+        }
+        let event: ProductEvent = serde_json::from_value(envelope.payload.clone())
+            .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))?;
+        let doc = evolve(before, event, envelope)?;
+        let indexes = [
+            self.keys.published(self.generation),
+            self.keys.category(self.generation, &doc.category),
+            self.keys
+                .vendor(self.generation, &doc.vendor_id.to_string()),
+        ]
+        .map(|index| {
+            if doc.published {
+                IndexChange::Add(index)
+            } else {
+                IndexChange::Remove(index)
+            }
+        });
+        let written = self
+            .documents
+            .write_if(GuardedWrite {
+                key: &key,
+                version_field: PRODUCT_VERSION,
+                expected: stored_version,
+                new: doc.version,
+                fields: &[("doc", serde_json::to_string(&doc)?)],
+                member: &doc.product_id.to_string(),
+                indexes: &indexes,
+            })
+            .await?;
+        Ok(after_write(written, envelope.sequence))
+    }
+
+    async fn apply_stock(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+        let key = self.keys.product(self.generation, &envelope.aggregate_id);
+        let (stored_version, _) = self
+            .documents
+            .load::<serde_json::Value>(&key, STOCK_VERSION)
+            .await?;
+        if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
+            return Ok(outcome);
+        }
+        let event: InventoryEvent =
+            serde_json::from_value(envelope.payload.clone()).with_context(|| {
+                format!(
+                    "payload of {} is not an InventoryEvent",
+                    envelope.event_type
+                )
+            })?;
+        let available = match event {
+            InventoryEvent::StockReceived { available, .. }
+            | InventoryEvent::StockReserved { available, .. }
+            | InventoryEvent::StockReleased { available, .. }
+            | InventoryEvent::StockCommitted { available, .. } => available,
+        };
+        let written = self
+            .documents
+            .write_if(GuardedWrite {
+                key: &key,
+                version_field: STOCK_VERSION,
+                expected: stored_version,
+                new: envelope.sequence,
+                fields: &[(AVAILABLE, available.to_string())],
+                member: &envelope.aggregate_id,
+                indexes: &[],
+            })
+            .await?;
+        Ok(after_write(written, envelope.sequence))
+    }
+}
+
+/// Hash field holding the last applied Product sequence.
+const PRODUCT_VERSION: &str = "version";
+/// Hash field holding the last applied Inventory sequence.
+const STOCK_VERSION: &str = "stock_version";
+/// Hash field holding the units available.
+pub const AVAILABLE: &str = "available";
+
+/// Duplicate or gap, from the event's sequence and the stored one; `None` when it is the next.
+pub fn sequence_check(sequence: i64, stored: i64) -> Option<Outcome> {
+    if sequence <= stored {
+        Some(Outcome::Duplicate)
+    } else if sequence > stored + 1 {
+        Some(Outcome::Gap { have: stored })
+    } else {
+        None
+    }
+}
+
+/// The outcome of a conditional write of event `sequence`.
+pub fn after_write(written: WriteOutcome, sequence: i64) -> Outcome {
+    match written {
+        WriteOutcome::Written => Outcome::Applied,
+        // Someone else applied it between our read and write (e.g. a redelivery racing us).
+        WriteOutcome::Stale { stored } if stored >= sequence => Outcome::Duplicate,
+        WriteOutcome::Stale { stored } => Outcome::Gap { have: stored },
     }
 }
 
@@ -216,49 +278,11 @@ impl Projector for CatalogProjector {
     }
 
     async fn apply(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
-        if envelope.aggregate_type != "Product" {
-            return Ok(Outcome::Duplicate);
-        }
-        let key = self.keys.product(self.generation, &envelope.aggregate_id);
-        let (stored_version, before) = self.stored(&key).await?;
-        if envelope.sequence <= stored_version {
-            return Ok(Outcome::Duplicate);
-        }
-        if envelope.sequence > stored_version + 1 {
-            return Ok(Outcome::Gap {
-                have: stored_version,
-            });
-        }
-        let event: ProductEvent = serde_json::from_value(envelope.payload.clone())
-            .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))?;
-        let doc = evolve(before, event, envelope)?;
-        let op = if doc.published { "add" } else { "rem" };
-        let id = doc.product_id.to_string();
-        let mut redis = self.redis.clone();
-        let result: i64 = self
-            .write
-            .key(&key)
-            .key(self.keys.published(self.generation))
-            .key(self.keys.category(self.generation, &doc.category))
-            .key(
-                self.keys
-                    .vendor(self.generation, &doc.vendor_id.to_string()),
-            )
-            .arg(stored_version)
-            .arg(doc.version)
-            .arg(serde_json::to_string(&doc)?)
-            .arg(&id)
-            .arg(op)
-            .arg(op)
-            .arg(op)
-            .invoke_async(&mut redis)
-            .await
-            .context("writing the product document")?;
-        match result {
-            -1 => Ok(Outcome::Applied),
-            // Someone else applied it between our read and write (e.g. a redelivery racing us).
-            stored if stored >= envelope.sequence => Ok(Outcome::Duplicate),
-            stored => Ok(Outcome::Gap { have: stored }),
+        match envelope.aggregate_type.as_str() {
+            "Product" => self.apply_product(envelope).await,
+            "Inventory" => self.apply_stock(envelope).await,
+            // Not ours (a filter changed under us): nothing to do, let it go.
+            _ => Ok(Outcome::Duplicate),
         }
     }
 }

@@ -6,18 +6,23 @@
 //!   leave failures for the DLQ) and the `Projector` trait it drives.
 //! - `catalog`: the catalog projector (Redis product documents and indexes) and its key layout,
 //!   which the read API uses to read.
+//! - `cart`: the cart projector (Redis cart documents) and its key layout.
+//! - `documents`: Redis document hashes with per-stream version guards, written atomically.
 //! - `config`: `COMMERCE_*` settings of the projector workers.
 #![forbid(unsafe_code)]
 
+pub mod cart;
 pub mod catalog;
 mod config;
 pub mod consumer;
+pub mod documents;
 
 pub use config::Config;
 
-use commerce_platform::messaging::{self, AwsClients, CATALOG_QUEUE};
+use commerce_platform::messaging::{self, AwsClients, QueueSpec, CART_QUEUE, CATALOG_QUEUE};
 use commerce_platform::{retry_until_ready, Shutdown};
 
+use cart::{CartKeys, CartProjector};
 use catalog::{CatalogKeys, CatalogProjector};
 use consumer::SqsConsumer;
 
@@ -26,23 +31,56 @@ use consumer::SqsConsumer;
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let client = redis::Client::open(config.redis.url.expose())?;
     let aws = AwsClients::connect(&config.messaging).await;
-    let queue_name = CATALOG_QUEUE.queue_name(&config.messaging);
-    let Some(queue_url) = retry_until_ready("the catalog queue", &shutdown, || {
-        messaging::queue_url(&aws, &queue_name)
+    let Some(redis) = retry_until_ready("Redis for the projectors", &shutdown, || async {
+        Ok(client.get_connection_manager().await?)
     })
     .await
     else {
         return Ok(());
     };
-    let keys = CatalogKeys::new(&config.redis.key_prefix);
-    let Some(projector) = retry_until_ready("Redis for the catalog", &shutdown, || async {
-        let redis = client.get_connection_manager().await?;
-        CatalogProjector::start(redis, keys.clone()).await
+    let prefix = &config.redis.key_prefix;
+    let catalog = async {
+        let Some(queue_url) = queue(&aws, &config, CATALOG_QUEUE, &shutdown).await else {
+            return Ok(());
+        };
+        let projector = CatalogProjector::start(redis.clone(), CatalogKeys::new(prefix)).await?;
+        SqsConsumer::new(
+            aws.sqs.clone(),
+            queue_url,
+            projector,
+            config.consumer.clone(),
+        )
+        .run(shutdown.clone())
+        .await
+    };
+    let cart = async {
+        let Some(queue_url) = queue(&aws, &config, CART_QUEUE, &shutdown).await else {
+            return Ok(());
+        };
+        let projector = CartProjector::start(redis.clone(), CartKeys::new(prefix)).await?;
+        SqsConsumer::new(
+            aws.sqs.clone(),
+            queue_url,
+            projector,
+            config.consumer.clone(),
+        )
+        .run(shutdown.clone())
+        .await
+    };
+    let (catalog, cart): (anyhow::Result<()>, anyhow::Result<()>) = tokio::join!(catalog, cart);
+    catalog.and(cart)
+}
+
+/// The URL of `spec`'s queue, waiting for it to be provisioned.
+async fn queue(
+    aws: &AwsClients,
+    config: &Config,
+    spec: QueueSpec,
+    shutdown: &Shutdown,
+) -> Option<String> {
+    let name = spec.queue_name(&config.messaging);
+    retry_until_ready(&format!("queue {name}"), shutdown, || {
+        messaging::queue_url(aws, &name)
     })
     .await
-    else {
-        return Ok(());
-    };
-    let consumer = SqsConsumer::new(aws.sqs, queue_url, projector, config.consumer.clone());
-    consumer.run(shutdown).await
 }

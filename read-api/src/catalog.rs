@@ -5,7 +5,7 @@ use axum::Json;
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
-use commerce_projections::catalog::ProductDocument;
+use commerce_projections::catalog::{ProductDocument, AVAILABLE};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -47,9 +47,9 @@ pub struct ProductPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GetParams {
-    /// Wait (at most 2 s) until the product has this version; 409 if it does not arrive.
+    /// Wait (at most 2 s) until the document has this version; 409 if it does not arrive.
     #[param(minimum = 1)]
-    min_version: Option<i64>,
+    pub min_version: Option<i64>,
 }
 
 /// `GET /v1/catalog/products`: published products, filtered, in id (creation) order.
@@ -114,17 +114,19 @@ pub async fn list_products(
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.cmd("HGET")
+            pipe.cmd("HMGET")
                 .arg(state.catalog.product(generation, id))
-                .arg("doc");
+                .arg("doc")
+                .arg(AVAILABLE);
         }
-        let docs: Vec<Option<String>> = pipe.query_async(&mut redis).await?;
+        let docs: Vec<(Option<String>, Option<i64>)> = pipe.query_async(&mut redis).await?;
         let exhausted = ids.len() < chunk;
         for (id, doc) in ids.iter().zip(docs) {
             scanned += 1;
             start = format!("({id}");
-            let Some(doc) = doc else { continue };
-            let doc: ProductDocument = serde_json::from_str(&doc).map_err(internal)?;
+            let Some(doc) = product_document(doc)? else {
+                continue;
+            };
             if matches(&doc, &params, needle.as_deref()) {
                 items.push(doc);
                 if items.len() == limit {
@@ -210,13 +212,23 @@ fn may_see_unpublished(claims: &Claims, doc: &ProductDocument) -> bool {
 async fn load_product(state: &AppState, id: Uuid) -> Result<Option<ProductDocument>, ReadError> {
     let mut redis = state.redis.clone();
     let generation = state.catalog.live_generation(&mut redis).await?;
-    let doc: Option<String> = redis::cmd("HGET")
+    let stored: (Option<String>, Option<i64>) = redis::cmd("HMGET")
         .arg(state.catalog.product(generation, &id.to_string()))
         .arg("doc")
+        .arg(AVAILABLE)
         .query_async(&mut redis)
         .await?;
-    doc.map(|d| serde_json::from_str(&d).map_err(internal))
-        .transpose()
+    product_document(stored)
+}
+
+/// The stored document with the stock count (kept beside it, from Inventory events) merged in.
+fn product_document(
+    (doc, available): (Option<String>, Option<i64>),
+) -> Result<Option<ProductDocument>, ReadError> {
+    let Some(doc) = doc else { return Ok(None) };
+    let mut doc: ProductDocument = serde_json::from_str(&doc).map_err(internal)?;
+    doc.available = available.unwrap_or(0);
+    Ok(Some(doc))
 }
 
 fn internal(e: impl std::fmt::Display) -> ReadError {

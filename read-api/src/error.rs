@@ -8,6 +8,8 @@ pub enum ReadError {
     Malformed(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
     /// The read model has not reached the version the client asked for within the wait bound.
     #[error("{0}")]
     VersionNotReached(String),
@@ -32,6 +34,7 @@ impl IntoResponse for ReadError {
         let problem = match &self {
             ReadError::Malformed(d) => Problem::bad_request(d),
             ReadError::NotFound(d) => Problem::not_found(d),
+            ReadError::Forbidden(d) => Problem::forbidden(d),
             ReadError::VersionNotReached(d) => Problem::new(
                 axum::http::StatusCode::CONFLICT,
                 "version-not-reached",

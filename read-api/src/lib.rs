@@ -4,9 +4,11 @@
 //! - `config`: `COMMERCE_*` settings of this service.
 //! - `error`: `ReadError` and its one mapping to problem+json.
 //! - `consistency`: `min_version` (query or `X-Min-Version` header) and the bounded wait for it.
+//! - `carts`: `GET /v1/carts/{id}` for the cart's customer.
 //! - `catalog`: `GET /v1/catalog/products` (filters, cursor pages) and `GET /v1/catalog/products/{id}`.
 #![forbid(unsafe_code)]
 
+mod carts;
 mod catalog;
 mod config;
 mod consistency;
@@ -22,6 +24,7 @@ use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
 use commerce_platform::openapi::BearerSecurity;
 use commerce_platform::Shutdown;
+use commerce_projections::cart::CartKeys;
 use commerce_projections::catalog::CatalogKeys;
 use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
@@ -35,6 +38,7 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     pub redis: ConnectionManager,
     pub catalog: CatalogKeys,
+    pub carts: CartKeys,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -47,10 +51,13 @@ impl FromRef<AppState> for Arc<JwtKeys> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "commerce read API", version = "1"),
-    paths(catalog::list_products, catalog::get_product),
+    paths(catalog::list_products, catalog::get_product, carts::get_cart),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
-    tags((name = "catalog", description = "Published products"))
+    tags(
+        (name = "catalog", description = "Published products"),
+        (name = "carts", description = "A customer's cart")
+    )
 )]
 pub struct ApiDoc;
 
@@ -59,6 +66,7 @@ pub fn router(state: AppState, deps: Dependencies) -> Router {
     let api = Router::new()
         .route("/v1/catalog/products", get(catalog::list_products))
         .route("/v1/catalog/products/{id}", get(catalog::get_product))
+        .route("/v1/carts/{id}", get(carts::get_cart))
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),
@@ -85,6 +93,7 @@ impl ReadApi {
             keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
             redis: redis.clone(),
             catalog: CatalogKeys::new(&config.redis.key_prefix),
+            carts: CartKeys::new(&config.redis.key_prefix),
         };
         let deps = Dependencies {
             postgres: None,

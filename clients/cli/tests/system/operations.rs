@@ -134,6 +134,7 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
             vec![
                 ("/v1/catalog/products", "get"),
                 ("/v1/catalog/products/{id}", "get"),
+                ("/v1/carts/{id}", "get"),
             ],
         ),
     ];

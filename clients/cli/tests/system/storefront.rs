@@ -138,6 +138,41 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
         (StatusCode::OK, json!(5))
     );
 
+    // The customer reads its cart back through the read model, at the version it just wrote.
+    let (status, read) = shop
+        .system
+        .read(&format!("/v1/carts/{cart}?min_version=5"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["status"], "open");
+    assert_eq!(read["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(read["items"][0]["product_id"], tee.to_string());
+    assert_eq!(read["items"][0]["quantity"], 3);
+    assert_eq!(read["total"]["amount_minor"], 3000);
+    let stranger = shop.system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let (status, _) = shop
+        .system
+        .read(&format!("/v1/carts/{cart}"), &stranger)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another customer's cart");
+
+    // The catalog shows the stock the vendor received.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, product) = shop
+            .system
+            .read(&format!("/v1/catalog/products/{tee}"), &shop.customer)
+            .await;
+        if product["available"] == 100 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stock never reached the catalog: {product}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
     // The vendor raises the price before checkout: the order takes the price at checkout.
     shop.system.change_price(&shop.vendor, tee, 1200).await;
     let (status, accepted) = shop.checkout(&shop.customer, cart).await;
@@ -155,6 +190,14 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
     assert_eq!(data["lines"][0]["quantity"], 3);
     assert_eq!(data["total"]["amount_minor"], 3600);
     assert_eq!(shop.last_payload(cart).await["type"], "CartCheckedOut");
+    let (status, read) = shop
+        .system
+        .read(&format!("/v1/carts/{cart}?min_version=6"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["status"], "checked_out");
+    assert_eq!(read["order_id"], order.to_string());
+    assert_eq!(read["total"]["amount_minor"], 3600, "priced at checkout");
 
     // A checked-out cart accepts nothing more.
     let (status, _) = shop.add(&shop.customer, cart, tee, 1).await;

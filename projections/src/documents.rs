@@ -1,0 +1,178 @@
+//! Redis hashes that hold a read-model document and the per-aggregate version guarding it.
+//!
+//! Each document is a hash: `doc` (JSON) plus one or more version fields, each the last applied
+//! sequence of one aggregate stream feeding the document. A write names the version field it
+//! advances and the value it expects there, and happens only if that is still what is stored, in
+//! one atomic step with its index changes: the exactly-once guard for redelivered events.
+use anyhow::Context;
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+/// Writes fields of a document hash if the version field still holds what the new values were
+/// computed from, and maintains sorted-set indexes in the same step.
+/// KEYS[1] the hash, KEYS[2..] index sets.
+/// ARGV[1] version field, ARGV[2] expected version, ARGV[3] new version, ARGV[4] index member,
+/// ARGV[5] number of field/value pairs n, then n pairs, then 'add' or 'rem' for each index key.
+/// Returns -1 when written, else the stored version.
+const CONDITIONAL_WRITE: &str = r#"
+local stored = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if stored ~= tonumber(ARGV[2]) then return stored end
+local pairs_count = tonumber(ARGV[5])
+local args = {ARGV[1], ARGV[3]}
+for i = 0, pairs_count - 1 do
+  table.insert(args, ARGV[6 + 2 * i])
+  table.insert(args, ARGV[7 + 2 * i])
+end
+redis.call('HSET', KEYS[1], unpack(args))
+local ops = 6 + 2 * pairs_count
+for i = 2, #KEYS do
+  if ARGV[ops + i - 2] == 'add' then
+    redis.call('ZADD', KEYS[i], 0, ARGV[4])
+  else
+    redis.call('ZREM', KEYS[i], ARGV[4])
+  end
+end
+return -1
+"#;
+
+/// An index change that goes with a write.
+#[derive(Debug, Clone)]
+pub enum IndexChange {
+    Add(String),
+    Remove(String),
+}
+
+/// Sets `fields` of the hash `key` and advances `version_field` from `expected` to `new`, with
+/// `indexes` changed for `member`.
+pub struct GuardedWrite<'a> {
+    pub key: &'a str,
+    pub version_field: &'a str,
+    pub expected: i64,
+    pub new: i64,
+    pub fields: &'a [(&'a str, String)],
+    pub member: &'a str,
+    pub indexes: &'a [IndexChange],
+}
+
+/// How a conditional write went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    /// The stored version moved on; here is what it is now.
+    Stale {
+        stored: i64,
+    },
+}
+
+/// Access to document hashes.
+#[derive(Clone)]
+pub struct Documents {
+    redis: ConnectionManager,
+    write: Script,
+}
+
+impl Documents {
+    pub fn new(redis: ConnectionManager) -> Self {
+        Self {
+            redis,
+            write: Script::new(CONDITIONAL_WRITE),
+        }
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    /// The value of `version_field` (0 if absent) and the document, if any.
+    pub async fn load<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        version_field: &str,
+    ) -> anyhow::Result<(i64, Option<T>)> {
+        let mut redis = self.redis.clone();
+        let (version, doc): (Option<i64>, Option<String>) = redis::cmd("HMGET")
+            .arg(key)
+            .arg(version_field)
+            .arg("doc")
+            .query_async(&mut redis)
+            .await
+            .context("reading a stored document")?;
+        let doc = doc
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .context("a stored document is not valid JSON")?;
+        Ok((version.unwrap_or(0), doc))
+    }
+
+    /// Performs `write` only if its version field still holds what it expects.
+    pub async fn write_if(&self, write: GuardedWrite<'_>) -> anyhow::Result<WriteOutcome> {
+        let GuardedWrite {
+            key,
+            version_field,
+            expected,
+            new,
+            fields,
+            member,
+            indexes,
+        } = write;
+        let mut invocation = self.write.key(key);
+        for change in indexes {
+            match change {
+                IndexChange::Add(index) | IndexChange::Remove(index) => {
+                    invocation.key(index);
+                }
+            }
+        }
+        invocation
+            .arg(version_field)
+            .arg(expected)
+            .arg(new)
+            .arg(member)
+            .arg(fields.len());
+        for (name, value) in fields {
+            invocation.arg(*name).arg(value);
+        }
+        for change in indexes {
+            invocation.arg(match change {
+                IndexChange::Add(_) => "add",
+                IndexChange::Remove(_) => "rem",
+            });
+        }
+        let mut redis = self.redis.clone();
+        let result: i64 = invocation
+            .invoke_async(&mut redis)
+            .await
+            .context("writing a document")?;
+        Ok(match result {
+            -1 => WriteOutcome::Written,
+            stored => WriteOutcome::Stale { stored },
+        })
+    }
+}
+
+/// Reads the live generation of a model (`{prefix}{model}:current`), 1 if none was swapped in.
+pub async fn live_generation(
+    redis: &mut ConnectionManager,
+    current_key: &str,
+) -> redis::RedisResult<u64> {
+    let current: Option<u64> = redis::cmd("GET")
+        .arg(current_key)
+        .query_async(redis)
+        .await?;
+    Ok(current.unwrap_or(1))
+}
+
+/// Creates the generation marker if absent, and returns the live generation.
+pub async fn start_generation(
+    redis: &mut ConnectionManager,
+    current_key: &str,
+) -> anyhow::Result<u64> {
+    let _: Option<String> = redis::cmd("SET")
+        .arg(current_key)
+        .arg(1)
+        .arg("NX")
+        .query_async(redis)
+        .await
+        .context("initialising a read model generation")?;
+    Ok(live_generation(redis, current_key).await?)
+}
