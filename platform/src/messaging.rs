@@ -66,8 +66,14 @@ pub const CART_QUEUE: QueueSpec = QueueSpec {
     aggregate_types: &["Cart"],
 };
 
+/// The orders projector's queue.
+pub const ORDERS_QUEUE: QueueSpec = QueueSpec {
+    name: "orders",
+    aggregate_types: &["Order"],
+};
+
 /// Every queue the system consumes from.
-pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE, CART_QUEUE];
+pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE, CART_QUEUE, ORDERS_QUEUE];
 
 impl QueueSpec {
     pub fn queue_name(&self, config: &MessagingConfig) -> String {

@@ -1,10 +1,14 @@
 //! Projector worker settings.
-use commerce_platform::config::{env_or, ConfigError, MessagingConfig, RedisConfig};
+use commerce_platform::config::{
+    env_or, ConfigError, DatabaseConfig, MessagingConfig, RedisConfig,
+};
 
 use crate::consumer::ConsumerConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Where the Postgres read models (schema `read`) live.
+    pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub messaging: MessagingConfig,
     pub consumer: ConsumerConfig,
@@ -13,6 +17,7 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
+            database: DatabaseConfig::from_env()?,
             redis: RedisConfig::from_env()?,
             messaging: MessagingConfig::from_env()?,
             consumer: ConsumerConfig {

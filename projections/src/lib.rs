@@ -8,6 +8,7 @@
 //!   which the read API uses to read.
 //! - `cart`: the cart projector (Redis cart documents) and its key layout.
 //! - `documents`: Redis document hashes with per-stream version guards, written atomically.
+//! - `orders`: the orders projector (Postgres schema `read`) and its migrations.
 //! - `config`: `COMMERCE_*` settings of the projector workers.
 #![forbid(unsafe_code)]
 
@@ -16,15 +17,19 @@ pub mod catalog;
 mod config;
 pub mod consumer;
 pub mod documents;
+pub mod orders;
 
 pub use config::Config;
 
-use commerce_platform::messaging::{self, AwsClients, QueueSpec, CART_QUEUE, CATALOG_QUEUE};
+use commerce_platform::messaging::{
+    self, AwsClients, QueueSpec, CART_QUEUE, CATALOG_QUEUE, ORDERS_QUEUE,
+};
 use commerce_platform::{retry_until_ready, Shutdown};
 
 use cart::{CartKeys, CartProjector};
 use catalog::{CatalogKeys, CatalogProjector};
 use consumer::SqsConsumer;
+use orders::OrdersProjector;
 
 /// Runs every projector of this crate until `shutdown`.
 /// Dependencies that are not there yet are waited for (and logged), not treated as fatal.
@@ -67,8 +72,31 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .run(shutdown.clone())
         .await
     };
-    let (catalog, cart): (anyhow::Result<()>, anyhow::Result<()>) = tokio::join!(catalog, cart);
-    catalog.and(cart)
+    let orders = async {
+        let Some(pool) = retry_until_ready("Postgres for the orders model", &shutdown, || async {
+            let pool = commerce_platform::database::connect(&config.database).await?;
+            orders::migrate(&pool).await?;
+            Ok(pool)
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        let Some(queue_url) = queue(&aws, &config, ORDERS_QUEUE, &shutdown).await else {
+            return Ok(());
+        };
+        SqsConsumer::new(
+            aws.sqs.clone(),
+            queue_url,
+            OrdersProjector::new(pool),
+            config.consumer.clone(),
+        )
+        .run(shutdown.clone())
+        .await
+    };
+    let (catalog, cart, orders): (anyhow::Result<()>, anyhow::Result<()>, anyhow::Result<()>) =
+        tokio::join!(catalog, cart, orders);
+    catalog.and(cart).and(orders)
 }
 
 /// The URL of `spec`'s queue, waiting for it to be provisioned.

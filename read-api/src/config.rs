@@ -1,13 +1,15 @@
 //! The read API's configuration, from `COMMERCE_*` variables.
 use std::net::SocketAddr;
 
-use commerce_platform::config::{env_or, AuthConfig, ConfigError, RedisConfig};
+use commerce_platform::config::{env_or, AuthConfig, ConfigError, DatabaseConfig, RedisConfig};
 
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `COMMERCE_READ_API_ADDR`, default 127.0.0.1:8081.
     pub listen: SocketAddr,
     pub redis: RedisConfig,
+    /// Where the Postgres read models (schema `read`) live.
+    pub database: DatabaseConfig,
     pub auth: AuthConfig,
 }
 
@@ -16,6 +18,7 @@ impl Config {
         Ok(Self {
             listen: env_or("COMMERCE_READ_API_ADDR", "127.0.0.1:8081")?,
             redis: RedisConfig::from_env()?,
+            database: DatabaseConfig::from_env()?,
             auth: AuthConfig::from_env()?,
         })
     }

@@ -29,6 +29,17 @@ impl From<redis::RedisError> for ReadError {
     }
 }
 
+impl From<sqlx::Error> for ReadError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                ReadError::Unavailable(error.to_string())
+            }
+            other => ReadError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ReadError {
     fn into_response(self) -> Response {
         let problem = match &self {

@@ -5,6 +5,7 @@
 //! - `error`: `ReadError` and its one mapping to problem+json.
 //! - `consistency`: `min_version` (query or `X-Min-Version` header) and the bounded wait for it.
 //! - `carts`: `GET /v1/carts/{id}` for the cart's customer.
+//! - `orders`: `GET /v1/orders/{id}` and `GET /v1/orders` for customers, vendors and admins.
 //! - `catalog`: `GET /v1/catalog/products` (filters, cursor pages) and `GET /v1/catalog/products/{id}`.
 #![forbid(unsafe_code)]
 
@@ -13,6 +14,7 @@ mod catalog;
 mod config;
 mod consistency;
 mod error;
+mod orders;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +41,7 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub catalog: CatalogKeys,
     pub carts: CartKeys,
+    pub postgres: sqlx::PgPool,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -51,12 +54,19 @@ impl FromRef<AppState> for Arc<JwtKeys> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "commerce read API", version = "1"),
-    paths(catalog::list_products, catalog::get_product, carts::get_cart),
+    paths(
+        catalog::list_products,
+        catalog::get_product,
+        carts::get_cart,
+        orders::get_order,
+        orders::list_orders
+    ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
     tags(
         (name = "catalog", description = "Published products"),
-        (name = "carts", description = "A customer's cart")
+        (name = "carts", description = "A customer's cart"),
+        (name = "orders", description = "Orders, for their customer and their vendors")
     )
 )]
 pub struct ApiDoc;
@@ -67,6 +77,8 @@ pub fn router(state: AppState, deps: Dependencies) -> Router {
         .route("/v1/catalog/products", get(catalog::list_products))
         .route("/v1/catalog/products/{id}", get(catalog::get_product))
         .route("/v1/carts/{id}", get(carts::get_cart))
+        .route("/v1/orders", get(orders::list_orders))
+        .route("/v1/orders/{id}", get(orders::get_order))
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),
@@ -89,14 +101,18 @@ impl ReadApi {
         let redis = redis::Client::open(config.redis.url.expose())?
             .get_connection_manager()
             .await?;
+        let postgres = commerce_platform::database::connect(&config.database).await?;
+        // The projectors own schema `read`; migrating here too lets the API start first.
+        commerce_projections::orders::migrate(&postgres).await?;
         let state = AppState {
             keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
             redis: redis.clone(),
             catalog: CatalogKeys::new(&config.redis.key_prefix),
             carts: CartKeys::new(&config.redis.key_prefix),
+            postgres: postgres.clone(),
         };
         let deps = Dependencies {
-            postgres: None,
+            postgres: Some(postgres),
             redis: Some(redis),
             aws: None,
         };

@@ -10,6 +10,7 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
     commerce_platform::database::create_database_if_missing(database.url.expose()).await?;
     let pool = commerce_platform::database::connect(database).await?;
     commerce_command_api::event_store::migrate(&pool).await?;
+    commerce_projections::orders::migrate(&pool).await?;
     pool.close().await;
     Ok(())
 }

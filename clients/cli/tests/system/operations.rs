@@ -135,6 +135,8 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/catalog/products", "get"),
                 ("/v1/catalog/products/{id}", "get"),
                 ("/v1/carts/{id}", "get"),
+                ("/v1/orders/{id}", "get"),
+                ("/v1/orders", "get"),
             ],
         ),
     ];

@@ -199,6 +199,30 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
     assert_eq!(read["order_id"], order.to_string());
     assert_eq!(read["total"]["amount_minor"], 3600, "priced at checkout");
 
+    // The customer reads the order back through the read model.
+    let (status, read) = shop
+        .system
+        .read(&format!("/v1/orders/{order}?min_version=1"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["status"], "pending");
+    assert_eq!(read["customer_id"], shop.customer_id.to_string());
+    assert_eq!(read["total"]["amount_minor"], 3600);
+    assert_eq!(read["lines"][0]["unit_price"]["amount_minor"], 1200);
+    assert_eq!(read["status_history"][0]["status"], "pending");
+    let (status, page) = shop.system.read("/v1/orders", &shop.customer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let (status, vendor_view) = shop
+        .system
+        .read(&format!("/v1/orders/{order}"), &shop.vendor)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the vendor of its lines reads it: {vendor_view}"
+    );
+
     // A checked-out cart accepts nothing more.
     let (status, _) = shop.add(&shop.customer, cart, tee, 1).await;
     assert_eq!(status, StatusCode::CONFLICT);

@@ -114,6 +114,7 @@ impl TestSystem {
                 run_relay: options.relay,
             },
             projections: commerce_projections::Config {
+                database: database.clone(),
                 redis: redis.clone(),
                 messaging,
                 consumer: ConsumerConfig {
@@ -124,6 +125,7 @@ impl TestSystem {
             read_api: commerce_read_api::Config {
                 listen: "127.0.0.1:0".parse().expect("address"),
                 redis,
+                database: database.clone(),
                 auth: auth.clone(),
             },
         };

@@ -1,0 +1,209 @@
+//! The orders read model in Postgres (schema `read`): one row per order, its document in `doc`.
+//!
+//! Each event is applied in a transaction that locks the order's row and checks the stored version,
+//! so an event lands exactly once even when SQS delivers it twice.
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use commerce_domain::order::{OrderEvent, PricedLine};
+use commerce_domain::Money;
+use commerce_platform::envelope::EventEnvelope;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::catalog::sequence_check;
+use crate::consumer::{Outcome, Projector};
+
+/// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("migrating schema read: {e}"))
+}
+
+/// An order as its customer, its vendors and admins read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderDocument {
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    /// `pending`, `confirmed`, `cancelled` or `shipped`.
+    pub status: String,
+    pub lines: Vec<OrderLineDocument>,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
+    pub total: Money,
+    /// Why it was cancelled, when it was.
+    pub cancel_reason: Option<String>,
+    pub tracking: Option<String>,
+    pub status_history: Vec<StatusChange>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderLineDocument {
+    pub product_id: Uuid,
+    pub vendor_id: Uuid,
+    pub quantity: u32,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
+    pub unit_price: Money,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
+    pub line_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StatusChange {
+    pub status: String,
+    pub at: DateTime<Utc>,
+}
+
+fn line_documents(lines: Vec<PricedLine>) -> Vec<OrderLineDocument> {
+    lines
+        .into_iter()
+        .map(|l| OrderLineDocument {
+            product_id: l.product_id.0,
+            vendor_id: l.vendor_id.0,
+            quantity: l.quantity.get(),
+            unit_price: l.unit_price,
+            line_total: l.line_total,
+        })
+        .collect()
+}
+
+/// The document after `event`, or an error if the event cannot follow `before`.
+fn evolve(
+    before: Option<OrderDocument>,
+    event: OrderEvent,
+    envelope: &EventEnvelope,
+) -> anyhow::Result<OrderDocument> {
+    let at = envelope.occurred_at;
+    let mut doc = match (before, event) {
+        (
+            None,
+            OrderEvent::OrderPlaced {
+                order_id,
+                customer_id,
+                lines,
+                total,
+                ..
+            },
+        ) => OrderDocument {
+            order_id: order_id.0,
+            customer_id: customer_id.0,
+            status: "pending".into(),
+            lines: line_documents(lines),
+            total,
+            cancel_reason: None,
+            tracking: None,
+            status_history: vec![StatusChange {
+                status: "pending".into(),
+                at,
+            }],
+            version: 0,
+        },
+        (Some(mut doc), OrderEvent::OrderConfirmed { .. }) => {
+            doc.status = "confirmed".into();
+            doc
+        }
+        (Some(mut doc), OrderEvent::OrderCancelled { reason, .. }) => {
+            doc.status = "cancelled".into();
+            doc.cancel_reason = Some(reason.as_str().to_owned());
+            doc
+        }
+        (Some(mut doc), OrderEvent::OrderShipped { tracking, .. }) => {
+            doc.status = "shipped".into();
+            doc.tracking = Some(tracking.to_string());
+            doc
+        }
+        (before, event) => anyhow::bail!(
+            "{} cannot follow {}",
+            event.name(),
+            if before.is_some() {
+                "an existing order"
+            } else {
+                "nothing"
+            }
+        ),
+    };
+    if doc.status_history.last().map(|s| s.status.as_str()) != Some(doc.status.as_str()) {
+        doc.status_history.push(StatusChange {
+            status: doc.status.clone(),
+            at,
+        });
+    }
+    doc.version = envelope.sequence;
+    Ok(doc)
+}
+
+/// Projects Order events into `read.orders`.
+pub struct OrdersProjector {
+    pool: PgPool,
+}
+
+impl OrdersProjector {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl Projector for OrdersProjector {
+    fn name(&self) -> &'static str {
+        "orders"
+    }
+
+    async fn apply(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+        if envelope.aggregate_type != "Order" {
+            return Ok(Outcome::Duplicate);
+        }
+        let order_id = Uuid::parse_str(&envelope.aggregate_id).context("order id is not a UUID")?;
+        let mut tx = self.pool.begin().await?;
+        let stored =
+            sqlx::query("SELECT version, doc FROM read.orders WHERE order_id = $1 FOR UPDATE")
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (stored_version, before) = match stored {
+            Some(row) => {
+                let doc: serde_json::Value = row.try_get("doc")?;
+                (
+                    row.try_get::<i64, _>("version")?,
+                    Some(serde_json::from_value(doc)?),
+                )
+            }
+            None => (0, None),
+        };
+        if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
+            return Ok(outcome);
+        }
+        let event: OrderEvent = serde_json::from_value(envelope.payload.clone())
+            .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))?;
+        let doc = evolve(before, event, envelope)?;
+        let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
+        vendor_ids.sort();
+        vendor_ids.dedup();
+        // A concurrent first insert makes this a no-op; the version check then reports it.
+        let written = sqlx::query(
+            "INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, doc = EXCLUDED.doc, \
+             vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
+             WHERE read.orders.version = $6",
+        )
+        .bind(order_id)
+        .bind(doc.customer_id)
+        .bind(&vendor_ids)
+        .bind(doc.version)
+        .bind(serde_json::to_value(&doc)?)
+        .bind(stored_version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(if written == 1 {
+            Outcome::Applied
+        } else {
+            Outcome::Duplicate
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! `GET /v1/orders/{id}` and `GET /v1/orders` over the Postgres orders model.
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::openapi::ProblemSchema as Problem;
+use commerce_platform::problem::ApiQuery;
+use commerce_projections::orders::OrderDocument;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::catalog::GetParams;
+use crate::consistency::{requested_min_version, wait_for_version};
+use crate::error::ReadError;
+use crate::AppState;
+
+const DEFAULT_PAGE: i64 = 20;
+const MAX_PAGE: i64 = 100;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListOrdersParams {
+    /// `next_cursor` of the previous page.
+    cursor: Option<Uuid>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    items: Vec<OrderDocument>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Who may see which orders.
+enum Visibility {
+    Customer(Uuid),
+    Vendor(Uuid),
+    All,
+}
+
+fn visibility(claims: &Claims) -> Result<Visibility, ReadError> {
+    match (claims.role, claims.vendor_id) {
+        (Role::Admin, _) => Ok(Visibility::All),
+        (Role::Vendor, Some(vendor)) => Ok(Visibility::Vendor(vendor)),
+        (Role::Customer, _) => Uuid::parse_str(&claims.sub)
+            .map(Visibility::Customer)
+            .map_err(|_| ReadError::Forbidden("a customer token's sub must be a UUID".into())),
+        _ => Err(ReadError::Forbidden("this role may not read orders".into())),
+    }
+}
+
+/// One order: for its customer, the vendors of its lines, and admins.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        GetParams,
+        ("X-Min-Version" = Option<i64>, Header, description = "Same as min_version")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The order document", body = OrderDocument),
+        (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the order's customer nor a vendor of its lines", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    ApiQuery(params): ApiQuery<GetParams>,
+    headers: HeaderMap,
+) -> Result<Json<OrderDocument>, ReadError> {
+    let id =
+        Uuid::parse_str(&id).map_err(|_| ReadError::Malformed("order id must be a UUID".into()))?;
+    let who = visibility(&claims)?;
+    let min_version = requested_min_version(params.min_version, &headers)?;
+    let order = wait_for_version(
+        min_version,
+        |o: &OrderDocument| o.version,
+        || load_order(&state, id),
+    )
+    .await?
+    .ok_or_else(|| ReadError::NotFound(format!("order {id} does not exist")))?;
+    let allowed = match who {
+        Visibility::All => true,
+        Visibility::Customer(customer) => order.customer_id == customer,
+        Visibility::Vendor(vendor) => order.lines.iter().any(|l| l.vendor_id == vendor),
+    };
+    if !allowed {
+        return Err(ReadError::Forbidden("this order is not yours".into()));
+    }
+    Ok(Json(order))
+}
+
+/// A page of orders: a customer's own, those with a vendor's lines, or all for admins.
+#[utoipa::path(
+    get,
+    path = "/v1/orders",
+    tag = "orders",
+    params(ListOrdersParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of orders, oldest first", body = OrderPage),
+        (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
+        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+    ApiQuery(params): ApiQuery<ListOrdersParams>,
+) -> Result<Json<OrderPage>, ReadError> {
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ReadError::Malformed(format!(
+            "limit must be 1 to {MAX_PAGE}"
+        )));
+    }
+    let (customer, vendor) = match visibility(&claims)? {
+        Visibility::Customer(c) => (Some(c), None),
+        Visibility::Vendor(v) => (None, Some(v)),
+        Visibility::All => (None, None),
+    };
+    let rows = sqlx::query(
+        "SELECT doc FROM read.orders \
+         WHERE ($1::uuid IS NULL OR customer_id = $1) \
+           AND ($2::uuid IS NULL OR vendor_ids @> ARRAY[$2::uuid]) \
+           AND ($3::uuid IS NULL OR order_id > $3) \
+         ORDER BY order_id LIMIT $4",
+    )
+    .bind(customer)
+    .bind(vendor)
+    .bind(params.cursor)
+    .bind(limit + 1)
+    .fetch_all(&state.postgres)
+    .await?;
+    let mut items = rows
+        .iter()
+        .map(|row| {
+            let doc: serde_json::Value = row.try_get("doc")?;
+            serde_json::from_value(doc).map_err(|e| ReadError::Internal(e.to_string()))
+        })
+        .collect::<Result<Vec<OrderDocument>, ReadError>>()?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_cursor = more
+        .then(|| items.last().map(|o| o.order_id.to_string()))
+        .flatten();
+    Ok(Json(OrderPage { items, next_cursor }))
+}
+
+async fn load_order(state: &AppState, id: Uuid) -> Result<Option<OrderDocument>, ReadError> {
+    let doc: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT doc FROM read.orders WHERE order_id = $1")
+            .bind(id)
+            .fetch_optional(&state.postgres)
+            .await?;
+    doc.map(|d| serde_json::from_value(d).map_err(|e| ReadError::Internal(e.to_string())))
+        .transpose()
+}
