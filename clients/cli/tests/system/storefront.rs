@@ -386,3 +386,36 @@ async fn fifty_concurrent_adds_to_one_cart_lose_nothing() {
     );
     shop.system.stop().await;
 }
+
+#[tokio::test]
+async fn a_busy_cart_is_loaded_from_a_snapshot_and_stays_right() {
+    let shop = Shop::open().await;
+    let tee = shop.product(100).await;
+    let cart = shop.cart(&shop.customer).await;
+    for _ in 0..25 {
+        let (status, body) = shop.add(&shop.customer, cart, tee, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (snapshot_at,): (i64,) = sqlx::query_as(
+        "SELECT last_sequence FROM es.snapshots WHERE aggregate_type = 'Cart' AND aggregate_id = $1",
+    )
+    .bind(cart.to_string())
+    .fetch_one(&shop.system.pool)
+    .await
+    .expect("a snapshot was taken");
+    assert_eq!(snapshot_at, 20, "taken every 20 events");
+    // Decisions after the snapshot see everything before it: 25 units held, 75 more refused.
+    let (status, _) = shop.add(&shop.customer, cart, tee, 75).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "over the 99-unit line maximum"
+    );
+    let (status, read) = shop
+        .system
+        .read(&format!("/v1/carts/{cart}?min_version=26"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["items"][0]["quantity"], 25);
+    shop.system.stop().await;
+}
