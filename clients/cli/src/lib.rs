@@ -5,8 +5,13 @@
 //!   process, as `commerce up` does and as the end-to-end tests do.
 //! - `commands`: one function per CLI subcommand (migrate, provision, token).
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
+//! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
+//!   `commerce-client`, answers printed as JSON.
+//! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod commands;
+pub mod loadgen;
+pub mod storefront;
 pub mod system;

@@ -1,9 +1,14 @@
-//! `commerce`: run the system, provision it, mint tokens, measure it.
+//! `commerce`: run the system, provision it, mint tokens, use the storefront API, measure it.
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use commerce_cli::{commands, system};
+use commerce_cli::storefront::{
+    ApiTarget, CartCommand, CheckoutArgs, OrdersCommand, ProductsCommand, StockCommand,
+};
+use commerce_cli::{commands, loadgen, storefront, system};
 use commerce_platform::auth::Role;
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
 use commerce_platform::{telemetry, Shutdown};
@@ -21,8 +26,34 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "The commerce engine's command line"
 )]
 struct Cli {
+    #[command(flatten)]
+    api: ApiArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Where the storefront commands and the load generator send their requests.
+#[derive(clap::Args)]
+struct ApiArgs {
+    /// Base URL of the command API.
+    #[arg(
+        long,
+        global = true,
+        env = "COMMERCE_COMMAND_API_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    command_api: String,
+    /// Base URL of the read API.
+    #[arg(
+        long,
+        global = true,
+        env = "COMMERCE_READ_API_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    read_api: String,
+    /// Bearer token for the storefront commands (e.g. from `commerce token`).
+    #[arg(long, global = true, env = "COMMERCE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -40,6 +71,33 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Generate load against the running services over HTTP, with the ceiling in the same run.
+    Loadgen {
+        #[command(subcommand)]
+        command: LoadgenCommand,
+    },
+    /// Browse the catalog.
+    Products {
+        #[command(subcommand)]
+        command: ProductsCommand,
+    },
+    /// Create and fill a cart.
+    Cart {
+        #[command(subcommand)]
+        command: CartCommand,
+    },
+    /// Check a cart out, placing an order.
+    Checkout(CheckoutArgs),
+    /// Read orders.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
+    /// Receive stock.
+    Stock {
+        #[command(subcommand)]
+        command: StockCommand,
     },
     /// Print a bearer token for local use, signed with COMMERCE_JWT_SECRET.
     Token {
@@ -79,6 +137,28 @@ enum BenchCommand {
 }
 
 #[derive(Subcommand)]
+enum LoadgenCommand {
+    /// `POST /v1/carts/{id}/items` on many carts (each with its own customer), then the
+    /// PostgreSQL ceiling with as many clients; needs the command API running and
+    /// COMMERCE_JWT_SECRET as the server's.
+    AddItems {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Requests in flight, and the ceiling's clients.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 200)]
+        carts: usize,
+        /// Products each cart cycles through, so that no line passes 99 units.
+        #[arg(long, default_value_t = 20)]
+        products: usize,
+        /// The ceiling script [default: ../shared/bench/pg-ceiling from the repository root].
+        #[arg(long)]
+        pg_ceiling: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum InfraCommand {
     /// Create the SNS topic, SQS queues, DLQs and subscriptions (idempotent).
     Provision,
@@ -97,6 +177,11 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let target = ApiTarget {
+        command_api: cli.api.command_api,
+        read_api: cli.api.read_api,
+        token: cli.api.token,
+    };
     match cli.command {
         Command::Up => up().await,
         Command::Migrate => {
@@ -151,6 +236,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Loadgen {
+            command:
+                LoadgenCommand::AddItems {
+                    seconds,
+                    concurrency,
+                    carts,
+                    products,
+                    pg_ceiling,
+                },
+        } => {
+            let load = loadgen::AddItemsLoad {
+                command_api: target.command_api,
+                carts,
+                products,
+                concurrency,
+                duration: Duration::from_secs(seconds),
+                pg_ceiling,
+            };
+            loadgen::add_items(&AuthConfig::from_env()?, &load).await
+        }
+        Command::Products { command } => storefront::products(&target.client()?, command).await,
+        Command::Cart { command } => storefront::cart(&target.client()?, command).await,
+        Command::Checkout(args) => storefront::checkout(&target.client()?, args).await,
+        Command::Orders { command } => storefront::orders(&target.client()?, command).await,
+        Command::Stock { command } => storefront::stock(&target.client()?, command).await,
         Command::Token {
             role,
             sub,

@@ -8,3 +8,4 @@ mod idempotency;
 mod operations;
 mod storefront;
 mod support;
+mod typed_client;

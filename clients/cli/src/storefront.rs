@@ -1,0 +1,250 @@
+//! `commerce products|cart|checkout|orders|stock`: the public API through `commerce-client`, one
+//! call per subcommand, answers printed as pretty JSON on stdout.
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use commerce_client::{ClientError, CommandOptions, CommerceClient, ProductQuery};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A read with `min_version` may wait 2 s on the server; this leaves room for that and more.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where the services are and who is asking.
+#[derive(Debug, Clone)]
+pub struct ApiTarget {
+    pub command_api: String,
+    pub read_api: String,
+    /// A bearer token (e.g. from `commerce token`); without one the server answers 401.
+    pub token: Option<String>,
+}
+
+impl ApiTarget {
+    pub fn client(&self) -> anyhow::Result<CommerceClient> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .context("building the HTTP client")?;
+        let client = CommerceClient::with_http_client(http, &self.command_api, &self.read_api);
+        Ok(match &self.token {
+            Some(token) => client.with_token(token),
+            None => client,
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProductsCommand {
+    /// Published products in the catalog (read API).
+    List {
+        #[arg(long)]
+        category: Option<String>,
+        /// Text in the title or description.
+        #[arg(long)]
+        q: Option<String>,
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Page size, 1 to 100.
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// One product document (read API).
+    Show {
+        id: Uuid,
+        /// Wait (at most 2 s) until the catalog has this version.
+        #[arg(long)]
+        min_version: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CartCommand {
+    /// Open an empty cart for the token's customer.
+    Create,
+    /// Add units of a published product.
+    Add {
+        cart: Uuid,
+        product: Uuid,
+        #[arg(long, default_value_t = 1)]
+        quantity: u32,
+    },
+    /// Set a line's quantity; 0 removes the line.
+    Set {
+        cart: Uuid,
+        product: Uuid,
+        quantity: u32,
+    },
+    /// Take a product's line out of the cart.
+    Remove { cart: Uuid, product: Uuid },
+    /// The cart as its owner reads it (read API).
+    Show {
+        cart: Uuid,
+        /// Wait (at most 2 s) until the read side has this version.
+        #[arg(long)]
+        min_version: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// One order (read API).
+    Show {
+        order: Uuid,
+        /// Wait (at most 2 s) until the read side has this version.
+        #[arg(long)]
+        min_version: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StockCommand {
+    /// Add units to a product's stock (owning vendor or admin).
+    Receive { product: Uuid, quantity: u32 },
+}
+
+/// Checking a cart out: the order it places is settled asynchronously.
+#[derive(Debug, clap::Args)]
+pub struct CheckoutArgs {
+    pub cart: Uuid,
+    /// The shipping address, free text.
+    #[arg(long)]
+    pub address: String,
+    /// `tok_ok`, `tok_decline` or `tok_timeout` with the local payment simulator.
+    #[arg(long, default_value = "tok_ok")]
+    pub payment_token: String,
+}
+
+pub async fn products(client: &CommerceClient, command: ProductsCommand) -> anyhow::Result<()> {
+    match command {
+        ProductsCommand::List {
+            category,
+            q,
+            cursor,
+            limit,
+        } => {
+            let query = ProductQuery {
+                category,
+                q,
+                cursor,
+                limit,
+                ..ProductQuery::default()
+            };
+            print_answer(client.list_products(&query).await)
+        }
+        ProductsCommand::Show { id, min_version } => {
+            print_answer(client.get_product(id, min_version).await)
+        }
+    }
+}
+
+pub async fn cart(client: &CommerceClient, command: CartCommand) -> anyhow::Result<()> {
+    let options = CommandOptions::default();
+    match command {
+        CartCommand::Create => print_answer(client.create_cart(&options).await),
+        CartCommand::Add {
+            cart,
+            product,
+            quantity,
+        } => print_answer(
+            client
+                .add_cart_item(cart, product, quantity, &options)
+                .await,
+        ),
+        CartCommand::Set {
+            cart,
+            product,
+            quantity,
+        } => print_answer(
+            client
+                .change_cart_item(cart, product, quantity, &options)
+                .await,
+        ),
+        CartCommand::Remove { cart, product } => {
+            print_answer(client.remove_cart_item(cart, product, &options).await)
+        }
+        CartCommand::Show { cart, min_version } => {
+            print_answer(client.get_cart(cart, min_version).await)
+        }
+    }
+}
+
+pub async fn checkout(client: &CommerceClient, args: CheckoutArgs) -> anyhow::Result<()> {
+    let options = CommandOptions::default();
+    print_answer(
+        client
+            .checkout(args.cart, &args.address, &args.payment_token, &options)
+            .await,
+    )
+}
+
+pub async fn orders(client: &CommerceClient, command: OrdersCommand) -> anyhow::Result<()> {
+    match command {
+        OrdersCommand::Show { order, min_version } => {
+            print_answer(client.get_order(order, min_version).await)
+        }
+    }
+}
+
+pub async fn stock(client: &CommerceClient, command: StockCommand) -> anyhow::Result<()> {
+    match command {
+        StockCommand::Receive { product, quantity } => print_answer(
+            client
+                .receive_stock(product, quantity, &CommandOptions::default())
+                .await,
+        ),
+    }
+}
+
+/// Pretty JSON on stdout for an answer; a refusal becomes an error carrying its status, title and
+/// detail, which `main` prints on stderr before exiting non-zero.
+fn print_answer<T: Serialize>(answer: Result<T, ClientError>) -> anyhow::Result<()> {
+    let value = answer.map_err(describe)?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// One line for a failed call: `HTTP 404 Not Found: no such cart` for a problem, the transport's
+/// cause chain otherwise (each cause once: `ClientError`'s own message already repeats its source).
+pub fn describe(error: ClientError) -> anyhow::Error {
+    match error {
+        ClientError::Problem { status, problem } => {
+            let mut line = format!("HTTP {status} {}", problem.title);
+            if !problem.detail.is_empty() {
+                line.push_str(": ");
+                line.push_str(&problem.detail);
+            }
+            if let Some(body) = &problem.raw_body {
+                line.push_str(&format!(" (body: {})", body.trim()));
+            }
+            anyhow::anyhow!(line)
+        }
+        ClientError::Transport(e) => anyhow::Error::new(e).context("request failed"),
+        decode @ ClientError::Decode { .. } => anyhow::anyhow!("{decode}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_is_described_by_status_title_and_detail() {
+        let problem = commerce_client::Problem {
+            title: "Not Found".into(),
+            detail: "no such cart".into(),
+            ..Default::default()
+        };
+        let error = ClientError::Problem {
+            status: 404,
+            problem: Box::new(problem),
+        };
+        assert_eq!(
+            describe(error).to_string(),
+            "HTTP 404 Not Found: no such cart"
+        );
+    }
+}
