@@ -104,7 +104,7 @@ pub async fn get_order(
     if !allowed {
         return Err(ReadError::Forbidden("this order is not yours".into()));
     }
-    Ok(Json(order))
+    Ok(Json(as_seen_by(&who, order)?))
 }
 
 /// A page of orders: a customer's own, those with a vendor's lines, or all for admins.
@@ -153,11 +153,14 @@ pub async fn list_orders(
     .bind(limit + 1)
     .fetch_all(&state.postgres)
     .await?;
+    let who = visibility(&claims)?;
     let mut items = rows
         .iter()
         .map(|row| {
             let doc: serde_json::Value = row.try_get("doc")?;
-            serde_json::from_value(doc).map_err(|e| ReadError::Internal(e.to_string()))
+            let order =
+                serde_json::from_value(doc).map_err(|e| ReadError::Internal(e.to_string()))?;
+            as_seen_by(&who, order)
         })
         .collect::<Result<Vec<OrderDocument>, ReadError>>()?;
     let more = items.len() as i64 > limit;
@@ -166,6 +169,21 @@ pub async fn list_orders(
         .then(|| items.last().map(|o| o.order_id.to_string()))
         .flatten();
     Ok(Json(OrderPage { items, next_cursor }))
+}
+
+/// A vendor sees only its own lines of an order, and their total: other vendors' sales are not
+/// its business.
+fn as_seen_by(who: &Visibility, mut order: OrderDocument) -> Result<OrderDocument, ReadError> {
+    if let Visibility::Vendor(vendor) = who {
+        order.lines.retain(|l| l.vendor_id == *vendor);
+        let minor = order
+            .lines
+            .iter()
+            .try_fold(0i64, |sum, l| sum.checked_add(l.line_total.amount_minor))
+            .ok_or_else(|| ReadError::Internal("order total overflows".into()))?;
+        order.total.amount_minor = minor;
+    }
+    Ok(order)
 }
 
 async fn load_order(state: &AppState, id: Uuid) -> Result<Option<OrderDocument>, ReadError> {

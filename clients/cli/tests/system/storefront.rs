@@ -419,3 +419,39 @@ async fn a_busy_cart_is_loaded_from_a_snapshot_and_stays_right() {
     assert_eq!(read["items"][0]["quantity"], 25);
     shop.system.stop().await;
 }
+
+#[tokio::test]
+async fn a_vendor_reads_only_its_own_lines_of_an_order() {
+    let shop = Shop::open().await;
+    let ours = shop.product(1000).await;
+    let other_vendor = shop.system.vendor_token(Uuid::new_v4());
+    let theirs = shop.system.create_product(&other_vendor, 300).await;
+    shop.system.publish(&other_vendor, theirs).await;
+    let cart = shop.cart(&shop.customer).await;
+    shop.add(&shop.customer, cart, ours, 2).await;
+    shop.add(&shop.customer, cart, theirs, 1).await;
+    let (status, accepted) = shop.checkout(&shop.customer, cart).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let order = accepted["order_id"].as_str().expect("order_id").to_owned();
+
+    let (status, full) = shop
+        .system
+        .read(&format!("/v1/orders/{order}?min_version=1"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{full}");
+    assert_eq!(full["lines"].as_array().map(Vec::len), Some(2));
+    assert_eq!(full["total"]["amount_minor"], 2300);
+    let (status, mine) = shop
+        .system
+        .read(&format!("/v1/orders/{order}"), &shop.vendor)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["lines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(mine["lines"][0]["product_id"], ours.to_string());
+    assert_eq!(mine["total"]["amount_minor"], 2000);
+    let (status, page) = shop.system.read("/v1/orders", &other_vendor).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"][0]["lines"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page["items"][0]["total"]["amount_minor"], 300);
+    shop.system.stop().await;
+}
