@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{event_metadata, parse_id, Accepted, Problem};
+use super::{event_metadata, parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
 use crate::event_store::ExecuteError;
 use crate::AppState;
@@ -171,16 +171,7 @@ pub async fn add_item(
         published: product.is_published(),
         quantity,
     };
-    let committed = state
-        .carts
-        .execute(
-            &cart_id.to_string(),
-            command,
-            event_metadata(&claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(committed.into()))
+    run(&state.carts, cart_id, command, &claims, correlation).await
 }
 
 /// Sets a line's quantity; 0 removes the line.
@@ -217,16 +208,7 @@ pub async fn change_quantity(
         product_id: ProductId(parse_id(&product, "product id")?),
         quantity: body.quantity,
     };
-    let committed = state
-        .carts
-        .execute(
-            &cart_id.to_string(),
-            command,
-            event_metadata(&claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(committed.into()))
+    run(&state.carts, cart_id, command, &claims, correlation).await
 }
 
 /// Takes a product's line out of the cart.
@@ -257,16 +239,7 @@ pub async fn remove_item(
         customer_id: customer(&claims)?,
         product_id: ProductId(parse_id(&product, "product id")?),
     };
-    let committed = state
-        .carts
-        .execute(
-            &cart_id.to_string(),
-            command,
-            event_metadata(&claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(committed.into()))
+    run(&state.carts, cart_id, command, &claims, correlation).await
 }
 
 /// Checks the cart out at current prices and places the order, atomically: the cart's

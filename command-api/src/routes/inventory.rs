@@ -9,7 +9,7 @@ use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{catalog_actor, event_metadata, parse_id, Accepted, Problem};
+use super::{catalog_actor, parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -58,19 +58,17 @@ pub async fn receive_stock(
     let vendor_id = product.vendor_id().ok_or(DomainError::NotFound {
         aggregate: "Product",
     })?;
-    let committed = state
-        .inventory
-        .execute(
-            &product_id.to_string(),
-            InventoryCommand::ReceiveStock {
-                product_id,
-                vendor_id,
-                quantity,
-                actor,
-            },
-            event_metadata(&claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(committed.into()))
+    run(
+        &state.inventory,
+        product_id.to_string(),
+        InventoryCommand::ReceiveStock {
+            product_id,
+            vendor_id,
+            quantity,
+            actor,
+        },
+        &claims,
+        correlation,
+    )
+    .await
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::event_store::CommandExecutor;
 
 /// The answer to every accepted command: the consistency token for `?min_version=`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -49,6 +50,29 @@ pub(crate) fn catalog_actor(claims: &Claims) -> Result<Actor, ApiError> {
                 .unwrap_or_default()
         ))),
     }
+}
+
+/// Runs `command` on aggregate `id` with the caller's tracing metadata: what most handlers do.
+pub(crate) async fn run<A>(
+    executor: &CommandExecutor<A>,
+    id: impl std::fmt::Display,
+    command: A::Command,
+    claims: &Claims,
+    correlation: CorrelationId,
+) -> Result<axum::Json<Accepted>, ApiError>
+where
+    A: cqrs_es::Aggregate<Error = commerce_domain::DomainError, Services = ()> + Clone,
+    A::Command: Clone,
+{
+    let committed = executor
+        .execute(
+            &id.to_string(),
+            command,
+            event_metadata(claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(axum::Json(committed.into()))
 }
 
 /// Tracing ids stored with every event of a command.

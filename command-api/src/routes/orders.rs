@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{event_metadata, parse_id, Accepted, Problem};
+use super::{parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -84,16 +84,14 @@ pub async fn cancel(
                 "must be one of out_of_stock, payment_declined, payment_timeout, customer_request, admin",
             )
         })?;
-    let committed = state
-        .orders
-        .execute(
-            &order_id.to_string(),
-            OrderCommand::Cancel { reason, actor },
-            event_metadata(&claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(committed.into()))
+    run(
+        &state.orders,
+        order_id.to_string(),
+        OrderCommand::Cancel { reason, actor },
+        &claims,
+        correlation,
+    )
+    .await
 }
 
 /// Hands an order to a carrier.
@@ -127,14 +125,12 @@ pub async fn ship(
     let order_id = parse_id(&id, "order id")?;
     let actor = order_actor(&claims)?;
     let tracking = TrackingNumber::parse(&body.tracking)?;
-    let committed = state
-        .orders
-        .execute(
-            &order_id.to_string(),
-            OrderCommand::Ship { tracking, actor },
-            event_metadata(&claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(committed.into()))
+    run(
+        &state.orders,
+        order_id.to_string(),
+        OrderCommand::Ship { tracking, actor },
+        &claims,
+        correlation,
+    )
+    .await
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{catalog_actor, event_metadata, parse_id, Accepted, Problem};
+use super::{catalog_actor, event_metadata, parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -189,8 +189,8 @@ pub async fn change_price(
     let product_id = parse_id(&id, "product id")?;
     let actor = catalog_actor(&claims)?;
     let price = body.price.parse()?;
-    execute(
-        &state,
+    run(
+        &state.products,
         product_id,
         ProductCommand::ChangePrice { price, actor },
         &claims,
@@ -267,27 +267,12 @@ async fn without_body(
 ) -> Result<Json<Accepted>, ApiError> {
     let product_id = parse_id(id, "product id")?;
     let actor = catalog_actor(claims)?;
-    execute(state, product_id, command(actor), claims, correlation).await
-}
-
-async fn execute(
-    state: &AppState,
-    product_id: Uuid,
-    command: ProductCommand,
-    claims: &commerce_platform::auth::Claims,
-    correlation: CorrelationId,
-) -> Result<Json<Accepted>, ApiError> {
-    let committed = state
-        .products
-        .execute(
-            &product_id.to_string(),
-            command,
-            event_metadata(claims, correlation),
-            &(),
-        )
-        .await?;
-    Ok(Json(Accepted {
-        aggregate_id: committed.aggregate_id,
-        version: committed.version,
-    }))
+    run(
+        &state.products,
+        product_id,
+        command(actor),
+        claims,
+        correlation,
+    )
+    .await
 }
