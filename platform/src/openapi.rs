@@ -69,3 +69,30 @@ pub fn docs_routes(spec: OpenApi, title: &'static str) -> Router {
         .route("/openapi.json", get(move || async move { Json(spec) }))
         .route("/docs", get(move || async move { Html(page) }))
 }
+
+/// The failures every authenticated operation can answer, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum CommonFailures {
+    /// No or invalid bearer token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(ProblemSchema),
+    /// Internal error
+    #[response(status = 500, content_type = "application/problem+json")]
+    Internal(ProblemSchema),
+    /// A dependency is unavailable; retry after `Retry-After` seconds
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(ProblemSchema),
+}
+
+/// The failures of an operation that takes a JSON body, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyFailures {
+    /// Body too large
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(ProblemSchema),
+    /// Body is not application/json
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(ProblemSchema),
+}

@@ -3,6 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use commerce_platform::auth::{Authenticated, Role};
+use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
 use commerce_projections::cart::CartDocument;
@@ -27,12 +28,10 @@ use crate::AppState;
     responses(
         (status = 200, description = "The cart document", body = CartDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(cart_id = %id))]

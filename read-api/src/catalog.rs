@@ -3,6 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
 use commerce_projections::catalog::{ProductDocument, AVAILABLE};
@@ -62,9 +63,7 @@ pub struct GetParams {
     responses(
         (status = 200, description = "A page of published products", body = ProductPage),
         (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -171,11 +170,9 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
     responses(
         (status = 200, description = "The product document", body = ProductDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product (or not published)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(product_id = %id))]

@@ -3,6 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use commerce_platform::auth::{Authenticated, Claims, Role};
+use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
 use commerce_projections::orders::OrderDocument;
@@ -69,12 +70,10 @@ fn visibility(claims: &Claims) -> Result<Visibility, ReadError> {
     responses(
         (status = 200, description = "The order document", body = OrderDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither the order's customer nor a vendor of its lines", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(order_id = %id))]
@@ -117,10 +116,8 @@ pub async fn get_order(
     responses(
         (status = 200, description = "A page of orders, oldest first", body = OrderPage),
         (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The read model store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all)]

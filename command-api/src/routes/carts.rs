@@ -11,6 +11,7 @@ use commerce_domain::{
 };
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::http::CorrelationId;
+use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -86,12 +87,8 @@ fn customer(claims: &Claims) -> Result<CustomerId, ApiError> {
     responses(
         (status = 201, description = "Created", body = CartCreated),
         (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a customer", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -133,15 +130,11 @@ pub async fn create_cart(
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart or product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Product not published, quantity out of bounds or over the line maximum", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(cart_id = %id))]
@@ -183,15 +176,11 @@ pub async fn add_item(
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart, or the product is not in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Over the line maximum", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(cart_id = %id, product_id = %product))]
@@ -219,12 +208,10 @@ pub async fn change_quantity(
     responses(
         (status = 200, description = "Accepted (unchanged version if the line was not there)", body = Accepted),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(cart_id = %id, product_id = %product))]
@@ -252,15 +239,11 @@ pub async fn remove_item(
     responses(
         (status = 202, description = "Order placed; fulfilment continues asynchronously", body = CheckoutAccepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart already checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Empty cart, a product no longer available, or bad address/token", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(cart_id = %id))]

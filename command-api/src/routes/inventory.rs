@@ -5,6 +5,7 @@ use commerce_domain::inventory::InventoryCommand;
 use commerce_domain::{DomainError, ProductId, Quantity};
 use commerce_platform::auth::Authenticated;
 use commerce_platform::http::CorrelationId;
+use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -32,15 +33,11 @@ pub struct ReceiptBody {
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the product's vendor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Quantity out of bounds", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(product_id = %id))]

@@ -5,6 +5,7 @@ use commerce_domain::order::{CancelReason, OrderCommand};
 use commerce_domain::{Actor, CustomerId, TrackingNumber, ValidationError, VendorId};
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::http::CorrelationId;
+use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -56,15 +57,11 @@ fn order_actor(claims: &Claims) -> Result<Actor, ApiError> {
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the order's customer, or a reason the caller may not give", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already shipped or cancelled, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown reason", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(order_id = %id))]
@@ -103,15 +100,11 @@ pub async fn cancel(
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "No lines of the caller's in this order", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not confirmed yet, already shipped or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad tracking number", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(order_id = %id))]

@@ -8,6 +8,7 @@ use commerce_domain::{
 };
 use commerce_platform::auth::Authenticated;
 use commerce_platform::http::CorrelationId;
+use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -87,14 +88,10 @@ pub struct ProductCreated {
     responses(
         (status = 201, description = "Created; read it with ?min_version=version", body = ProductCreated),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A rule says no (price, currency, text bounds)", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -167,15 +164,11 @@ pub async fn create_product(
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A rule says no (price, currency, text bounds)", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+        CommonFailures, BodyFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
@@ -209,12 +202,10 @@ pub async fn change_price(
     responses(
         (status = 200, description = "Accepted (unchanged version if it already was)", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
@@ -238,12 +229,10 @@ pub async fn publish(
     responses(
         (status = 200, description = "Accepted (unchanged version if it already was)", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No or invalid bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The event store is unavailable (Retry-After)", body = Problem, content_type = "application/problem+json")
+        CommonFailures
     )
 )]
 #[tracing::instrument(skip_all, fields(product_id = %id))]
