@@ -1,13 +1,15 @@
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateError, DomainEvent, EventStore};
+use cqrs_es::persist::{EventUpcaster, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, DomainEvent};
 use rand::Rng;
 use tokio::sync::Notify;
 
+use super::repository::{SnapshotUpdate, StoredStream};
 use super::PgEventRepository;
 
 /// The outcome of an accepted command: the consistency token a client reads its write with.
@@ -15,6 +17,13 @@ use super::PgEventRepository;
 pub struct Committed {
     pub aggregate_id: String,
     /// The aggregate's version after the command (unchanged if the command recorded nothing).
+    pub version: i64,
+}
+
+/// An aggregate rebuilt from the store, and the version (last sequence) it was rebuilt at.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded<A> {
+    pub aggregate: A,
     pub version: i64,
 }
 
@@ -57,13 +66,19 @@ pub enum ExecuteError<E: std::error::Error> {
 /// concurrency conflict try again from a fresh load, a bounded number of times.
 ///
 /// It stands in for `cqrs_es::CqrsFramework`, which answers `()` where the API must return the new
-/// version, and which lets `handle` mutate the loaded aggregate before a snapshot is computed from it
-/// (applying the new events twice). Here `handle` works on a copy.
+/// version, loads a snapshot and its events in two queries, writes a snapshot in a transaction of
+/// its own, and lets `handle` mutate the loaded aggregate before a snapshot is computed from it
+/// (applying the new events twice). Here a command costs one query to load (several aggregates at
+/// once when a command reads another, as AddItem reads the product) and one statement to append.
 pub struct CommandExecutor<A: Aggregate> {
-    store: PersistedEventStore<PgEventRepository, A>,
+    repository: PgEventRepository,
+    /// Take a snapshot each time the version crosses a multiple of this.
+    snapshot_every: Option<i64>,
+    upcasters: Vec<Box<dyn EventUpcaster>>,
     max_attempts: u32,
     /// Wakes the outbox relay in this process as soon as events are committed.
     relay_waker: Option<Arc<Notify>>,
+    aggregate: PhantomData<fn() -> A>,
 }
 
 impl<A> CommandExecutor<A>
@@ -75,18 +90,18 @@ where
 
     pub fn new(repository: PgEventRepository, relay_waker: Option<Arc<Notify>>) -> Self {
         Self {
-            store: PersistedEventStore::new_event_store(repository),
+            repository,
+            snapshot_every: None,
+            upcasters: Vec::new(),
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
             relay_waker,
+            aggregate: PhantomData,
         }
     }
 
     /// Reads events written in older shapes through `upcasters`.
-    pub fn with_upcasters(
-        mut self,
-        upcasters: Vec<Box<dyn cqrs_es::persist::EventUpcaster>>,
-    ) -> Self {
-        self.store = self.store.with_upcasters(upcasters);
+    pub fn with_upcasters(mut self, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+        self.upcasters = upcasters;
         self
     }
 
@@ -97,58 +112,97 @@ where
         relay_waker: Option<Arc<Notify>>,
     ) -> Self {
         Self {
-            store: PersistedEventStore::new_snapshot_store(repository, every),
-            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
-            relay_waker,
+            snapshot_every: i64::try_from(every).ok().filter(|every| *every > 0),
+            ..Self::new(repository, relay_waker)
         }
     }
 
     /// The aggregate as it stands, and its version.
     pub async fn load(&self, aggregate_id: &str) -> Result<(A, i64), ExecuteError<A::Error>> {
-        let context = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(infrastructure)?;
-        Ok((context.aggregate, context.current_sequence as i64))
+        let loaded = self.load_many(&[aggregate_id]).await?;
+        Ok(loaded
+            .into_iter()
+            .next()
+            .map(|l| (l.aggregate, l.version))
+            .unwrap_or_default())
     }
 
-    /// Loads and decides without committing; see [`Decided`].
+    /// Several aggregates of this type, in one query, in the order asked.
+    pub async fn load_many<E: std::error::Error>(
+        &self,
+        aggregate_ids: &[&str],
+    ) -> Result<Vec<Loaded<A>>, ExecuteError<E>> {
+        let streams: Vec<(&str, &str)> = aggregate_ids.iter().map(|id| (A::TYPE, *id)).collect();
+        let stored = self
+            .repository
+            .load_streams(&streams)
+            .await
+            .map_err(persistence)?;
+        let mut loaded = Vec::with_capacity(stored.len());
+        for (id, stream) in aggregate_ids.iter().zip(stored) {
+            loaded.push(self.rebuild(id, stream).await?);
+        }
+        Ok(loaded)
+    }
+
+    /// Folds a stored stream into the aggregate. A snapshot that no longer deserializes (the
+    /// aggregate's shape changed) is skipped for a full replay, not an outage.
+    async fn rebuild<E: std::error::Error>(
+        &self,
+        aggregate_id: &str,
+        stream: StoredStream,
+    ) -> Result<Loaded<A>, ExecuteError<E>> {
+        let (mut aggregate, mut version, events) = match stream.snapshot {
+            None => (A::default(), 0, stream.events),
+            Some(snapshot) => match serde_json::from_value::<A>(snapshot.payload) {
+                Ok(aggregate) => (aggregate, snapshot.version, stream.events),
+                Err(error) => {
+                    tracing::warn!(
+                        aggregate = A::TYPE,
+                        aggregate_id,
+                        %error,
+                        "snapshot unreadable; replaying every event"
+                    );
+                    let events = self
+                        .repository
+                        .events_after(A::TYPE, aggregate_id, 0)
+                        .await
+                        .map_err(persistence)?;
+                    (A::default(), 0, events)
+                }
+            },
+        };
+        for mut stored in events {
+            if let Some(upcaster) = self
+                .upcasters
+                .iter()
+                .find(|u| u.can_upcast(&stored.event_type, &stored.event_version))
+            {
+                stored = upcaster.upcast(stored);
+            }
+            let sequence = i64::try_from(stored.sequence).map_err(failed)?;
+            let event: A::Event = serde_json::from_value(stored.payload).map_err(failed)?;
+            aggregate.apply(event);
+            version = sequence;
+        }
+        Ok(Loaded { aggregate, version })
+    }
+
+    /// Decides `command` on an aggregate already loaded, without committing; see [`Decided`].
     pub async fn decide(
         &self,
         aggregate_id: &str,
+        loaded: Loaded<A>,
         command: A::Command,
         metadata: &HashMap<String, String>,
         services: &A::Services,
     ) -> Result<Decided<A>, ExecuteError<A::Error>> {
-        let (mut aggregate, version) = self.load(aggregate_id).await?;
-        let sink = EventSink::default();
-        aggregate
-            .handle(command, services, &sink)
-            .await
-            .map_err(ExecuteError::Rejected)?;
-        let events = sink.collect().await;
-        let metadata =
-            serde_json::to_value(metadata).map_err(|e| ExecuteError::Failed(Box::new(e)))?;
-        let serialized = events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| {
-                Ok(SerializedEvent {
-                    aggregate_id: aggregate_id.to_owned(),
-                    sequence: version as usize + i + 1,
-                    aggregate_type: A::TYPE.to_owned(),
-                    event_type: event.event_type(),
-                    event_version: event.event_version(),
-                    payload: serde_json::to_value(event)
-                        .map_err(|e| ExecuteError::Failed(Box::new(e)))?,
-                    metadata: metadata.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, ExecuteError<A::Error>>>()?;
+        let mut decision = loaded.aggregate;
+        let events = handle(&mut decision, command, services).await?;
+        let serialized = serialize::<A>(aggregate_id, loaded.version, &events, metadata)?;
         Ok(Decided {
             aggregate_id: aggregate_id.to_owned(),
-            version: version + events.len() as i64,
+            version: loaded.version + events.len() as i64,
             events,
             serialized,
         })
@@ -170,55 +224,177 @@ where
         services: &A::Services,
     ) -> Result<Committed, ExecuteError<A::Error>> {
         for attempt in 1..=self.max_attempts {
-            let context = self
-                .store
-                .load_aggregate(aggregate_id)
-                .await
-                .map_err(infrastructure)?;
-            let mut decision = context.aggregate.clone();
-            let sink = EventSink::default();
-            decision
-                .handle(command.clone(), services, &sink)
-                .await
-                .map_err(ExecuteError::Rejected)?;
-            let events = sink.collect().await;
-            if events.is_empty() {
-                return Ok(Committed {
-                    aggregate_id: aggregate_id.to_owned(),
-                    version: context.current_sequence as i64,
-                });
+            let (aggregate, version) = self.load(aggregate_id).await?;
+            let loaded = Loaded { aggregate, version };
+            let attempted = self
+                .attempt(aggregate_id, loaded, command.clone(), &metadata, services)
+                .await?;
+            if let Some(committed) = attempted {
+                return Ok(committed);
             }
-            match self.store.commit(events, context, metadata.clone()).await {
-                Ok(committed) => {
-                    if let Some(waker) = &self.relay_waker {
-                        waker.notify_one();
-                    }
-                    let version = committed.last().map(|e| e.sequence).unwrap_or_default();
-                    return Ok(Committed {
-                        aggregate_id: aggregate_id.to_owned(),
-                        version: version as i64,
-                    });
-                }
-                Err(AggregateError::AggregateConflict) => {
-                    metrics::counter!("command_conflicts_total", "aggregate" => A::TYPE)
-                        .increment(1);
-                    tracing::debug!(attempt, "concurrent append, retrying from a fresh load");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(other) => return Err(infrastructure(other)),
-            }
+            self.conflicted(attempt).await;
         }
         Err(ExecuteError::Contended {
             attempts: self.max_attempts,
         })
     }
+
+    /// Runs a command that is made from another aggregate as it stands (AddItem needs the
+    /// product's price and state): both are loaded in one query, and a retry reloads both.
+    #[tracing::instrument(
+        skip(self, given, command, metadata, services),
+        fields(aggregate = A::TYPE, given = B::TYPE)
+    )]
+    pub async fn execute_given<B>(
+        &self,
+        aggregate_id: &str,
+        given: (&CommandExecutor<B>, &str),
+        command: impl Fn(&B) -> Result<A::Command, A::Error>,
+        metadata: HashMap<String, String>,
+        services: &A::Services,
+    ) -> Result<Committed, ExecuteError<A::Error>>
+    where
+        B: Aggregate + Clone,
+        B::Command: Clone,
+    {
+        let (other, other_id) = given;
+        for attempt in 1..=self.max_attempts {
+            let stored = self
+                .repository
+                .load_streams(&[(B::TYPE, other_id), (A::TYPE, aggregate_id)])
+                .await
+                .map_err(persistence)?;
+            let mut stored = stored.into_iter();
+            let (Some(given_stream), Some(own_stream)) = (stored.next(), stored.next()) else {
+                return Err(failed("a load returned fewer streams than asked"));
+            };
+            let given = other.rebuild(other_id, given_stream).await?;
+            let loaded = self.rebuild(aggregate_id, own_stream).await?;
+            let command = command(&given.aggregate).map_err(ExecuteError::Rejected)?;
+            let attempted = self
+                .attempt(aggregate_id, loaded, command, &metadata, services)
+                .await?;
+            if let Some(committed) = attempted {
+                return Ok(committed);
+            }
+            self.conflicted(attempt).await;
+        }
+        Err(ExecuteError::Contended {
+            attempts: self.max_attempts,
+        })
+    }
+
+    /// Decides and appends once; `None` when another writer took the next sequence first.
+    async fn attempt(
+        &self,
+        aggregate_id: &str,
+        loaded: Loaded<A>,
+        command: A::Command,
+        metadata: &HashMap<String, String>,
+        services: &A::Services,
+    ) -> Result<Option<Committed>, ExecuteError<A::Error>> {
+        let mut decision = loaded.aggregate;
+        let events = handle(&mut decision, command, services).await?;
+        if events.is_empty() {
+            return Ok(Some(Committed {
+                aggregate_id: aggregate_id.to_owned(),
+                version: loaded.version,
+            }));
+        }
+        let serialized = serialize::<A>(aggregate_id, loaded.version, &events, metadata)?;
+        let version = loaded.version + events.len() as i64;
+        let snapshot = self.snapshot_after(loaded.version, version, &decision)?;
+        match self
+            .repository
+            .append_with_snapshot(&serialized, snapshot)
+            .await
+        {
+            Ok(()) => {
+                self.committed();
+                Ok(Some(Committed {
+                    aggregate_id: aggregate_id.to_owned(),
+                    version,
+                }))
+            }
+            Err(PersistenceError::OptimisticLockError) => Ok(None),
+            Err(other) => Err(persistence(other)),
+        }
+    }
+
+    /// Counts a lost race and backs off before the next attempt.
+    async fn conflicted(&self, attempt: u32) {
+        metrics::counter!("command_conflicts_total", "aggregate" => A::TYPE).increment(1);
+        tracing::debug!(attempt, "concurrent append, retrying from a fresh load");
+        tokio::time::sleep(backoff(attempt)).await;
+    }
+
+    /// A snapshot of `aggregate` at `after` when the step from `before` crossed a multiple of
+    /// the snapshot interval.
+    fn snapshot_after(
+        &self,
+        before: i64,
+        after: i64,
+        aggregate: &A,
+    ) -> Result<Option<SnapshotUpdate>, ExecuteError<A::Error>> {
+        let Some(every) = self.snapshot_every else {
+            return Ok(None);
+        };
+        if after / every == before / every {
+            return Ok(None);
+        }
+        Ok(Some(SnapshotUpdate {
+            version: after,
+            ordinal: after / every,
+            payload: serde_json::to_value(aggregate).map_err(failed)?,
+        }))
+    }
 }
 
 impl<E: std::error::Error> ExecuteError<E> {
     /// A storage failure outside the executor's own commit (e.g. a multi-aggregate append).
-    pub fn from_persistence(error: cqrs_es::persist::PersistenceError) -> Self {
-        infrastructure(AggregateError::from(error))
+    pub fn from_persistence(error: PersistenceError) -> Self {
+        persistence(error)
     }
+}
+
+/// Lets the aggregate decide; the sink applies the new events to `decision` as it goes.
+async fn handle<A: Aggregate>(
+    decision: &mut A,
+    command: A::Command,
+    services: &A::Services,
+) -> Result<Vec<A::Event>, ExecuteError<A::Error>> {
+    let sink = EventSink::default();
+    decision
+        .handle(command, services, &sink)
+        .await
+        .map_err(ExecuteError::Rejected)?;
+    Ok(sink.collect().await)
+}
+
+/// The events as stored: numbered after `version`, each with the command's metadata.
+fn serialize<A: Aggregate>(
+    aggregate_id: &str,
+    version: i64,
+    events: &[A::Event],
+    metadata: &HashMap<String, String>,
+) -> Result<Vec<SerializedEvent>, ExecuteError<A::Error>> {
+    let metadata = serde_json::to_value(metadata).map_err(failed)?;
+    let first = usize::try_from(version).map_err(failed)? + 1;
+    events
+        .iter()
+        .zip(first..)
+        .map(|(event, sequence)| {
+            Ok(SerializedEvent {
+                aggregate_id: aggregate_id.to_owned(),
+                sequence,
+                aggregate_type: A::TYPE.to_owned(),
+                event_type: event.event_type(),
+                event_version: event.event_version(),
+                payload: serde_json::to_value(event).map_err(failed)?,
+                metadata: metadata.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Jittered exponential backoff so contending writers do not retry in lock-step.
@@ -227,12 +403,17 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::rng().random_range(0..=ceiling_ms))
 }
 
-fn infrastructure<E: std::error::Error>(error: AggregateError<E>) -> ExecuteError<E> {
+fn failed<E: std::error::Error>(
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> ExecuteError<E> {
+    ExecuteError::Failed(error.into())
+}
+
+fn persistence<E: std::error::Error>(error: PersistenceError) -> ExecuteError<E> {
     match error {
-        AggregateError::UserError(e) => ExecuteError::Rejected(e),
-        AggregateError::AggregateConflict => ExecuteError::Contended { attempts: 1 },
-        AggregateError::DatabaseConnectionError(e) => ExecuteError::Unavailable(e),
-        AggregateError::DeserializationError(e) | AggregateError::UnexpectedError(e) => {
+        PersistenceError::OptimisticLockError => ExecuteError::Contended { attempts: 1 },
+        PersistenceError::ConnectionError(e) => ExecuteError::Unavailable(e),
+        PersistenceError::DeserializationError(e) | PersistenceError::UnknownError(e) => {
             ExecuteError::Failed(e)
         }
     }

@@ -1,9 +1,9 @@
-//! The Postgres event store: cqrs-es's persisted store over our own repository, and the command
-//! executor that answers with the new version.
+//! The Postgres event store (postgres-es's layout, our own queries) and the command executor that
+//! answers with the new version.
 mod executor;
 mod repository;
 
-pub use executor::{CommandExecutor, Committed, ExecuteError};
+pub use executor::{CommandExecutor, Committed, Decided, ExecuteError, Loaded};
 pub use repository::PgEventRepository;
 
 /// Applies the `es` schema migrations. Other crates' migrations share the bookkeeping table, so

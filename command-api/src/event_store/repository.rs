@@ -1,15 +1,12 @@
-use cqrs_es::persist::{
-    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
-};
-use cqrs_es::Aggregate;
-use futures::TryStreamExt;
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
-/// `PersistedEventRepository` on the `es` schema. Unlike postgres-es as shipped, it gives every
-/// event an id and a global position, appends all of a command's events and their outbox rows in one
-/// statement, and binds sequences as `bigint`.
+/// The event store on the `es` schema, in postgres-es's layout. Unlike postgres-es as shipped, it
+/// gives every event an id and a global position, appends a command's events, their outbox rows and
+/// any snapshot in one statement, and loads several aggregates (snapshot plus later events) in one
+/// query: a command costs two round trips.
 #[derive(Clone, Debug)]
 pub struct PgEventRepository {
     pool: PgPool,
@@ -28,12 +25,62 @@ const APPEND_EVENTS: &str = "WITH appended AS ( \
      RETURNING global_position) \
      INSERT INTO es.outbox (global_position) SELECT global_position FROM appended";
 
-/// Writes snapshot `n` only over an older one, so a slow writer never moves a snapshot backwards.
-const UPSERT_SNAPSHOT: &str = "INSERT INTO es.snapshots (aggregate_type, aggregate_id, \
-     last_sequence, current_snapshot, payload) VALUES ($1, $2, $3, $4, $5) \
+/// [`APPEND_EVENTS`] plus a snapshot, still one statement: a failed append writes no snapshot. The
+/// snapshot only replaces an older one, so a slow writer never moves a snapshot backwards.
+const APPEND_EVENTS_AND_SNAPSHOT: &str = "WITH appended AS ( \
+     INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload, metadata, event_id) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+         $6::jsonb[], $7::jsonb[], $8::uuid[]) \
+     RETURNING global_position), \
+     outboxed AS (INSERT INTO es.outbox (global_position) SELECT global_position FROM appended) \
+     INSERT INTO es.snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload) \
+     VALUES ($9, $10, $11, $12, $13) \
      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, \
      current_snapshot = EXCLUDED.current_snapshot, payload = EXCLUDED.payload, taken_at = now() \
-     WHERE es.snapshots.current_snapshot < EXCLUDED.current_snapshot";
+     WHERE es.snapshots.last_sequence < EXCLUDED.last_sequence";
+
+/// Each requested stream's snapshot (if any) and the events after it, in one round trip: a
+/// command that needs a cart and a product reads both at once.
+const LOAD_STREAMS: &str = "SELECT w.ord, x.is_snapshot, x.sequence, x.event_type, \
+     x.event_version, x.payload, x.metadata \
+     FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w(aggregate_type, aggregate_id, ord) \
+     CROSS JOIN LATERAL ( \
+       (SELECT true AS is_snapshot, s.last_sequence AS sequence, NULL::text AS event_type, \
+               NULL::text AS event_version, s.payload, NULL::jsonb AS metadata \
+        FROM es.snapshots s \
+        WHERE s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id) \
+       UNION ALL \
+       (SELECT false, e.sequence, e.event_type, e.event_version, e.payload, e.metadata \
+        FROM es.events e \
+        WHERE e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id \
+          AND e.sequence > COALESCE((SELECT s.last_sequence FROM es.snapshots s \
+              WHERE s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id), 0)) \
+     ) x \
+     ORDER BY w.ord, x.is_snapshot DESC, x.sequence";
+
+/// One aggregate's history as a load needs it: its latest snapshot, if any, and the events after it.
+#[derive(Debug, Default)]
+pub struct StoredStream {
+    pub snapshot: Option<StoredSnapshot>,
+    pub events: Vec<SerializedEvent>,
+}
+
+/// An aggregate's serialized state as of `version`.
+#[derive(Debug)]
+pub struct StoredSnapshot {
+    pub version: i64,
+    pub payload: Value,
+}
+
+/// A snapshot to write together with the events that bring the aggregate to `version`.
+#[derive(Debug)]
+pub struct SnapshotUpdate {
+    pub version: i64,
+    /// Which snapshot this is (`version / every`), kept for the postgres-es column.
+    pub ordinal: i64,
+    pub payload: Value,
+}
 
 impl PgEventRepository {
     pub fn new(pool: PgPool) -> Self {
@@ -58,19 +105,95 @@ impl PgEventRepository {
         &self.pool
     }
 
-    async fn select_events<A: Aggregate>(
+    /// Loads the streams `(aggregate_type, aggregate_id)` in one query, in the order asked.
+    pub async fn load_streams(
         &self,
+        streams: &[(&str, &str)],
+    ) -> Result<Vec<StoredStream>, PersistenceError> {
+        let types: Vec<&str> = streams.iter().map(|(t, _)| *t).collect();
+        let ids: Vec<&str> = streams.iter().map(|(_, id)| *id).collect();
+        let rows = sqlx::query(LOAD_STREAMS)
+            .bind(&types)
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(persistence_error)?;
+        let mut loaded: Vec<StoredStream> =
+            streams.iter().map(|_| StoredStream::default()).collect();
+        for row in &rows {
+            let ord: i64 = row.try_get("ord").map_err(persistence_error)?;
+            // WITH ORDINALITY numbers the requested streams from 1.
+            let index = usize::try_from(ord - 1)
+                .ok()
+                .filter(|i| *i < streams.len())
+                .ok_or_else(|| {
+                    PersistenceError::UnknownError(format!("stream {ord} was not asked for").into())
+                })?;
+            let stream = &mut loaded[index];
+            let sequence: i64 = row.try_get("sequence").map_err(persistence_error)?;
+            let payload: Value = row.try_get("payload").map_err(persistence_error)?;
+            if row
+                .try_get::<bool, _>("is_snapshot")
+                .map_err(persistence_error)?
+            {
+                stream.snapshot = Some(StoredSnapshot {
+                    version: sequence,
+                    payload,
+                });
+                continue;
+            }
+            let (aggregate_type, aggregate_id) = streams[index];
+            stream.events.push(SerializedEvent {
+                aggregate_type: aggregate_type.to_owned(),
+                aggregate_id: aggregate_id.to_owned(),
+                sequence: usize::try_from(sequence)
+                    .map_err(|e| PersistenceError::UnknownError(e.into()))?,
+                event_type: row.try_get("event_type").map_err(persistence_error)?,
+                event_version: row.try_get("event_version").map_err(persistence_error)?,
+                payload,
+                metadata: row.try_get("metadata").map_err(persistence_error)?,
+            });
+        }
+        Ok(loaded)
+    }
+
+    /// Every event of one stream after `after_sequence`: the slow path when a snapshot is unusable.
+    pub async fn events_after(
+        &self,
+        aggregate_type: &str,
         aggregate_id: &str,
         after_sequence: i64,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         let rows = sqlx::query(SELECT_EVENTS)
-            .bind(A::TYPE)
+            .bind(aggregate_type)
             .bind(aggregate_id)
             .bind(after_sequence)
             .fetch_all(&self.pool)
             .await
             .map_err(persistence_error)?;
         rows.iter().map(serialized_event).collect()
+    }
+
+    /// Appends one command's events with their outbox rows and, if given, the aggregate's snapshot
+    /// after them: one statement, so one round trip and all or nothing.
+    pub async fn append_with_snapshot(
+        &self,
+        events: &[SerializedEvent],
+        snapshot: Option<SnapshotUpdate>,
+    ) -> Result<(), PersistenceError> {
+        let (Some(first), Some(snapshot)) = (events.first(), snapshot) else {
+            return append(&self.pool, events).await;
+        };
+        bind_events(sqlx::query(APPEND_EVENTS_AND_SNAPSHOT), events)?
+            .bind(&first.aggregate_type)
+            .bind(&first.aggregate_id)
+            .bind(snapshot.version)
+            .bind(snapshot.ordinal)
+            .bind(&snapshot.payload)
+            .execute(&self.pool)
+            .await
+            .map_err(persistence_error)?;
+        Ok(())
     }
 }
 
@@ -111,6 +234,23 @@ async fn append<'e, E>(executor: E, events: &[SerializedEvent]) -> Result<(), Pe
 where
     E: sqlx::Executor<'e, Database = Postgres>,
 {
+    if events.is_empty() {
+        return Ok(());
+    }
+    bind_events(sqlx::query(APPEND_EVENTS), events)?
+        .execute(executor)
+        .await
+        .map_err(persistence_error)?;
+    Ok(())
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds `events` column by column as parameters `$1` to `$8` of an append statement.
+fn bind_events<'q>(
+    query: PgQuery<'q>,
+    events: &'q [SerializedEvent],
+) -> Result<PgQuery<'q>, PersistenceError> {
     let mut types = Vec::with_capacity(events.len());
     let mut ids = Vec::with_capacity(events.len());
     let mut sequences = Vec::with_capacity(events.len());
@@ -129,131 +269,13 @@ where
         metadata.push(&event.metadata);
         event_ids.push(Uuid::now_v7());
     }
-    sqlx::query(APPEND_EVENTS)
-        .bind(&types)
-        .bind(&ids)
-        .bind(&sequences)
-        .bind(&event_types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(&metadata)
-        .bind(&event_ids)
-        .execute(executor)
-        .await
-        .map_err(persistence_error)?;
-    Ok(())
-}
-
-impl PersistedEventRepository for PgEventRepository {
-    async fn get_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select_events::<A>(aggregate_id, 0).await
-    }
-
-    async fn get_last_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        last_sequence: usize,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.select_events::<A>(aggregate_id, to_i64(last_sequence)?)
-            .await
-    }
-
-    async fn get_snapshot<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
-        let row = sqlx::query(
-            "SELECT last_sequence, current_snapshot, payload FROM es.snapshots \
-             WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(persistence_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let last_sequence: i64 = row.try_get("last_sequence").map_err(persistence_error)?;
-        let current_snapshot: i64 = row.try_get("current_snapshot").map_err(persistence_error)?;
-        Ok(Some(SerializedSnapshot {
-            aggregate_id: aggregate_id.to_owned(),
-            aggregate: row.try_get("payload").map_err(persistence_error)?,
-            current_sequence: usize::try_from(last_sequence)
-                .map_err(|e| PersistenceError::UnknownError(e.into()))?,
-            current_snapshot: usize::try_from(current_snapshot)
-                .map_err(|e| PersistenceError::UnknownError(e.into()))?,
-        }))
-    }
-
-    async fn persist<A: Aggregate>(
-        &self,
-        events: &[SerializedEvent],
-        snapshot_update: Option<(String, Value, usize)>,
-    ) -> Result<(), PersistenceError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        match snapshot_update {
-            // One statement is one transaction: a single round trip for the common case.
-            None => append(&self.pool, events).await,
-            Some((aggregate_id, payload, current_snapshot)) => {
-                let last_sequence = events.last().map(|e| e.sequence).unwrap_or_default();
-                let mut tx = self.pool.begin().await.map_err(persistence_error)?;
-                append(&mut *tx, events).await?;
-                sqlx::query(UPSERT_SNAPSHOT)
-                    .bind(A::TYPE)
-                    .bind(&aggregate_id)
-                    .bind(to_i64(last_sequence)?)
-                    .bind(to_i64(current_snapshot)?)
-                    .bind(&payload)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(persistence_error)?;
-                tx.commit().await.map_err(persistence_error)
-            }
-        }
-    }
-
-    async fn stream_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<ReplayStream, PersistenceError> {
-        let events = self.get_events::<A>(aggregate_id).await?;
-        let (mut feed, stream) = ReplayStream::new(events.len().max(1));
-        for event in events {
-            feed.push(Ok(event)).await?;
-        }
-        Ok(stream)
-    }
-
-    /// Every event of `A`, in global order, below the safe horizon so a transaction that commits
-    /// late with a lower position is never skipped by a reader that resumes after it.
-    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        let pool = self.pool.clone();
-        let (mut feed, stream) = ReplayStream::new(1000);
-        tokio::spawn(async move {
-            let query = sqlx::query(
-                "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
-                 metadata FROM es.events WHERE aggregate_type = $1 \
-                 AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-                 ORDER BY global_position",
-            )
-            .bind(A::TYPE);
-            let mut rows = query.fetch(&pool);
-            loop {
-                let next = match rows.try_next().await {
-                    Ok(Some(row)) => serialized_event(&row),
-                    Ok(None) => break,
-                    Err(e) => Err(persistence_error(e)),
-                };
-                let failed = next.is_err();
-                if feed.push(next).await.is_err() || failed {
-                    break;
-                }
-            }
-        });
-        Ok(stream)
-    }
+    Ok(query
+        .bind(types)
+        .bind(ids)
+        .bind(sequences)
+        .bind(event_types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata)
+        .bind(event_ids))
 }

@@ -1,6 +1,4 @@
 //! Cart commands: create, add, change, remove, and checkout (which places the order).
-use std::collections::BTreeMap;
-
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -19,7 +17,7 @@ use uuid::Uuid;
 
 use super::{event_metadata, parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
-use crate::event_store::ExecuteError;
+use crate::event_store::{ExecuteError, Loaded};
 use crate::AppState;
 
 /// Checkout attempts when another writer changes the cart or a product meanwhile.
@@ -149,22 +147,31 @@ pub async fn add_item(
     let customer_id = customer(&claims)?;
     let quantity = Quantity::new(body.quantity)?;
     let product_id = ProductId(body.product_id);
-    let (product, _) = state.products.load(&product_id.to_string()).await?;
-    let (Some(vendor_id), Some(price)) = (product.vendor_id(), product.price()) else {
-        return Err(DomainError::NotFound {
-            aggregate: "Product",
-        }
-        .into());
-    };
-    let command = CartCommand::AddItem {
-        customer_id,
-        product_id,
-        vendor_id,
-        unit_price: price.clone(),
-        published: product.is_published(),
-        quantity,
-    };
-    run(&state.carts, cart_id, command, &claims, correlation).await
+    let committed = state
+        .carts
+        .execute_given(
+            &cart_id.to_string(),
+            (&state.products, &product_id.to_string()),
+            |product| {
+                let (Some(vendor_id), Some(price)) = (product.vendor_id(), product.price()) else {
+                    return Err(DomainError::NotFound {
+                        aggregate: "Product",
+                    });
+                };
+                Ok(CartCommand::AddItem {
+                    customer_id,
+                    product_id,
+                    vendor_id,
+                    unit_price: price.clone(),
+                    published: product.is_published(),
+                    quantity,
+                })
+            },
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
 }
 
 /// Sets a line's quantity; 0 removes the line.
@@ -261,16 +268,27 @@ pub async fn checkout(
     let order_id = OrderId::generate();
     let metadata = event_metadata(&claims, correlation);
     for attempt in 1..=CHECKOUT_ATTEMPTS {
-        let (cart, _) = state.carts.load(&cart_id).await?;
-        let mut current_prices = BTreeMap::new();
-        for line in cart.lines() {
-            let (product, _) = state.products.load(&line.product_id.to_string()).await?;
-            let price = product
-                .is_published()
-                .then(|| product.price().cloned())
-                .flatten();
-            current_prices.insert(line.product_id, price);
-        }
+        let (cart, cart_version) = state.carts.load(&cart_id).await?;
+        let product_ids: Vec<String> = cart
+            .lines()
+            .iter()
+            .map(|l| l.product_id.to_string())
+            .collect();
+        let product_ids: Vec<&str> = product_ids.iter().map(String::as_str).collect();
+        let products = state.products.load_many(&product_ids).await?;
+        let current_prices = cart
+            .lines()
+            .iter()
+            .zip(products)
+            .map(|(line, product)| {
+                let product = product.aggregate;
+                let price = product
+                    .is_published()
+                    .then(|| product.price().cloned())
+                    .flatten();
+                (line.product_id, price)
+            })
+            .collect();
         let checkout = CartCommand::Checkout {
             customer_id,
             order_id,
@@ -278,9 +296,13 @@ pub async fn checkout(
             payment_token: payment_token.clone(),
             current_prices,
         };
+        let loaded_cart = Loaded {
+            aggregate: cart,
+            version: cart_version,
+        };
         let cart_decided = state
             .carts
-            .decide(&cart_id, checkout, &metadata, &())
+            .decide(&cart_id, loaded_cart, checkout, &metadata, &())
             .await?;
         let Some(CartEvent::CartCheckedOut { lines, .. }) = cart_decided.events.last() else {
             return Err(ApiError::Internal(
@@ -303,9 +325,10 @@ pub async fn checkout(
             payment_token: payment_token.clone(),
         };
         let order_id_text = order_id.to_string();
+        // The order id is new, so its stream is empty: nothing to load.
         let order_decided = state
             .orders
-            .decide(&order_id_text, place, &metadata, &())
+            .decide(&order_id_text, Loaded::default(), place, &metadata, &())
             .await?;
         match state
             .repository

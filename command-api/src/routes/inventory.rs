@@ -10,7 +10,7 @@ use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{catalog_actor, parse_id, run, Accepted, Problem};
+use super::{catalog_actor, event_metadata, parse_id, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -51,21 +51,26 @@ pub async fn receive_stock(
     let product_id = ProductId(parse_id(&id, "product id")?);
     let actor = catalog_actor(&claims)?;
     let quantity = Quantity::new(body.quantity)?;
-    let (product, _) = state.products.load(&product_id.to_string()).await?;
-    let vendor_id = product.vendor_id().ok_or(DomainError::NotFound {
-        aggregate: "Product",
-    })?;
-    run(
-        &state.inventory,
-        product_id.to_string(),
-        InventoryCommand::ReceiveStock {
-            product_id,
-            vendor_id,
-            quantity,
-            actor,
-        },
-        &claims,
-        correlation,
-    )
-    .await
+    let id = product_id.to_string();
+    let committed = state
+        .inventory
+        .execute_given(
+            &id,
+            (&state.products, &id),
+            |product| {
+                let vendor_id = product.vendor_id().ok_or(DomainError::NotFound {
+                    aggregate: "Product",
+                })?;
+                Ok(InventoryCommand::ReceiveStock {
+                    product_id,
+                    vendor_id,
+                    quantity,
+                    actor: actor.clone(),
+                })
+            },
+            event_metadata(&claims, correlation),
+            &(),
+        )
+        .await?;
+    Ok(Json(committed.into()))
 }

@@ -421,6 +421,37 @@ async fn a_busy_cart_is_loaded_from_a_snapshot_and_stays_right() {
 }
 
 #[tokio::test]
+async fn a_snapshot_that_no_longer_reads_is_skipped_for_a_full_replay() {
+    let shop = Shop::open().await;
+    let tee = shop.product(100).await;
+    let cart = shop.cart(&shop.customer).await;
+    for _ in 0..20 {
+        let (status, body) = shop.add(&shop.customer, cart, tee, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // As if the cart's shape had changed since the snapshot was taken.
+    let damaged = sqlx::query(
+        "UPDATE es.snapshots SET payload = '\"an older shape\"' \
+         WHERE aggregate_type = 'Cart' AND aggregate_id = $1",
+    )
+    .bind(cart.to_string())
+    .execute(&shop.system.pool)
+    .await
+    .expect("snapshot updated");
+    assert_eq!(damaged.rows_affected(), 1, "a snapshot was taken at 20");
+    let (status, body) = shop.add(&shop.customer, cart, tee, 1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["version"], 22, "every event replayed");
+    let (status, body) = shop.add(&shop.customer, cart, tee, 79).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "21 units held, so 79 more would pass the line maximum: {body}"
+    );
+    shop.system.stop().await;
+}
+
+#[tokio::test]
 async fn a_vendor_reads_only_its_own_lines_of_an_order() {
     let shop = Shop::open().await;
     let ours = shop.product(1000).await;
