@@ -181,7 +181,8 @@ impl CommandApi {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Install the recorder before anything records, or early samples go nowhere.
         commerce_platform::telemetry::metrics_handle();
-        let pool = commerce_platform::database::connect(&config.database).await?;
+        let pool =
+            commerce_platform::database::connect_with_generic_plans(&config.database).await?;
         event_store::migrate(&pool).await?;
         let aws = AwsClients::connect(&config.messaging).await;
         let waker = Arc::new(Notify::new());

@@ -384,11 +384,16 @@ impl OutboxRelay {
         sqlx::query("SET LOCAL synchronous_commit = off")
             .execute(&mut **tx)
             .await?;
+        // Rows are locked first, then each event is fetched by its position. The fenced lateral
+        // lookup (OFFSET 0) keeps the planner from hashing the whole event table when its
+        // statistics overestimate the backlog, which it did under load.
         let rows = sqlx::query(&format!(
-            "SELECT {ENVELOPE_COLUMNS} \
-             FROM es.outbox o JOIN es.events e ON e.global_position = o.global_position \
-             WHERE o.published_at IS NULL ORDER BY o.global_position LIMIT $1 \
-             FOR UPDATE OF o SKIP LOCKED"
+            "WITH claimed AS ( \
+               SELECT global_position FROM es.outbox WHERE published_at IS NULL \
+               ORDER BY global_position LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             SELECT {ENVELOPE_COLUMNS} FROM claimed c CROSS JOIN LATERAL ( \
+               SELECT * FROM es.events WHERE global_position = c.global_position OFFSET 0) e \
+             ORDER BY c.global_position"
         ))
         .bind(self.config.claim_limit)
         .fetch_all(&mut **tx)

@@ -22,8 +22,11 @@ use crate::storefront::describe;
 const LINE_MAX: u32 = 99;
 /// Where the ceiling script lives, relative to the repository root.
 const DEFAULT_CEILING: &str = "../shared/bench/pg-ceiling";
-/// Lets the relay and projectors work off the load's events so the ceiling runs on a quiet machine.
-const SETTLE: Duration = Duration::from_secs(3);
+/// The ceiling waits for the relay and projectors to work off the load's events (the machine's CPU
+/// at least this idle over a second), so that it runs on a quiet machine; but no longer than
+/// [`SETTLE_AT_MOST`].
+const QUIET_IDLE_SHARE: f64 = 0.85;
+const SETTLE_AT_MOST: Duration = Duration::from_secs(60);
 /// The targets, printed next to the result.
 const TARGET_RATIO: f64 = 0.5;
 const TARGET_P99_MS: f64 = 25.0;
@@ -132,6 +135,41 @@ impl fmt::Display for LoadReport {
     }
 }
 
+/// Waits until a one-second window finds the CPUs at least [`QUIET_IDLE_SHARE`] idle (read from
+/// `/proc/stat`; where that is missing, waits 3 s) and says how long that took.
+async fn wait_for_quiet_machine() -> Duration {
+    let started = Instant::now();
+    let Some(mut before) = cpu_times() else {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        return started.elapsed();
+    };
+    while started.elapsed() < SETTLE_AT_MOST {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(after) = cpu_times() else { break };
+        let (idle, total) = (after.0 - before.0, after.1 - before.1);
+        if total > 0 && idle as f64 / total as f64 >= QUIET_IDLE_SHARE {
+            break;
+        }
+        before = after;
+    }
+    started.elapsed()
+}
+
+/// (idle, total) jiffies of all CPUs, from the first line of `/proc/stat`.
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait ...: idle and iowait are idle time.
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or_default();
+    Some((idle, fields.iter().sum()))
+}
+
 /// One `pg-ceiling` measurement.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Ceiling {
@@ -193,7 +231,11 @@ pub async fn add_items(auth: &AuthConfig, load: &AddItemsLoad) -> anyhow::Result
         );
         return Ok(());
     };
-    tokio::time::sleep(SETTLE).await;
+    let settled = wait_for_quiet_machine().await;
+    println!(
+        "settled      {:.1} s until the CPU was idle",
+        settled.as_secs_f64()
+    );
     let clients = u32::try_from(load.concurrency).context("--concurrency is too large")?;
     let seconds = load.duration.as_secs().max(1);
     let ceiling = tokio::task::spawn_blocking(move || run_ceiling(&script, clients, seconds))
