@@ -399,6 +399,7 @@ impl OutboxRelay {
         .fetch_all(&mut **tx)
         .await
         .context("claiming outbox rows")?;
+        metrics::counter!("relay_claims_total").increment(1);
         rows.iter().map(PendingEvent::from_row).collect()
     }
 
@@ -544,6 +545,8 @@ async fn publish_batch(
         .enumerate()
         .map(|(index, pending)| batch_entry(index, pending))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Entries per call (outbox_published_total / relay_publish_calls_total) says how well batches fill.
+    metrics::counter!("relay_publish_calls_total").increment(1);
     let output = sns
         .publish_batch()
         .topic_arn(topic_arn)

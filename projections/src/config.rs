@@ -22,6 +22,7 @@ impl Config {
             messaging: MessagingConfig::from_env()?,
             consumer: ConsumerConfig {
                 retry_base_secs: env_or("COMMERCE_CONSUMER_RETRY_BASE_SECS", "1")?,
+                pollers: env_or("COMMERCE_CONSUMER_POLLERS", "4")?,
                 ..ConsumerConfig::default()
             },
         })
