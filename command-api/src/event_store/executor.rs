@@ -9,7 +9,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use rand::Rng;
 use tokio::sync::Notify;
 
-use super::repository::{SnapshotUpdate, StoredStream};
+use super::repository::{SnapshotUpdate, StoredEvent, StoredStream};
 use super::PgEventRepository;
 
 /// The outcome of an accepted command: the consistency token a client reads its write with.
@@ -154,7 +154,7 @@ where
     ) -> Result<Loaded<A>, ExecuteError<E>> {
         let (mut aggregate, mut version, events) = match stream.snapshot {
             None => (A::default(), 0, stream.events),
-            Some(snapshot) => match serde_json::from_value::<A>(snapshot.payload) {
+            Some(snapshot) => match serde_json::from_str::<A>(snapshot.payload.get()) {
                 Ok(aggregate) => (aggregate, snapshot.version, stream.events),
                 Err(error) => {
                     tracing::warn!(
@@ -172,20 +172,36 @@ where
                 }
             },
         };
-        for mut stored in events {
-            if let Some(upcaster) = self
-                .upcasters
-                .iter()
-                .find(|u| u.can_upcast(&stored.event_type, &stored.event_version))
-            {
-                stored = upcaster.upcast(stored);
-            }
-            let sequence = i64::try_from(stored.sequence).map_err(failed)?;
-            let event: A::Event = serde_json::from_value(stored.payload).map_err(failed)?;
-            aggregate.apply(event);
-            version = sequence;
+        for stored in events {
+            version = stored.sequence;
+            aggregate.apply(self.read_event(aggregate_id, stored)?);
         }
         Ok(Loaded { aggregate, version })
+    }
+
+    /// An event in the aggregate's current shape: through the upcaster that claims it, if any.
+    fn read_event<E: std::error::Error>(
+        &self,
+        aggregate_id: &str,
+        stored: StoredEvent,
+    ) -> Result<A::Event, ExecuteError<E>> {
+        let Some(upcaster) = self
+            .upcasters
+            .iter()
+            .find(|u| u.can_upcast(&stored.event_type, &stored.event_version))
+        else {
+            return serde_json::from_str(stored.payload.get()).map_err(failed);
+        };
+        let older = SerializedEvent {
+            aggregate_id: aggregate_id.to_owned(),
+            sequence: usize::try_from(stored.sequence).map_err(failed)?,
+            aggregate_type: A::TYPE.to_owned(),
+            event_type: stored.event_type,
+            event_version: stored.event_version,
+            payload: serde_json::from_str(stored.payload.get()).map_err(failed)?,
+            metadata: serde_json::Value::Null,
+        };
+        serde_json::from_value(upcaster.upcast(older).payload).map_err(failed)
     }
 
     /// Decides `command` on an aggregate already loaded, without committing; see [`Decided`].
@@ -345,7 +361,7 @@ where
         Ok(Some(SnapshotUpdate {
             version: after,
             ordinal: after / every,
-            payload: serde_json::to_value(aggregate).map_err(failed)?,
+            payload: serde_json::value::to_raw_value(aggregate).map_err(failed)?,
         }))
     }
 }

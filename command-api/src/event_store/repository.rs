@@ -1,5 +1,6 @@
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row};
 use uuid::Uuid;
 
@@ -12,8 +13,7 @@ pub struct PgEventRepository {
     pool: PgPool,
 }
 
-const SELECT_EVENTS: &str = "SELECT aggregate_type, aggregate_id, sequence, event_type, \
-     event_version, payload, metadata FROM es.events \
+const SELECT_EVENTS: &str = "SELECT sequence, event_type, event_version, payload FROM es.events \
      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence";
 
 /// Appends the events and, in the same statement, their outbox rows.
@@ -43,15 +43,15 @@ const APPEND_EVENTS_AND_SNAPSHOT: &str = "WITH appended AS ( \
 /// Each requested stream's snapshot (if any) and the events after it, in one round trip: a
 /// command that needs a cart and a product reads both at once.
 const LOAD_STREAMS: &str = "SELECT w.ord, x.is_snapshot, x.sequence, x.event_type, \
-     x.event_version, x.payload, x.metadata \
+     x.event_version, x.payload \
      FROM UNNEST($1::text[], $2::text[]) WITH ORDINALITY AS w(aggregate_type, aggregate_id, ord) \
      CROSS JOIN LATERAL ( \
        (SELECT true AS is_snapshot, s.last_sequence AS sequence, NULL::text AS event_type, \
-               NULL::text AS event_version, s.payload, NULL::jsonb AS metadata \
+               NULL::text AS event_version, s.payload \
         FROM es.snapshots s \
         WHERE s.aggregate_type = w.aggregate_type AND s.aggregate_id = w.aggregate_id) \
        UNION ALL \
-       (SELECT false, e.sequence, e.event_type, e.event_version, e.payload, e.metadata \
+       (SELECT false, e.sequence, e.event_type, e.event_version, e.payload \
         FROM es.events e \
         WHERE e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id \
           AND e.sequence > COALESCE((SELECT s.last_sequence FROM es.snapshots s \
@@ -63,14 +63,24 @@ const LOAD_STREAMS: &str = "SELECT w.ord, x.is_snapshot, x.sequence, x.event_typ
 #[derive(Debug, Default)]
 pub struct StoredStream {
     pub snapshot: Option<StoredSnapshot>,
-    pub events: Vec<SerializedEvent>,
+    pub events: Vec<StoredEvent>,
 }
 
-/// An aggregate's serialized state as of `version`.
+/// An aggregate's serialized state as of `version`. Payloads stay JSON text until the executor
+/// reads them straight into the aggregate's types, without a `serde_json::Value` in between.
 #[derive(Debug)]
 pub struct StoredSnapshot {
     pub version: i64,
-    pub payload: Value,
+    pub payload: Box<RawValue>,
+}
+
+/// An event as a load reads it (metadata is for readers of the stream, not for decisions).
+#[derive(Debug)]
+pub struct StoredEvent {
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Box<RawValue>,
 }
 
 /// A snapshot to write together with the events that bring the aggregate to `version`.
@@ -79,7 +89,7 @@ pub struct SnapshotUpdate {
     pub version: i64,
     /// Which snapshot this is (`version / every`), kept for the postgres-es column.
     pub ordinal: i64,
-    pub payload: Value,
+    pub payload: Box<RawValue>,
 }
 
 impl PgEventRepository {
@@ -130,29 +140,18 @@ impl PgEventRepository {
                     PersistenceError::UnknownError(format!("stream {ord} was not asked for").into())
                 })?;
             let stream = &mut loaded[index];
-            let sequence: i64 = row.try_get("sequence").map_err(persistence_error)?;
-            let payload: Value = row.try_get("payload").map_err(persistence_error)?;
             if row
                 .try_get::<bool, _>("is_snapshot")
                 .map_err(persistence_error)?
             {
+                let Json(payload) = row.try_get("payload").map_err(persistence_error)?;
                 stream.snapshot = Some(StoredSnapshot {
-                    version: sequence,
+                    version: row.try_get("sequence").map_err(persistence_error)?,
                     payload,
                 });
-                continue;
+            } else {
+                stream.events.push(stored_event(row)?);
             }
-            let (aggregate_type, aggregate_id) = streams[index];
-            stream.events.push(SerializedEvent {
-                aggregate_type: aggregate_type.to_owned(),
-                aggregate_id: aggregate_id.to_owned(),
-                sequence: usize::try_from(sequence)
-                    .map_err(|e| PersistenceError::UnknownError(e.into()))?,
-                event_type: row.try_get("event_type").map_err(persistence_error)?,
-                event_version: row.try_get("event_version").map_err(persistence_error)?,
-                payload,
-                metadata: row.try_get("metadata").map_err(persistence_error)?,
-            });
         }
         Ok(loaded)
     }
@@ -163,7 +162,7 @@ impl PgEventRepository {
         aggregate_type: &str,
         aggregate_id: &str,
         after_sequence: i64,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    ) -> Result<Vec<StoredEvent>, PersistenceError> {
         let rows = sqlx::query(SELECT_EVENTS)
             .bind(aggregate_type)
             .bind(aggregate_id)
@@ -171,7 +170,7 @@ impl PgEventRepository {
             .fetch_all(&self.pool)
             .await
             .map_err(persistence_error)?;
-        rows.iter().map(serialized_event).collect()
+        rows.iter().map(stored_event).collect()
     }
 
     /// Appends one command's events with their outbox rows and, if given, the aggregate's snapshot
@@ -189,7 +188,7 @@ impl PgEventRepository {
             .bind(&first.aggregate_id)
             .bind(snapshot.version)
             .bind(snapshot.ordinal)
-            .bind(&snapshot.payload)
+            .bind(Json(&snapshot.payload))
             .execute(&self.pool)
             .await
             .map_err(persistence_error)?;
@@ -197,17 +196,13 @@ impl PgEventRepository {
     }
 }
 
-fn serialized_event(row: &sqlx::postgres::PgRow) -> Result<SerializedEvent, PersistenceError> {
-    let sequence: i64 = row.try_get("sequence").map_err(persistence_error)?;
-    Ok(SerializedEvent {
-        aggregate_type: row.try_get("aggregate_type").map_err(persistence_error)?,
-        aggregate_id: row.try_get("aggregate_id").map_err(persistence_error)?,
-        sequence: usize::try_from(sequence)
-            .map_err(|e| PersistenceError::UnknownError(e.into()))?,
+fn stored_event(row: &sqlx::postgres::PgRow) -> Result<StoredEvent, PersistenceError> {
+    let Json(payload) = row.try_get("payload").map_err(persistence_error)?;
+    Ok(StoredEvent {
+        sequence: row.try_get("sequence").map_err(persistence_error)?,
         event_type: row.try_get("event_type").map_err(persistence_error)?,
         event_version: row.try_get("event_version").map_err(persistence_error)?,
-        payload: row.try_get("payload").map_err(persistence_error)?,
-        metadata: row.try_get("metadata").map_err(persistence_error)?,
+        payload,
     })
 }
 

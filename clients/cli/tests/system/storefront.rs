@@ -452,6 +452,36 @@ async fn a_snapshot_that_no_longer_reads_is_skipped_for_a_full_replay() {
 }
 
 #[tokio::test]
+async fn a_product_stored_in_an_older_shape_is_read_through_its_upcaster() {
+    let shop = Shop::open().await;
+    let vendor_id = Uuid::new_v4();
+    let vendor = shop.system.vendor_token(vendor_id);
+    let product = Uuid::new_v4();
+    // ProductCreated 0.9 had no category.
+    let payload = json!({"type": "ProductCreated", "data": {
+        "product_id": product, "vendor_id": vendor_id, "sku": "OLD-1", "title": "Old tee",
+        "description": "", "price": {"amount_minor": 700, "currency": "EUR"}}});
+    sqlx::query(
+        "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload, metadata, event_id) VALUES ('Product', $1, 1, 'ProductCreated', '0.9', $2, '{}', $3)",
+    )
+    .bind(product.to_string())
+    .bind(&payload)
+    .bind(Uuid::now_v7())
+    .execute(&shop.system.pool)
+    .await
+    .expect("old event stored");
+
+    let (status, body) = shop.system.publish(&vendor, product).await;
+    assert_eq!(status, StatusCode::OK, "the product loads: {body}");
+    assert_eq!(body["version"], 2);
+    let cart = shop.cart(&shop.customer).await;
+    let (status, body) = shop.add(&shop.customer, cart, product, 1).await;
+    assert_eq!(status, StatusCode::OK, "AddItem reads it too: {body}");
+    shop.system.stop().await;
+}
+
+#[tokio::test]
 async fn a_vendor_reads_only_its_own_lines_of_an_order() {
     let shop = Shop::open().await;
     let ours = shop.product(1000).await;
