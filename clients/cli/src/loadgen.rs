@@ -45,6 +45,9 @@ pub struct AddItemsLoad {
     pub duration: Duration,
     /// The ceiling script; `None` looks for [`DEFAULT_CEILING`] from the repository root.
     pub pg_ceiling: Option<PathBuf>,
+    /// Load-then-ceiling rounds. The machine's speed drifts from minute to minute, so each round
+    /// compares a load with a ceiling measured right after it, and the summary takes medians.
+    pub rounds: usize,
 }
 
 /// One cart of the load and a client that acts as its owner.
@@ -209,50 +212,126 @@ pub async fn add_items(auth: &AuthConfig, load: &AddItemsLoad) -> anyhow::Result
         load.duration.as_secs_f64(),
         load.command_api
     );
-    let setup_started = Instant::now();
-    let products = create_products(&client, &keys, token_ttl, load).await?;
-    let carts = create_carts(&client, &keys, token_ttl, load).await?;
-    println!(
-        "setup        {} products published, {} carts created in {:.1} s",
-        products.len(),
-        carts.len(),
-        setup_started.elapsed().as_secs_f64()
-    );
-
-    let report = drive(carts, products, load).await?;
-    println!("{report}");
-
-    let Some((label, script)) = find_ceiling_script(load.pg_ceiling.as_deref()) else {
+    let ceiling_script = find_ceiling_script(load.pg_ceiling.as_deref());
+    if ceiling_script.is_none() {
         println!(
             "pg-ceiling   not found ({}); no ratio",
             load.pg_ceiling
                 .as_deref()
                 .map_or(DEFAULT_CEILING.to_owned(), |p| p.display().to_string())
         );
-        return Ok(());
-    };
-    let settled = wait_for_quiet_machine().await;
-    println!(
-        "settled      {:.1} s until the CPU was idle",
-        settled.as_secs_f64()
-    );
-    let clients = u32::try_from(load.concurrency).context("--concurrency is too large")?;
-    let seconds = load.duration.as_secs().max(1);
-    let ceiling = tokio::task::spawn_blocking(move || run_ceiling(&script, clients, seconds))
-        .await
-        .context("the ceiling task panicked")??;
-    println!(
-        "pg-ceiling   {:.0} tx/s, {:.3} ms mean latency, {} clients, {seconds} s ({label})",
-        ceiling.tx_per_sec, ceiling.mean_latency_ms, ceiling.clients
-    );
-    let ratio = report.commands_per_sec() / ceiling.tx_per_sec.max(1e-9);
-    let p99 = report.quantile_ms(0.99).unwrap_or(f64::INFINITY);
-    let met = ratio >= TARGET_RATIO && p99 < TARGET_P99_MS;
-    println!(
-        "ratio        {ratio:.2} commands/s / ceiling tx/s; target >= {TARGET_RATIO} with p99 < {TARGET_P99_MS} ms: {}",
-        if met { "met" } else { "not met" }
-    );
+    }
+    let products = create_products(&client, &keys, token_ttl, load).await?;
+    let mut rounds = Vec::with_capacity(load.rounds);
+    for round in 1..=load.rounds.max(1) {
+        if load.rounds > 1 {
+            println!("round {round} of {}", load.rounds);
+        }
+        let setup_started = Instant::now();
+        let carts = create_carts(&client, &keys, token_ttl, load).await?;
+        println!(
+            "setup        {} products, {} new carts created in {:.1} s",
+            products.len(),
+            carts.len(),
+            setup_started.elapsed().as_secs_f64()
+        );
+        let report = drive(carts, products.clone(), load).await?;
+        println!("{report}");
+        let Some((label, script)) = ceiling_script.clone() else {
+            continue;
+        };
+        let settled = wait_for_quiet_machine().await;
+        println!(
+            "settled      {:.1} s until the CPU was idle",
+            settled.as_secs_f64()
+        );
+        let clients = u32::try_from(load.concurrency).context("--concurrency is too large")?;
+        let seconds = load.duration.as_secs().max(1);
+        let ceiling = tokio::task::spawn_blocking(move || run_ceiling(&script, clients, seconds))
+            .await
+            .context("the ceiling task panicked")??;
+        println!(
+            "pg-ceiling   {:.0} tx/s, {:.3} ms mean latency, {} clients, {seconds} s ({label})",
+            ceiling.tx_per_sec, ceiling.mean_latency_ms, ceiling.clients
+        );
+        let outcome = RoundOutcome {
+            commands_per_sec: report.commands_per_sec(),
+            p50_ms: report.quantile_ms(0.5).unwrap_or(f64::INFINITY),
+            p99_ms: report.quantile_ms(0.99).unwrap_or(f64::INFINITY),
+            ceiling_tx_per_sec: ceiling.tx_per_sec,
+        };
+        println!(
+            "ratio        {:.2} commands/s / ceiling tx/s",
+            outcome.ratio()
+        );
+        rounds.push(outcome);
+        if round < load.rounds {
+            wait_for_quiet_machine().await;
+        }
+    }
+    if let Some(summary) = RoundOutcome::medians(&rounds) {
+        let met = summary.ratio >= TARGET_RATIO && summary.p99_ms < TARGET_P99_MS;
+        println!(
+            "median       of {} round(s): {:.0} commands/s, p50 {:.2} ms, p99 {:.2} ms, ceiling {:.0} tx/s, ratio {:.2}; \
+             target >= {TARGET_RATIO} with p99 < {TARGET_P99_MS} ms: {}",
+            rounds.len(),
+            summary.commands_per_sec,
+            summary.p50_ms,
+            summary.p99_ms,
+            summary.ceiling_tx_per_sec,
+            summary.ratio,
+            if met { "met" } else { "not met" }
+        );
+    }
     Ok(())
+}
+
+/// One round's figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct RoundOutcome {
+    commands_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    ceiling_tx_per_sec: f64,
+}
+
+impl RoundOutcome {
+    fn ratio(&self) -> f64 {
+        self.commands_per_sec / self.ceiling_tx_per_sec.max(1e-9)
+    }
+
+    /// The median of each figure over the rounds, the ratio being the median of the rounds' ratios.
+    fn medians(rounds: &[RoundOutcome]) -> Option<Medians> {
+        let median = |f: fn(&RoundOutcome) -> f64| {
+            let mut values: Vec<f64> = rounds.iter().map(f).collect();
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            (n > 0).then(|| {
+                if n % 2 == 1 {
+                    values[n / 2]
+                } else {
+                    (values[n / 2 - 1] + values[n / 2]) / 2.0
+                }
+            })
+        };
+        Some(Medians {
+            commands_per_sec: median(|r| r.commands_per_sec)?,
+            p50_ms: median(|r| r.p50_ms)?,
+            p99_ms: median(|r| r.p99_ms)?,
+            ceiling_tx_per_sec: median(|r| r.ceiling_tx_per_sec)?,
+            ratio: median(RoundOutcome::ratio)?,
+        })
+    }
+}
+
+/// The summary of several rounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Medians {
+    commands_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    ceiling_tx_per_sec: f64,
+    ratio: f64,
 }
 
 async fn ensure_reachable(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
@@ -537,6 +616,27 @@ fn parse_ceiling(line: &str) -> Option<Ceiling> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounds_summarise_as_medians_of_each_figure() {
+        let round = |commands_per_sec, ceiling_tx_per_sec| RoundOutcome {
+            commands_per_sec,
+            p50_ms: 1.0,
+            p99_ms: commands_per_sec / 100.0,
+            ceiling_tx_per_sec,
+        };
+        let medians = RoundOutcome::medians(&[
+            round(100.0, 400.0),
+            round(300.0, 400.0),
+            round(200.0, 1000.0),
+        ])
+        .expect("three rounds");
+        assert_eq!(medians.commands_per_sec, 200.0);
+        assert_eq!(medians.p99_ms, 2.0);
+        assert_eq!(medians.ceiling_tx_per_sec, 400.0);
+        assert_eq!(medians.ratio, 0.25, "the median of 0.25, 0.75 and 0.2");
+        assert_eq!(RoundOutcome::medians(&[]), None);
+    }
 
     #[test]
     fn the_ceiling_line_parses() {

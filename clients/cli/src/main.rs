@@ -155,6 +155,9 @@ enum LoadgenCommand {
         /// The ceiling script [default: ../shared/bench/pg-ceiling from the repository root].
         #[arg(long)]
         pg_ceiling: Option<PathBuf>,
+        /// Load-then-ceiling rounds (new carts each round); the summary gives medians.
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
     },
 }
 
@@ -244,6 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     carts,
                     products,
                     pg_ceiling,
+                    rounds,
                 },
         } => {
             let load = loadgen::AddItemsLoad {
@@ -253,6 +257,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 concurrency,
                 duration: Duration::from_secs(seconds),
                 pg_ceiling,
+                rounds,
             };
             loadgen::add_items(&AuthConfig::from_env()?, &load).await
         }
