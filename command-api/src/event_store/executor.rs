@@ -120,11 +120,11 @@ where
     /// The aggregate as it stands, and its version.
     pub async fn load(&self, aggregate_id: &str) -> Result<(A, i64), ExecuteError<A::Error>> {
         let loaded = self.load_many(&[aggregate_id]).await?;
-        Ok(loaded
+        loaded
             .into_iter()
             .next()
             .map(|l| (l.aggregate, l.version))
-            .unwrap_or_default())
+            .ok_or_else(|| failed("a load returned no stream"))
     }
 
     /// Several aggregates of this type, in one query, in the order asked.
