@@ -6,8 +6,10 @@
 //! that a retry could change (409, 429, 5xx) are not kept: the transaction rolls back and the key
 //! is free again. Keys are scoped to the caller and kept for [`RETENTION`].
 //!
-//! Known limit: the events commit in their own transaction just before the key's row does; if the
-//! process dies between the two commits, a retry with the same key runs the command again.
+//! The command's events are appended in that same transaction (see
+//! [`within_request_transaction`]), so the events, the key and the stored answer commit together or
+//! not at all: a crash at any point leaves either everything or nothing, and a retry finds the
+//! answer or runs the command afresh.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +23,9 @@ use commerce_platform::problem::Problem;
 use commerce_platform::Shutdown;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
+use tokio::sync::Mutex;
+
+use crate::event_store::{within_request_transaction, RequestTransaction};
 
 /// How long a key is remembered.
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
@@ -145,12 +150,17 @@ where
         return replay(pool, scope, key, fingerprint).await;
     }
 
-    let response = command().await;
+    let shared: RequestTransaction = Arc::new(Mutex::new(Some(tx)));
+    let response = within_request_transaction(shared.clone(), command()).await;
+    let Some(mut tx) = shared.lock().await.take() else {
+        anyhow::bail!("the request's transaction was taken by its handler");
+    };
     let status = response.status();
     if status.is_server_error()
         || status == StatusCode::CONFLICT
         || status == StatusCode::TOO_MANY_REQUESTS
     {
+        // Nothing of the command stays: its answer may differ next time.
         tx.rollback().await?;
         return Ok(response);
     }

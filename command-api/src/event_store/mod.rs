@@ -4,7 +4,7 @@ mod executor;
 mod repository;
 
 pub use executor::{CommandExecutor, Committed, Decided, ExecuteError, Loaded};
-pub use repository::PgEventRepository;
+pub use repository::{within_request_transaction, PgEventRepository, RequestTransaction};
 
 /// Applies the `es` schema migrations. Other crates' migrations share the bookkeeping table, so
 /// versions unknown to this set are ignored rather than treated as corruption.

@@ -1,7 +1,10 @@
+use std::sync::Arc;
+
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::value::RawValue;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
 /// The event store on the `es` schema, in postgres-es's layout. Unlike postgres-es as shipped, it
@@ -59,6 +62,24 @@ const LOAD_STREAMS: &str = "SELECT w.ord, x.is_snapshot, x.sequence, x.event_typ
      ) x \
      ORDER BY w.ord, x.is_snapshot DESC, x.sequence";
 
+/// A request's open transaction, shared between the middleware that owns it and the handler.
+pub type RequestTransaction = Arc<Mutex<Option<sqlx::Transaction<'static, Postgres>>>>;
+
+tokio::task_local! {
+    static REQUEST_TRANSACTION: RequestTransaction;
+}
+
+/// Runs `work` (a request's handler) so that every event it appends goes into `transaction`, which
+/// the caller commits or rolls back afterwards. The `Idempotency-Key` middleware uses it so that a
+/// command's events and its stored answer commit together: a crash between the two cannot leave
+/// events whose key a retry would not find.
+pub async fn within_request_transaction<F: std::future::Future>(
+    transaction: RequestTransaction,
+    work: F,
+) -> F::Output {
+    REQUEST_TRANSACTION.scope(transaction, work).await
+}
+
 /// One aggregate's history as a load needs it: its latest snapshot, if any, and the events after it.
 #[derive(Debug, Default)]
 pub struct StoredStream {
@@ -105,10 +126,7 @@ impl PgEventRepository {
     ) -> Result<(), PersistenceError> {
         let events: Vec<SerializedEvent> =
             decisions.iter().flat_map(|d| d.iter().cloned()).collect();
-        if events.is_empty() {
-            return Ok(());
-        }
-        append(&self.pool, &events).await
+        self.append(&events).await
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -181,18 +199,56 @@ impl PgEventRepository {
         snapshot: Option<SnapshotUpdate>,
     ) -> Result<(), PersistenceError> {
         let (Some(first), Some(snapshot)) = (events.first(), snapshot) else {
-            return append(&self.pool, events).await;
+            return self.append(events).await;
         };
-        bind_events(sqlx::query(APPEND_EVENTS_AND_SNAPSHOT), events)?
+        let query = bind_events(sqlx::query(APPEND_EVENTS_AND_SNAPSHOT), events)?
             .bind(&first.aggregate_type)
             .bind(&first.aggregate_id)
             .bind(snapshot.version)
             .bind(snapshot.ordinal)
-            .bind(Json(&snapshot.payload))
-            .execute(&self.pool)
+            .bind(Json(&snapshot.payload));
+        self.execute_append(query).await
+    }
+
+    async fn append(&self, events: &[SerializedEvent]) -> Result<(), PersistenceError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.execute_append(bind_events(sqlx::query(APPEND_EVENTS), events)?)
+            .await
+    }
+
+    /// Runs an append on its own, or, inside [`within_request_transaction`], in that transaction
+    /// behind a savepoint: a conflict then undoes only this attempt, and the caller may retry.
+    async fn execute_append(&self, query: PgQuery<'_>) -> Result<(), PersistenceError> {
+        let Ok(shared) = REQUEST_TRANSACTION.try_with(Arc::clone) else {
+            query.execute(&self.pool).await.map_err(persistence_error)?;
+            return Ok(());
+        };
+        let mut guard = shared.lock().await;
+        let tx = guard.as_mut().ok_or_else(|| {
+            PersistenceError::UnknownError("the request's transaction has already ended".into())
+        })?;
+        sqlx::query("SAVEPOINT append")
+            .execute(&mut **tx)
             .await
             .map_err(persistence_error)?;
-        Ok(())
+        match query.execute(&mut **tx).await {
+            Ok(_) => {
+                sqlx::query("RELEASE SAVEPOINT append")
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(persistence_error)?;
+                Ok(())
+            }
+            Err(error) => {
+                sqlx::query("ROLLBACK TO SAVEPOINT append")
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(persistence_error)?;
+                Err(persistence_error(error))
+            }
+        }
     }
 }
 
@@ -223,20 +279,6 @@ fn persistence_error(error: sqlx::Error) -> PersistenceError {
 
 fn to_i64(value: usize) -> Result<i64, PersistenceError> {
     i64::try_from(value).map_err(|e| PersistenceError::UnknownError(e.into()))
-}
-
-async fn append<'e, E>(executor: E, events: &[SerializedEvent]) -> Result<(), PersistenceError>
-where
-    E: sqlx::Executor<'e, Database = Postgres>,
-{
-    if events.is_empty() {
-        return Ok(());
-    }
-    bind_events(sqlx::query(APPEND_EVENTS), events)?
-        .execute(executor)
-        .await
-        .map_err(persistence_error)?;
-    Ok(())
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;

@@ -93,3 +93,29 @@ async fn a_refused_command_is_replayed_as_refused_and_a_bad_key_is_malformed() {
     assert_eq!(system.event_count(None).await, 0);
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_commands_events_commit_in_the_same_transaction_as_its_key_and_answer() {
+    let system = TestSystem::start().await;
+    let token = system.vendor_token(Uuid::new_v4());
+    let key = Uuid::new_v4().to_string();
+    let (status, _, answer) = create_with_key(&system, &token, &key, &product_body(900)).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let product = answer["product_id"]
+        .as_str()
+        .expect("product_id")
+        .to_owned();
+    // So no crash between two commits can keep the events and lose the key (a retry would then
+    // run the command again) or keep the key without the events.
+    let (same,): (bool,) = sqlx::query_as(
+        "SELECT (e.transaction_id::text::bigint % 4294967296) = k.xmin::text::bigint \
+         FROM es.events e, es.idempotency_keys k WHERE e.aggregate_id = $1 AND k.key = $2",
+    )
+    .bind(&product)
+    .bind(&key)
+    .fetch_one(&system.pool)
+    .await
+    .expect("the event and the key are stored");
+    assert!(same, "events and key committed by one transaction");
+    system.stop().await;
+}
