@@ -211,3 +211,42 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
     );
     system.stop().await;
 }
+
+/// `sslmode=require` in `COMMERCE_DATABASE_URL` encrypts the connections of every pool (production
+/// databases such as RDS expect it). Where the local server has TLS off, the same URL must fail to
+/// connect rather than silently fall back to plain text.
+#[tokio::test]
+async fn the_database_url_can_require_tls() {
+    let admin_url = std::env::var("COMMERCE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let plain = commerce_platform::config::DatabaseConfig {
+        url: commerce_platform::config::Secret::new(admin_url.clone()),
+        max_connections: 1,
+    };
+    let pool = commerce_platform::database::connect(&plain)
+        .await
+        .expect("plain connection");
+    let (server_tls,): (String,) = sqlx::query_as("SHOW ssl")
+        .fetch_one(&pool)
+        .await
+        .expect("SHOW ssl");
+    let separator = if admin_url.contains('?') { '&' } else { '?' };
+    let required = commerce_platform::config::DatabaseConfig {
+        url: commerce_platform::config::Secret::new(format!(
+            "{admin_url}{separator}sslmode=require"
+        )),
+        max_connections: 1,
+    };
+    let connected = commerce_platform::database::connect_with_generic_plans(&required).await;
+    if server_tls != "on" {
+        assert!(connected.is_err(), "no TLS on the server, so no connection");
+        return;
+    }
+    let pool = connected.expect("a TLS connection");
+    let (encrypted,): (bool,) =
+        sqlx::query_as("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&pool)
+            .await
+            .expect("pg_stat_ssl");
+    assert!(encrypted, "the connection is encrypted");
+}
