@@ -40,6 +40,8 @@ pub struct IdempotencyLayer {
     pub pool: PgPool,
     pub keys: Arc<JwtKeys>,
     pub max_body_bytes: usize,
+    /// The command's events commit with the key, after the handler woke the relay: wake it again.
+    pub relay_waker: Arc<tokio::sync::Notify>,
 }
 
 /// Middleware for command routes.
@@ -93,7 +95,10 @@ pub async fn idempotent(
     })
     .await
     {
-        Ok(response) => response,
+        Ok(response) => {
+            layer.relay_waker.notify_one();
+            response
+        }
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "idempotency store failed");
             Problem::unavailable("the idempotency store is unavailable").into_response()

@@ -200,6 +200,7 @@ impl CommandApi {
             pool: commerce_platform::database::connect(&config.database).await?,
             keys: keys.clone(),
             max_body_bytes: config.max_body_bytes,
+            relay_waker: waker.clone(),
         };
         let sweeper_pool = idempotency.pool.clone();
         let state = AppState {
