@@ -160,7 +160,10 @@ async fn wait_for_quiet_machine() -> Duration {
 
 /// (idle, total) jiffies of all CPUs, from the first line of `/proc/stat`.
 fn cpu_times() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_cpu_times(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
+fn parse_cpu_times(stat: &str) -> Option<(u64, u64)> {
     let fields: Vec<u64> = stat
         .lines()
         .next()?
@@ -616,6 +619,13 @@ fn parse_ceiling(line: &str) -> Option<Ceiling> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_time_is_idle_plus_iowait_of_all_cpus() {
+        let stat = "cpu  100 5 50 800 45 0 0 0 0 0\ncpu0 50 2 25 400 20 0 0 0 0 0\n";
+        assert_eq!(parse_cpu_times(stat), Some((845, 1000)));
+        assert_eq!(parse_cpu_times("intr 1 2 3\n"), None);
+    }
 
     #[test]
     fn rounds_summarise_as_medians_of_each_figure() {

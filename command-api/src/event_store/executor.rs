@@ -213,15 +213,8 @@ where
         metadata: &HashMap<String, String>,
         services: &A::Services,
     ) -> Result<Decided<A>, ExecuteError<A::Error>> {
-        let mut decision = loaded.aggregate;
-        let events = handle(&mut decision, command, services).await?;
-        let serialized = serialize::<A>(aggregate_id, loaded.version, &events, metadata)?;
-        Ok(Decided {
-            aggregate_id: aggregate_id.to_owned(),
-            version: loaded.version + events.len() as i64,
-            events,
-            serialized,
-        })
+        let (decided, _) = decide_on(aggregate_id, loaded, command, metadata, services).await?;
+        Ok(decided)
     }
 
     /// Wakes the relay after a commit made outside [`Self::execute`].
@@ -309,28 +302,24 @@ where
         metadata: &HashMap<String, String>,
         services: &A::Services,
     ) -> Result<Option<Committed>, ExecuteError<A::Error>> {
-        let mut decision = loaded.aggregate;
-        let events = handle(&mut decision, command, services).await?;
-        if events.is_empty() {
-            return Ok(Some(Committed {
-                aggregate_id: aggregate_id.to_owned(),
-                version: loaded.version,
-            }));
+        let before = loaded.version;
+        let (decided, after) = decide_on(aggregate_id, loaded, command, metadata, services).await?;
+        let committed = Committed {
+            aggregate_id: aggregate_id.to_owned(),
+            version: decided.version,
+        };
+        if decided.events.is_empty() {
+            return Ok(Some(committed));
         }
-        let serialized = serialize::<A>(aggregate_id, loaded.version, &events, metadata)?;
-        let version = loaded.version + events.len() as i64;
-        let snapshot = self.snapshot_after(loaded.version, version, &decision)?;
+        let snapshot = self.snapshot_after(before, decided.version, &after)?;
         match self
             .repository
-            .append_with_snapshot(&serialized, snapshot)
+            .append_with_snapshot(&decided.serialized, snapshot)
             .await
         {
             Ok(()) => {
                 self.committed();
-                Ok(Some(Committed {
-                    aggregate_id: aggregate_id.to_owned(),
-                    version,
-                }))
+                Ok(Some(committed))
             }
             Err(PersistenceError::OptimisticLockError) => Ok(None),
             Err(other) => Err(persistence(other)),
@@ -373,18 +362,30 @@ impl<E: std::error::Error> ExecuteError<E> {
     }
 }
 
-/// Lets the aggregate decide; the sink applies the new events to `decision` as it goes.
-async fn handle<A: Aggregate>(
-    decision: &mut A,
+/// Lets the aggregate decide on what was loaded: the events to store, and the aggregate with them
+/// applied (the sink applies each event as the aggregate records it), for a snapshot.
+async fn decide_on<A: Aggregate>(
+    aggregate_id: &str,
+    loaded: Loaded<A>,
     command: A::Command,
+    metadata: &HashMap<String, String>,
     services: &A::Services,
-) -> Result<Vec<A::Event>, ExecuteError<A::Error>> {
+) -> Result<(Decided<A>, A), ExecuteError<A::Error>> {
+    let mut decision = loaded.aggregate;
     let sink = EventSink::default();
     decision
         .handle(command, services, &sink)
         .await
         .map_err(ExecuteError::Rejected)?;
-    Ok(sink.collect().await)
+    let events = sink.collect().await;
+    let serialized = serialize::<A>(aggregate_id, loaded.version, &events, metadata)?;
+    let decided = Decided {
+        aggregate_id: aggregate_id.to_owned(),
+        version: loaded.version + events.len() as i64,
+        events,
+        serialized,
+    };
+    Ok((decided, decision))
 }
 
 /// The events as stored: numbered after `version`, each with the command's metadata.

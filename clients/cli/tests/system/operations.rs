@@ -42,7 +42,17 @@ async fn both_services_report_health_readiness_and_metrics() {
         assert_eq!(ready["dependencies"][dependency], "ok", "{ready}");
     }
 
-    // The relay counts what it published once its marks commit: give it a moment under load.
+    // The relay counts what it published once its marks commit, and the projectors count their
+    // receives (batch fill = received / receives): give them a moment under load.
+    let expected = [
+        "http_request_duration_seconds",
+        "outbox_published_total",
+        "outbox_backlog",
+        "relay_claims_total",
+        "relay_publish_calls_total",
+        "projection_receives_total",
+        "projection_received_total",
+    ];
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let metrics = loop {
         let response = system
@@ -53,16 +63,14 @@ async fn both_services_report_health_readiness_and_metrics() {
             .expect("metrics");
         assert_eq!(response.status(), StatusCode::OK);
         let metrics = response.text().await.expect("text");
-        if metrics.contains("outbox_published_total") || tokio::time::Instant::now() > deadline {
+        if expected.iter().all(|name| metrics.contains(name))
+            || tokio::time::Instant::now() > deadline
+        {
             break metrics;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
-    for name in [
-        "http_request_duration_seconds",
-        "outbox_published_total",
-        "outbox_backlog",
-    ] {
+    for name in expected {
         assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
     }
 

@@ -60,6 +60,16 @@ impl Shop {
         self.system.command(method, path, Some(token), body).await
     }
 
+    /// A new cart of the customer's holding `units` of `product`, added one command at a time.
+    async fn cart_with_single_adds(&self, product: Uuid, units: usize) -> Uuid {
+        let cart = self.cart(&self.customer).await;
+        for _ in 0..units {
+            let (status, body) = self.add(&self.customer, cart, product, 1).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        cart
+    }
+
     async fn cart(&self, token: &str) -> Uuid {
         let (status, body) = self.call(Method::POST, "/v1/carts", token, json!({})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -391,11 +401,7 @@ async fn fifty_concurrent_adds_to_one_cart_lose_nothing() {
 async fn a_busy_cart_is_loaded_from_a_snapshot_and_stays_right() {
     let shop = Shop::open().await;
     let tee = shop.product(100).await;
-    let cart = shop.cart(&shop.customer).await;
-    for _ in 0..25 {
-        let (status, body) = shop.add(&shop.customer, cart, tee, 1).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    let cart = shop.cart_with_single_adds(tee, 25).await;
     let (snapshot_at,): (i64,) = sqlx::query_as(
         "SELECT last_sequence FROM es.snapshots WHERE aggregate_type = 'Cart' AND aggregate_id = $1",
     )
@@ -424,11 +430,7 @@ async fn a_busy_cart_is_loaded_from_a_snapshot_and_stays_right() {
 async fn a_snapshot_that_no_longer_reads_is_skipped_for_a_full_replay() {
     let shop = Shop::open().await;
     let tee = shop.product(100).await;
-    let cart = shop.cart(&shop.customer).await;
-    for _ in 0..20 {
-        let (status, body) = shop.add(&shop.customer, cart, tee, 1).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    let cart = shop.cart_with_single_adds(tee, 20).await;
     // As if the cart's shape had changed since the snapshot was taken.
     let damaged = sqlx::query(
         "UPDATE es.snapshots SET payload = '\"an older shape\"' \
