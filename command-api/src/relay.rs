@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
-use commerce_platform::envelope::EventEnvelope;
+use commerce_platform::envelope::{EnvelopeHead, EventEnvelope, ENVELOPE_COLUMNS};
 use commerce_platform::Shutdown;
 use futures::future::join_all;
 use sqlx::postgres::PgRow;
@@ -66,49 +66,6 @@ pub struct PendingEvent {
     pub body: String,
 }
 
-/// The envelope's fields but the payload, serialised in [`EventEnvelope`]'s shape.
-#[derive(serde::Serialize)]
-struct EnvelopeHead<'a> {
-    event_id: Uuid,
-    global_position: i64,
-    aggregate_type: &'a str,
-    aggregate_id: &'a str,
-    sequence: i64,
-    event_type: &'a str,
-    event_version: &'a str,
-    occurred_at: chrono::DateTime<chrono::Utc>,
-    correlation_id: Option<Uuid>,
-    causation_id: Option<Uuid>,
-}
-
-impl<'r> EnvelopeHead<'r> {
-    fn from_row(row: &'r PgRow) -> anyhow::Result<Self> {
-        let id = |column: &str| -> anyhow::Result<Option<Uuid>> {
-            Ok(row
-                .try_get::<Option<&str>, _>(column)?
-                .and_then(|s| Uuid::parse_str(s).ok()))
-        };
-        Ok(Self {
-            event_id: row.try_get("event_id")?,
-            global_position: row.try_get("global_position")?,
-            aggregate_type: row.try_get("aggregate_type")?,
-            aggregate_id: row.try_get("aggregate_id")?,
-            sequence: row.try_get("sequence")?,
-            event_type: row.try_get("event_type")?,
-            event_version: row.try_get("event_version")?,
-            occurred_at: row.try_get("occurred_at")?,
-            correlation_id: id("correlation_id")?,
-            causation_id: id("causation_id")?,
-        })
-    }
-}
-
-/// The `es.events` columns (alias `e`) an envelope is built from.
-pub const ENVELOPE_COLUMNS: &str = "e.event_id, e.global_position, e.aggregate_type, \
-     e.aggregate_id, e.sequence, e.event_type, e.event_version, e.occurred_at, \
-     e.payload::text AS payload_text, e.metadata->>'correlation_id' AS correlation_id, \
-     e.metadata->>'causation_id' AS causation_id";
-
 impl PendingEvent {
     /// From a row selected with [`ENVELOPE_COLUMNS`]. The payload arrives as Postgres's JSON text
     /// and is spliced into the body as is: the relay never parses or re-encodes payloads.
@@ -119,34 +76,20 @@ impl PendingEvent {
 
     /// From an envelope already in memory.
     pub fn from_envelope(envelope: &EventEnvelope) -> anyhow::Result<Self> {
-        let head = EnvelopeHead {
-            event_id: envelope.event_id,
-            global_position: envelope.global_position,
-            aggregate_type: &envelope.aggregate_type,
-            aggregate_id: &envelope.aggregate_id,
-            sequence: envelope.sequence,
-            event_type: &envelope.event_type,
-            event_version: &envelope.event_version,
-            occurred_at: envelope.occurred_at,
-            correlation_id: envelope.correlation_id,
-            causation_id: envelope.causation_id,
-        };
-        Self::render(&head, &serde_json::to_string(&envelope.payload)?)
+        Self::render(
+            &EnvelopeHead::of(envelope),
+            &serde_json::to_string(&envelope.payload)?,
+        )
     }
 
     fn render(head: &EnvelopeHead<'_>, payload_json: &str) -> anyhow::Result<Self> {
-        let mut body = serde_json::to_string(head)?;
-        body.pop(); // the closing brace
-        body.push_str(",\"payload\":");
-        body.push_str(payload_json);
-        body.push('}');
         Ok(Self {
             global_position: head.global_position,
             event_id: head.event_id,
             aggregate_type: head.aggregate_type.to_owned(),
             aggregate_id: head.aggregate_id.to_owned(),
             event_type: head.event_type.to_owned(),
-            body,
+            body: head.render(payload_json)?,
         })
     }
 }
@@ -697,25 +640,6 @@ pub fn batch_entry(index: usize, event: &PendingEvent) -> anyhow::Result<Publish
         .message_attributes("aggregate_type", attribute(&event.aggregate_type)?)
         .message_attributes("event_type", attribute(&event.event_type)?)
         .build()?)
-}
-
-/// Builds the public envelope from a row selected with [`ENVELOPE_COLUMNS`].
-pub fn envelope_from_row(row: &PgRow) -> anyhow::Result<EventEnvelope> {
-    let head = EnvelopeHead::from_row(row)?;
-    let payload: &str = row.try_get("payload_text")?;
-    Ok(EventEnvelope {
-        event_id: head.event_id,
-        global_position: head.global_position,
-        aggregate_type: head.aggregate_type.to_owned(),
-        aggregate_id: head.aggregate_id.to_owned(),
-        sequence: head.sequence,
-        event_type: head.event_type.to_owned(),
-        event_version: head.event_version.to_owned(),
-        occurred_at: head.occurred_at,
-        correlation_id: head.correlation_id,
-        causation_id: head.causation_id,
-        payload: serde_json::from_str(payload)?,
-    })
 }
 
 /// Exports the number of unpublished outbox rows every few seconds.

@@ -29,3 +29,99 @@ pub mod metadata_keys {
     pub const CORRELATION_ID: &str = "correlation_id";
     pub const CAUSATION_ID: &str = "causation_id";
 }
+
+/// The `es.events` columns (alias `e`) an envelope is read from. Payloads come as Postgres's JSON
+/// text, so a reader can splice them into a message body without parsing them.
+pub const ENVELOPE_COLUMNS: &str = "e.event_id, e.global_position, e.aggregate_type, \
+     e.aggregate_id, e.sequence, e.event_type, e.event_version, e.occurred_at, \
+     e.payload::text AS payload_text, e.metadata->>'correlation_id' AS correlation_id, \
+     e.metadata->>'causation_id' AS causation_id";
+
+/// Every field of an envelope but the payload, borrowed from a row or an envelope; serialised in
+/// [`EventEnvelope`]'s shape.
+#[derive(Debug, Serialize)]
+pub struct EnvelopeHead<'a> {
+    pub event_id: Uuid,
+    pub global_position: i64,
+    pub aggregate_type: &'a str,
+    pub aggregate_id: &'a str,
+    pub sequence: i64,
+    pub event_type: &'a str,
+    pub event_version: &'a str,
+    pub occurred_at: DateTime<Utc>,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+}
+
+impl<'r> EnvelopeHead<'r> {
+    /// From a row selected with [`ENVELOPE_COLUMNS`].
+    pub fn from_row(row: &'r sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        let id = |column: &str| -> Result<Option<Uuid>, sqlx::Error> {
+            Ok(row
+                .try_get::<Option<&str>, _>(column)?
+                .and_then(|s| Uuid::parse_str(s).ok()))
+        };
+        Ok(Self {
+            event_id: row.try_get("event_id")?,
+            global_position: row.try_get("global_position")?,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            occurred_at: row.try_get("occurred_at")?,
+            correlation_id: id("correlation_id")?,
+            causation_id: id("causation_id")?,
+        })
+    }
+
+    /// The envelope's fields but the payload, borrowed.
+    pub fn of(envelope: &'r EventEnvelope) -> Self {
+        Self {
+            event_id: envelope.event_id,
+            global_position: envelope.global_position,
+            aggregate_type: &envelope.aggregate_type,
+            aggregate_id: &envelope.aggregate_id,
+            sequence: envelope.sequence,
+            event_type: &envelope.event_type,
+            event_version: &envelope.event_version,
+            occurred_at: envelope.occurred_at,
+            correlation_id: envelope.correlation_id,
+            causation_id: envelope.causation_id,
+        }
+    }
+
+    /// The envelope as JSON text with `payload_json` spliced in as is: the relay never parses or
+    /// re-encodes payloads.
+    pub fn render(&self, payload_json: &str) -> Result<String, serde_json::Error> {
+        let mut body = serde_json::to_string(self)?;
+        body.pop(); // the closing brace
+        body.push_str(",\"payload\":");
+        body.push_str(payload_json);
+        body.push('}');
+        Ok(body)
+    }
+}
+
+impl EventEnvelope {
+    /// From a row selected with [`ENVELOPE_COLUMNS`].
+    pub fn from_row(row: &sqlx::postgres::PgRow) -> anyhow::Result<Self> {
+        use sqlx::Row;
+        let head = EnvelopeHead::from_row(row)?;
+        let payload: &str = row.try_get("payload_text")?;
+        Ok(Self {
+            event_id: head.event_id,
+            global_position: head.global_position,
+            aggregate_type: head.aggregate_type.to_owned(),
+            aggregate_id: head.aggregate_id.to_owned(),
+            sequence: head.sequence,
+            event_type: head.event_type.to_owned(),
+            event_version: head.event_version.to_owned(),
+            occurred_at: head.occurred_at,
+            correlation_id: head.correlation_id,
+            causation_id: head.causation_id,
+            payload: serde_json::from_str(payload)?,
+        })
+    }
+}

@@ -8,6 +8,7 @@
 //! - `messaging`: AWS SDK clients (real AWS or the local emulator) and the topic/queue topology,
 //!   provisioned idempotently by the same code locally and on AWS.
 //! - `database`: Postgres pools and database creation.
+//! - `redis_connection`: Redis connection managers that fail fast during an outage.
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
 //! - `problem`: RFC 7807 problem+json responses and a JSON body extractor that answers with them.
 //! - `openapi`: the problem+json and money schemas, bearer security, `/openapi.json` and `/docs`.
@@ -22,6 +23,7 @@ pub mod http;
 pub mod messaging;
 pub mod openapi;
 pub mod problem;
+pub mod redis_connection;
 pub mod telemetry;
 
 pub use tokio_util::sync::CancellationToken as Shutdown;

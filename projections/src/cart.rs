@@ -11,9 +11,10 @@ use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::catalog::{after_write, sequence_check};
 use crate::consumer::{Outcome, Projector};
 use crate::documents::{live_generation, start_generation, Documents, GuardedWrite};
+use crate::error::ProjectionError;
+use crate::sequence::{after_write, sequence_check};
 
 /// A cart as its customer reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -212,7 +213,7 @@ impl Projector for CartProjector {
         "cart"
     }
 
-    async fn apply(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+    async fn apply(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
         if envelope.aggregate_type != "Cart" {
             return Ok(Outcome::Duplicate);
         }
@@ -222,8 +223,10 @@ impl Projector for CartProjector {
             return Ok(outcome);
         }
         let event: CartEvent = serde_json::from_value(envelope.payload.clone())
-            .with_context(|| format!("payload of {} is not a CartEvent", envelope.event_type))?;
-        let doc = evolve(before, event, envelope.sequence)?;
+            .with_context(|| format!("payload of {} is not a CartEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
+        let doc =
+            evolve(before, event, envelope.sequence).map_err(ProjectionError::Unprocessable)?;
         let written = self
             .documents
             .write_if(GuardedWrite {
@@ -237,5 +240,15 @@ impl Projector for CartProjector {
             })
             .await?;
         Ok(after_write(written, envelope.sequence))
+    }
+
+    async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        if envelope.aggregate_type != "Cart" {
+            return Ok(Outcome::Duplicate);
+        }
+        let key = self.keys.cart(self.generation, &envelope.aggregate_id);
+        self.documents
+            .advance(&key, "version", envelope.sequence)
+            .await
     }
 }

@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
-use crate::documents::{
-    live_generation, start_generation, Documents, GuardedWrite, IndexChange, WriteOutcome,
-};
+use crate::documents::{live_generation, start_generation, Documents, GuardedWrite, IndexChange};
+use crate::error::ProjectionError;
+use crate::sequence::{after_write, sequence_check};
 
 /// A product as the storefront reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -108,7 +108,7 @@ impl CatalogProjector {
         }
     }
 
-    async fn apply_product(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+    async fn apply_product(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
         let key = self.keys.product(self.generation, &envelope.aggregate_id);
         let (stored_version, before) = self
             .documents
@@ -118,8 +118,9 @@ impl CatalogProjector {
             return Ok(outcome);
         }
         let event: ProductEvent = serde_json::from_value(envelope.payload.clone())
-            .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))?;
-        let doc = evolve(before, event, envelope)?;
+            .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
+        let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
         let indexes = [
             self.keys.published(self.generation),
             self.keys.category(self.generation, &doc.category),
@@ -148,7 +149,7 @@ impl CatalogProjector {
         Ok(after_write(written, envelope.sequence))
     }
 
-    async fn apply_stock(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+    async fn apply_stock(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
         let key = self.keys.product(self.generation, &envelope.aggregate_id);
         let (stored_version, _) = self
             .documents
@@ -157,13 +158,14 @@ impl CatalogProjector {
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
         }
-        let event: InventoryEvent =
-            serde_json::from_value(envelope.payload.clone()).with_context(|| {
+        let event: InventoryEvent = serde_json::from_value(envelope.payload.clone())
+            .with_context(|| {
                 format!(
                     "payload of {} is not an InventoryEvent",
                     envelope.event_type
                 )
-            })?;
+            })
+            .map_err(ProjectionError::Unprocessable)?;
         let available = match event {
             InventoryEvent::StockReceived { available, .. }
             | InventoryEvent::StockReserved { available, .. }
@@ -192,27 +194,6 @@ const PRODUCT_VERSION: &str = "version";
 const STOCK_VERSION: &str = "stock_version";
 /// Hash field holding the units available.
 pub const AVAILABLE: &str = "available";
-
-/// Duplicate or gap, from the event's sequence and the stored one; `None` when it is the next.
-pub fn sequence_check(sequence: i64, stored: i64) -> Option<Outcome> {
-    if sequence <= stored {
-        Some(Outcome::Duplicate)
-    } else if sequence > stored + 1 {
-        Some(Outcome::Gap { have: stored })
-    } else {
-        None
-    }
-}
-
-/// The outcome of a conditional write of event `sequence`.
-pub fn after_write(written: WriteOutcome, sequence: i64) -> Outcome {
-    match written {
-        WriteOutcome::Written => Outcome::Applied,
-        // Someone else applied it between our read and write (e.g. a redelivery racing us).
-        WriteOutcome::Stale { stored } if stored >= sequence => Outcome::Duplicate,
-        WriteOutcome::Stale { stored } => Outcome::Gap { have: stored },
-    }
-}
 
 /// The document after `event`, or an error if the event cannot follow `before`.
 fn evolve(
@@ -277,12 +258,24 @@ impl Projector for CatalogProjector {
         "catalog"
     }
 
-    async fn apply(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+    async fn apply(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
         match envelope.aggregate_type.as_str() {
             "Product" => self.apply_product(envelope).await,
             "Inventory" => self.apply_stock(envelope).await,
             // Not ours (a filter changed under us): nothing to do, let it go.
             _ => Ok(Outcome::Duplicate),
         }
+    }
+
+    async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        let version_field = match envelope.aggregate_type.as_str() {
+            "Product" => PRODUCT_VERSION,
+            "Inventory" => STOCK_VERSION,
+            _ => return Ok(Outcome::Duplicate),
+        };
+        let key = self.keys.product(self.generation, &envelope.aggregate_id);
+        self.documents
+            .advance(&key, version_field, envelope.sequence)
+            .await
     }
 }

@@ -1,18 +1,40 @@
 //! The SQS FIFO consumer every projector runs in.
 //!
 //! At-least-once in, exactly-once effect out: the projector decides from the per-aggregate sequence
-//! whether an event is next (apply, ack), already seen (drop, ack) or ahead of a missing one (leave
-//! it; SQS offers it again after a backoff). Failures back off exponentially with jitter through the
-//! message's visibility timeout; after `MAX_RECEIVES` receives SQS moves it to the DLQ.
+//! whether an event is next (apply, ack), already seen (drop, ack) or ahead of a missing one. What
+//! happens when it cannot apply an event depends on why ([`ProjectionError`]):
+//! - **A dependency is down** (Redis or Postgres refuses, drops, times out): the consumer holds the
+//!   message, keeps its visibility extended, stops receiving more on every loop of the queue, and
+//!   retries with a growing pause until the dependency answers. No receive is spent, so an outage of
+//!   any length dead-letters nothing.
+//! - **A gap** (an earlier event of the aggregate never reached the model, e.g. it was
+//!   dead-lettered): the missing events are read from `es.events` and applied first.
+//! - **The event cannot be projected by this code** (unknown type or version, or it cannot follow
+//!   the stored document): retried through SQS receives with backoff, since during a rolling deploy
+//!   a newer consumer may take it; on the last receive it is *skipped*: the aggregate's sequence
+//!   advances past it without a change to the model, `projection_events_total{outcome="skipped"}`
+//!   counts it, an error is logged, and `read.skipped_events` records it for ops. Later events of
+//!   the aggregate are therefore never blocked. A rebuild with code that knows the event applies it.
+//! - **A message that is not an event envelope**, or any other failure: retried through receives,
+//!   then left to SQS to dead-letter after `max_receives`.
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    MessageSystemAttributeName,
+};
 use chrono::Utc;
 use commerce_platform::envelope::EventEnvelope;
+use commerce_platform::messaging::{MAX_RECEIVES, VISIBILITY_TIMEOUT_SECS};
 use commerce_platform::Shutdown;
 use rand::Rng;
+use tokio::sync::watch;
 use tracing::Instrument;
+
+use crate::error::ProjectionError;
+use crate::history::EventHistory;
 
 /// What a projector did with one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +54,17 @@ pub trait Projector: Send + Sync + 'static {
 
     /// Applies `event` if it is the next one for its aggregate. Must be atomic: either the whole
     /// effect (including the recorded sequence) lands or none of it.
-    fn apply(&self, event: &EventEnvelope) -> impl Future<Output = anyhow::Result<Outcome>> + Send;
+    fn apply(
+        &self,
+        event: &EventEnvelope,
+    ) -> impl Future<Output = Result<Outcome, ProjectionError>> + Send;
+
+    /// Advances the aggregate's recorded sequence past `event` without changing the model, if it is
+    /// the next one: the skip policy for an event this code cannot project.
+    fn skip(
+        &self,
+        event: &EventEnvelope,
+    ) -> impl Future<Output = Result<Outcome, ProjectionError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +79,15 @@ pub struct ConsumerConfig {
     /// at a time, so per-aggregate order holds while different carts are projected in parallel;
     /// one loop, waiting on each round trip in turn, fell tens of seconds behind under load.
     pub pollers: usize,
+    /// The queue's `maxReceiveCount`: on this receive an unprocessable event is skipped rather
+    /// than left for the DLQ.
+    pub max_receives: u32,
+    /// How long a held message is hidden per extension; it is extended every third of this.
+    pub hold_visibility_secs: u32,
+    /// First pause before trying an unavailable dependency again; doubles per try.
+    pub outage_retry_first: Duration,
+    /// Longest pause between tries of an unavailable dependency.
+    pub outage_retry_max: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -56,8 +97,52 @@ impl Default for ConsumerConfig {
             retry_base_secs: 1,
             retry_max_secs: 60,
             pollers: 4,
+            max_receives: MAX_RECEIVES,
+            hold_visibility_secs: VISIBILITY_TIMEOUT_SECS,
+            outage_retry_first: Duration::from_millis(250),
+            outage_retry_max: Duration::from_secs(5),
         }
     }
+}
+
+/// Whether the projector's dependencies answer, shared by every receive loop of a queue: while one
+/// loop holds an event a dependency refused, the others stop receiving.
+struct DependencyGate {
+    available: watch::Sender<bool>,
+}
+
+impl DependencyGate {
+    fn new() -> Self {
+        Self {
+            available: watch::Sender::new(true),
+        }
+    }
+
+    /// Marks the dependency down; true if it was up.
+    fn down(&self) -> bool {
+        self.available.send_replace(false)
+    }
+
+    /// Marks the dependency up; true if it was down.
+    fn up(&self) -> bool {
+        !self.available.send_replace(true)
+    }
+
+    async fn wait_until_up(&self) {
+        let mut available = self.available.subscribe();
+        // The sender lives as long as `self`, so this cannot fail while anyone waits.
+        let _ = available.wait_for(|up| *up).await;
+    }
+}
+
+/// What to do with a message once handling it ended.
+enum Disposition {
+    /// Applied, a duplicate, or skipped: delete it.
+    Done,
+    /// Leave it: SQS offers it again after the delay set on it (a receive is spent).
+    Retry,
+    /// Leave it without touching its visibility (shutting down while holding it).
+    Abandon,
 }
 
 /// Drives one projector from one queue.
@@ -65,7 +150,9 @@ pub struct SqsConsumer<P> {
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     projector: P,
+    history: EventHistory,
     config: ConsumerConfig,
+    gate: DependencyGate,
 }
 
 impl<P: Projector> SqsConsumer<P> {
@@ -73,37 +160,46 @@ impl<P: Projector> SqsConsumer<P> {
         sqs: aws_sdk_sqs::Client,
         queue_url: String,
         projector: P,
+        history: EventHistory,
         config: ConsumerConfig,
     ) -> Self {
         Self {
             sqs,
             queue_url,
             projector,
+            history,
             config,
+            gate: DependencyGate::new(),
         }
     }
 
     /// Consumes until `shutdown` with [`ConsumerConfig::pollers`] receive loops; a message being
-    /// handled when it fires is finished first.
+    /// handled when it fires is finished first (or, if its dependency is down, left to SQS).
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let name = self.projector.name();
         let pollers = self.config.pollers.max(1);
         tracing::info!(projection = name, queue = %self.queue_url, pollers, "projector consuming");
+        metrics::gauge!("projection_dependencies_available", "projection" => name).set(1.0);
         futures::future::join_all((0..pollers).map(|_| self.poll(&shutdown))).await;
         tracing::info!(projection = name, "projector stopped");
         Ok(())
     }
 
-    /// One receive loop: receive a batch, handle it, acknowledge it, again.
+    /// One receive loop: receive a batch, handle it, acknowledge it, again. Receives nothing
+    /// while a dependency is down: messages are better left in the queue than held here.
     async fn poll(&self, shutdown: &Shutdown) {
         let name = self.projector.name();
         while !shutdown.is_cancelled() {
+            tokio::select! {
+                _ = self.gate.wait_until_up() => {},
+                _ = shutdown.cancelled() => break,
+            }
             let received = tokio::select! {
                 r = self.receive() => r,
                 _ = shutdown.cancelled() => break,
             };
             match received {
-                Ok(messages) => self.handle_batch(messages).await,
+                Ok(messages) => self.handle_batch(messages, shutdown).await,
                 Err(e) => {
                     tracing::warn!(projection = name, error = %e, "receive failed; retrying");
                     tokio::select! {
@@ -135,31 +231,61 @@ impl<P: Projector> SqsConsumer<P> {
         Ok(messages)
     }
 
-    /// Handles one received batch and acknowledges what is done with one DeleteMessageBatch.
-    pub async fn handle_batch(&self, messages: Vec<Message>) {
-        let mut done = Vec::with_capacity(messages.len());
-        for message in messages {
-            if self.handle(&message).await {
-                if let Some(handle) = message.receipt_handle {
+    /// Handles one received batch in order and acknowledges what is done with one
+    /// DeleteMessageBatch. Messages still waiting their turn (behind one held through an outage)
+    /// have their visibility extended, so SQS neither offers them to another loop nor counts
+    /// another receive.
+    async fn handle_batch(&self, messages: Vec<Message>, shutdown: &Shutdown) {
+        let waiting: Mutex<Vec<String>> = Mutex::new(
+            messages
+                .iter()
+                .filter_map(|m| m.receipt_handle.clone())
+                .collect(),
+        );
+        let work = async {
+            let mut done = Vec::with_capacity(messages.len());
+            for message in &messages {
+                let disposition = self.handle(message, shutdown).await;
+                let Some(handle) = message.receipt_handle.clone() else {
+                    continue;
+                };
+                if let Ok(mut waiting) = waiting.lock() {
+                    waiting.retain(|h| *h != handle);
+                }
+                if let Disposition::Done = disposition {
                     done.push(handle);
                 }
             }
-        }
+            done
+        };
+        tokio::pin!(work);
+        let every = Duration::from_secs(u64::from(self.config.hold_visibility_secs.max(3) / 3));
+        let mut extend = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let done = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                _ = extend.tick() => {
+                    let handles = waiting.lock().map(|w| w.clone()).unwrap_or_default();
+                    self.extend_visibility(&handles).await;
+                }
+            }
+        };
         self.acknowledge(done).await;
     }
 
-    /// Returns whether the message is finished with (applied or duplicate).
-    async fn handle(&self, message: &Message) -> bool {
+    /// Handles one message: project it, holding it through outages, and decide its fate.
+    async fn handle(&self, message: &Message, shutdown: &Shutdown) -> Disposition {
         let name = self.projector.name();
         let receives = receive_count(message);
         let envelope: EventEnvelope = match message.body().map(serde_json::from_str).transpose() {
             Ok(Some(envelope)) => envelope,
             Ok(None) | Err(_) => {
                 // Unreadable: never ack it, so it ends in the DLQ for someone to look at.
+                metrics::counter!("projection_events_total", "projection" => name, "outcome" => "unreadable").increment(1);
                 tracing::error!(projection = name, receives, message_id = ?message.message_id(),
                     "message is not an event envelope; leaving it for the DLQ");
                 self.back_off(message, receives).await;
-                return false;
+                return Disposition::Retry;
             }
         };
         let span = tracing::info_span!(
@@ -171,35 +297,177 @@ impl<P: Projector> SqsConsumer<P> {
             event_type = %envelope.event_type,
         );
         async {
-            match self.projector.apply(&envelope).await {
-                Ok(Outcome::Applied) => {
-                    let lag = (Utc::now() - envelope.occurred_at).num_milliseconds() as f64 / 1e3;
-                    metrics::gauge!("projection_lag_seconds", "projection" => name).set(lag);
-                    metrics::counter!("projection_events_total", "projection" => name, "outcome" => "applied").increment(1);
-                    tracing::debug!("event applied");
-                    true
-                }
-                Ok(Outcome::Duplicate) => {
-                    metrics::counter!("projection_events_total", "projection" => name, "outcome" => "duplicate").increment(1);
-                    tracing::info!("duplicate event dropped");
-                    true
-                }
-                Ok(Outcome::Gap { have }) => {
-                    metrics::counter!("projection_events_total", "projection" => name, "outcome" => "gap").increment(1);
-                    tracing::warn!(have, receives, "earlier event missing; not acknowledging");
-                    self.back_off(message, receives).await;
-                    false
-                }
-                Err(e) => {
-                    metrics::counter!("projection_events_total", "projection" => name, "outcome" => "failed").increment(1);
-                    tracing::error!(error = %format!("{e:#}"), receives, "applying event failed");
-                    self.back_off(message, receives).await;
-                    false
+            // Set once this receive is the last and the event cannot be projected: why it is skipped.
+            let mut skipping: Option<String> = None;
+            // When a dependency first refused, and the pause before the next try.
+            let mut outage: Option<(Instant, Duration)> = None;
+            loop {
+                let attempt = match &skipping {
+                    None => self.project(&envelope).await,
+                    Some(_) => self.projector.skip(&envelope).await,
+                };
+                let error = match attempt {
+                    Ok(outcome) => {
+                        if let Some((since, _)) = outage {
+                            self.dependencies_back(since);
+                        }
+                        if let Some(reason) = skipping {
+                            self.skipped(&envelope, &reason).await;
+                            return Disposition::Done;
+                        }
+                        return self.finish(outcome, &envelope, message, receives).await;
+                    }
+                    Err(error) => error,
+                };
+                match error {
+                    ProjectionError::Unavailable(e) => {
+                        let pause = match &mut outage {
+                            None => {
+                                self.dependencies_down(&e);
+                                outage = Some((Instant::now(), self.config.outage_retry_first));
+                                self.config.outage_retry_first
+                            }
+                            Some((_, pause)) => {
+                                *pause = (*pause * 2).min(self.config.outage_retry_max);
+                                tracing::debug!(error = %format!("{e:#}"), "dependency still unavailable");
+                                *pause
+                            }
+                        };
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {},
+                            _ = shutdown.cancelled() => return Disposition::Abandon,
+                        }
+                    }
+                    ProjectionError::Unprocessable(e)
+                        if skipping.is_none() && receives >= self.config.max_receives =>
+                    {
+                        skipping = Some(format!("{e:#}"));
+                    }
+                    other => {
+                        metrics::counter!("projection_events_total", "projection" => name, "outcome" => other.kind()).increment(1);
+                        tracing::error!(error = %other, receives, max_receives = self.config.max_receives,
+                            "applying event failed; SQS offers it again after a backoff");
+                        self.back_off(message, receives).await;
+                        return Disposition::Retry;
+                    }
                 }
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// Applies `envelope`; on a gap, first applies the missing events read from the event store.
+    async fn project(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        let outcome = self.projector.apply(envelope).await?;
+        let Outcome::Gap { have } = outcome else {
+            return Ok(outcome);
+        };
+        let missing = self
+            .history
+            .between(
+                &envelope.aggregate_type,
+                &envelope.aggregate_id,
+                have,
+                envelope.sequence,
+            )
+            .await?;
+        if i64::try_from(missing.len()).ok() != Some(envelope.sequence - have - 1) {
+            tracing::warn!(
+                have,
+                found = missing.len(),
+                "the event store lacks the missing events; cannot repair the gap"
+            );
+            return Ok(outcome);
+        }
+        for event in &missing {
+            match self.projector.apply(event).await {
+                Ok(Outcome::Applied | Outcome::Duplicate) => {}
+                Ok(Outcome::Gap { .. }) => return Ok(outcome),
+                Err(ProjectionError::Unprocessable(e)) => {
+                    tracing::warn!(missing_sequence = event.sequence, error = %format!("{e:#}"),
+                        "a missing event cannot be projected; leaving the gap");
+                    return Ok(outcome);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let name = self.projector.name();
+        metrics::counter!("projection_gap_repairs_total", "projection" => name).increment(1);
+        tracing::info!(
+            have,
+            repaired = missing.len(),
+            "gap repaired from the event store"
+        );
+        self.projector.apply(envelope).await
+    }
+
+    /// Records what became of an event that met no failure.
+    async fn finish(
+        &self,
+        outcome: Outcome,
+        envelope: &EventEnvelope,
+        message: &Message,
+        receives: u32,
+    ) -> Disposition {
+        let name = self.projector.name();
+        match outcome {
+            Outcome::Applied => {
+                let lag = (Utc::now() - envelope.occurred_at).num_milliseconds() as f64 / 1e3;
+                metrics::gauge!("projection_lag_seconds", "projection" => name).set(lag);
+                metrics::counter!("projection_events_total", "projection" => name, "outcome" => "applied").increment(1);
+                tracing::debug!("event applied");
+                Disposition::Done
+            }
+            Outcome::Duplicate => {
+                metrics::counter!("projection_events_total", "projection" => name, "outcome" => "duplicate").increment(1);
+                tracing::info!("duplicate event dropped");
+                Disposition::Done
+            }
+            Outcome::Gap { have } => {
+                metrics::counter!("projection_events_total", "projection" => name, "outcome" => "gap").increment(1);
+                tracing::warn!(have, receives, "earlier event missing; not acknowledging");
+                self.back_off(message, receives).await;
+                Disposition::Retry
+            }
+        }
+    }
+
+    fn dependencies_down(&self, error: &anyhow::Error) {
+        let name = self.projector.name();
+        if self.gate.down() {
+            metrics::gauge!("projection_dependencies_available", "projection" => name).set(0.0);
+            metrics::counter!("projection_outages_total", "projection" => name).increment(1);
+        }
+        tracing::warn!(error = %format!("{error:#}"),
+            "a dependency is unavailable; holding the event and pausing receives until it answers");
+    }
+
+    fn dependencies_back(&self, since: Instant) {
+        let name = self.projector.name();
+        if self.gate.up() {
+            metrics::gauge!("projection_dependencies_available", "projection" => name).set(1.0);
+        }
+        tracing::info!(
+            waited_ms = since.elapsed().as_millis() as u64,
+            "dependency answers again; receiving resumes"
+        );
+    }
+
+    /// Logs, counts and records an event skipped under the skip policy.
+    async fn skipped(&self, envelope: &EventEnvelope, reason: &str) {
+        let name = self.projector.name();
+        metrics::counter!("projection_events_total", "projection" => name, "outcome" => "skipped")
+            .increment(1);
+        tracing::error!(
+            event_version = %envelope.event_version,
+            reason,
+            "this projector cannot project the event; skipped it after its last receive \
+             (recorded in read.skipped_events; a rebuild with newer code applies it)"
+        );
+        if let Err(e) = self.history.record_skip(name, envelope, reason).await {
+            tracing::error!(error = %e, "could not record the skipped event");
+        }
     }
 
     async fn acknowledge(&self, receipt_handles: Vec<String>) {
@@ -232,6 +500,35 @@ impl<P: Projector> SqsConsumer<P> {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "acknowledging failed")
+            }
+        }
+    }
+
+    /// Keeps messages that wait behind a held one hidden for another `hold_visibility_secs`.
+    async fn extend_visibility(&self, receipt_handles: &[String]) {
+        for (chunk_index, chunk) in receipt_handles.chunks(10).enumerate() {
+            let entries: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, handle)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(format!("{chunk_index}-{i}"))
+                        .receipt_handle(handle)
+                        .visibility_timeout(self.config.hold_visibility_secs as i32)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if let Err(e) = self
+                .sqs
+                .change_message_visibility_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e),
+                    "could not extend the visibility of held messages");
             }
         }
     }

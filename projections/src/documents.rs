@@ -8,6 +8,10 @@ use anyhow::Context;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+use crate::consumer::Outcome;
+use crate::error::ProjectionError;
+use crate::sequence::{after_write, sequence_check};
+
 /// Writes fields of a document hash if the version field still holds what the new values were
 /// computed from, and maintains sorted-set indexes in the same step.
 /// KEYS[1] the hash, KEYS[2..] index sets.
@@ -88,24 +92,50 @@ impl Documents {
         &self,
         key: &str,
         version_field: &str,
-    ) -> anyhow::Result<(i64, Option<T>)> {
+    ) -> Result<(i64, Option<T>), ProjectionError> {
         let mut redis = self.redis.clone();
         let (version, doc): (Option<i64>, Option<String>) = redis::cmd("HMGET")
             .arg(key)
             .arg(version_field)
             .arg("doc")
             .query_async(&mut redis)
-            .await
-            .context("reading a stored document")?;
+            .await?;
         let doc = doc
             .map(|d| serde_json::from_str(&d))
             .transpose()
-            .context("a stored document is not valid JSON")?;
+            .context("a stored document is not valid JSON")
+            .map_err(ProjectionError::Failed)?;
         Ok((version.unwrap_or(0), doc))
     }
 
+    /// Advances `version_field` of `key` to `sequence` if that is the next one, changing nothing
+    /// else: how an event that cannot be projected is skipped.
+    pub async fn advance(
+        &self,
+        key: &str,
+        version_field: &str,
+        sequence: i64,
+    ) -> Result<Outcome, ProjectionError> {
+        let (stored, _) = self.load::<serde_json::Value>(key, version_field).await?;
+        if let Some(outcome) = sequence_check(sequence, stored) {
+            return Ok(outcome);
+        }
+        let written = self
+            .write_if(GuardedWrite {
+                key,
+                version_field,
+                expected: stored,
+                new: sequence,
+                fields: &[],
+                member: "",
+                indexes: &[],
+            })
+            .await?;
+        Ok(after_write(written, sequence))
+    }
+
     /// Performs `write` only if its version field still holds what it expects.
-    pub async fn write_if(&self, write: GuardedWrite<'_>) -> anyhow::Result<WriteOutcome> {
+    pub async fn write_if(&self, write: GuardedWrite<'_>) -> Result<WriteOutcome, ProjectionError> {
         let GuardedWrite {
             key,
             version_field,
@@ -139,10 +169,7 @@ impl Documents {
             });
         }
         let mut redis = self.redis.clone();
-        let result: i64 = invocation
-            .invoke_async(&mut redis)
-            .await
-            .context("writing a document")?;
+        let result: i64 = invocation.invoke_async(&mut redis).await?;
         Ok(match result {
             -1 => WriteOutcome::Written,
             stored => WriteOutcome::Stale { stored },

@@ -2,8 +2,12 @@
 //! in effect.
 //!
 //! # Layout
-//! - `consumer`: the SQS FIFO consumer loop shared by every projector (receive, apply, ack, back off,
-//!   leave failures for the DLQ) and the `Projector` trait it drives.
+//! - `consumer`: the SQS FIFO consumer loop shared by every projector (receive, apply, ack; hold
+//!   through outages, repair gaps, skip what cannot be projected, back off) and the `Projector`
+//!   trait it drives.
+//! - `error`: `ProjectionError`, failures sorted by what the consumer does about them.
+//! - `sequence`: the per-aggregate sequence guard every projector applies.
+//! - `history`: read-only access to `es.events` for gap repair, and the record of skipped events.
 //! - `catalog`: the catalog projector (Redis product documents and indexes) and its key layout,
 //!   which the read API uses to read.
 //! - `cart`: the cart projector (Redis cart documents) and its key layout.
@@ -17,7 +21,10 @@ pub mod catalog;
 mod config;
 pub mod consumer;
 pub mod documents;
+pub mod error;
+pub mod history;
 pub mod orders;
+pub mod sequence;
 
 pub use config::Config;
 
@@ -29,20 +36,32 @@ use commerce_platform::{retry_until_ready, Shutdown};
 use cart::{CartKeys, CartProjector};
 use catalog::{CatalogKeys, CatalogProjector};
 use consumer::SqsConsumer;
+use history::EventHistory;
 use orders::OrdersProjector;
 
 /// Runs every projector of this crate until `shutdown`.
 /// Dependencies that are not there yet are waited for (and logged), not treated as fatal.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
-    let client = redis::Client::open(config.redis.url.expose())?;
     let aws = AwsClients::connect(&config.messaging).await;
+    // Commands that hang are as bad as refusals: they fail fast, so an outage is noticed and held.
     let Some(redis) = retry_until_ready("Redis for the projectors", &shutdown, || async {
-        Ok(client.get_connection_manager().await?)
+        Ok(commerce_platform::redis_connection::connect(config.redis.url.expose()).await?)
     })
     .await
     else {
         return Ok(());
     };
+    // Postgres holds the orders model and the event history every projector repairs gaps from.
+    let Some(pool) = retry_until_ready("Postgres for the projectors", &shutdown, || async {
+        let pool = commerce_platform::database::connect(&config.database).await?;
+        migrate(&pool).await?;
+        Ok(pool)
+    })
+    .await
+    else {
+        return Ok(());
+    };
+    let history = EventHistory::new(pool.clone());
     let prefix = &config.redis.key_prefix;
     let catalog = async {
         let Some(queue_url) = queue(&aws, &config, CATALOG_QUEUE, &shutdown).await else {
@@ -53,6 +72,7 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
             aws.sqs.clone(),
             queue_url,
             projector,
+            history.clone(),
             config.consumer.clone(),
         )
         .run(shutdown.clone())
@@ -67,28 +87,21 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
             aws.sqs.clone(),
             queue_url,
             projector,
+            history.clone(),
             config.consumer.clone(),
         )
         .run(shutdown.clone())
         .await
     };
     let orders = async {
-        let Some(pool) = retry_until_ready("Postgres for the orders model", &shutdown, || async {
-            let pool = commerce_platform::database::connect(&config.database).await?;
-            orders::migrate(&pool).await?;
-            Ok(pool)
-        })
-        .await
-        else {
-            return Ok(());
-        };
         let Some(queue_url) = queue(&aws, &config, ORDERS_QUEUE, &shutdown).await else {
             return Ok(());
         };
         SqsConsumer::new(
             aws.sqs.clone(),
             queue_url,
-            OrdersProjector::new(pool),
+            OrdersProjector::new(pool.clone()),
+            history.clone(),
             config.consumer.clone(),
         )
         .run(shutdown.clone())
@@ -97,6 +110,11 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let (catalog, cart, orders): (anyhow::Result<()>, anyhow::Result<()>, anyhow::Result<()>) =
         tokio::join!(catalog, cart, orders);
     catalog.and(cart).and(orders)
+}
+
+/// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).
+pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    orders::migrate(pool).await
 }
 
 /// The URL of `spec`'s queue, waiting for it to be provisioned.

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::catalog::sequence_check;
 use crate::consumer::{Outcome, Projector};
+use crate::error::ProjectionError;
+use crate::sequence::sequence_check;
 
 /// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
@@ -152,11 +153,13 @@ impl Projector for OrdersProjector {
         "orders"
     }
 
-    async fn apply(&self, envelope: &EventEnvelope) -> anyhow::Result<Outcome> {
+    async fn apply(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
         if envelope.aggregate_type != "Order" {
             return Ok(Outcome::Duplicate);
         }
-        let order_id = Uuid::parse_str(&envelope.aggregate_id).context("order id is not a UUID")?;
+        let order_id = Uuid::parse_str(&envelope.aggregate_id)
+            .context("order id is not a UUID")
+            .map_err(ProjectionError::Unprocessable)?;
         let mut tx = self.pool.begin().await?;
         let stored =
             sqlx::query("SELECT version, doc FROM read.orders WHERE order_id = $1 FOR UPDATE")
@@ -166,10 +169,13 @@ impl Projector for OrdersProjector {
         let (stored_version, before) = match stored {
             Some(row) => {
                 let doc: serde_json::Value = row.try_get("doc")?;
-                (
-                    row.try_get::<i64, _>("version")?,
-                    Some(serde_json::from_value(doc)?),
-                )
+                let version = row.try_get::<i64, _>("version")?;
+                // The order's row exists before its first readable document when that first
+                // event was skipped (see `skip`).
+                let doc = (!doc.is_null())
+                    .then(|| serde_json::from_value(doc))
+                    .transpose()?;
+                (version, doc)
             }
             None => (0, None),
         };
@@ -177,8 +183,9 @@ impl Projector for OrdersProjector {
             return Ok(outcome);
         }
         let event: OrderEvent = serde_json::from_value(envelope.payload.clone())
-            .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))?;
-        let doc = evolve(before, event, envelope)?;
+            .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
+        let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
         let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
         vendor_ids.sort();
         vendor_ids.dedup();
@@ -205,5 +212,37 @@ impl Projector for OrdersProjector {
         } else {
             Outcome::Duplicate
         })
+    }
+
+    /// Advances the order's version without changing its document. An order whose first event is
+    /// skipped gets a row without a document (`doc` JSON null), which the read API treats as absent.
+    async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        if envelope.aggregate_type != "Order" {
+            return Ok(Outcome::Duplicate);
+        }
+        let order_id = Uuid::parse_str(&envelope.aggregate_id)
+            .context("order id is not a UUID")
+            .map_err(ProjectionError::Failed)?;
+        let advanced = sqlx::query(
+            "INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
+             SELECT $1, '00000000-0000-0000-0000-000000000000', '{}', $2, 'null'::jsonb \
+             WHERE $2 = 1 \
+             ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now() \
+             WHERE read.orders.version = EXCLUDED.version - 1",
+        )
+        .bind(order_id)
+        .bind(envelope.sequence)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if advanced == 1 {
+            return Ok(Outcome::Applied);
+        }
+        let stored: i64 = sqlx::query_scalar("SELECT version FROM read.orders WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
+        Ok(sequence_check(envelope.sequence, stored).unwrap_or(Outcome::Gap { have: stored }))
     }
 }

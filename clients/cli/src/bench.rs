@@ -123,11 +123,11 @@ async fn generate_events(pool: &PgPool, count: i64) -> anyhow::Result<Vec<EventE
     .context("generating bench events")?;
     let rows = sqlx::query(&format!(
         "SELECT {} FROM es.events e ORDER BY e.global_position",
-        relay::ENVELOPE_COLUMNS
+        commerce_platform::envelope::ENVELOPE_COLUMNS
     ))
     .fetch_all(pool)
     .await?;
-    rows.iter().map(relay::envelope_from_row).collect()
+    rows.iter().map(EventEnvelope::from_row).collect()
 }
 
 /// The ceiling: PublishBatch of pre-built entries, `lanes` calls in flight, nothing else.

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use commerce_command_api::relay::{self, OutboxRelay, RelayConfig};
+use commerce_command_api::relay::{OutboxRelay, RelayConfig};
 use commerce_platform::auth::Role;
 use commerce_platform::envelope::EventEnvelope;
 use reqwest::StatusCode;
@@ -15,14 +15,14 @@ use crate::support::{Options, TestSystem};
 async fn stored_envelope(system: &TestSystem, aggregate_id: Uuid, sequence: i64) -> EventEnvelope {
     let row = sqlx::query(&format!(
         "SELECT {} FROM es.events e WHERE e.aggregate_id = $1 AND e.sequence = $2",
-        relay::ENVELOPE_COLUMNS
+        commerce_platform::envelope::ENVELOPE_COLUMNS
     ))
     .bind(aggregate_id.to_string())
     .bind(sequence)
     .fetch_one(&system.pool)
     .await
     .expect("stored event");
-    relay::envelope_from_row(&row).expect("envelope")
+    EventEnvelope::from_row(&row).expect("envelope")
 }
 
 fn relay_for(system: &TestSystem) -> OutboxRelay {

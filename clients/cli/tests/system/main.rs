@@ -6,6 +6,8 @@ mod concurrency;
 mod delivery;
 mod idempotency;
 mod operations;
+mod outages;
+mod proxy;
 mod storefront;
 mod support;
 mod typed_client;

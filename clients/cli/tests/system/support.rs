@@ -14,6 +14,8 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::proxy::TcpProxy;
+
 pub const JWT_SECRET: &str = "test-secret-for-the-system-tests";
 
 fn env_or(name: &str, default: &str) -> String {
@@ -27,6 +29,9 @@ pub struct Options {
     pub relay: bool,
     /// Give the command API (and its relay) an SNS/SQS endpoint where nothing listens.
     pub command_api_without_sns: bool,
+    /// Connect the projectors to Redis and Postgres through proxies the test can cut
+    /// ([`TestSystem::cut_projection_stores`]); the other services connect directly.
+    pub projection_stores_behind_proxies: bool,
 }
 
 impl Default for Options {
@@ -34,8 +39,15 @@ impl Default for Options {
         Self {
             relay: true,
             command_api_without_sns: false,
+            projection_stores_behind_proxies: false,
         }
     }
+}
+
+/// The proxies between the projectors and their stores.
+pub struct ProjectionStoreProxies {
+    pub redis: TcpProxy,
+    pub postgres: TcpProxy,
 }
 
 pub struct TestSystem {
@@ -47,6 +59,8 @@ pub struct TestSystem {
     pub topology: Topology,
     pub config: SystemConfig,
     keys: JwtKeys,
+    /// Present with [`Options::projection_stores_behind_proxies`].
+    pub projection_proxies: Option<ProjectionStoreProxies>,
     database_name: String,
     admin_url: String,
     running: Option<RunningSystem>,
@@ -93,6 +107,27 @@ impl TestSystem {
             url: Secret::new(database_url),
             max_connections: 10,
         };
+        let projection_proxies = if options.projection_stores_behind_proxies {
+            Some(ProjectionStoreProxies {
+                redis: TcpProxy::start(&host_and_port(redis.url.expose())).await,
+                postgres: TcpProxy::start(&host_and_port(database.url.expose())).await,
+            })
+        } else {
+            None
+        };
+        let (projection_redis, projection_database) = match &projection_proxies {
+            Some(proxies) => (
+                RedisConfig {
+                    url: Secret::new(proxies.redis.url_for(redis.url.expose())),
+                    ..redis.clone()
+                },
+                DatabaseConfig {
+                    url: Secret::new(proxies.postgres.url_for(database.url.expose())),
+                    ..database.clone()
+                },
+            ),
+            None => (redis.clone(), database.clone()),
+        };
         let config = SystemConfig {
             command_api: commerce_command_api::Config {
                 listen: "127.0.0.1:0".parse().expect("address"),
@@ -114,8 +149,8 @@ impl TestSystem {
                 run_relay: options.relay,
             },
             projections: commerce_projections::Config {
-                database: database.clone(),
-                redis: redis.clone(),
+                database: projection_database,
+                redis: projection_redis,
                 messaging,
                 consumer: ConsumerConfig {
                     retry_base_secs: 0,
@@ -144,6 +179,7 @@ impl TestSystem {
             topology,
             keys: JwtKeys::from_secret(&auth.jwt_secret),
             config,
+            projection_proxies,
             database_name,
             admin_url,
             running: Some(running),
@@ -170,6 +206,71 @@ impl TestSystem {
 
     pub fn vendor_token(&self, vendor_id: Uuid) -> String {
         self.token(Role::Vendor, Some(vendor_id))
+    }
+
+    /// Redis and Postgres go away for the projectors (they stay up for everything else).
+    pub fn cut_projection_stores(&self) {
+        let proxies = self
+            .projection_proxies
+            .as_ref()
+            .expect("started with proxies");
+        proxies.redis.cut();
+        proxies.postgres.cut();
+    }
+
+    /// Redis and Postgres are back for the projectors.
+    pub fn restore_projection_stores(&mut self) {
+        let proxies = self
+            .projection_proxies
+            .as_mut()
+            .expect("started with proxies");
+        proxies.redis.restore();
+        proxies.postgres.restore();
+    }
+
+    /// Messages in every dead-letter queue, visible or in flight.
+    pub async fn dead_lettered(&self) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let mut total = 0;
+        for queue in self.topology.queues.values() {
+            let attributes = self
+                .aws
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&queue.dlq_url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .expect("DLQ attributes");
+            for name in [
+                QueueAttributeName::ApproximateNumberOfMessages,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            ] {
+                total += attributes
+                    .attributes()
+                    .and_then(|a| a.get(&name))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        total
+    }
+
+    /// Reads `path` until the read model has caught up (no 409 from `min_version`), or `within`.
+    pub async fn read_eventually(
+        &self,
+        path: &str,
+        token: &str,
+        within: Duration,
+    ) -> (StatusCode, Value) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let (status, body) = self.read(path, token).await;
+            if status != StatusCode::CONFLICT || tokio::time::Instant::now() >= deadline {
+                return (status, body);
+            }
+        }
     }
 
     pub fn catalog_queue_url(&self) -> &str {
@@ -345,6 +446,16 @@ impl Drop for TestSystem {
         })
         .join();
     }
+}
+
+/// `host:port` of a URL such as `redis://host:port` or `postgres://user@host:port/db`.
+fn host_and_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .to_owned()
 }
 
 fn with_database(url: &str, database: &str) -> String {
