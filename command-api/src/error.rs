@@ -19,6 +19,9 @@ pub enum ApiError {
     /// The addressed aggregate refused the command.
     #[error(transparent)]
     Rejected(#[from] DomainError),
+    /// The command would record an event too large to publish.
+    #[error("{0}")]
+    TooLarge(String),
     /// Concurrent writers kept winning; the client may retry.
     #[error("{0}")]
     Contended(String),
@@ -35,6 +38,7 @@ impl From<ExecuteError<DomainError>> for ApiError {
         match error {
             ExecuteError::Rejected(e) => ApiError::Rejected(e),
             e @ ExecuteError::Contended { .. } => ApiError::Contended(e.to_string()),
+            e @ ExecuteError::TooLarge { .. } => ApiError::TooLarge(e.to_string()),
             ExecuteError::Unavailable(e) => ApiError::Unavailable(e.to_string()),
             ExecuteError::Failed(e) => ApiError::Internal(e.to_string()),
         }
@@ -53,6 +57,7 @@ impl IntoResponse for ApiError {
                 RejectionKind::Conflict => Problem::conflict(e.to_string()),
                 RejectionKind::Unprocessable => Problem::unprocessable(e.to_string()),
             },
+            ApiError::TooLarge(detail) => Problem::unprocessable(detail),
             ApiError::Contended(detail) => {
                 Problem::conflict(format!("{detail}; retry the request"))
             }

@@ -64,6 +64,8 @@ pub enum DomainError {
     ProductNotAvailable { product_id: String },
     #[error("a line may hold at most {max} units, {requested} were requested")]
     LineQuantityLimit { max: u32, requested: u64 },
+    #[error("a cart may hold at most {max} lines")]
+    CartLineLimit { max: usize },
     #[error("product {product_id} is not in the cart")]
     NotInCart { product_id: String },
     #[error("product {product_id} appears on more than one line")]
@@ -104,6 +106,7 @@ impl DomainError {
             | DomainError::OutOfStock { .. }
             | DomainError::ProductNotAvailable { .. }
             | DomainError::LineQuantityLimit { .. }
+            | DomainError::CartLineLimit { .. }
             | DomainError::DuplicateLine { .. }
             | DomainError::NoLines { .. }
             | DomainError::AmountMismatch { .. }
@@ -177,6 +180,10 @@ mod tests {
             ),
             (
                 DomainError::NoLines { aggregate: "Cart" },
+                RejectionKind::Unprocessable,
+            ),
+            (
+                DomainError::CartLineLimit { max: 100 },
                 RejectionKind::Unprocessable,
             ),
             (

@@ -125,3 +125,94 @@ impl EventEnvelope {
         })
     }
 }
+
+/// SNS's limit on one message, and on all the messages of one `PublishBatch` together: 256 KiB.
+/// A message's size is its body plus, for each message attribute, its name, data type and value.
+pub const SNS_MAX_MESSAGE_BYTES: usize = 262_144;
+
+/// The message attributes every event is published with (the values subscription filters use).
+pub fn message_attributes<'a>(
+    aggregate_type: &'a str,
+    event_type: &'a str,
+) -> [(&'static str, &'a str); 2] {
+    [
+        ("aggregate_type", aggregate_type),
+        ("event_type", event_type),
+    ]
+}
+
+/// The size SNS counts for a message with `body_bytes` of body and [`message_attributes`].
+pub fn message_size(body_bytes: usize, aggregate_type: &str, event_type: &str) -> usize {
+    body_bytes
+        + message_attributes(aggregate_type, event_type)
+            .iter()
+            .map(|(name, value)| name.len() + "String".len() + value.len())
+            .sum::<usize>()
+}
+
+/// The most bytes SNS can count for an event with this payload once it is an envelope, whatever
+/// its position, ids and time turn out to be: lets the command side refuse, before anything is
+/// appended, an event that could never be published.
+pub fn largest_message_size(
+    aggregate_type: &str,
+    aggregate_id: &str,
+    event_type: &str,
+    event_version: &str,
+    payload_json_bytes: usize,
+) -> usize {
+    let widest = EnvelopeHead {
+        event_id: Uuid::max(),
+        global_position: i64::MIN,
+        aggregate_type,
+        aggregate_id,
+        sequence: i64::MIN,
+        event_type,
+        event_version,
+        // Nanoseconds and a five-digit year: the longest RFC 3339 rendering chrono writes.
+        occurred_at: DateTime::<Utc>::MAX_UTC,
+        correlation_id: Some(Uuid::max()),
+        causation_id: Some(Uuid::max()),
+    };
+    let head = widest.render("").map_or(1024, |h| h.len());
+    message_size(head + payload_json_bytes, aggregate_type, event_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_size_bounds_every_rendered_envelope_of_the_payload() {
+        let payload = serde_json::json!({ "type": "ProductPublished", "data": { "n": "é\"\\" } });
+        let payload_json = serde_json::to_string(&payload).expect("json");
+        let envelope = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            global_position: 9_007_199_254_740_993,
+            aggregate_type: "Product".into(),
+            aggregate_id: Uuid::now_v7().to_string(),
+            sequence: 123_456,
+            event_type: "ProductPublished".into(),
+            event_version: "1.0".into(),
+            occurred_at: Utc::now(),
+            correlation_id: Some(Uuid::now_v7()),
+            causation_id: Some(Uuid::now_v7()),
+            payload,
+        };
+        let body = EnvelopeHead::of(&envelope)
+            .render(&payload_json)
+            .expect("render");
+        let actual = message_size(body.len(), "Product", "ProductPublished");
+        let bound = largest_message_size(
+            "Product",
+            &envelope.aggregate_id,
+            "ProductPublished",
+            "1.0",
+            payload_json.len(),
+        );
+        assert!(actual <= bound, "{actual} > {bound}");
+        assert!(
+            bound - actual < 200,
+            "the bound is tight: {bound} vs {actual}"
+        );
+    }
+}

@@ -49,3 +49,50 @@ pub fn token(
     let claims = Claims::new(sub, role, vendor_id, ttl_secs);
     Ok(JwtKeys::from_secret(&auth.jwt_secret).mint(&claims)?)
 }
+
+/// `commerce outbox parked`: the parked outbox rows, as a table or JSON lines.
+pub async fn outbox_parked(database: &DatabaseConfig, json: bool) -> anyhow::Result<()> {
+    let pool = commerce_platform::database::connect(database).await?;
+    let parked = commerce_command_api::relay::claims::list_parked(&pool).await?;
+    pool.close().await;
+    if json {
+        for row in &parked {
+            println!("{}", serde_json::to_string(row)?);
+        }
+        return Ok(());
+    }
+    if parked.is_empty() {
+        println!("no parked outbox rows");
+        return Ok(());
+    }
+    println!(
+        "{:>10}  {:<9}  {:<36}  {:>5}  {:<22}  {:>8}  {:<20}  last error",
+        "position", "aggregate", "id", "seq", "event", "attempts", "parked at"
+    );
+    for row in &parked {
+        println!(
+            "{:>10}  {:<9}  {:<36}  {:>5}  {:<22}  {:>8}  {:<20}  {}",
+            row.global_position,
+            row.aggregate_type,
+            row.aggregate_id,
+            row.sequence,
+            row.event_type,
+            row.attempts,
+            row.parked_at.format("%Y-%m-%d %H:%M:%S"),
+            row.last_error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// `commerce outbox retry`: puts parked rows (all, or those at `positions`) back for the relay.
+pub async fn outbox_retry(
+    database: &DatabaseConfig,
+    positions: Option<&[i64]>,
+) -> anyhow::Result<()> {
+    let pool = commerce_platform::database::connect(database).await?;
+    let retried = commerce_command_api::relay::claims::retry_parked(&pool, positions).await?;
+    pool.close().await;
+    println!("{retried} parked row(s) put back; the relay publishes them in order");
+    Ok(())
+}

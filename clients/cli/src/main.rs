@@ -99,6 +99,12 @@ enum Command {
         #[command(subcommand)]
         command: StockCommand,
     },
+    /// The outbox: events SNS keeps refusing are parked there (with the later events of their
+    /// aggregate); list them and put them back.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Print a bearer token for local use, signed with COMMERCE_JWT_SECRET.
     Token {
         #[arg(long)]
@@ -158,6 +164,29 @@ enum LoadgenCommand {
         /// Load-then-ceiling rounds (new carts each round); the summary gives medians.
         #[arg(long, default_value_t = 1)]
         rounds: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List parked outbox rows: position, aggregate, event, refusals and the last error.
+    Parked {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put parked rows back for the relay (their refusal count starts again).
+    Retry {
+        /// Every parked row.
+        #[arg(
+            long,
+            conflicts_with = "position",
+            required_unless_present = "position"
+        )]
+        all: bool,
+        /// Only this row's global position (repeatable).
+        #[arg(long)]
+        position: Vec<i64>,
     },
 }
 
@@ -266,6 +295,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checkout(args) => storefront::checkout(&target.client()?, args).await,
         Command::Orders { command } => storefront::orders(&target.client()?, command).await,
         Command::Stock { command } => storefront::stock(&target.client()?, command).await,
+        Command::Outbox { command } => {
+            let database = DatabaseConfig::from_env()?;
+            match command {
+                OutboxCommand::Parked { json } => commands::outbox_parked(&database, json).await,
+                OutboxCommand::Retry { all, position } => {
+                    let only = (!all).then_some(position.as_slice());
+                    commands::outbox_retry(&database, only).await
+                }
+            }
+        }
         Command::Token {
             role,
             sub,

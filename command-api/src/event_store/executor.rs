@@ -9,6 +9,8 @@ use cqrs_es::{Aggregate, DomainEvent};
 use rand::Rng;
 use tokio::sync::Notify;
 
+use commerce_platform::envelope::{largest_message_size, SNS_MAX_MESSAGE_BYTES};
+
 use super::repository::{SnapshotUpdate, StoredEvent, StoredStream};
 use super::PgEventRepository;
 
@@ -54,6 +56,17 @@ pub enum ExecuteError<E: std::error::Error> {
     /// Other writers kept winning the race for the next sequence.
     #[error("the aggregate was changed concurrently {attempts} times in a row")]
     Contended { attempts: u32 },
+    /// An event of the decision would be larger than a published message may be, so it could
+    /// never reach the read side: refused before anything is appended.
+    #[error(
+        "the {event_type} event this command records would be {bytes} bytes as a published \
+         message; the limit is {limit} bytes (SNS)"
+    )]
+    TooLarge {
+        event_type: String,
+        bytes: usize,
+        limit: usize,
+    },
     /// The database could not be reached.
     #[error("event store unavailable: {0}")]
     Unavailable(Box<dyn std::error::Error + Send + Sync>),
@@ -401,7 +414,7 @@ fn serialize<A: Aggregate>(
         .iter()
         .zip(first..)
         .map(|(event, sequence)| {
-            Ok(SerializedEvent {
+            let serialized = SerializedEvent {
                 aggregate_id: aggregate_id.to_owned(),
                 sequence,
                 aggregate_type: A::TYPE.to_owned(),
@@ -409,9 +422,55 @@ fn serialize<A: Aggregate>(
                 event_version: event.event_version(),
                 payload: serde_json::to_value(event).map_err(failed)?,
                 metadata: metadata.clone(),
-            })
+            };
+            check_publishable(&serialized)?;
+            Ok(serialized)
         })
         .collect()
+}
+
+/// Refuses an event whose envelope could exceed SNS's message limit: stored, it would stop at the
+/// outbox for ever (parked), and the read side would never see its aggregate again.
+fn check_publishable<E: std::error::Error>(event: &SerializedEvent) -> Result<(), ExecuteError<E>> {
+    let bytes = largest_message_size(
+        &event.aggregate_type,
+        &event.aggregate_id,
+        &event.event_type,
+        &event.event_version,
+        jsonb_text_len(&event.payload),
+    );
+    if bytes > SNS_MAX_MESSAGE_BYTES {
+        return Err(ExecuteError::TooLarge {
+            event_type: event.event_type.clone(),
+            bytes,
+            limit: SNS_MAX_MESSAGE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// The length of `value` as Postgres prints a `jsonb` (the relay publishes that text): like
+/// compact JSON, but with a space after every `:` and `,`.
+fn jsonb_text_len(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    let separators = |n: usize| 2 * n.saturating_sub(1);
+    match value {
+        Value::Object(map) => {
+            2 + separators(map.len())
+                + map
+                    .iter()
+                    .map(|(key, value)| {
+                        serde_json::to_string(key).map_or(0, |k| k.len())
+                            + 2
+                            + jsonb_text_len(value)
+                    })
+                    .sum::<usize>()
+        }
+        Value::Array(items) => {
+            2 + separators(items.len()) + items.iter().map(jsonb_text_len).sum::<usize>()
+        }
+        scalar => serde_json::to_string(scalar).map_or(0, |s| s.len()),
+    }
 }
 
 /// Jittered exponential backoff so contending writers do not retry in lock-step.
@@ -433,5 +492,45 @@ fn persistence<E: std::error::Error>(error: PersistenceError) -> ExecuteError<E>
         PersistenceError::DeserializationError(e) | PersistenceError::UnknownError(e) => {
             ExecuteError::Failed(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jsonb_length_is_what_postgres_prints() {
+        // `SELECT '{"a":[1,2],"b":{"c":"x"}}'::jsonb::text` prints `{"a": [1, 2], "b": {"c": "x"}}`.
+        let value = serde_json::json!({"a": [1, 2], "b": {"c": "x"}});
+        assert_eq!(
+            jsonb_text_len(&value),
+            r#"{"a": [1, 2], "b": {"c": "x"}}"#.len()
+        );
+    }
+
+    #[test]
+    fn an_event_too_large_to_publish_is_refused_before_it_is_appended() {
+        let event = |text_bytes: usize| SerializedEvent {
+            aggregate_id: uuid::Uuid::now_v7().to_string(),
+            sequence: 1,
+            aggregate_type: "Product".into(),
+            event_type: "ProductCreated".into(),
+            event_version: "1.0".into(),
+            payload: serde_json::json!({ "type": "ProductCreated", "data": "x".repeat(text_bytes) }),
+            metadata: serde_json::Value::Null,
+        };
+        assert!(check_publishable::<std::fmt::Error>(&event(200_000)).is_ok());
+        let refused = check_publishable::<std::fmt::Error>(&event(SNS_MAX_MESSAGE_BYTES));
+        assert!(
+            matches!(
+                refused,
+                Err(ExecuteError::TooLarge {
+                    limit: SNS_MAX_MESSAGE_BYTES,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
     }
 }

@@ -51,6 +51,11 @@ impl Cart {
     /// Most units of one product a cart line may hold.
     pub const MAX_LINE_QUANTITY: u32 = 99;
 
+    /// Most lines a cart may hold. Checkout records every line twice (`CartCheckedOut`,
+    /// `OrderPlaced`), and each event travels as one SNS message, which may not exceed 256 KiB: a
+    /// line takes at most about 400 bytes of JSON, so 100 lines stay far below it (about 40 KB).
+    pub const MAX_LINES: usize = 100;
+
     /// The cart's lines, in the order they were first added.
     pub fn lines(&self) -> &[OrderLine] {
         self.contents.as_ref().map_or(&[], |c| c.lines.as_slice())
@@ -115,6 +120,11 @@ impl Cart {
                 if !published {
                     return Err(DomainError::ProductNotAvailable {
                         product_id: product_id.to_string(),
+                    });
+                }
+                if cart.line(product_id).is_none() && cart.lines.len() >= Cart::MAX_LINES {
+                    return Err(DomainError::CartLineLimit {
+                        max: Cart::MAX_LINES,
                     });
                 }
                 let held = cart.line(product_id).map_or(0, |line| line.quantity.get());

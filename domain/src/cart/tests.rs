@@ -208,6 +208,21 @@ fn a_line_holds_at_most_99_units_also_when_added_up() {
 }
 
 #[test]
+fn a_cart_holds_at_most_100_lines_but_a_full_cart_still_takes_more_of_a_product_it_holds() {
+    let full: Vec<CartEvent> = std::iter::once(created())
+        .chain((1..=100).map(|n| added(n, 1, eur(100))))
+        .collect();
+    CartTest::with(())
+        .given(full.clone())
+        .when(add(101, 1, eur(100)))
+        .then_expect_error(DomainError::CartLineLimit { max: 100 });
+    CartTest::with(())
+        .given(full)
+        .when(add(100, 1, eur(100)))
+        .then_expect_events(vec![added(100, 2, eur(100))]);
+}
+
+#[test]
 fn a_product_priced_in_another_currency_cannot_join_the_cart() {
     CartTest::with(())
         .given(vec![created(), added(1, 1, eur(1000))])

@@ -95,7 +95,7 @@ async fn a_relay_that_dies_after_sns_accepted_but_before_marking_loses_and_doubl
     // The first relay claims and publishes, then "crashes": its transaction rolls back unmarked.
     let crashed = relay_for(&system);
     let mut tx = system.pool.begin().await.expect("begin");
-    let claimed = crashed.claim(&mut tx).await.expect("claim");
+    let claimed = crashed.claim(&mut tx).await.expect("claim").pending;
     assert_eq!(claimed.len(), 4);
     let acknowledged = crashed.publish(&claimed).await;
     assert_eq!(acknowledged.len(), 4, "SNS accepted the batch");

@@ -8,6 +8,7 @@ mod idempotency;
 mod operations;
 mod outages;
 mod proxy;
+mod publishing_limits;
 mod storefront;
 mod support;
 mod typed_client;

@@ -12,40 +12,6 @@ use crate::support::{Options, TestSystem};
 
 const CONVERGE_WITHIN: Duration = Duration::from_secs(60);
 
-/// Appends one event to the event store directly, with an outbox row (published) or without
-/// (never published, as if its message were lost).
-async fn append_directly(
-    system: &TestSystem,
-    aggregate_type: &str,
-    aggregate_id: Uuid,
-    sequence: i64,
-    event_type: &str,
-    payload: Value,
-    outbox: bool,
-) {
-    let insert = "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload, metadata, event_id) VALUES ($1, $2, $3, $4, '1.0', $5, '{}', $6) \
-         RETURNING global_position";
-    let statement = if outbox {
-        format!(
-            "WITH e AS ({insert}) INSERT INTO es.outbox (global_position) \
-             SELECT global_position FROM e"
-        )
-    } else {
-        insert.to_owned()
-    };
-    sqlx::query(&statement)
-        .bind(aggregate_type)
-        .bind(aggregate_id.to_string())
-        .bind(sequence)
-        .bind(event_type)
-        .bind(payload)
-        .bind(Uuid::now_v7())
-        .execute(&system.pool)
-        .await
-        .expect("append an event directly");
-}
-
 fn price_changed(product: Uuid, from: i64, to: i64) -> Value {
     json!({ "type": "ProductPriceChanged", "data": {
         "product_id": product,
@@ -190,16 +156,16 @@ async fn an_event_whose_message_was_lost_is_read_from_the_event_store() {
     assert_eq!(status, StatusCode::OK);
 
     // Sequence 2 is committed but never published; sequence 3 comes through the API.
-    append_directly(
-        &system,
-        "Product",
-        product,
-        2,
-        "ProductPriceChanged",
-        price_changed(product, 1000, 2000),
-        false,
-    )
-    .await;
+    system
+        .append_directly(
+            "Product",
+            product,
+            2,
+            "ProductPriceChanged",
+            price_changed(product, 1000, 2000),
+            false,
+        )
+        .await;
     let (status, body) = system.change_price(&vendor, product, 3000).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["version"], 3);
@@ -223,26 +189,26 @@ async fn an_event_the_projector_cannot_read_is_skipped_after_its_retries_and_rec
     let product = system.create_product(&vendor, 1000).await;
 
     // A newer writer's event type this projector does not know, then an event it knows.
-    append_directly(
-        &system,
-        "Product",
-        product,
-        2,
-        "ProductDiscontinued",
-        json!({ "type": "ProductDiscontinued", "data": { "product_id": product } }),
-        true,
-    )
-    .await;
-    append_directly(
-        &system,
-        "Product",
-        product,
-        3,
-        "ProductPriceChanged",
-        price_changed(product, 1000, 1500),
-        true,
-    )
-    .await;
+    system
+        .append_directly(
+            "Product",
+            product,
+            2,
+            "ProductDiscontinued",
+            json!({ "type": "ProductDiscontinued", "data": { "product_id": product } }),
+            true,
+        )
+        .await;
+    system
+        .append_directly(
+            "Product",
+            product,
+            3,
+            "ProductPriceChanged",
+            price_changed(product, 1000, 1500),
+            true,
+        )
+        .await;
 
     let (status, doc) = system
         .read_eventually(

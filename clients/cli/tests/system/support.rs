@@ -374,6 +374,40 @@ impl TestSystem {
             .expect("count outbox rows")
     }
 
+    /// Appends one event to the event store directly, with an outbox row (published) or without
+    /// (never published, as if its message were lost).
+    pub async fn append_directly(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: Uuid,
+        sequence: i64,
+        event_type: &str,
+        payload: Value,
+        outbox: bool,
+    ) {
+        let insert = "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata, event_id) VALUES ($1, $2, $3, $4, '1.0', $5, '{}', $6) \
+             RETURNING global_position";
+        let statement = if outbox {
+            format!(
+                "WITH e AS ({insert}) INSERT INTO es.outbox (global_position) \
+                 SELECT global_position FROM e"
+            )
+        } else {
+            insert.to_owned()
+        };
+        sqlx::query(&statement)
+            .bind(aggregate_type)
+            .bind(aggregate_id.to_string())
+            .bind(sequence)
+            .bind(event_type)
+            .bind(payload)
+            .bind(Uuid::now_v7())
+            .execute(&self.pool)
+            .await
+            .expect("append an event directly");
+    }
+
     /// Stops the services and removes the test's database, keys, topic and queues.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {

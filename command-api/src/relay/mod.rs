@@ -1,0 +1,472 @@
+//! The outbox relay: publishes committed events to the SNS FIFO topic, in order per aggregate.
+//!
+//! One relay is active at a time (a Postgres advisory lock held on a dedicated connection). It claims
+//! unpublished outbox rows in global-position order, spreads them over lanes by aggregate id so that
+//! several `PublishBatch` calls are in flight while each aggregate's events stay in one lane, in
+//! order, and stamps rows published only after SNS acknowledged them. A crash between SNS's
+//! acknowledgement and the stamp republishes those events with the same deduplication id; SNS drops
+//! the copy within its window and consumers drop any later copy by sequence.
+//!
+//! An event SNS refuses for what it is (larger than a message may be, or invalid) is counted against
+//! its row; after `max_attempts` refusals (at once when it can never fit) the row is *parked*, with
+//! every later row of its aggregate, so that it never blocks other aggregates. Ops list and retry
+//! parked rows (`claims::list_parked`, `claims::retry_parked`; `commerce outbox parked|retry`).
+//!
+//! # Layout
+//! - `claims`: the outbox statements (claim, stamp, refusals and parking) and the ops view.
+//! - `batches`: batches within SNS's documented limits, and what a refusal means.
+//! - `lanes`: the lane workers and which lane publishes which event.
+mod batches;
+pub mod claims;
+mod lanes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use commerce_platform::envelope::{EnvelopeHead, EventEnvelope};
+use commerce_platform::Shutdown;
+use futures::future::join_all;
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+pub use batches::{batch_entry, batches, check_batch, Rejection, Stop, SNS_BATCH_LIMIT};
+use claims::{mark_published, park_held_back, record_rejections, Claimed};
+use lanes::{lane_worker, split_into_lanes, LaneAssigner, LaneOutcome, LaneWork, PublishPermit};
+
+/// Advisory-lock key that elects the single active relay of a database.
+const LEADER_LOCK_KEY: i64 = 0x636f_6d6d_6572_6365; // "commerce"
+
+/// How the relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Outbox rows claimed per round.
+    pub claim_limit: i64,
+    /// Lanes, i.e. PublishBatch calls in flight at once.
+    pub lanes: usize,
+    /// Poll interval when nothing wakes the relay (events written by another process).
+    pub idle_poll: Duration,
+    /// Claims in flight at once: the next rows are read and dispatched while earlier ones are
+    /// still being published, so SNS never waits on Postgres.
+    pub pipeline_depth: usize,
+    /// Refusals of one event by SNS before its row is parked.
+    pub max_attempts: i32,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            claim_limit: 500,
+            lanes: 16,
+            idle_poll: Duration::from_millis(50),
+            pipeline_depth: 2,
+            max_attempts: 5,
+        }
+    }
+}
+
+/// A claimed outbox row with its event, its SNS message body already rendered.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    pub global_position: i64,
+    pub event_id: Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    /// The event envelope as JSON: the message body.
+    pub body: String,
+}
+
+impl PendingEvent {
+    /// From a row selected with [`ENVELOPE_COLUMNS`]. The payload arrives as Postgres's JSON text
+    /// and is spliced into the body as is: the relay never parses or re-encodes payloads.
+    fn from_row(row: &PgRow) -> anyhow::Result<Self> {
+        let payload: &str = row.try_get("payload_text")?;
+        Self::render(&EnvelopeHead::from_row(row)?, payload)
+    }
+
+    /// From an envelope already in memory.
+    pub fn from_envelope(envelope: &EventEnvelope) -> anyhow::Result<Self> {
+        Self::render(
+            &EnvelopeHead::of(envelope),
+            &serde_json::to_string(&envelope.payload)?,
+        )
+    }
+
+    fn render(head: &EnvelopeHead<'_>, payload_json: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            global_position: head.global_position,
+            event_id: head.event_id,
+            aggregate_type: head.aggregate_type.to_owned(),
+            aggregate_id: head.aggregate_id.to_owned(),
+            event_type: head.event_type.to_owned(),
+            body: head.render(payload_json)?,
+        })
+    }
+}
+
+/// Publishes the outbox to SNS.
+#[derive(Clone)]
+pub struct OutboxRelay {
+    pool: PgPool,
+    sns: aws_sdk_sns::Client,
+    topic_arn: String,
+    config: RelayConfig,
+    waker: Arc<Notify>,
+}
+
+impl OutboxRelay {
+    pub fn new(
+        pool: PgPool,
+        sns: aws_sdk_sns::Client,
+        topic_arn: String,
+        config: RelayConfig,
+        waker: Arc<Notify>,
+    ) -> Self {
+        Self {
+            pool,
+            sns,
+            topic_arn,
+            config,
+            waker,
+        }
+    }
+
+    /// Runs until `shutdown`: waits for leadership, then relays, and steps down if the lock's
+    /// connection is lost.
+    pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let backlog = tokio::spawn(report_backlog(self.pool.clone(), shutdown.clone()));
+        while !shutdown.is_cancelled() {
+            let mut leader = match self.acquire_leadership().await {
+                Ok(Some(conn)) => conn,
+                Ok(None) => {
+                    tracing::debug!("another relay is active; standing by");
+                    sleep_or_shutdown(Duration::from_secs(1), &shutdown).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "cannot reach Postgres for relay leadership");
+                    sleep_or_shutdown(Duration::from_secs(1), &shutdown).await;
+                    continue;
+                }
+            };
+            tracing::info!("outbox relay is the active publisher");
+            if let Err(e) = self.relay_while_leader(&mut leader, &shutdown).await {
+                tracing::error!(error = %format!("{e:#}"), "outbox relay round failed; retrying");
+                sleep_or_shutdown(Duration::from_millis(500), &shutdown).await;
+            }
+            let _ = leader.close().await;
+        }
+        backlog.abort();
+        tracing::info!("outbox relay stopped");
+        Ok(())
+    }
+
+    async fn acquire_leadership(&self) -> anyhow::Result<Option<PgConnection>> {
+        let mut conn = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEADER_LOCK_KEY)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(locked.then_some(conn))
+    }
+
+    async fn relay_while_leader(
+        &self,
+        leader: &mut PgConnection,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<()> {
+        self.pump(shutdown, false, Some(leader)).await.map(|_| ())
+    }
+
+    /// Publishes the backlog with the full pipeline and returns once the outbox is empty: what the
+    /// running relay does, bounded, for benchmarks and drills.
+    pub async fn publish_backlog(&self) -> anyhow::Result<usize> {
+        self.pump(&Shutdown::new(), true, None).await
+    }
+
+    /// The pipelined relay loop. Up to `pipeline_depth` claims are in flight; each claim's events go
+    /// to long-lived lane workers (one per lane, chosen by aggregate id) that publish strictly in
+    /// the order they receive, so an aggregate's events stay in order across claims. A claim's
+    /// transaction stamps what SNS acknowledged, counts what it refused, and commits once all its
+    /// lanes answered.
+    ///
+    /// After any stop the affected lane publishes nothing more (later events of the same aggregate
+    /// may follow in it); the loop stops claiming, drains, and returns an error so the caller
+    /// restarts from the outbox, where the unacknowledged events still wait in order.
+    async fn pump(
+        &self,
+        shutdown: &Shutdown,
+        until_idle: bool,
+        mut leader: Option<&mut PgConnection>,
+    ) -> anyhow::Result<usize> {
+        let lane_count = self.config.lanes.max(1);
+        let permit: PublishPermit = Arc::new(|| true);
+        let mut lanes = Vec::with_capacity(lane_count);
+        let mut workers = Vec::with_capacity(lane_count);
+        for _ in 0..lane_count {
+            let (sender, receiver) =
+                mpsc::channel::<LaneWork>(self.config.pipeline_depth.max(1) + 1);
+            workers.push(tokio::spawn(lane_worker(
+                self.sns.clone(),
+                self.topic_arn.clone(),
+                permit.clone(),
+                receiver,
+            )));
+            lanes.push(sender);
+        }
+        // Each claim completes (lanes answer, marks written, commit) in a task of its own, so the
+        // loop keeps claiming while earlier claims are being stamped.
+        let mut completions: JoinSet<anyhow::Result<Completed>> = JoinSet::new();
+        let mut assigner = LaneAssigner::new(lane_count, self.config.claim_limit.max(1) as usize);
+        let mut next_claim = 0u64;
+        let mut published = 0usize;
+        let mut stopped = false;
+        let mut lease_checked = tokio::time::Instant::now();
+        let outcome = async {
+            loop {
+                if let Some(leader) = leader.as_deref_mut() {
+                    if lease_checked.elapsed() > Duration::from_secs(5) {
+                        leader
+                            .ping()
+                            .await
+                            .context("relay leadership connection lost")?;
+                        lease_checked = tokio::time::Instant::now();
+                    }
+                }
+                while !stopped
+                    && !shutdown.is_cancelled()
+                    && completions.len() < self.config.pipeline_depth.max(1)
+                {
+                    let mut tx = self.pool.begin().await?;
+                    let Claimed { pending, held_back } =
+                        claims::claim(&mut tx, self.config.claim_limit).await?;
+                    park_held_back(&mut tx, &held_back).await?;
+                    if pending.is_empty() {
+                        if !held_back.is_empty() {
+                            tx.commit().await.context("committing parked rows")?;
+                            continue;
+                        }
+                        break;
+                    }
+                    let claim_id = next_claim;
+                    next_claim += 1;
+                    let mut replies = Vec::new();
+                    for (lane, events) in assigner.assign(claim_id, pending).into_iter().enumerate()
+                    {
+                        if events.is_empty() {
+                            continue;
+                        }
+                        let (reply, answer) = oneshot::channel();
+                        lanes[lane]
+                            .send(LaneWork { events, reply })
+                            .await
+                            .map_err(|_| anyhow::anyhow!("relay lane {lane} stopped"))?;
+                        replies.push(answer);
+                    }
+                    completions.spawn(complete_claim(
+                        claim_id,
+                        tx,
+                        replies,
+                        self.config.max_attempts,
+                    ));
+                }
+                if completions.is_empty() {
+                    if stopped || until_idle || shutdown.is_cancelled() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = self.waker.notified() => {},
+                        _ = tokio::time::sleep(self.config.idle_poll) => {},
+                        _ = shutdown.cancelled() => {},
+                    }
+                    continue;
+                }
+                if let Some(done) = completions.join_next().await {
+                    let done = done.context("a claim's completion panicked")??;
+                    assigner.release(done.claim_id);
+                    stopped |= done.stopped;
+                    published += done.published;
+                }
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        // Let claims already handed to the lanes finish and record what SNS acknowledged.
+        while let Some(done) = completions.join_next().await {
+            if let Ok(Ok(done)) = done {
+                published += done.published;
+            }
+        }
+        drop(lanes);
+        for worker in workers {
+            let _ = worker.await;
+        }
+        outcome?;
+        if stopped {
+            anyhow::bail!(
+                "SNS did not take every event; the rest stay in the outbox and will be retried in order"
+            );
+        }
+        Ok(published)
+    }
+
+    /// One round without the pipeline: claim, publish, stamp, count refusals. Returns how many
+    /// events were published.
+    #[tracing::instrument(skip(self), level = "debug")]
+    pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let Claimed { pending, held_back } = self.claim(&mut tx).await?;
+        park_held_back(&mut tx, &held_back).await?;
+        let outcomes = self.publish_lanes(&pending).await;
+        let published: Vec<i64> = outcomes
+            .iter()
+            .flat_map(|o| o.acknowledged.iter().copied())
+            .collect();
+        let rejections: Vec<Rejection> = outcomes
+            .into_iter()
+            .filter_map(|o| match o.stopped {
+                Some(Stop::Rejected(rejection)) => Some(rejection),
+                _ => None,
+            })
+            .collect();
+        mark_published(&mut tx, &published).await?;
+        record_rejections(&mut tx, &rejections, self.config.max_attempts).await?;
+        tx.commit().await.context("committing published marks")?;
+        metrics::counter!("outbox_published_total").increment(published.len() as u64);
+        if published.len() < pending.len() {
+            tracing::warn!(
+                claimed = pending.len(),
+                published = published.len(),
+                "some events were not acknowledged by SNS; they stay in the outbox"
+            );
+        }
+        Ok(published.len())
+    }
+
+    /// Locks the oldest claimable rows (skipping any another transaction holds) and loads their
+    /// events as envelopes.
+    pub async fn claim(&self, tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<Claimed> {
+        claims::claim(tx, self.config.claim_limit).await
+    }
+
+    /// Publishes `pending` and returns the global positions SNS acknowledged. Each lane stops at
+    /// its first failure so nothing of an aggregate is published after an event that was not.
+    pub async fn publish(&self, pending: &[PendingEvent]) -> Vec<i64> {
+        self.publish_lanes(pending)
+            .await
+            .into_iter()
+            .flat_map(|o| o.acknowledged)
+            .collect()
+    }
+
+    async fn publish_lanes(&self, pending: &[PendingEvent]) -> Vec<batches::Published> {
+        let lanes = split_into_lanes(pending.to_vec(), self.config.lanes);
+        let always = || true;
+        join_all(
+            lanes
+                .iter()
+                .map(|lane| batches::publish_in_order(&self.sns, &self.topic_arn, lane, &always)),
+        )
+        .await
+    }
+}
+
+/// What one claim came to.
+struct Completed {
+    claim_id: u64,
+    published: usize,
+    /// A lane stopped short: the pump restarts from the outbox.
+    stopped: bool,
+}
+
+/// Waits for every lane holding part of a claim, stamps what SNS acknowledged, counts what it
+/// refused (parking what it keeps refusing) and commits, which releases the claim's row locks.
+async fn complete_claim(
+    claim_id: u64,
+    mut tx: Transaction<'static, Postgres>,
+    replies: Vec<oneshot::Receiver<LaneOutcome>>,
+    max_attempts: i32,
+) -> anyhow::Result<Completed> {
+    let mut acknowledged = Vec::new();
+    let mut rejections = Vec::new();
+    let mut stopped = false;
+    for answer in replies {
+        let lane = answer
+            .await
+            .map_err(|_| anyhow::anyhow!("a relay lane died"))?;
+        acknowledged.extend(lane.acknowledged);
+        match lane.stopped {
+            Some(Stop::Rejected(rejection)) => {
+                rejections.push(rejection);
+                stopped = true;
+            }
+            Some(_) => stopped = true,
+            None => {}
+        }
+    }
+    mark_published(&mut tx, &acknowledged).await?;
+    record_rejections(&mut tx, &rejections, max_attempts).await?;
+    tx.commit().await.context("committing published marks")?;
+    metrics::counter!("outbox_published_total").increment(acknowledged.len() as u64);
+    Ok(Completed {
+        claim_id,
+        published: acknowledged.len(),
+        stopped,
+    })
+}
+
+/// Exports the number of rows waiting to be published, and of parked rows, every few seconds.
+async fn report_backlog(pool: PgPool, shutdown: Shutdown) {
+    while !shutdown.is_cancelled() {
+        match sqlx::query_as::<_, (i64, i64)>(
+            "SELECT count(*) FILTER (WHERE parked_at IS NULL), count(*) FILTER (WHERE parked_at IS NOT NULL) \
+             FROM es.outbox WHERE published_at IS NULL",
+        )
+        .fetch_one(&pool)
+        .await
+        {
+            Ok((backlog, parked)) => {
+                metrics::gauge!("outbox_backlog").set(backlog as f64);
+                metrics::gauge!("outbox_parked").set(parked as f64);
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read the outbox backlog"),
+        }
+        sleep_or_shutdown(Duration::from_secs(2), &shutdown).await;
+    }
+}
+
+async fn sleep_or_shutdown(duration: Duration, shutdown: &Shutdown) {
+    tokio::select! {
+        _ = tokio::time::sleep(duration) => {},
+        _ = shutdown.cancelled() => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_body_reads_back_as_the_same_envelope() {
+        let envelope = EventEnvelope {
+            event_id: Uuid::now_v7(),
+            global_position: 42,
+            aggregate_type: "Product".into(),
+            aggregate_id: Uuid::now_v7().to_string(),
+            sequence: 3,
+            event_type: "ProductPublished".into(),
+            event_version: "1.0".into(),
+            occurred_at: chrono::Utc::now(),
+            correlation_id: Some(Uuid::now_v7()),
+            causation_id: None,
+            payload: serde_json::json!({ "type": "ProductPublished", "data": { "n": [1, 2] } }),
+        };
+        let pending = PendingEvent::from_envelope(&envelope).unwrap();
+        let back: EventEnvelope = serde_json::from_str(&pending.body).unwrap();
+        assert_eq!(back, envelope);
+    }
+}
