@@ -6,6 +6,8 @@ mod concurrency;
 mod delivery;
 mod idempotency;
 mod operations;
+mod outbox_retention;
+mod read_access;
 mod storefront;
 mod support;
 mod typed_client;
