@@ -10,7 +10,7 @@ use commerce_projections::cart::CartDocument;
 use uuid::Uuid;
 
 use crate::catalog::GetParams;
-use crate::consistency::{requested_min_version, wait_for_readable};
+use crate::consistency::{requested_min_version, wait_for_readable, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -53,7 +53,7 @@ pub async fn get_cart(
     let cart = wait_for_readable(
         min_version,
         |c: &CartDocument| c.version,
-        |c| reader.may_read(c),
+        |c| reader.access(c),
         || load_cart(&state, id),
     )
     .await?
@@ -80,10 +80,12 @@ impl CartReader {
         }
     }
 
-    fn may_read(&self, cart: &CartDocument) -> bool {
+    /// A cart never changes customer: someone else's is refused at every version.
+    fn access(&self, cart: &CartDocument) -> Access {
         match self {
-            Self::Admin => true,
-            Self::Customer(customer) => cart.customer_id == *customer,
+            Self::Admin => Access::Allowed,
+            Self::Customer(customer) if cart.customer_id == *customer => Access::Allowed,
+            Self::Customer(_) => Access::Refused,
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::consistency::{requested_min_version, wait_for_readable};
+use crate::consistency::{requested_min_version, wait_for_readable, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -186,12 +186,19 @@ pub async fn get_product(
     let id = Uuid::parse_str(&id)
         .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    // An unpublished product is, to whoever may not see it, a product that does not exist: not
-    // waited for, and never a 409 that would tell its version.
+    // An unpublished product is, to whoever may not see it, a product that does not exist: never
+    // a 409 that would tell its version. It is waited for only below min_version, where the
+    // version asked for may be the one that publishes it.
     wait_for_readable(
         min_version,
         |d: &ProductDocument| d.version,
-        |d| d.published || may_see_unpublished(&claims, d),
+        |d| {
+            if d.published || may_see_unpublished(&claims, d) {
+                Access::Allowed
+            } else {
+                Access::NotYet
+            }
+        },
         || load_product(&state, id),
     )
     .await?

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::catalog::GetParams;
-use crate::consistency::{requested_min_version, wait_for_readable};
+use crate::consistency::{requested_min_version, wait_for_readable, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -58,11 +58,18 @@ fn visibility(claims: &Claims) -> Result<Visibility, ReadError> {
 }
 
 impl Visibility {
-    fn may_read(&self, order: &OrderDocument) -> bool {
-        match self {
+    /// An order's customer and lines are fixed when it is placed: a stranger is refused at every
+    /// version.
+    fn access(&self, order: &OrderDocument) -> Access {
+        let allowed = match self {
             Visibility::All => true,
             Visibility::Customer(customer) => order.customer_id == *customer,
             Visibility::Vendor(vendor) => order.lines.iter().any(|l| l.vendor_id == *vendor),
+        };
+        if allowed {
+            Access::Allowed
+        } else {
+            Access::Refused
         }
     }
 }
@@ -105,7 +112,7 @@ pub async fn get_order(
     let order = wait_for_readable(
         min_version,
         |o: &OrderDocument| o.version,
-        |o| who.may_read(o),
+        |o| who.access(o),
         || load_order(&state, id),
     )
     .await?
