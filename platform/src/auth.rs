@@ -342,6 +342,20 @@ mod tests {
     }
 
     #[test]
+    fn a_roles_name_is_its_name_on_the_wire() {
+        for role in [
+            Role::Customer,
+            Role::Vendor,
+            Role::Admin,
+            Role::Analyst,
+            Role::Ops,
+        ] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+    }
+
+    #[test]
     fn subjects_compare_as_uuids() {
         let id = Uuid::new_v4();
         let upper = Claims::new(id.to_string().to_uppercase(), Role::Customer, None, 60);
