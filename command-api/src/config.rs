@@ -1,8 +1,11 @@
 //! The command API's configuration, from `COMMERCE_*` variables.
 use std::net::SocketAddr;
 
+use std::time::Duration;
+
 use commerce_platform::config::{env_or, AuthConfig, ConfigError, DatabaseConfig, MessagingConfig};
 
+use crate::outbox_retention::OutboxRetention;
 use crate::relay::RelayConfig;
 
 #[derive(Debug, Clone)]
@@ -15,6 +18,8 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Largest accepted request body, `COMMERCE_MAX_BODY_BYTES` (default 64 KiB).
     pub max_body_bytes: usize,
+    /// When published outbox rows are removed (`COMMERCE_OUTBOX_RETENTION_SECS`).
+    pub outbox_retention: OutboxRetention,
     /// Whether this process also runs the outbox relay (`COMMERCE_RUN_RELAY`, default true).
     pub run_relay: bool,
 }
@@ -28,6 +33,10 @@ impl Config {
             auth: AuthConfig::from_env()?,
             relay: RelayConfig::default(),
             max_body_bytes: env_or("COMMERCE_MAX_BODY_BYTES", "65536")?,
+            outbox_retention: OutboxRetention {
+                retention: Duration::from_secs(env_or("COMMERCE_OUTBOX_RETENTION_SECS", "604800")?),
+                ..OutboxRetention::default()
+            },
             run_relay: env_or("COMMERCE_RUN_RELAY", "true")?,
         })
     }

@@ -4,7 +4,12 @@
 //! The key's row is inserted in a transaction that stays open while the command runs. A concurrent
 //! repeat blocks on that insert until the first finishes, then replays its stored answer. Answers
 //! that a retry could change (409, 429, 5xx) are not kept: the transaction rolls back and the key
-//! is free again. Keys are scoped to the caller and kept for [`RETENTION`].
+//! is free again. Keys are kept for [`RETENTION`].
+//!
+//! Keys are scoped to the caller: its role, subject and vendor ([`caller_scope`]), so two tenants
+//! that share a subject can never receive each other's answers. The caller is derived by the same
+//! parser and verification as the handlers' ([`JwtKeys::authenticate`]); a request with a key
+//! whose caller cannot be derived is answered 401 and never runs unprotected.
 //!
 //! The command's events are appended in that same transaction (see
 //! [`within_request_transaction`]), so the events, the key and the stored answer commit together or
@@ -15,10 +20,10 @@ use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use commerce_platform::auth::JwtKeys;
+use commerce_platform::auth::{Authenticated, Claims, JwtKeys};
 use commerce_platform::problem::Problem;
 use commerce_platform::Shutdown;
 use sha2::{Digest, Sha256};
@@ -64,22 +69,18 @@ pub async fn idempotent(
             .into_response()
         }
     };
-    // Unauthenticated requests are answered 401 by the handler; there is no caller to scope to.
-    let Some(scope) = caller(request.headers(), &layer.keys) else {
-        return next.run(request).await;
+    // Without a caller there is no scope to keep the key in: refuse rather than run unprotected.
+    let claims = match layer.keys.authenticate(request.headers()) {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal.into_response(),
     };
-    let (parts, body) = request.into_parts();
+    let scope = caller_scope(&claims);
+    let (mut parts, body) = request.into_parts();
+    // The handler runs as the caller the key is scoped to, without verifying the token again.
+    parts.extensions.insert(Authenticated(claims));
     let bytes = match to_bytes(body, layer.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload-too-large",
-                "Request body too large",
-                format!("the body exceeds {} bytes", layer.max_body_bytes),
-            )
-            .into_response()
-        }
+        Err(_) => return Problem::payload_too_large(layer.max_body_bytes).into_response(),
     };
     let fingerprint = {
         let mut hash = Sha256::new();
@@ -106,13 +107,21 @@ pub async fn idempotent(
     }
 }
 
-fn caller(headers: &HeaderMap, keys: &JwtKeys) -> Option<String> {
-    let token = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
-    keys.verify(token.trim()).ok().map(|claims| claims.sub)
+/// The caller a key belongs to: `{role}:{sub}:{vendor_id or -}`. A subject that is a UUID is
+/// written in its canonical lower-case form (the same user however the token spells it); any other
+/// subject is kept as it is, since subjects are case-sensitive. Role and vendor never contain
+/// `:`, so two different callers never share a scope, whatever their subjects contain.
+///
+/// Rows stored before scopes had this form (the bare `sub`) are never matched again: they expire
+/// with [`RETENTION`], and a retry that spans the upgrade runs its command afresh.
+fn caller_scope(claims: &Claims) -> String {
+    let subject = claims
+        .user_id()
+        .map_or_else(|| claims.sub.clone(), |id| id.to_string());
+    let vendor = claims
+        .vendor_id
+        .map_or_else(|| "-".to_owned(), |id| id.to_string());
+    format!("{}:{subject}:{vendor}", claims.role.as_str())
 }
 
 async fn run_once<F, Fut>(
@@ -258,5 +267,44 @@ pub async fn sweep_expired_keys(pool: PgPool, shutdown: Shutdown) {
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {},
             _ = shutdown.cancelled() => {},
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use commerce_platform::auth::Role;
+    use uuid::Uuid;
+
+    use super::*;
+
+    #[test]
+    fn one_subject_acting_for_two_vendors_has_two_scopes() {
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let as_first = Claims::new("u1", Role::Vendor, Some(first), 60);
+        let as_second = Claims::new("u1", Role::Vendor, Some(second), 60);
+        assert_ne!(caller_scope(&as_first), caller_scope(&as_second));
+        assert_eq!(caller_scope(&as_first), format!("vendor:u1:{first}"));
+    }
+
+    #[test]
+    fn one_subject_in_two_roles_has_two_scopes() {
+        let admin = Claims::new("u1", Role::Admin, None, 60);
+        let customer = Claims::new("u1", Role::Customer, None, 60);
+        assert_ne!(caller_scope(&admin), caller_scope(&customer));
+    }
+
+    #[test]
+    fn a_uuid_subject_has_one_scope_however_it_is_spelled() {
+        let id = Uuid::new_v4();
+        let lower = Claims::new(id.to_string(), Role::Customer, None, 60);
+        let upper = Claims::new(id.to_string().to_uppercase(), Role::Customer, None, 60);
+        assert_eq!(caller_scope(&lower), caller_scope(&upper));
+        let named = Claims::new("Alice", Role::Admin, None, 60);
+        let other = Claims::new("alice", Role::Admin, None, 60);
+        assert_ne!(
+            caller_scope(&named),
+            caller_scope(&other),
+            "other subjects are case-sensitive"
+        );
     }
 }

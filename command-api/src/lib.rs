@@ -8,6 +8,7 @@
 //!   executor with bounded optimistic-concurrency retries.
 //! - `idempotency`: `Idempotency-Key` handling (first answer replayed, other bodies refused).
 //! - `relay`: the outbox relay (single active publisher, ordered per aggregate, batched to SNS).
+//! - `outbox_retention`: removal of published outbox rows after their retention.
 //! - `routes`: one module per aggregate's endpoints, as listed in API.md.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ mod config;
 mod error;
 pub mod event_store;
 mod idempotency;
+pub mod outbox_retention;
 pub mod relay;
 mod routes;
 
@@ -136,6 +138,7 @@ pub fn router(
         "command-api",
         api.layer(DefaultBodyLimit::max(max_body_bytes)),
         deps,
+        max_body_bytes,
     )
 }
 
@@ -145,8 +148,9 @@ pub struct CommandApi {
     address: SocketAddr,
     router: Router,
     relay: Option<RelayLauncher>,
-    /// Where expired idempotency keys are removed from.
+    /// Where expired idempotency keys and published outbox rows are removed from.
     sweeper_pool: sqlx::PgPool,
+    outbox_retention: outbox_retention::OutboxRetention,
 }
 
 /// What the relay needs to start. The topic is resolved once the service runs, with retries: the
@@ -193,7 +197,7 @@ impl CommandApi {
             config: config.relay.clone(),
             waker: waker.clone(),
         });
-        let keys = Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret));
+        let keys = Arc::new(JwtKeys::from_config(&config.auth));
         // A pool of its own: requests waiting on a key hold a connection, and must never starve
         // the commands they wait for.
         let idempotency = idempotency::IdempotencyLayer {
@@ -238,6 +242,7 @@ impl CommandApi {
             router: router(state, deps, idempotency, config.max_body_bytes),
             relay,
             sweeper_pool,
+            outbox_retention: config.outbox_retention,
         })
     }
 
@@ -252,7 +257,12 @@ impl CommandApi {
             .relay
             .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
         let sweeper = tokio::spawn(idempotency::sweep_expired_keys(
+            self.sweeper_pool.clone(),
+            shutdown.clone(),
+        ));
+        let outbox_sweeper = tokio::spawn(outbox_retention::sweep_published_rows(
             self.sweeper_pool,
+            self.outbox_retention,
             shutdown.clone(),
         ));
         let served = http::serve(self.listener, self.router, shutdown.clone()).await;
@@ -261,6 +271,9 @@ impl CommandApi {
             relay.await.context("outbox relay task panicked")??;
         }
         sweeper.await.context("idempotency sweeper panicked")?;
+        outbox_sweeper
+            .await
+            .context("outbox retention sweeper panicked")?;
         served
     }
 }

@@ -15,7 +15,9 @@ export COMMERCE_REDIS_URL="${COMMERCE_REDIS_URL:-redis://127.0.0.1:6379}"
 export COMMERCE_AWS_ENDPOINT="${COMMERCE_AWS_ENDPOINT:-http://127.0.0.1:4566}"
 export COMMERCE_COMMAND_API_ADDR="${COMMERCE_COMMAND_API_ADDR:-127.0.0.1:8080}"
 export COMMERCE_READ_API_ADDR="${COMMERCE_READ_API_ADDR:-127.0.0.1:8081}"
-export COMMERCE_JWT_SECRET="${COMMERCE_JWT_SECRET:-local-development-secret-change-me}"
+# Local mode lets the services fall back on their built-in development JWT secret (and tokens from
+# `commerce token` match it). Outside local mode a missing COMMERCE_JWT_SECRET stops them at start.
+export COMMERCE_LOCAL_MODE="${COMMERCE_LOCAL_MODE:-true}"
 
 # host and port of a URL such as postgres://user@host:port/db (defaults when absent).
 url_host() { local u="${1#*://}"; u="${u#*@}"; u="${u%%/*}"; echo "${u%%:*}"; }

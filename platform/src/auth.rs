@@ -1,16 +1,20 @@
 //! Bearer JWT authentication: claims, roles, minting (for `commerce token`) and verification.
+//!
+//! [`bearer_token`] is the one parser of the `Authorization` header and [`JwtKeys::authenticate`]
+//! the one way from a request to its caller: the extractor and the idempotency layer both use
+//! them, so they can never disagree about who is calling.
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::config::Secret;
+use crate::config::{AuthConfig, Secret};
 use crate::problem::Problem;
 
 /// What a caller is allowed to be.
@@ -22,6 +26,19 @@ pub enum Role {
     Admin,
     Analyst,
     Ops,
+}
+
+impl Role {
+    /// The role's name in tokens and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Vendor => "vendor",
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Ops => "ops",
+        }
+    }
 }
 
 impl std::str::FromStr for Role {
@@ -56,6 +73,24 @@ impl Claims {
             exp: now + ttl_secs,
         }
     }
+
+    /// The subject as a user id. Ids are compared as UUIDs, never as text, so the upper-case
+    /// spelling of a customer's id is still that customer. `None` when `sub` is not a UUID.
+    pub fn user_id(&self) -> Option<Uuid> {
+        Uuid::parse_str(&self.sub).ok()
+    }
+}
+
+/// The claims as minted: with the configured audience and issuer, which [`Claims`] leaves out
+/// because verification checks them and no handler reads them.
+#[derive(Serialize)]
+struct MintedClaims<'a> {
+    #[serde(flatten)]
+    claims: &'a Claims,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
 }
 
 /// Why a request is not authenticated.
@@ -77,11 +112,31 @@ impl IntoResponse for AuthError {
     }
 }
 
-/// HS256 keys derived from `COMMERCE_JWT_SECRET`.
+/// The token of an `Authorization: Bearer <token>` header. The scheme is matched without regard to
+/// case (RFC 7235 section 2.1: `bearer`, `Bearer` and `BEARER` are the same scheme).
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Invalid("the Authorization header is not visible ASCII".into()))?
+        .trim();
+    let (scheme, token) = value.split_once([' ', '\t']).ok_or(AuthError::Missing)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::Missing);
+    }
+    Ok(token)
+}
+
+/// HS256 keys derived from `COMMERCE_JWT_SECRET`, with the audience and issuer tokens must carry
+/// when those are configured.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    audience: Option<String>,
+    issuer: Option<String>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -91,20 +146,53 @@ impl std::fmt::Debug for JwtKeys {
 }
 
 impl JwtKeys {
+    /// Keys that check signature, expiry and subject only.
     pub fn from_secret(secret: &Secret) -> Self {
-        let bytes = secret.expose().as_bytes();
+        Self::from_config(&AuthConfig::with_secret(secret.clone()))
+    }
+
+    /// Keys for a service: when an audience or issuer is configured, tokens must carry it
+    /// (`aud`, `iss`), and tokens minted with these keys do.
+    pub fn from_config(config: &AuthConfig) -> Self {
+        let bytes = config.jwt_secret.expose().as_bytes();
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
+        match &config.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            // Nothing to compare with: a token's `aud`, if any, is not ours to judge.
+            None => validation.validate_aud = false,
+        }
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
             validation,
+            audience: config.audience.clone(),
+            issuer: config.issuer.clone(),
         }
     }
 
+    /// A signed token for `claims`, with the configured audience and issuer.
     pub fn mint(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        let minted = MintedClaims {
+            claims,
+            aud: self.audience.as_deref(),
+            iss: self.issuer.as_deref(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &minted, &self.encoding)
+    }
+
+    /// The caller of a request: its bearer token, verified.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Claims, AuthError> {
+        self.verify(bearer_token(headers)?)
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
@@ -121,6 +209,10 @@ impl JwtKeys {
 }
 
 /// An authenticated caller, extracted from `Authorization: Bearer <jwt>`.
+///
+/// A layer that authenticated the request already (the idempotency layer, which scopes its keys
+/// by the caller) leaves its `Authenticated` in the request's extensions; the extractor takes that
+/// one, so the handler runs as exactly the caller the layer saw, even if the token expires between.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Claims);
 
@@ -132,19 +224,10 @@ where
     type Rejection = AuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let keys = Arc::<JwtKeys>::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::Missing)?;
-        let claims = keys.verify(token)?;
+        let claims = match parts.extensions.get::<Authenticated>() {
+            Some(Authenticated(known)) => known.clone(),
+            None => Arc::<JwtKeys>::from_ref(state).authenticate(&parts.headers)?,
+        };
         tracing::Span::current().record("user", claims.sub.as_str());
         Ok(Self(claims))
     }
@@ -176,6 +259,108 @@ mod tests {
             .unwrap();
         assert!(keys().verify(&foreign).is_err());
         assert!(keys().verify("not.a.jwt").is_err());
+    }
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(authorization).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR   abc  "] {
+            assert_eq!(bearer_token(&headers(value)).unwrap(), "abc", "{value:?}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_empty_tokens_are_not_bearer_tokens() {
+        for value in [
+            "Basic dXNlcjpwdw==",
+            "Bearer",
+            "Bearer   ",
+            "Bearerabc",
+            "abc",
+        ] {
+            assert!(bearer_token(&headers(value)).is_err(), "{value:?}");
+        }
+        assert!(matches!(
+            bearer_token(&HeaderMap::new()),
+            Err(AuthError::Missing)
+        ));
+    }
+
+    #[test]
+    fn a_lower_case_scheme_authenticates_the_same_caller() {
+        let claims = Claims::new("u1", Role::Admin, None, 60);
+        let token = keys().mint(&claims).unwrap();
+        let caller = keys()
+            .authenticate(&headers(&format!("bearer {token}")))
+            .unwrap();
+        assert_eq!(caller, claims);
+    }
+
+    fn keys_for(audience: Option<&str>, issuer: Option<&str>) -> JwtKeys {
+        JwtKeys::from_config(&AuthConfig {
+            jwt_secret: Secret::new("a-test-secret-of-enough-length"),
+            audience: audience.map(str::to_owned),
+            issuer: issuer.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn a_configured_audience_and_issuer_are_required_and_checked() {
+        let strict = keys_for(Some("commerce"), Some("https://id.example"));
+        let claims = Claims::new("u1", Role::Admin, None, 60);
+        let minted = strict.mint(&claims).unwrap();
+        assert_eq!(
+            strict.verify(&minted).unwrap(),
+            claims,
+            "minted tokens carry both"
+        );
+        let bare = keys().mint(&claims).unwrap();
+        assert!(strict.verify(&bare).is_err(), "no aud, no iss");
+        let other_audience = keys_for(Some("billing"), Some("https://id.example"))
+            .mint(&claims)
+            .unwrap();
+        assert!(strict.verify(&other_audience).is_err(), "wrong aud");
+        let other_issuer = keys_for(Some("commerce"), Some("https://evil.example"))
+            .mint(&claims)
+            .unwrap();
+        assert!(strict.verify(&other_issuer).is_err(), "wrong iss");
+    }
+
+    #[test]
+    fn without_a_configured_audience_a_token_with_one_is_accepted() {
+        let claims = Claims::new("u1", Role::Admin, None, 60);
+        let with_audience = keys_for(Some("commerce"), None).mint(&claims).unwrap();
+        assert_eq!(keys().verify(&with_audience).unwrap(), claims);
+    }
+
+    #[test]
+    fn a_roles_name_is_its_name_on_the_wire() {
+        for role in [
+            Role::Customer,
+            Role::Vendor,
+            Role::Admin,
+            Role::Analyst,
+            Role::Ops,
+        ] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+    }
+
+    #[test]
+    fn subjects_compare_as_uuids() {
+        let id = Uuid::new_v4();
+        let upper = Claims::new(id.to_string().to_uppercase(), Role::Customer, None, 60);
+        assert_eq!(upper.user_id(), Some(id));
+        assert_eq!(Claims::new("alice", Role::Admin, None, 60).user_id(), None);
     }
 
     #[test]

@@ -119,24 +119,127 @@ impl MessagingConfig {
     }
 }
 
+/// The HS256 secret that only the local stack may fall back on. It is public (it is in this
+/// repository), so a service outside local mode refuses it even when it is set explicitly.
+pub const LOCAL_DEVELOPMENT_JWT_SECRET: &str = "local-development-secret-change-me";
+
 /// Bearer-token verification settings.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub jwt_secret: Secret,
+    /// `COMMERCE_JWT_AUDIENCE`: when set, a token must name it in `aud` (and tokens minted here
+    /// carry it), so a token issued for another service is not accepted here.
+    pub audience: Option<String>,
+    /// `COMMERCE_JWT_ISSUER`: when set, a token's `iss` must be exactly this.
+    pub issuer: Option<String>,
 }
 
 impl AuthConfig {
+    /// `COMMERCE_JWT_SECRET` is required unless `COMMERCE_LOCAL_MODE=true` (set by
+    /// `infra/local/up`), which allows the built-in development secret.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let secret: String = env_or("COMMERCE_JWT_SECRET", "local-development-secret-change-me")?;
-        if secret.len() < 16 {
-            return Err(ConfigError {
-                name: "COMMERCE_JWT_SECRET".into(),
-                value: "***".into(),
-                reason: "must be at least 16 characters".into(),
-            });
+        Self::from_settings(
+            env_opt("COMMERCE_JWT_SECRET"),
+            env_or("COMMERCE_LOCAL_MODE", "false")?,
+            env_opt("COMMERCE_JWT_AUDIENCE"),
+            env_opt("COMMERCE_JWT_ISSUER"),
+        )
+    }
+
+    /// A secret with no audience or issuer checks: for tests and tools.
+    pub fn with_secret(secret: Secret) -> Self {
+        Self {
+            jwt_secret: secret,
+            audience: None,
+            issuer: None,
         }
+    }
+
+    /// The rule behind [`AuthConfig::from_env`], on values rather than the process environment.
+    /// A deployment that forgets the secret must not start with a key anyone can read here.
+    pub fn from_settings(
+        secret: Option<String>,
+        local_mode: bool,
+        audience: Option<String>,
+        issuer: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |value: &str, reason: &str| ConfigError {
+            name: "COMMERCE_JWT_SECRET".into(),
+            value: value.into(),
+            reason: reason.into(),
+        };
+        let secret = match secret {
+            None if local_mode => LOCAL_DEVELOPMENT_JWT_SECRET.to_owned(),
+            None => {
+                return Err(invalid(
+                    "(unset)",
+                    "a secret is required: set COMMERCE_JWT_SECRET to a random value of at \
+                     least 16 characters (e.g. `openssl rand -hex 32`), or set \
+                     COMMERCE_LOCAL_MODE=true to use the built-in development secret on a local \
+                     stack",
+                ))
+            }
+            Some(secret) if secret == LOCAL_DEVELOPMENT_JWT_SECRET && !local_mode => {
+                return Err(invalid(
+                    "***",
+                    "this is the public development secret, allowed only with \
+                     COMMERCE_LOCAL_MODE=true: set a random value of at least 16 characters",
+                ))
+            }
+            Some(secret) if secret.len() < 16 => {
+                return Err(invalid("***", "must be at least 16 characters"))
+            }
+            Some(secret) => secret,
+        };
         Ok(Self {
             jwt_secret: Secret::new(secret),
+            audience,
+            issuer,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_secret_stops_the_service_with_what_to_set() {
+        let error = AuthConfig::from_settings(None, false, None, None).unwrap_err();
+        assert_eq!(error.name, "COMMERCE_JWT_SECRET");
+        let message = error.to_string();
+        assert!(message.contains("set COMMERCE_JWT_SECRET"), "{message}");
+        assert!(message.contains("COMMERCE_LOCAL_MODE=true"), "{message}");
+    }
+
+    #[test]
+    fn local_mode_falls_back_on_the_development_secret() {
+        let config = AuthConfig::from_settings(None, true, None, None).unwrap();
+        assert_eq!(config.jwt_secret.expose(), LOCAL_DEVELOPMENT_JWT_SECRET);
+    }
+
+    #[test]
+    fn the_development_secret_is_refused_outside_local_mode_even_when_set() {
+        let set = Some(LOCAL_DEVELOPMENT_JWT_SECRET.to_owned());
+        assert!(AuthConfig::from_settings(set.clone(), false, None, None).is_err());
+        assert!(AuthConfig::from_settings(set, true, None, None).is_ok());
+    }
+
+    #[test]
+    fn an_explicit_secret_wins_and_must_be_long_enough() {
+        let config = AuthConfig::from_settings(
+            Some("a-real-secret-of-32-characters!!".into()),
+            false,
+            Some("commerce".into()),
+            Some("https://id.example".into()),
+        )
+        .unwrap();
+        assert_eq!(
+            config.jwt_secret.expose(),
+            "a-real-secret-of-32-characters!!"
+        );
+        assert_eq!(config.audience.as_deref(), Some("commerce"));
+        assert_eq!(config.issuer.as_deref(), Some("https://id.example"));
+        assert!(AuthConfig::from_settings(Some("short".into()), true, None, None).is_err());
     }
 }

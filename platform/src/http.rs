@@ -1,10 +1,10 @@
 //! What every HTTP service shares: health, readiness and metrics endpoints, correlation ids,
-//! request metrics, and serving until shutdown.
+//! request metrics, the body limit on `Content-Length`, and serving until shutdown.
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -96,6 +96,30 @@ pub async fn observe_request(service: &'static str, mut request: Request, next: 
             .insert(CORRELATION_HEADER.clone(), value);
     }
     response
+}
+
+/// Middleware: answers 413 to a request whose `Content-Length` is over `limit`, before anything
+/// polls its body. Hyper sends `100 Continue` only when the body is first polled, so a client that
+/// sent `Expect: 100-continue` gets the 413 instead and never starts the upload; without this, the
+/// server started reading, refused mid-body and closed, and some clients saw a reset instead of
+/// the 413. Bodies without a `Content-Length` (chunked) are still bounded where they are read.
+pub async fn refuse_oversized_body(limit: usize, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => {
+            tracing::info!(
+                content_length = length,
+                limit,
+                "body refused from its Content-Length"
+            );
+            Problem::payload_too_large(limit).into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// The dependencies a service needs to be useful; `/readyz` checks each one.
@@ -230,8 +254,14 @@ pub fn operational_routes<S: Clone + Send + Sync + 'static>(deps: Dependencies) 
 }
 
 /// A service's full router: its API, the operational endpoints, problem+json for unknown routes
-/// (404) and methods (405), and request observation (correlation id, metrics, logs).
-pub fn service_router(service: &'static str, api: Router, deps: Dependencies) -> Router {
+/// (404) and methods (405), request observation (correlation id, metrics, logs) and, inside that
+/// but outside every other layer, the refusal of bodies declared larger than `max_body_bytes`.
+pub fn service_router(
+    service: &'static str,
+    api: Router,
+    deps: Dependencies,
+    max_body_bytes: usize,
+) -> Router {
     Router::new()
         .merge(api)
         .merge(operational_routes(deps))
@@ -244,6 +274,9 @@ pub fn service_router(service: &'static str, api: Router, deps: Dependencies) ->
                 "this route does not serve that method",
             )
         })
+        .layer(axum::middleware::from_fn(move |req, next| {
+            refuse_oversized_body(max_body_bytes, req, next)
+        }))
         .layer(axum::middleware::from_fn(move |req, next| {
             observe_request(service, req, next)
         }))

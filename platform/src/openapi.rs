@@ -24,7 +24,9 @@ impl Modify for BearerSecurity {
                     .bearer_format("JWT")
                     .description(Some(
                         "HS256 JWT with `sub`, `role` (customer, vendor, admin, analyst, ops), \
-                         `vendor_id` for vendors, and `exp`",
+                         `vendor_id` for vendors, and `exp`; also `aud` and `iss` when the \
+                         service is configured with an audience and issuer. The scheme name is \
+                         case-insensitive.",
                     ))
                     .build(),
             ),
@@ -74,9 +76,13 @@ pub fn docs_routes(spec: OpenApi, title: &'static str) -> Router {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum CommonFailures {
-    /// No or invalid bearer token
+    /// No or invalid bearer token (with `WWW-Authenticate: Bearer`)
     #[response(status = 401, content_type = "application/problem+json")]
     Unauthorized(ProblemSchema),
+    /// The body is larger than the service's limit (refused from `Content-Length` before it is sent
+    /// when the client asks with `Expect: 100-continue`)
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(ProblemSchema),
     /// Internal error
     #[response(status = 500, content_type = "application/problem+json")]
     Internal(ProblemSchema),
@@ -85,13 +91,11 @@ pub enum CommonFailures {
     Unavailable(ProblemSchema),
 }
 
-/// The failures of an operation that takes a JSON body, documented once.
+/// The failures of an operation that takes a JSON body, documented once (413, which any request
+/// can get, is in [`CommonFailures`]).
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum BodyFailures {
-    /// Body too large
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(ProblemSchema),
     /// Body is not application/json
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(ProblemSchema),

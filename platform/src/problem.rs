@@ -75,6 +75,16 @@ impl Problem {
         )
     }
 
+    /// 413: the body is over `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Request body too large",
+            format!("the body exceeds the limit of {limit} bytes"),
+        )
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         let mut problem = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

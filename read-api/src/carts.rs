@@ -2,7 +2,7 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use commerce_platform::auth::{Authenticated, Role};
+use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
@@ -10,11 +10,15 @@ use commerce_projections::cart::CartDocument;
 use uuid::Uuid;
 
 use crate::catalog::GetParams;
-use crate::consistency::{requested_min_version, wait_for_version};
+use crate::consistency::{requested_min_version, wait_for_readable, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
 /// One cart; only its customer (or an admin) may read it.
+///
+/// Another customer gets 404, the answer for a cart that does not exist, at once and without
+/// waiting for `min_version`: whether someone else's cart exists is not theirs to learn. Only
+/// customers and admins read carts; other roles get 403 whatever the id.
 #[utoipa::path(
     get,
     path = "/v1/carts/{id}",
@@ -28,9 +32,9 @@ use crate::AppState;
     responses(
         (status = 200, description = "The cart document", body = CartDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither a customer nor an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such cart, or not the caller's (the same answer for both; with min_version, after waiting for a cart that may not be projected yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The caller's cart did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
 )]
@@ -44,21 +48,46 @@ pub async fn get_cart(
 ) -> Result<Json<CartDocument>, ReadError> {
     let id =
         Uuid::parse_str(&id).map_err(|_| ReadError::Malformed("cart id must be a UUID".into()))?;
+    let reader = CartReader::of(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    let cart = wait_for_version(
+    let cart = wait_for_readable(
         min_version,
         |c: &CartDocument| c.version,
+        |c| reader.access(c),
         || load_cart(&state, id),
     )
     .await?
-    .ok_or_else(|| ReadError::NotFound(format!("cart {id} does not exist")))?;
-    let owner = claims.role == Role::Customer && claims.sub == cart.customer_id.to_string();
-    if !(owner || claims.role == Role::Admin) {
-        return Err(ReadError::Forbidden(
-            "only the cart's customer may read it".into(),
-        ));
-    }
+    .ok_or_else(|| ReadError::NotFound(format!("no cart {id} that you may read")))?;
     Ok(Json(cart))
+}
+
+/// Who is asking for a cart.
+enum CartReader {
+    Customer(Uuid),
+    Admin,
+}
+
+impl CartReader {
+    fn of(claims: &Claims) -> Result<Self, ReadError> {
+        match claims.role {
+            Role::Admin => Ok(Self::Admin),
+            Role::Customer => claims.user_id().map(Self::Customer).ok_or_else(|| {
+                ReadError::Forbidden("a customer token's sub must be a UUID".into())
+            }),
+            _ => Err(ReadError::Forbidden(
+                "only customers and admins read carts".into(),
+            )),
+        }
+    }
+
+    /// A cart never changes customer: someone else's is refused at every version.
+    fn access(&self, cart: &CartDocument) -> Access {
+        match self {
+            Self::Admin => Access::Allowed,
+            Self::Customer(customer) if cart.customer_id == *customer => Access::Allowed,
+            Self::Customer(_) => Access::Refused,
+        }
+    }
 }
 
 async fn load_cart(state: &AppState, id: Uuid) -> Result<Option<CartDocument>, ReadError> {

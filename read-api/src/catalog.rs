@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::consistency::{requested_min_version, wait_for_version};
+use crate::consistency::{requested_min_version, wait_for_readable, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -170,8 +170,8 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
     responses(
         (status = 200, description = "The product document", body = ProductDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product (or not published)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product (or not published, for callers other than its vendor and admins); with min_version, after waiting for one that may not be projected yet", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A product the caller may read did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
 )]
@@ -186,16 +186,24 @@ pub async fn get_product(
     let id = Uuid::parse_str(&id)
         .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    let doc = wait_for_version(
+    // An unpublished product is, to whoever may not see it, a product that does not exist: never
+    // a 409 that would tell its version. It is waited for only below min_version, where the
+    // version asked for may be the one that publishes it.
+    wait_for_readable(
         min_version,
         |d: &ProductDocument| d.version,
+        |d| {
+            if d.published || may_see_unpublished(&claims, d) {
+                Access::Allowed
+            } else {
+                Access::NotYet
+            }
+        },
         || load_product(&state, id),
     )
-    .await?;
-    match doc {
-        Some(doc) if doc.published || may_see_unpublished(&claims, &doc) => Ok(Json(doc)),
-        _ => Err(ReadError::NotFound(format!("product {id} does not exist"))),
-    }
+    .await?
+    .map(Json)
+    .ok_or_else(|| ReadError::NotFound(format!("product {id} does not exist")))
 }
 
 fn may_see_unpublished(claims: &Claims, doc: &ProductDocument) -> bool {

@@ -11,6 +11,9 @@ pub struct Config {
     /// Where the Postgres read models (schema `read`) live.
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    /// Largest accepted request body, `COMMERCE_MAX_BODY_BYTES` (default 64 KiB). Queries take
+    /// none; the limit refuses a large upload from its `Content-Length` before it is sent.
+    pub max_body_bytes: usize,
 }
 
 impl Config {
@@ -20,6 +23,7 @@ impl Config {
             redis: RedisConfig::from_env()?,
             database: DatabaseConfig::from_env()?,
             auth: AuthConfig::from_env()?,
+            max_body_bytes: env_or("COMMERCE_MAX_BODY_BYTES", "65536")?,
         })
     }
 }

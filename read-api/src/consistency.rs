@@ -29,32 +29,70 @@ pub fn requested_min_version(
     }
 }
 
-/// Loads with `load` until it yields something at `min_version` or newer, polling with a short,
-/// growing interval, for at most [`MAX_WAIT`]. `version_of` reads the version of what was loaded.
-pub async fn wait_for_version<T, F, Fut>(
+/// Whether the caller may read a document as loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Allowed,
+    /// Never, at any version: the document belongs to someone else (carts and orders never
+    /// change owner).
+    Refused,
+    /// Not as it is, but perhaps at a later version (a product that is not published yet).
+    NotYet,
+}
+
+/// Loads with `load` until it yields a document the caller may read at `min_version` or newer,
+/// polling with a short, growing interval for at most [`MAX_WAIT`]. `version_of` reads the version
+/// of what was loaded; `access` says whether the caller may see it.
+///
+/// Ownership is checked before any wait, so a caller who may not read a document learns nothing
+/// about it and never makes the server wait on it:
+/// - a [`Access::Refused`] document is answered `Ok(None)` at once, exactly as a missing one;
+/// - a missing document is waited for, since the caller may be the owner of a document not yet
+///   projected; if it never appears, `Ok(None)` after the wait (not 409: a stranger asking with
+///   `min_version` must get the same answer for "missing" and "not yours");
+/// - an [`Access::NotYet`] document is `Ok(None)` at once when it is at `min_version`, and is
+///   otherwise treated as missing (waited for, then `Ok(None)`, never a 409 that tells its
+///   version);
+/// - a readable document below `min_version` is waited for, then 409 `version-not-reached`.
+///
+/// The one difference left is time: a stranger's question about an existing document is answered
+/// at once, about a missing one after the wait. Ids are random UUIDs, so that tells nothing about
+/// documents whose id the caller does not already know.
+pub async fn wait_for_readable<T, F, Fut>(
     min_version: Option<i64>,
     version_of: impl Fn(&T) -> i64,
+    access: impl Fn(&T) -> Access,
     mut load: F,
 ) -> Result<Option<T>, ReadError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ReadError>>,
 {
-    let Some(min_version) = min_version else {
-        return load().await;
-    };
     let deadline = tokio::time::Instant::now() + MAX_WAIT;
     let mut interval = Duration::from_millis(2);
     loop {
-        let loaded = load().await?;
-        let have = loaded.as_ref().map(&version_of).unwrap_or(0);
-        if have >= min_version {
-            return Ok(loaded);
-        }
+        // The version of a readable document below min_version; None while there is none.
+        let readable_below = match load().await? {
+            Some(doc) => {
+                let reached = min_version.is_none_or(|min| version_of(&doc) >= min);
+                match (access(&doc), reached) {
+                    (Access::Refused, _) | (Access::NotYet, true) => return Ok(None),
+                    (Access::Allowed, true) => return Ok(Some(doc)),
+                    (Access::Allowed, false) => Some(version_of(&doc)),
+                    (Access::NotYet, false) => None,
+                }
+            }
+            None if min_version.is_none() => return Ok(None),
+            None => None,
+        };
         let now = tokio::time::Instant::now();
         if now >= deadline {
+            let Some(have) = readable_below else {
+                return Ok(None);
+            };
             return Err(ReadError::VersionNotReached(format!(
-                "version {min_version} was requested; the read model has {have} after waiting {} ms",
+                "version {} was requested; the read model has {have} after waiting {} ms",
+                min_version.unwrap_or_default(),
                 MAX_WAIT.as_millis()
             )));
         }
@@ -69,26 +107,140 @@ mod tests {
 
     use super::*;
 
+    /// A document `(owner, version)` read as `owner` 1.
+    fn mine(doc: &(u8, i64)) -> Access {
+        if doc.0 == 1 {
+            Access::Allowed
+        } else {
+            Access::Refused
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn waits_until_the_version_arrives() {
         let version = AtomicI64::new(0);
-        let result = wait_for_version(
+        let result = wait_for_readable(
             Some(3),
-            |v: &i64| *v,
+            |d: &(u8, i64)| d.1,
+            mine,
             || {
                 let v = version.fetch_add(1, Ordering::SeqCst) + 1;
-                async move { Ok(Some(v)) }
+                async move { Ok(Some((1, v))) }
             },
         )
         .await
         .unwrap();
-        assert_eq!(result, Some(3));
+        assert_eq!(result, Some((1, 3)));
     }
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_with_409_after_the_bound() {
-        let result = wait_for_version(Some(5), |v: &i64| *v, || async { Ok(Some(1)) }).await;
+        let result = wait_for_readable(
+            Some(5),
+            |d: &(u8, i64)| d.1,
+            mine,
+            || async { Ok(Some((1, 1))) },
+        )
+        .await;
         assert!(matches!(result, Err(ReadError::VersionNotReached(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn someone_elses_document_is_refused_at_once_without_waiting() {
+        let loads = AtomicI64::new(0);
+        let started = tokio::time::Instant::now();
+        let result = wait_for_readable(
+            Some(9),
+            |d: &(u8, i64)| d.1,
+            mine,
+            || {
+                loads.fetch_add(1, Ordering::SeqCst);
+                async { Ok(Some((2, 1))) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(result, None, "answered as if it did not exist");
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "loaded once");
+        assert_eq!(started.elapsed(), Duration::ZERO, "no wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missing_document_is_waited_for_then_answered_as_missing() {
+        let started = tokio::time::Instant::now();
+        let result = wait_for_readable(Some(1), |d: &(u8, i64)| d.1, mine, || async { Ok(None) })
+            .await
+            .unwrap();
+        assert_eq!(result, None, "missing, not 409");
+        assert!(started.elapsed() >= MAX_WAIT);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_document_that_appears_during_the_wait_is_checked_for_ownership() {
+        for (owner, expected) in [(1, Some((1, 1))), (2, None)] {
+            let loads = AtomicI64::new(0);
+            let result = wait_for_readable(
+                Some(1),
+                |d: &(u8, i64)| d.1,
+                mine,
+                || {
+                    let appeared = loads.fetch_add(1, Ordering::SeqCst) >= 2;
+                    async move { Ok(appeared.then_some((owner, 1))) }
+                },
+            )
+            .await
+            .unwrap();
+            assert_eq!(result, expected, "owner {owner}");
+            assert_eq!(loads.load(Ordering::SeqCst), 3, "no wait once it appeared");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_document_readable_only_at_a_later_version_is_waited_for_and_never_versioned() {
+        // (published, version): readable once published.
+        let published = |d: &(bool, i64)| if d.0 { Access::Allowed } else { Access::NotYet };
+        let loads = AtomicI64::new(0);
+        let result = wait_for_readable(
+            Some(2),
+            |d: &(bool, i64)| d.1,
+            published,
+            || {
+                let v = loads.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { Ok(Some((v >= 2, v.min(2)))) }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(result, Some((true, 2)), "waited until it was published");
+
+        let never = wait_for_readable(
+            Some(5),
+            |d: &(bool, i64)| d.1,
+            published,
+            || async { Ok(Some((false, 1))) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            never, None,
+            "404 after the wait, not a 409 naming its version"
+        );
+
+        let started = tokio::time::Instant::now();
+        let at_version = wait_for_readable(
+            Some(1),
+            |d: &(bool, i64)| d.1,
+            published,
+            || async { Ok(Some((false, 1))) },
+        )
+        .await
+        .unwrap();
+        assert_eq!(at_version, None);
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "no wait at the version asked for"
+        );
     }
 
     #[test]

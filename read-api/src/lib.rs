@@ -72,7 +72,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
 pub struct ApiDoc;
 
 /// Every route of the service with its layers.
-pub fn router(state: AppState, deps: Dependencies) -> Router {
+pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Router {
     let api = Router::new()
         .route("/v1/catalog/products", get(catalog::list_products))
         .route("/v1/catalog/products/{id}", get(catalog::get_product))
@@ -84,7 +84,7 @@ pub fn router(state: AppState, deps: Dependencies) -> Router {
             <ApiDoc as utoipa::OpenApi>::openapi(),
             "commerce read API",
         ));
-    http::service_router("read-api", api, deps)
+    http::service_router("read-api", api, deps, max_body_bytes)
 }
 
 /// The read API, bound and ready to serve.
@@ -103,7 +103,7 @@ impl ReadApi {
         // The projectors own schema `read`; migrating here too lets the API start first.
         commerce_projections::orders::migrate(&postgres).await?;
         let state = AppState {
-            keys: Arc::new(JwtKeys::from_secret(&config.auth.jwt_secret)),
+            keys: Arc::new(JwtKeys::from_config(&config.auth)),
             redis: redis.clone(),
             catalog: CatalogKeys::new(&config.redis.key_prefix),
             carts: CartKeys::new(&config.redis.key_prefix),
@@ -118,7 +118,7 @@ impl ReadApi {
         Ok(Self {
             listener,
             address,
-            router: router(state, deps),
+            router: router(state, deps, config.max_body_bytes),
         })
     }
 

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::catalog::GetParams;
-use crate::consistency::{requested_min_version, wait_for_version};
+use crate::consistency::{requested_min_version, wait_for_readable, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -49,14 +49,35 @@ fn visibility(claims: &Claims) -> Result<Visibility, ReadError> {
     match (claims.role, claims.vendor_id) {
         (Role::Admin, _) => Ok(Visibility::All),
         (Role::Vendor, Some(vendor)) => Ok(Visibility::Vendor(vendor)),
-        (Role::Customer, _) => Uuid::parse_str(&claims.sub)
+        (Role::Customer, _) => claims
+            .user_id()
             .map(Visibility::Customer)
-            .map_err(|_| ReadError::Forbidden("a customer token's sub must be a UUID".into())),
+            .ok_or_else(|| ReadError::Forbidden("a customer token's sub must be a UUID".into())),
         _ => Err(ReadError::Forbidden("this role may not read orders".into())),
     }
 }
 
+impl Visibility {
+    /// An order's customer and lines are fixed when it is placed: a stranger is refused at every
+    /// version.
+    fn access(&self, order: &OrderDocument) -> Access {
+        let allowed = match self {
+            Visibility::All => true,
+            Visibility::Customer(customer) => order.customer_id == *customer,
+            Visibility::Vendor(vendor) => order.lines.iter().any(|l| l.vendor_id == *vendor),
+        };
+        if allowed {
+            Access::Allowed
+        } else {
+            Access::Refused
+        }
+    }
+}
+
 /// One order: for its customer, the vendors of its lines, and admins.
+///
+/// Anyone else gets 404, the answer for an order that does not exist, at once and without waiting
+/// for `min_version`. Roles that read no orders (analyst, ops) get 403 whatever the id.
 #[utoipa::path(
     get,
     path = "/v1/orders/{id}",
@@ -70,9 +91,9 @@ fn visibility(claims: &Claims) -> Result<Visibility, ReadError> {
     responses(
         (status = 200, description = "The order document", body = OrderDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither the order's customer nor a vendor of its lines", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "min_version did not arrive within 2 s", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or neither the caller's nor one with the caller's lines (the same answer for both; with min_version, after waiting for an order that may not be projected yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An order the caller may read did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
 )]
@@ -88,21 +109,14 @@ pub async fn get_order(
         Uuid::parse_str(&id).map_err(|_| ReadError::Malformed("order id must be a UUID".into()))?;
     let who = visibility(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    let order = wait_for_version(
+    let order = wait_for_readable(
         min_version,
         |o: &OrderDocument| o.version,
+        |o| who.access(o),
         || load_order(&state, id),
     )
     .await?
-    .ok_or_else(|| ReadError::NotFound(format!("order {id} does not exist")))?;
-    let allowed = match who {
-        Visibility::All => true,
-        Visibility::Customer(customer) => order.customer_id == customer,
-        Visibility::Vendor(vendor) => order.lines.iter().any(|l| l.vendor_id == vendor),
-    };
-    if !allowed {
-        return Err(ReadError::Forbidden("this order is not yours".into()));
-    }
+    .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))?;
     Ok(Json(as_seen_by(&who, order)?))
 }
 

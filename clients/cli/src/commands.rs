@@ -31,7 +31,9 @@ pub async fn provision(messaging: &MessagingConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `commerce token`: mints a bearer token signed with `COMMERCE_JWT_SECRET`, for local use.
+/// `commerce token`: mints a bearer token signed with `COMMERCE_JWT_SECRET`, for local use. It
+/// carries `COMMERCE_JWT_AUDIENCE` and `COMMERCE_JWT_ISSUER` when they are set, as the services
+/// then require.
 pub fn token(
     auth: &AuthConfig,
     role: Role,
@@ -47,7 +49,7 @@ pub fn token(
     }
     let sub = sub.unwrap_or_else(|| Uuid::now_v7().to_string());
     let claims = Claims::new(sub, role, vendor_id, ttl_secs);
-    Ok(JwtKeys::from_secret(&auth.jwt_secret).mint(&claims)?)
+    Ok(JwtKeys::from_config(auth).mint(&claims)?)
 }
 
 /// `commerce outbox parked`: the parked outbox rows, as a table or JSON lines.
@@ -95,4 +97,29 @@ pub async fn outbox_retry(
     pool.close().await;
     println!("{retried} parked row(s) put back; the relay publishes them in order");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use commerce_platform::config::Secret;
+
+    use super::*;
+
+    #[test]
+    fn a_token_carries_the_configured_audience_and_issuer_and_passes_the_services_check() {
+        let auth = AuthConfig {
+            jwt_secret: Secret::new("a-test-secret-of-enough-length"),
+            audience: Some("commerce".into()),
+            issuer: Some("https://id.example".into()),
+        };
+        let token = token(&auth, Role::Admin, Some("ops-1".into()), None, 60).unwrap();
+        let claims = JwtKeys::from_config(&auth).verify(&token).unwrap();
+        assert_eq!(claims.sub, "ops-1");
+        let unchecked = AuthConfig::with_secret(auth.jwt_secret.clone());
+        let bare = super::token(&unchecked, Role::Admin, None, None, 60).unwrap();
+        assert!(
+            JwtKeys::from_config(&auth).verify(&bare).is_err(),
+            "a token without them is refused where they are configured"
+        );
+    }
 }

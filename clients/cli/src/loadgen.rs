@@ -202,7 +202,7 @@ pub async fn add_items(auth: &AuthConfig, load: &AddItemsLoad) -> anyhow::Result
     ensure_reachable(&http, &load.command_api).await?;
     // Only commands are sent, so the read API's URL is never used.
     let client = CommerceClient::with_http_client(http, &load.command_api, &load.command_api);
-    let keys = JwtKeys::from_secret(&auth.jwt_secret);
+    let keys = JwtKeys::from_config(auth);
     let token_ttl = i64::try_from(load.duration.as_secs())
         .unwrap_or(i64::MAX / 2)
         .saturating_add(3600);

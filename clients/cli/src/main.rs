@@ -105,7 +105,8 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
-    /// Print a bearer token for local use, signed with COMMERCE_JWT_SECRET.
+    /// Print a bearer token signed with COMMERCE_JWT_SECRET (the development secret in local
+    /// mode), carrying COMMERCE_JWT_AUDIENCE and COMMERCE_JWT_ISSUER when they are set.
     Token {
         #[arg(long)]
         role: Role,

@@ -73,9 +73,10 @@ fn customer(claims: &Claims) -> Result<CustomerId, ApiError> {
     if claims.role != Role::Customer {
         return Err(ApiError::Forbidden("only customers have carts".into()));
     }
-    Uuid::parse_str(&claims.sub)
+    claims
+        .user_id()
         .map(CustomerId)
-        .map_err(|_| ApiError::Forbidden("a customer token's sub must be a UUID".into()))
+        .ok_or_else(|| ApiError::Forbidden("a customer token's sub must be a UUID".into()))
 }
 
 /// Opens an empty cart for the calling customer.

@@ -44,10 +44,7 @@ pub(crate) fn catalog_actor(claims: &Claims) -> Result<Actor, ApiError> {
         }),
         (role, _) => Err(ApiError::Forbidden(format!(
             "role {} may not manage products",
-            serde_json::to_value(role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
+            role.as_str()
         ))),
     }
 }

@@ -9,7 +9,6 @@ use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::{parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
@@ -37,11 +36,12 @@ fn order_actor(claims: &Claims) -> Result<Actor, ApiError> {
         (Role::Vendor, Some(vendor_id)) => Ok(Actor::Vendor {
             vendor_id: VendorId(vendor_id),
         }),
-        (Role::Customer, _) => Uuid::parse_str(&claims.sub)
+        (Role::Customer, _) => claims
+            .user_id()
             .map(|id| Actor::Customer {
                 customer_id: CustomerId(id),
             })
-            .map_err(|_| ApiError::Forbidden("a customer token's sub must be a UUID".into())),
+            .ok_or_else(|| ApiError::Forbidden("a customer token's sub must be a UUID".into())),
         _ => Err(ApiError::Forbidden(
             "this role may not change orders".into(),
         )),

@@ -1,9 +1,11 @@
+use std::time::Duration;
+
 use commerce_platform::auth::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{product_body, TestSystem};
+use crate::support::{product_body, TestSystem, MAX_BODY_BYTES};
 
 /// Sends a raw request and checks it got `expected` as problem+json.
 async fn expect_problem(
@@ -299,5 +301,83 @@ async fn bad_product_commands_get_their_problem_status_and_append_nothing() {
         StatusCode::CREATED,
         "an admin creates for any vendor"
     );
+    system.stop().await;
+}
+
+/// Sends only the head of a request that announces `content_length` bytes and asks
+/// `Expect: 100-continue`, as curl does for large uploads, and returns the server's first line.
+async fn first_answer_to_an_announced_upload(
+    base_url: &str,
+    head: &str,
+    content_length: usize,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = base_url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let request = format!(
+        "{head}\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {content_length}\r\nExpect: 100-continue\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the head");
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the server answers without the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    answer.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_body_announced_over_the_limit_is_refused_413_before_it_is_sent() {
+    let system = TestSystem::start().await;
+    let token = system.vendor_token(Uuid::new_v4());
+    let three_megabytes = 3 * 1024 * 1024;
+    for (service, base, head) in [
+        (
+            "command API, with an Idempotency-Key (whose layer reads the body)",
+            &system.command_url,
+            format!(
+                "POST /v1/products HTTP/1.1\r\nAuthorization: Bearer {token}\r\n\
+                 Idempotency-Key: {}",
+                Uuid::new_v4()
+            ),
+        ),
+        (
+            "command API, without a key",
+            &system.command_url,
+            format!("POST /v1/products HTTP/1.1\r\nAuthorization: Bearer {token}"),
+        ),
+        (
+            "command API, without a token",
+            &system.command_url,
+            "POST /v1/products HTTP/1.1".to_owned(),
+        ),
+        (
+            "read API",
+            &system.read_url,
+            format!("GET /v1/catalog/products HTTP/1.1\r\nAuthorization: Bearer {token}"),
+        ),
+    ] {
+        let status_line = first_answer_to_an_announced_upload(base, &head, three_megabytes).await;
+        assert!(
+            status_line.starts_with("HTTP/1.1 413"),
+            "{service}: {status_line:?}, not 100 Continue"
+        );
+    }
+    // At the limit the upload is invited.
+    let status_line = first_answer_to_an_announced_upload(
+        &system.command_url,
+        &format!("POST /v1/products HTTP/1.1\r\nAuthorization: Bearer {token}"),
+        MAX_BODY_BYTES,
+    )
+    .await;
+    assert!(status_line.starts_with("HTTP/1.1 100"), "{status_line:?}");
+    assert_eq!(system.event_count(None).await, 0);
     system.stop().await;
 }

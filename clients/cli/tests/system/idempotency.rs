@@ -1,6 +1,7 @@
+use commerce_platform::auth::Role;
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::{product_body, TestSystem};
@@ -117,5 +118,155 @@ async fn a_commands_events_commit_in_the_same_transaction_as_its_key_and_answer(
     .await
     .expect("the event and the key are stored");
     assert!(same, "events and key committed by one transaction");
+    system.stop().await;
+}
+
+/// POSTs `body` to `path` with an `Authorization` header written exactly as given.
+async fn post_as(
+    system: &TestSystem,
+    path: &str,
+    authorization: Option<&str>,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    let mut request = system
+        .http
+        .post(format!("{}{path}", system.command_url))
+        .header("idempotency-key", key)
+        .json(body);
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request.send().await.expect("answer")
+}
+
+#[tokio::test]
+async fn a_retried_add_item_with_a_lower_case_bearer_scheme_adds_once() {
+    let system = TestSystem::start().await;
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let product = system.create_product(&vendor, 1000).await;
+    assert_eq!(system.publish(&vendor, product).await.0, StatusCode::OK);
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let (status, cart) = system
+        .command(
+            reqwest::Method::POST,
+            "/v1/carts",
+            Some(&customer),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{cart}");
+    let cart = cart["cart_id"].as_str().expect("cart_id").to_owned();
+
+    let add = json!({"product_id": product, "quantity": 2});
+    let key = Uuid::new_v4().to_string();
+    let lower_case = format!("bearer {customer}");
+    let first = post_as(
+        &system,
+        &format!("/v1/carts/{cart}/items"),
+        Some(&lower_case),
+        &key,
+        &add,
+    )
+    .await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let retry = post_as(
+        &system,
+        &format!("/v1/carts/{cart}/items"),
+        Some(&lower_case),
+        &key,
+        &add,
+    )
+    .await;
+    assert_eq!(retry.status(), StatusCode::OK);
+    assert_eq!(
+        retry
+            .headers()
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true"),
+        "the retry is the first answer again"
+    );
+    let cart_id = Uuid::parse_str(&cart).expect("uuid");
+    assert_eq!(
+        system.event_count(Some(cart_id)).await,
+        2,
+        "opened, then one AddItem: the quantity is not doubled"
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_whose_caller_cannot_be_derived_is_refused_401_and_runs_nothing() {
+    let system = TestSystem::start().await;
+    let key = Uuid::new_v4().to_string();
+    for authorization in [None, Some("Bearer not-a-jwt"), Some("Basic dXNlcjpwdw==")] {
+        let refused = post_as(
+            &system,
+            "/v1/products",
+            authorization,
+            &key,
+            &product_body(100),
+        )
+        .await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNAUTHORIZED,
+            "{authorization:?}"
+        );
+        assert_eq!(
+            refused
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+        assert_eq!(
+            refused
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+    }
+    assert_eq!(system.event_count(None).await, 0);
+    let (kept,): (i64,) = sqlx::query_as("SELECT count(*) FROM es.idempotency_keys")
+        .fetch_one(&system.pool)
+        .await
+        .expect("count keys");
+    assert_eq!(kept, 0, "no key is kept for nobody");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn two_vendors_sharing_a_subject_never_receive_each_others_answers() {
+    let system = TestSystem::start().await;
+    let subject = Uuid::new_v4();
+    let first_vendor = Uuid::new_v4();
+    let first = system.token_for(Role::Vendor, subject, Some(first_vendor));
+    let second = system.token_for(Role::Vendor, subject, Some(Uuid::new_v4()));
+    let key = Uuid::new_v4().to_string();
+    let body = product_body(1500);
+
+    let (status, _, created) = create_with_key(&system, &first, &key, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, replayed, other) = create_with_key(&system, &second, &key, &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    assert_eq!(replayed, None, "not the other vendor's stored answer");
+    assert_ne!(other["product_id"], created["product_id"]);
+    assert_eq!(system.event_count(None).await, 2);
+
+    // The same vendor, its subject spelled in upper case, is the same caller.
+    let shouted = system.token_with_subject(
+        Role::Vendor,
+        &subject.to_string().to_uppercase(),
+        Some(first_vendor),
+    );
+    let (status, replayed, again) = create_with_key(&system, &shouted, &key, &body).await;
+    assert_eq!(
+        (status, replayed.as_deref()),
+        (StatusCode::CREATED, Some("true"))
+    );
+    assert_eq!(again, created);
     system.stop().await;
 }

@@ -164,7 +164,11 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
         .system
         .read(&format!("/v1/carts/{cart}"), &stranger)
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "another customer's cart");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another customer's cart is, to them, no cart at all"
+    );
 
     // The catalog shows the stock the vendor received.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

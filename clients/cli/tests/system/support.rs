@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use commerce_cli::system::{self, RunningSystem, SystemConfig};
+use commerce_command_api::outbox_retention::OutboxRetention;
 use commerce_command_api::relay::RelayConfig;
 use commerce_platform::auth::{Claims, JwtKeys, Role};
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig, RedisConfig, Secret};
@@ -17,6 +18,9 @@ use uuid::Uuid;
 use crate::proxy::TcpProxy;
 
 pub const JWT_SECRET: &str = "test-secret-for-the-system-tests";
+
+/// The body limit of both services under test.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
@@ -100,9 +104,7 @@ impl TestSystem {
             url: Secret::new(env_or("COMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379")),
             key_prefix: format!("test:{id}:"),
         };
-        let auth = AuthConfig {
-            jwt_secret: Secret::new(JWT_SECRET),
-        };
+        let auth = AuthConfig::with_secret(Secret::new(JWT_SECRET));
         let database = DatabaseConfig {
             url: Secret::new(database_url),
             max_connections: 10,
@@ -145,7 +147,8 @@ impl TestSystem {
                     idle_poll: Duration::from_millis(20),
                     ..RelayConfig::default()
                 },
-                max_body_bytes: 64 * 1024,
+                max_body_bytes: MAX_BODY_BYTES,
+                outbox_retention: OutboxRetention::default(),
                 run_relay: options.relay,
             },
             projections: commerce_projections::Config {
@@ -162,6 +165,7 @@ impl TestSystem {
                 redis,
                 database: database.clone(),
                 auth: auth.clone(),
+                max_body_bytes: MAX_BODY_BYTES,
             },
         };
         let running = system::start(config.clone(), Shutdown::new())
@@ -199,8 +203,13 @@ impl TestSystem {
 
     /// A token for a given user id (customers' ids are their `sub`).
     pub fn token_for(&self, role: Role, sub: Uuid, vendor_id: Option<Uuid>) -> String {
+        self.token_with_subject(role, &sub.to_string(), vendor_id)
+    }
+
+    /// A token whose `sub` is exactly `sub`, however it is spelled.
+    pub fn token_with_subject(&self, role: Role, sub: &str, vendor_id: Option<Uuid>) -> String {
         self.keys
-            .mint(&Claims::new(sub.to_string(), role, vendor_id, 600))
+            .mint(&Claims::new(sub, role, vendor_id, 600))
             .expect("mint a token")
     }
 
