@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use commerce_domain::cart::{CartCommand, CartEvent};
 use commerce_domain::order::{OrderCommand, OrderLine};
+use commerce_domain::product::Product;
 use commerce_domain::{
     CartId, CustomerId, DomainError, OrderId, PaymentToken, ProductId, Quantity, ShippingAddress,
 };
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use super::{event_metadata, parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
-use crate::event_store::{ExecuteError, Loaded};
+use crate::event_store::{ExecuteError, Loaded, ReadVersion};
 use crate::AppState;
 
 /// Checkout attempts when another writer changes the cart or a product meanwhile.
@@ -276,12 +277,23 @@ pub async fn checkout(
             .collect();
         let product_ids: Vec<&str> = product_ids.iter().map(String::as_str).collect();
         let products = state.products.load_many(&product_ids).await?;
+        // The order is priced from these versions; the append goes through only while they are
+        // the products' latest, so a price change or an unpublish in between forces a fresh look.
+        let read: Vec<ReadVersion> = product_ids
+            .iter()
+            .zip(&products)
+            .map(|(id, product)| ReadVersion {
+                aggregate_type: Product::TYPE,
+                aggregate_id: id,
+                version: product.version,
+            })
+            .collect();
         let current_prices = cart
             .lines()
             .iter()
-            .zip(products)
+            .zip(&products)
             .map(|(line, product)| {
-                let product = product.aggregate;
+                let product = &product.aggregate;
                 let price = product
                     .is_published()
                     .then(|| product.price().cloned())
@@ -332,7 +344,10 @@ pub async fn checkout(
             .await?;
         match state
             .repository
-            .append_decided(&[cart_decided.serialized(), order_decided.serialized()])
+            .append_decided(
+                &[cart_decided.serialized(), order_decided.serialized()],
+                &read,
+            )
             .await
         {
             Ok(()) => {
@@ -350,7 +365,10 @@ pub async fn checkout(
                 ));
             }
             Err(cqrs_es::persist::PersistenceError::OptimisticLockError) => {
-                tracing::debug!(attempt, "cart changed during checkout; retrying");
+                tracing::debug!(
+                    attempt,
+                    "cart or a product changed during checkout; retrying"
+                );
             }
             Err(e) => {
                 return Err(ApiError::from(

@@ -6,6 +6,7 @@ mod concurrency;
 mod delivery;
 mod idempotency;
 mod operations;
+mod product_changes;
 mod storefront;
 mod support;
 mod typed_client;

@@ -363,3 +363,8 @@ pub fn product_body(price_minor: i64) -> Value {
         "price": { "amount_minor": price_minor, "currency": "EUR" }
     })
 }
+
+/// A checkout request the command API accepts, paid with the simulator's approving token.
+pub fn checkout_body() -> Value {
+    json!({"shipping_address": "1 Main St, Springfield", "payment_token": "tok_ok"})
+}
