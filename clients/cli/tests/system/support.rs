@@ -364,7 +364,15 @@ pub fn product_body(price_minor: i64) -> Value {
     })
 }
 
+/// A shipping address in parts, as checkout takes it.
+pub fn shipping_address() -> Value {
+    json!({
+        "name": "Ada Lovelace", "line1": "Unter den Linden 1", "line2": "3. OG",
+        "city": "Berlin", "postal_code": "10117", "country": "DE"
+    })
+}
+
 /// A checkout request the command API accepts, paid with the simulator's approving token.
 pub fn checkout_body() -> Value {
-    json!({"shipping_address": "1 Main St, Springfield", "payment_token": "tok_ok"})
+    json!({"shipping_address": shipping_address(), "payment_token": "tok_ok"})
 }
