@@ -1,3 +1,4 @@
+//! Reading Cart events stored in older shapes: `CartCheckedOut` 1.0 held the address as a string.
 use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
 
 use super::CartEvent;

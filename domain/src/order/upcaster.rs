@@ -1,3 +1,4 @@
+//! Reading Order events stored in older shapes: `OrderPlaced` 1.0 held the address as a string.
 use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
 
 use super::OrderEvent;
