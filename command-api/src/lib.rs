@@ -27,9 +27,9 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{post, put};
 use axum::Router;
-use commerce_domain::cart::Cart;
+use commerce_domain::cart::{cart_upcasters, Cart};
 use commerce_domain::inventory::Inventory;
-use commerce_domain::order::Order;
+use commerce_domain::order::{order_upcasters, Order};
 use commerce_domain::product::{product_upcasters, Product};
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
@@ -219,15 +219,18 @@ impl CommandApi {
                 SNAPSHOT_EVERY,
                 Some(waker.clone()),
             )),
-            carts: Arc::new(CommandExecutor::with_snapshots(
-                PgEventRepository::new(pool.clone()),
-                SNAPSHOT_EVERY,
-                Some(waker.clone()),
-            )),
-            orders: Arc::new(CommandExecutor::new(
-                PgEventRepository::new(pool.clone()),
-                Some(waker),
-            )),
+            carts: Arc::new(
+                CommandExecutor::with_snapshots(
+                    PgEventRepository::new(pool.clone()),
+                    SNAPSHOT_EVERY,
+                    Some(waker.clone()),
+                )
+                .with_upcasters(cart_upcasters()),
+            ),
+            orders: Arc::new(
+                CommandExecutor::new(PgEventRepository::new(pool.clone()), Some(waker))
+                    .with_upcasters(order_upcasters()),
+            ),
             repository: PgEventRepository::new(pool.clone()),
         };
         let deps = Dependencies {

@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - `values`: validated value types (money and its checked arithmetic, currency, quantity, SKU,
-//!   titles, addresses, tokens, ids) parsed once at the edge.
+//!   titles, tokens, ids) parsed once at the edge.
+//! - `address`: the shipping address in validated parts, its ISO 3166-1 country code, and how
+//!   addresses stored as one free-text string are read.
 //! - `actor`: who issues a command (vendor, customer, admin, the system), so ownership rules live
 //!   with the aggregate that owns the data.
 //! - `error`: the typed rejection an aggregate answers with, and the category a transport maps it to.
@@ -17,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 mod actor;
+mod address;
 pub mod cart;
 mod error;
 pub mod inventory;
@@ -26,8 +29,9 @@ pub mod product;
 mod values;
 
 pub use actor::Actor;
+pub use address::{AddressParts, CountryCode, ShippingAddress};
 pub use error::{DomainError, RejectionKind, ValidationError};
 pub use values::{
     CartId, Category, Currency, CustomerId, Description, Money, OrderId, PaymentId, PaymentToken,
-    ProductId, Quantity, ShippingAddress, Sku, Title, TrackingNumber, VendorId,
+    ProductId, Quantity, Sku, Title, TrackingNumber, VendorId,
 };

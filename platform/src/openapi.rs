@@ -60,6 +60,25 @@ pub struct MoneySchema {
     currency: String,
 }
 
+/// A shipping address as documents show it. Orders placed before addresses had parts show only
+/// `line1`, which holds the address's whole free text; every other order has every required part.
+#[derive(ToSchema)]
+#[schema(as = ShippingAddress)]
+#[allow(dead_code)]
+pub struct ShippingAddressSchema {
+    /// Who receives the parcel.
+    name: Option<String>,
+    line1: String,
+    line2: Option<String>,
+    city: Option<String>,
+    /// State, province or county, where the country uses one.
+    region: Option<String>,
+    postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    #[schema(pattern = "^[A-Z]{2}$", example = "DE")]
+    country: Option<String>,
+}
+
 /// `/openapi.json` (the document) and `/docs` (an interactive page that renders it).
 pub fn docs_routes(spec: OpenApi, title: &'static str) -> Router {
     let page = format!(

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use commerce_domain::order::{OrderEvent, PricedLine};
-use commerce_domain::Money;
+use commerce_domain::{Money, ShippingAddress};
 use commerce_platform::envelope::EventEnvelope;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
@@ -39,6 +39,12 @@ pub struct OrderDocument {
     pub cancel_reason: Option<String>,
     pub tracking: Option<String>,
     pub status_history: Vec<StatusChange>,
+    /// Where the order goes; shown to the order's customer, the vendors of its lines and admins,
+    /// the only ones who may read an order. Absent from documents projected before the read
+    /// model kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<commerce_platform::openapi::ShippingAddressSchema>)]
+    pub shipping_address: Option<ShippingAddress>,
     pub version: i64,
 }
 
@@ -87,6 +93,7 @@ fn evolve(
                 customer_id,
                 lines,
                 total,
+                shipping_address,
                 ..
             },
         ) => OrderDocument {
@@ -101,6 +108,7 @@ fn evolve(
                 status: "pending".into(),
                 at,
             }],
+            shipping_address: Some(shipping_address),
             version: 0,
         },
         (Some(mut doc), OrderEvent::OrderConfirmed { .. }) => {
@@ -244,5 +252,71 @@ impl Projector for OrdersProjector {
             .await?
             .unwrap_or(0);
         Ok(sequence_check(envelope.sequence, stored).unwrap_or(Outcome::Gap { have: stored }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn envelope(event_version: &str, payload: serde_json::Value) -> EventEnvelope {
+        EventEnvelope {
+            event_id: Uuid::from_u128(9),
+            global_position: 1,
+            aggregate_type: "Order".into(),
+            aggregate_id: Uuid::from_u128(1).to_string(),
+            sequence: 1,
+            event_type: "OrderPlaced".into(),
+            event_version: event_version.into(),
+            occurred_at: Utc::now(),
+            correlation_id: None,
+            causation_id: None,
+            payload,
+        }
+    }
+
+    fn placed(shipping_address: serde_json::Value) -> serde_json::Value {
+        let eur = json!({"amount_minor": 500, "currency": "EUR"});
+        json!({"type": "OrderPlaced", "data": {
+            "order_id": Uuid::from_u128(1), "customer_id": Uuid::from_u128(2),
+            "lines": [{"product_id": Uuid::from_u128(3), "vendor_id": Uuid::from_u128(4),
+                       "quantity": 1, "unit_price": eur, "line_total": eur}],
+            "total": eur, "shipping_address": shipping_address, "payment_token": "tok_ok"}})
+    }
+
+    fn project(envelope: &EventEnvelope) -> OrderDocument {
+        let event: OrderEvent = serde_json::from_value(envelope.payload.clone()).expect("reads");
+        evolve(None, event, envelope).expect("evolves")
+    }
+
+    #[test]
+    fn a_placed_order_shows_its_address_in_parts() {
+        let address = json!({"name": "Ada Lovelace", "line1": "Unter den Linden 1",
+                             "city": "Berlin", "postal_code": "10117", "country": "DE"});
+        let doc = project(&envelope("2.0", placed(address.clone())));
+        assert_eq!(
+            serde_json::to_value(&doc).expect("json")["shipping_address"],
+            address
+        );
+    }
+
+    #[test]
+    fn an_order_relayed_with_a_free_text_address_shows_it_in_line1() {
+        let doc = project(&envelope("1.0", placed(json!("1 Main St\nSpringfield"))));
+        assert_eq!(
+            serde_json::to_value(&doc).expect("json")["shipping_address"],
+            json!({"line1": "1 Main St\nSpringfield"})
+        );
+    }
+
+    #[test]
+    fn a_document_stored_before_it_kept_the_address_still_reads() {
+        let mut stored =
+            serde_json::to_value(project(&envelope("2.0", placed(json!("x"))))).expect("json");
+        stored.as_object_mut().map(|o| o.remove("shipping_address"));
+        let doc: OrderDocument = serde_json::from_value(stored).expect("reads");
+        assert_eq!(doc.shipping_address, None);
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
-use commerce_client::{ClientError, CommandOptions, CommerceClient, ProductQuery};
+use commerce_client::{ClientError, CommandOptions, CommerceClient, ProductQuery, ShippingAddress};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -110,12 +110,47 @@ pub enum StockCommand {
 #[derive(Debug, clap::Args)]
 pub struct CheckoutArgs {
     pub cart: Uuid,
-    /// The shipping address, free text.
-    #[arg(long)]
-    pub address: String,
+    #[command(flatten)]
+    pub address: AddressArgs,
     /// `tok_ok`, `tok_decline` or `tok_timeout` with the local payment simulator.
     #[arg(long, default_value = "tok_ok")]
     pub payment_token: String,
+}
+
+/// The shipping address, part by part; the server checks each part and names the one it refuses.
+#[derive(Debug, clap::Args)]
+pub struct AddressArgs {
+    /// Who receives the parcel.
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub line1: String,
+    #[arg(long)]
+    pub line2: Option<String>,
+    #[arg(long)]
+    pub city: String,
+    /// State, province or county, where the country uses one.
+    #[arg(long)]
+    pub region: Option<String>,
+    #[arg(long)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case (DE, GB, US).
+    #[arg(long)]
+    pub country: String,
+}
+
+impl From<AddressArgs> for ShippingAddress {
+    fn from(args: AddressArgs) -> Self {
+        ShippingAddress {
+            name: args.name,
+            line1: args.line1,
+            line2: args.line2,
+            city: args.city,
+            region: args.region,
+            postal_code: args.postal_code,
+            country: args.country,
+        }
+    }
 }
 
 pub async fn products(client: &CommerceClient, command: ProductsCommand) -> anyhow::Result<()> {
@@ -174,9 +209,10 @@ pub async fn cart(client: &CommerceClient, command: CartCommand) -> anyhow::Resu
 
 pub async fn checkout(client: &CommerceClient, args: CheckoutArgs) -> anyhow::Result<()> {
     let options = CommandOptions::default();
+    let address = ShippingAddress::from(args.address);
     print_answer(
         client
-            .checkout(args.cart, &args.address, &args.payment_token, &options)
+            .checkout(args.cart, &address, &args.payment_token, &options)
             .await,
     )
 }
@@ -229,7 +265,56 @@ pub fn describe(error: ClientError) -> anyhow::Error {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Checkout {
+        #[command(flatten)]
+        args: CheckoutArgs,
+    }
+
+    #[test]
+    fn checkout_takes_the_address_part_by_part() {
+        let cart = Uuid::from_u128(1);
+        let parsed = Checkout::try_parse_from([
+            "checkout",
+            &cart.to_string(),
+            "--name",
+            "Ada Lovelace",
+            "--line1",
+            "Unter den Linden 1",
+            "--city",
+            "Berlin",
+            "--postal-code",
+            "10117",
+            "--country",
+            "DE",
+        ])
+        .expect("parses");
+        assert_eq!(parsed.args.cart, cart);
+        assert_eq!(parsed.args.payment_token, "tok_ok");
+        let address = ShippingAddress::from(parsed.args.address);
+        assert_eq!(address.postal_code, "10117");
+        assert_eq!((address.line2, address.region), (None, None));
+        let missing_country = Checkout::try_parse_from([
+            "checkout",
+            &cart.to_string(),
+            "--name",
+            "Ada",
+            "--line1",
+            "x",
+            "--city",
+            "y",
+            "--postal-code",
+            "1",
+        ]);
+        assert!(
+            missing_country.is_err(),
+            "every required part is a required flag"
+        );
+    }
 
     #[test]
     fn a_problem_is_described_by_status_title_and_detail() {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::endpoint::single_read_url;
-use crate::{Accepted, ClientError, CommandOptions, CommerceClient, Money};
+use crate::{Accepted, ClientError, CommandOptions, CommerceClient, Money, ShippingAddress};
 
 /// The answer to [`CommerceClient::create_cart`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +68,7 @@ struct QuantityBody {
 
 #[derive(Serialize)]
 struct CheckoutBody<'a> {
-    shipping_address: &'a str,
+    shipping_address: &'a ShippingAddress,
     payment_token: &'a str,
 }
 
@@ -125,7 +125,7 @@ impl CommerceClient {
     pub async fn checkout(
         &self,
         cart_id: Uuid,
-        shipping_address: &str,
+        shipping_address: &ShippingAddress,
         payment_token: &str,
         options: &CommandOptions,
     ) -> Result<CheckoutAccepted, ClientError> {
@@ -173,13 +173,27 @@ mod tests {
             serde_json::to_value(QuantityBody { quantity: 0 }).ok(),
             Some(json!({"quantity": 0}))
         );
+        let address = ShippingAddress {
+            name: "Ada Lovelace".into(),
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Springfield".into(),
+            region: Some("IL".into()),
+            postal_code: "62701".into(),
+            country: "US".into(),
+        };
         assert_eq!(
             serde_json::to_value(CheckoutBody {
-                shipping_address: "1 Main St",
+                shipping_address: &address,
                 payment_token: "tok_ok"
             })
             .ok(),
-            Some(json!({"shipping_address": "1 Main St", "payment_token": "tok_ok"}))
+            Some(json!({
+                "shipping_address": {"name": "Ada Lovelace", "line1": "1 Main St",
+                    "city": "Springfield", "region": "IL", "postal_code": "62701",
+                    "country": "US"},
+                "payment_token": "tok_ok"
+            }))
         );
     }
 

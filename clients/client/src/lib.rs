@@ -6,7 +6,8 @@
 //!   [`CommandOptions`]; the single path every request takes out and every answer takes back.
 //! - `error`: [`ClientError`] and [`Problem`]: how a refusal or an unreadable answer reaches you.
 //! - `endpoint`: URL building (paths, percent-encoded query strings), pure so tests need no server.
-//! - `wire`: shapes every aggregate shares: [`Money`] and the command answer [`Accepted`].
+//! - `wire`: shapes several aggregates share: [`Money`], [`ShippingAddress`] and the command
+//!   answer [`Accepted`].
 //! - `products`: product commands (create, price, publish) and catalog reads.
 //! - `inventory`: stock receipts.
 //! - `carts`: cart commands, checkout and cart reads.
@@ -59,4 +60,4 @@ pub use client::{CommandOptions, CommerceClient};
 pub use error::{ClientError, Problem};
 pub use orders::{CancelReason, OrderDocument, OrderLine, OrderPage, OrderStatus, StatusChange};
 pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};
-pub use wire::{Accepted, Money};
+pub use wire::{Accepted, Money, ShippingAddress};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::endpoint::{endpoint, single_read_url, QueryString};
-use crate::{Accepted, ClientError, CommandOptions, CommerceClient, Money};
+use crate::{Accepted, ClientError, CommandOptions, CommerceClient, Money, ShippingAddress};
 
 /// Where an order stands. `Unknown` stands for a status this client version does not know, so a
 /// server adding one does not make whole documents unreadable.
@@ -56,6 +56,9 @@ pub struct OrderDocument {
     /// Every status the order went through, oldest first.
     #[serde(default)]
     pub status_history: Vec<StatusChange>,
+    /// Where the order goes; absent from documents the server projected before it kept them.
+    #[serde(default)]
+    pub shipping_address: Option<ShippingAddress>,
     pub version: i64,
 }
 
@@ -204,6 +207,20 @@ mod tests {
         assert_eq!(order.lines.len(), 1);
         assert_eq!(order.status_history[0].status, OrderStatus::Pending);
         assert_eq!(order.version, 3);
+        assert_eq!(order.shipping_address, None);
+    }
+
+    #[test]
+    fn an_order_placed_before_addresses_had_parts_decodes_its_text_into_line1() {
+        let json = json!({
+            "order_id": Uuid::from_u128(1),
+            "shipping_address": {"line1": "1 Main St\nSpringfield"},
+            "version": 1
+        });
+        let order: OrderDocument = serde_json::from_value(json).expect("decodes");
+        let address = order.shipping_address.expect("an address");
+        assert_eq!(address.line1, "1 Main St\nSpringfield");
+        assert_eq!((address.name.as_str(), address.country.as_str()), ("", ""));
     }
 
     #[test]

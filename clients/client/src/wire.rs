@@ -20,6 +20,33 @@ impl Money {
     }
 }
 
+/// Where an order goes: sent with [`CommerceClient::checkout`](crate::CommerceClient::checkout),
+/// shown on the order to its customer, the vendors of its lines and admins. The server checks each
+/// part (bounds in the OpenAPI document) and names the part it refuses (422).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ShippingAddress {
+    /// Who receives the parcel. Empty on orders placed before addresses had parts.
+    #[serde(default)]
+    pub name: String,
+    /// On orders placed before addresses had parts, the address's whole free text.
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    /// Empty on orders placed before addresses had parts.
+    #[serde(default)]
+    pub city: String,
+    /// State, province or county, where the country uses one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Empty on orders placed before addresses had parts.
+    #[serde(default)]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case (`DE`, `GB`, `US`). Empty on orders placed before addresses
+    /// had parts.
+    #[serde(default)]
+    pub country: String,
+}
+
 /// The answer to every accepted command that creates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Accepted {

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use commerce_platform::envelope::{largest_message_size, SNS_MAX_MESSAGE_BYTES};
 
-use super::repository::{SnapshotUpdate, StoredEvent, StoredStream};
+use super::repository::{ReadVersion, SnapshotUpdate, StoredEvent, StoredStream};
 use super::PgEventRepository;
 
 /// The outcome of an accepted command: the consistency token a client reads its write with.
@@ -249,7 +249,14 @@ where
             let (aggregate, version) = self.load(aggregate_id).await?;
             let loaded = Loaded { aggregate, version };
             let attempted = self
-                .attempt(aggregate_id, loaded, command.clone(), &metadata, services)
+                .attempt(
+                    aggregate_id,
+                    loaded,
+                    command.clone(),
+                    &metadata,
+                    services,
+                    &[],
+                )
                 .await?;
             if let Some(committed) = attempted {
                 return Ok(committed);
@@ -262,7 +269,10 @@ where
     }
 
     /// Runs a command that is made from another aggregate as it stands (AddItem needs the
-    /// product's price and state): both are loaded in one query, and a retry reloads both.
+    /// product's price and state): both are loaded in one query, the append goes through only
+    /// if the other aggregate is still at the version read, and a retry reloads both. (Receiving
+    /// stock reads only the product's vendor, which never changes, so for it the guard costs at
+    /// most a retry when the product changes at the same moment.)
     #[tracing::instrument(
         skip(self, given, command, metadata, services),
         fields(aggregate = A::TYPE, given = B::TYPE)
@@ -293,8 +303,13 @@ where
             let given = other.rebuild(other_id, given_stream).await?;
             let loaded = self.rebuild(aggregate_id, own_stream).await?;
             let command = command(&given.aggregate).map_err(ExecuteError::Rejected)?;
+            let read = ReadVersion {
+                aggregate_type: B::TYPE,
+                aggregate_id: other_id,
+                version: given.version,
+            };
             let attempted = self
-                .attempt(aggregate_id, loaded, command, &metadata, services)
+                .attempt(aggregate_id, loaded, command, &metadata, services, &[read])
                 .await?;
             if let Some(committed) = attempted {
                 return Ok(committed);
@@ -306,7 +321,8 @@ where
         })
     }
 
-    /// Decides and appends once; `None` when another writer took the next sequence first.
+    /// Decides and appends once; `None` when another writer took the next sequence first, or a
+    /// stream in `read` (what the command was made from) changed since it was read.
     async fn attempt(
         &self,
         aggregate_id: &str,
@@ -314,6 +330,7 @@ where
         command: A::Command,
         metadata: &HashMap<String, String>,
         services: &A::Services,
+        read: &[ReadVersion<'_>],
     ) -> Result<Option<Committed>, ExecuteError<A::Error>> {
         let before = loaded.version;
         let (decided, after) = decide_on(aggregate_id, loaded, command, metadata, services).await?;
@@ -327,7 +344,7 @@ where
         let snapshot = self.snapshot_after(before, decided.version, &after)?;
         match self
             .repository
-            .append_with_snapshot(&decided.serialized, snapshot)
+            .append_with_snapshot(&decided.serialized, snapshot, read)
             .await
         {
             Ok(()) => {

@@ -4,7 +4,9 @@ mod executor;
 mod repository;
 
 pub use executor::{CommandExecutor, Committed, Decided, ExecuteError, Loaded};
-pub use repository::{within_request_transaction, PgEventRepository, RequestTransaction};
+pub use repository::{
+    within_request_transaction, PgEventRepository, ReadVersion, RequestTransaction,
+};
 
 /// Applies the `es` schema migrations. Other crates' migrations share the bookkeeping table, so
 /// versions unknown to this set are ignored rather than treated as corruption.

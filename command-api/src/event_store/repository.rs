@@ -19,29 +19,51 @@ pub struct PgEventRepository {
 const SELECT_EVENTS: &str = "SELECT sequence, event_type, event_version, payload FROM es.events \
      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence";
 
-/// Appends the events and, in the same statement, their outbox rows.
-const APPEND_EVENTS: &str = "WITH appended AS ( \
-     INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
-         payload, metadata, event_id) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-         $6::jsonb[], $7::jsonb[], $8::uuid[]) \
-     RETURNING global_position) \
-     INSERT INTO es.outbox (global_position) SELECT global_position FROM appended";
+/// The head of both append statements: inserts the events (`$1`..`$8`, column by column) and their
+/// outbox rows, provided no stream the decision read (`$9`..`$11`: types, ids, versions read) has
+/// an event after the version read. The CTE `appended` holds what was inserted: all or nothing.
+///
+/// The guard is a probe of the primary key per stream read, evaluated in the statement's snapshot.
+/// Under READ COMMITTED that is enough: a change to a stream read that committed before the
+/// snapshot is seen, so nothing is appended and the caller retries from a fresh load; a change
+/// that commits after the snapshot read nothing this statement writes, so it is serialisable after
+/// this append (its decision and ours hold in that order) and is harmless.
+macro_rules! guarded_append {
+    () => {
+        "WITH appended AS ( \
+         INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             payload, metadata, event_id) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+             $6::jsonb[], $7::jsonb[], $8::uuid[]) \
+         WHERE NOT EXISTS (SELECT 1 \
+             FROM UNNEST($9::text[], $10::text[], $11::bigint[]) \
+                 AS r(aggregate_type, aggregate_id, version) \
+             JOIN es.events g ON g.aggregate_type = r.aggregate_type \
+                 AND g.aggregate_id = r.aggregate_id AND g.sequence > r.version) \
+         RETURNING global_position), \
+         outboxed AS (INSERT INTO es.outbox (global_position) \
+             SELECT global_position FROM appended) "
+    };
+}
 
-/// [`APPEND_EVENTS`] plus a snapshot, still one statement: a failed append writes no snapshot. The
-/// snapshot only replaces an older one, so a slow writer never moves a snapshot backwards.
-const APPEND_EVENTS_AND_SNAPSHOT: &str = "WITH appended AS ( \
-     INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
-         payload, metadata, event_id) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-         $6::jsonb[], $7::jsonb[], $8::uuid[]) \
-     RETURNING global_position), \
-     outboxed AS (INSERT INTO es.outbox (global_position) SELECT global_position FROM appended) \
-     INSERT INTO es.snapshots (aggregate_type, aggregate_id, last_sequence, current_snapshot, payload) \
-     VALUES ($9, $10, $11, $12, $13) \
+/// Appends the events and their outbox rows under the read guard ([`guarded_append`]); answers
+/// how many events it appended (0 when the guard refused them).
+const APPEND_EVENTS: &str = concat!(guarded_append!(), "SELECT count(*) FROM appended");
+
+/// [`APPEND_EVENTS`] plus a snapshot (`$12`..`$16`), still one statement: an append that fails or
+/// is refused by its guard writes no snapshot. The snapshot only replaces an older one, so a slow
+/// writer never moves a snapshot backwards.
+const APPEND_EVENTS_AND_SNAPSHOT: &str = concat!(
+    guarded_append!(),
+    ", snapshot AS (INSERT INTO es.snapshots (aggregate_type, aggregate_id, last_sequence, \
+         current_snapshot, payload) \
+     SELECT $12::text, $13::text, $14::bigint, $15::bigint, $16::jsonb \
+     WHERE EXISTS (SELECT 1 FROM appended) \
      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET last_sequence = EXCLUDED.last_sequence, \
      current_snapshot = EXCLUDED.current_snapshot, payload = EXCLUDED.payload, taken_at = now() \
-     WHERE es.snapshots.last_sequence < EXCLUDED.last_sequence";
+     WHERE es.snapshots.last_sequence < EXCLUDED.last_sequence) \
+     SELECT count(*) FROM appended"
+);
 
 /// Each requested stream's snapshot (if any) and the events after it, in one round trip: a
 /// command that needs a cart and a product reads both at once.
@@ -104,6 +126,17 @@ pub struct StoredEvent {
     pub payload: Box<RawValue>,
 }
 
+/// A stream a decision was made from, at the version it was read (AddItem reads the product, checkout
+/// every product in the cart). An append guarded by it goes through only while the stream has no
+/// later event, so no decision stands on a price or a state that changed before it was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadVersion<'a> {
+    pub aggregate_type: &'a str,
+    pub aggregate_id: &'a str,
+    /// The stream's last sequence when it was read (0: it had no events).
+    pub version: i64,
+}
+
 /// A snapshot to write together with the events that bring the aggregate to `version`.
 #[derive(Debug)]
 pub struct SnapshotUpdate {
@@ -119,14 +152,16 @@ impl PgEventRepository {
     }
 
     /// Appends decisions about several aggregates in one statement: all or none. A conflict on
-    /// any of them is an optimistic-lock error, to be retried from fresh loads.
+    /// any of them, or a change to any stream in `read` since it was read, is an optimistic-lock
+    /// error, to be retried from fresh loads.
     pub async fn append_decided(
         &self,
         decisions: &[&[SerializedEvent]],
+        read: &[ReadVersion<'_>],
     ) -> Result<(), PersistenceError> {
         let events: Vec<SerializedEvent> =
             decisions.iter().flat_map(|d| d.iter().cloned()).collect();
-        self.append(&events).await
+        self.append(&events, read).await
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -192,38 +227,55 @@ impl PgEventRepository {
     }
 
     /// Appends one command's events with their outbox rows and, if given, the aggregate's snapshot
-    /// after them: one statement, so one round trip and all or nothing.
+    /// after them: one statement, so one round trip and all or nothing. `read` guards the append
+    /// as in [`Self::append_decided`].
     pub async fn append_with_snapshot(
         &self,
         events: &[SerializedEvent],
         snapshot: Option<SnapshotUpdate>,
+        read: &[ReadVersion<'_>],
     ) -> Result<(), PersistenceError> {
         let (Some(first), Some(snapshot)) = (events.first(), snapshot) else {
-            return self.append(events).await;
+            return self.append(events, read).await;
         };
-        let query = bind_events(sqlx::query(APPEND_EVENTS_AND_SNAPSHOT), events)?
-            .bind(&first.aggregate_type)
-            .bind(&first.aggregate_id)
-            .bind(snapshot.version)
-            .bind(snapshot.ordinal)
-            .bind(Json(&snapshot.payload));
-        self.execute_append(query).await
+        let query = bind_read_versions(
+            bind_events(sqlx::query(APPEND_EVENTS_AND_SNAPSHOT), events)?,
+            read,
+        )
+        .bind(&first.aggregate_type)
+        .bind(&first.aggregate_id)
+        .bind(snapshot.version)
+        .bind(snapshot.ordinal)
+        .bind(Json(&snapshot.payload));
+        self.execute_append(query, events.len()).await
     }
 
-    async fn append(&self, events: &[SerializedEvent]) -> Result<(), PersistenceError> {
+    async fn append(
+        &self,
+        events: &[SerializedEvent],
+        read: &[ReadVersion<'_>],
+    ) -> Result<(), PersistenceError> {
         if events.is_empty() {
             return Ok(());
         }
-        self.execute_append(bind_events(sqlx::query(APPEND_EVENTS), events)?)
-            .await
+        let query = bind_read_versions(bind_events(sqlx::query(APPEND_EVENTS), events)?, read);
+        self.execute_append(query, events.len()).await
     }
 
     /// Runs an append on its own, or, inside [`within_request_transaction`], in that transaction
     /// behind a savepoint: a conflict then undoes only this attempt, and the caller may retry.
-    async fn execute_append(&self, query: PgQuery<'_>) -> Result<(), PersistenceError> {
+    /// An append that stored fewer than its `expected` events was refused by its read guard.
+    async fn execute_append(
+        &self,
+        query: PgQuery<'_>,
+        expected: usize,
+    ) -> Result<(), PersistenceError> {
         let Ok(shared) = REQUEST_TRANSACTION.try_with(Arc::clone) else {
-            query.execute(&self.pool).await.map_err(persistence_error)?;
-            return Ok(());
+            let appended = query
+                .fetch_one(&self.pool)
+                .await
+                .map_err(persistence_error)?;
+            return all_appended(&appended, expected);
         };
         let mut guard = shared.lock().await;
         let tx = guard.as_mut().ok_or_else(|| {
@@ -233,22 +285,32 @@ impl PgEventRepository {
             .execute(&mut **tx)
             .await
             .map_err(persistence_error)?;
-        match query.execute(&mut **tx).await {
-            Ok(_) => {
-                sqlx::query("RELEASE SAVEPOINT append")
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(persistence_error)?;
-                Ok(())
-            }
-            Err(error) => {
-                sqlx::query("ROLLBACK TO SAVEPOINT append")
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(persistence_error)?;
-                Err(persistence_error(error))
-            }
-        }
+        let outcome = match query.fetch_one(&mut **tx).await {
+            Ok(appended) => all_appended(&appended, expected),
+            Err(error) => Err(persistence_error(error)),
+        };
+        let end = if outcome.is_ok() {
+            "RELEASE SAVEPOINT append"
+        } else {
+            "ROLLBACK TO SAVEPOINT append"
+        };
+        sqlx::query(end)
+            .execute(&mut **tx)
+            .await
+            .map_err(persistence_error)?;
+        outcome
+    }
+}
+
+/// Whether an append stored all `expected` events: its guard lets all through or none, and none
+/// means a stream the decision read changed since, which is an optimistic-concurrency conflict
+/// like a lost race for the next sequence.
+fn all_appended(row: &sqlx::postgres::PgRow, expected: usize) -> Result<(), PersistenceError> {
+    let appended: i64 = row.try_get(0).map_err(persistence_error)?;
+    if appended == to_i64(expected)? {
+        Ok(())
+    } else {
+        Err(PersistenceError::OptimisticLockError)
     }
 }
 
@@ -282,6 +344,15 @@ fn to_i64(value: usize) -> Result<i64, PersistenceError> {
 }
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the streams a decision read, column by column, as parameters `$9` to `$11` of an append
+/// statement (empty arrays when it read none: the guard then holds trivially).
+fn bind_read_versions<'q>(query: PgQuery<'q>, read: &[ReadVersion<'q>]) -> PgQuery<'q> {
+    let types: Vec<&str> = read.iter().map(|r| r.aggregate_type).collect();
+    let ids: Vec<&str> = read.iter().map(|r| r.aggregate_id).collect();
+    let versions: Vec<i64> = read.iter().map(|r| r.version).collect();
+    query.bind(types).bind(ids).bind(versions)
+}
 
 /// Binds `events` column by column as parameters `$1` to `$8` of an append statement.
 fn bind_events<'q>(

@@ -4,20 +4,23 @@ use axum::http::StatusCode;
 use axum::Json;
 use commerce_domain::cart::{CartCommand, CartEvent};
 use commerce_domain::order::{OrderCommand, OrderLine};
+use commerce_domain::product::Product;
 use commerce_domain::{
-    CartId, CustomerId, DomainError, OrderId, PaymentToken, ProductId, Quantity, ShippingAddress,
+    AddressParts, CartId, CountryCode, CustomerId, DomainError, OrderId, PaymentToken, ProductId,
+    Quantity, ShippingAddress, ValidationError,
 };
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::http::CorrelationId;
 use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{event_metadata, parse_id, run, Accepted, Problem};
 use crate::error::ApiError;
-use crate::event_store::{ExecuteError, Loaded};
+use crate::event_store::{ExecuteError, Loaded, ReadVersion};
 use crate::AppState;
 
 /// Checkout attempts when another writer changes the cart or a product meanwhile.
@@ -50,11 +53,78 @@ pub struct ChangeQuantityBody {
     pub quantity: u32,
 }
 
+/// Where the order goes. Each part's bounds and pattern are the ones the handler checks (on the
+/// text as sent; surrounding spaces are then dropped), so every value this schema allows is
+/// accepted and every value it forbids is refused with 422 naming the part.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddressBody {
+    /// Who receives the parcel.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^ \\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub name: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^ \\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub line1: String,
+    /// Empty or only spaces counts as absent.
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub line2: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^ \\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
+    pub city: String,
+    /// State, province or county, where the country uses one. Empty or only spaces counts as
+    /// absent.
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub region: Option<String>,
+    #[schema(
+        min_length = 1,
+        max_length = 20,
+        pattern = "^[A-Za-z0-9 -]*[A-Za-z0-9][A-Za-z0-9 -]*$"
+    )]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case.
+    #[schema(schema_with = country_code_schema)]
+    pub country: String,
+}
+
+impl ShippingAddressBody {
+    /// The validated address; a refusal names the part.
+    fn parse(&self) -> Result<ShippingAddress, ValidationError> {
+        ShippingAddress::new(AddressParts {
+            name: &self.name,
+            line1: &self.line1,
+            line2: self.line2.as_deref(),
+            city: &self.city,
+            region: self.region.as_deref(),
+            postal_code: &self.postal_code,
+            country: &self.country,
+        })
+    }
+}
+
+/// The country part's schema: exactly the assigned ISO 3166-1 alpha-2 codes the handler accepts.
+fn country_code_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some("ISO 3166-1 alpha-2 country code, upper case"))
+        .enum_values(Some(CountryCode::ALL.iter().copied()))
+        .examples([serde_json::json!("DE")])
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
-    #[schema(min_length = 1, max_length = 500)]
-    pub shipping_address: String,
+    pub shipping_address: ShippingAddressBody,
     /// For the local payment simulator: `tok_ok`, `tok_decline`, `tok_timeout`.
     #[schema(min_length = 1, max_length = 200)]
     pub payment_token: String,
@@ -250,7 +320,7 @@ pub async fn remove_item(
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart already checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty cart, a product no longer available, or bad address/token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Empty cart, a product no longer available, an address part out of its bounds (the problem names the part, e.g. `shipping_address.postal_code`), or a bad token", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -264,7 +334,7 @@ pub async fn checkout(
 ) -> Result<(StatusCode, Json<CheckoutAccepted>), ApiError> {
     let cart_id = parse_id(&id, "cart id")?.to_string();
     let customer_id = customer(&claims)?;
-    let shipping_address = ShippingAddress::parse(&body.shipping_address)?;
+    let shipping_address = body.shipping_address.parse()?;
     let payment_token = PaymentToken::parse(&body.payment_token)?;
     let order_id = OrderId::generate();
     let metadata = event_metadata(&claims, correlation);
@@ -277,12 +347,23 @@ pub async fn checkout(
             .collect();
         let product_ids: Vec<&str> = product_ids.iter().map(String::as_str).collect();
         let products = state.products.load_many(&product_ids).await?;
+        // The order is priced from these versions; the append goes through only while they are
+        // the products' latest, so a price change or an unpublish in between forces a fresh look.
+        let read: Vec<ReadVersion> = product_ids
+            .iter()
+            .zip(&products)
+            .map(|(id, product)| ReadVersion {
+                aggregate_type: Product::TYPE,
+                aggregate_id: id,
+                version: product.version,
+            })
+            .collect();
         let current_prices = cart
             .lines()
             .iter()
-            .zip(products)
+            .zip(&products)
             .map(|(line, product)| {
-                let product = product.aggregate;
+                let product = &product.aggregate;
                 let price = product
                     .is_published()
                     .then(|| product.price().cloned())
@@ -333,7 +414,10 @@ pub async fn checkout(
             .await?;
         match state
             .repository
-            .append_decided(&[cart_decided.serialized(), order_decided.serialized()])
+            .append_decided(
+                &[cart_decided.serialized(), order_decided.serialized()],
+                &read,
+            )
             .await
         {
             Ok(()) => {
@@ -351,7 +435,10 @@ pub async fn checkout(
                 ));
             }
             Err(cqrs_es::persist::PersistenceError::OptimisticLockError) => {
-                tracing::debug!(attempt, "cart changed during checkout; retrying");
+                tracing::debug!(
+                    attempt,
+                    "cart or a product changed during checkout; retrying"
+                );
             }
             Err(e) => {
                 return Err(ApiError::from(
@@ -363,4 +450,131 @@ pub async fn checkout(
     Err(ApiError::Contended(format!(
         "the cart changed concurrently {CHECKOUT_ATTEMPTS} times during checkout"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+    use utoipa::OpenApi;
+
+    use super::*;
+
+    fn body() -> ShippingAddressBody {
+        ShippingAddressBody {
+            name: "Ada Lovelace".into(),
+            line1: "12 St James's Square".into(),
+            line2: None,
+            city: "London".into(),
+            region: None,
+            postal_code: "SW1Y 4JH".into(),
+            country: "GB".into(),
+        }
+    }
+
+    /// The body with `part` set to `value`.
+    fn with_part(part: &str, value: &str) -> ShippingAddressBody {
+        let mut body = body();
+        let value = value.to_owned();
+        match part {
+            "name" => body.name = value,
+            "line1" => body.line1 = value,
+            "line2" => body.line2 = Some(value),
+            "city" => body.city = value,
+            "region" => body.region = Some(value),
+            "postal_code" => body.postal_code = value,
+            "country" => body.country = value,
+            other => panic!("no part {other}"),
+        }
+        body
+    }
+
+    /// JSON Schema patterns are ECMA-262: `\uXXXX` there is `\x{XXXX}` for regex-lite.
+    fn ecma_to_regex_lite(pattern: &str) -> String {
+        let mut translated = String::new();
+        let mut rest = pattern;
+        while let Some(at) = rest.find("\\u") {
+            translated.push_str(&rest[..at]);
+            translated.push_str(&format!("\\x{{{}}}", &rest[at + 2..at + 6]));
+            rest = &rest[at + 6..];
+        }
+        translated.push_str(rest);
+        translated
+    }
+
+    /// Whether the documented schema of one part admits `value`.
+    fn documented_allows(schema: &Value, value: &str) -> bool {
+        let length = value.chars().count() as u64;
+        let within_bounds = schema["minLength"].as_u64().is_none_or(|min| length >= min)
+            && schema["maxLength"].as_u64().is_none_or(|max| length <= max);
+        let matches_pattern = schema["pattern"].as_str().is_none_or(|pattern| {
+            regex_lite::Regex::new(&ecma_to_regex_lite(pattern))
+                .expect("the documented pattern compiles")
+                .is_match(value)
+        });
+        let listed = schema["enum"]
+            .as_array()
+            .is_none_or(|values| values.contains(&json!(value)));
+        within_bounds && matches_pattern && listed
+    }
+
+    fn samples(max: usize) -> Vec<String> {
+        let mut samples: Vec<String> = [
+            "", " ", "   ", "a", " a ", "-", "a-1", "A1 2B", "SW1Y 4JH", "SW1Y_4JH", "a\nb",
+            "a\tb", "\u{7f}", "x\u{85}", "\u{9f}", "\u{a0}", "é", "Zürich", "GB", "gb", "UK", "XX",
+            "DE ", "ZW", "AA",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        for length in [max - 1, max, max + 1] {
+            samples.push("x".repeat(length));
+            samples.push(format!(" {}", "x".repeat(length - 1)));
+        }
+        samples.extend(CountryCode::ALL.iter().map(|c| (*c).to_owned()));
+        samples
+    }
+
+    #[test]
+    fn the_documented_address_schema_and_the_handler_agree_on_every_sample() {
+        let document = serde_json::to_value(crate::ApiDoc::openapi()).expect("document");
+        let schema = &document["components"]["schemas"]["ShippingAddressBody"];
+        assert_eq!(schema["additionalProperties"], false, "{schema}");
+        assert_eq!(
+            schema["required"],
+            json!(["name", "line1", "city", "postal_code", "country"])
+        );
+        let parts = [
+            ("name", ShippingAddress::NAME_MAX),
+            ("line1", ShippingAddress::LINE_MAX),
+            ("line2", ShippingAddress::LINE_MAX),
+            ("city", ShippingAddress::CITY_MAX),
+            ("region", ShippingAddress::REGION_MAX),
+            ("postal_code", ShippingAddress::POSTAL_CODE_MAX),
+            ("country", 2),
+        ];
+        for (part, max) in parts {
+            let documented = &schema["properties"][part];
+            for value in samples(max) {
+                let accepted = with_part(part, &value).parse();
+                assert_eq!(
+                    documented_allows(documented, &value),
+                    accepted.is_ok(),
+                    "{part} = {value:?}: document {documented}, handler {accepted:?}"
+                );
+                if let Err(refused) = accepted {
+                    assert_eq!(refused.field, format!("shipping_address.{part}"));
+                }
+            }
+        }
+        let text = &schema["properties"]["name"]["pattern"];
+        assert_eq!(text, ShippingAddress::TEXT_PATTERN);
+        assert_eq!(
+            schema["properties"]["line2"]["pattern"],
+            ShippingAddress::OPTIONAL_TEXT_PATTERN
+        );
+        assert_eq!(
+            schema["properties"]["postal_code"]["pattern"],
+            ShippingAddress::POSTAL_CODE_PATTERN
+        );
+    }
 }

@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::*;
 use crate::order::{OrderLine, PricedLine};
 use crate::{
-    CartId, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId, Quantity,
-    ShippingAddress, VendorId,
+    AddressParts, CartId, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken,
+    ProductId, Quantity, ShippingAddress, VendorId,
 };
 
 type CartTest = TestFramework<Cart>;
@@ -42,7 +42,16 @@ fn qty(n: u32) -> Quantity {
     Quantity::new(n).unwrap()
 }
 fn address() -> ShippingAddress {
-    ShippingAddress::parse("1 Main St, Springfield").unwrap()
+    ShippingAddress::new(AddressParts {
+        name: "Ada Lovelace",
+        line1: "1 Main St",
+        line2: None,
+        city: "Springfield",
+        region: Some("IL"),
+        postal_code: "62701",
+        country: "US",
+    })
+    .unwrap()
 }
 fn token() -> PaymentToken {
     PaymentToken::parse("tok_ok").unwrap()
@@ -531,4 +540,50 @@ fn checkout_is_refused_when_a_product_is_no_longer_available() {
         .then_expect_error(DomainError::ProductNotAvailable {
             product_id: product(1).to_string(),
         });
+}
+
+#[test]
+fn a_cart_checked_out_with_a_free_text_address_is_upcast_and_still_checked_out() {
+    use cqrs_es::persist::SerializedEvent;
+    let mut payload = serde_json::to_value(checked_out()).unwrap();
+    payload["data"]["shipping_address"] = serde_json::json!("1 Main St, Springfield");
+    let stored = SerializedEvent::new(
+        cart_id().to_string(),
+        2,
+        "Cart".into(),
+        "CartCheckedOut".into(),
+        "1.0".into(),
+        payload,
+        serde_json::json!({}),
+    );
+    let upcaster = cart_upcasters()
+        .into_iter()
+        .find(|u| u.can_upcast(&stored.event_type, &stored.event_version))
+        .expect("CartCheckedOut 1.0 has an upcaster");
+    let upcast = upcaster.upcast(stored);
+    assert_eq!(upcast.event_version, "2.0.0");
+    let event: CartEvent = serde_json::from_value(upcast.payload).unwrap();
+    let CartEvent::CartCheckedOut {
+        shipping_address, ..
+    } = &event
+    else {
+        panic!("expected CartCheckedOut, got {event:?}");
+    };
+    assert_eq!(shipping_address.line1(), "1 Main St, Springfield");
+    CartTest::with(())
+        .given(vec![created(), added(1, 2, eur(1000)), event])
+        .when(add(1, 1, eur(1000)))
+        .then_expect_error(DomainError::CartCheckedOut {
+            id: cart_id().to_string(),
+        });
+}
+
+#[test]
+fn only_cart_checked_out_moved_to_version_2_0() {
+    use cqrs_es::DomainEvent;
+    assert_eq!(
+        checked_out().event_version(),
+        CartEvent::CHECKED_OUT_VERSION
+    );
+    assert_eq!(created().event_version(), CartEvent::VERSION);
 }

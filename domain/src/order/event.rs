@@ -40,8 +40,11 @@ pub enum OrderEvent {
 }
 
 impl OrderEvent {
-    /// The version of every event shape this code writes; upcasters lift older ones to it.
+    /// The version of the event shapes this code writes, but for [`Self::PLACED_VERSION`];
+    /// upcasters lift older ones to it.
     pub const VERSION: &'static str = "1.0";
+    /// `OrderPlaced` 2.0 carries the shipping address in parts (1.0: one free-text string).
+    pub const PLACED_VERSION: &'static str = "2.0";
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -59,6 +62,10 @@ impl DomainEvent for OrderEvent {
     }
 
     fn event_version(&self) -> String {
-        Self::VERSION.to_owned()
+        match self {
+            OrderEvent::OrderPlaced { .. } => Self::PLACED_VERSION,
+            _ => Self::VERSION,
+        }
+        .to_owned()
     }
 }

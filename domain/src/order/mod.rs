@@ -1,5 +1,5 @@
 //! The Order aggregate: what a customer bought, from which vendors, and where it is in its life
-//! (pending, confirmed, shipped or cancelled).
+//! (pending, confirmed, shipped or cancelled); and the upcasters that read its older event shapes.
 mod aggregate;
 mod command;
 mod event;
@@ -7,6 +7,7 @@ mod line;
 mod status;
 #[cfg(test)]
 mod tests;
+mod upcaster;
 
 pub use aggregate::Order;
 pub use command::OrderCommand;
@@ -14,3 +15,4 @@ pub use event::OrderEvent;
 pub(crate) use line::{price_lines, total_of};
 pub use line::{OrderLine, PricedLine};
 pub use status::{CancelReason, OrderStatus};
+pub use upcaster::order_upcasters;

@@ -3,8 +3,8 @@ use uuid::Uuid;
 
 use super::*;
 use crate::{
-    Actor, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId, Quantity,
-    ShippingAddress, TrackingNumber, VendorId,
+    Actor, AddressParts, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken,
+    ProductId, Quantity, ShippingAddress, TrackingNumber, VendorId,
 };
 
 type OrderTest = TestFramework<Order>;
@@ -44,7 +44,16 @@ fn qty(n: u32) -> Quantity {
     Quantity::new(n).unwrap()
 }
 fn address() -> ShippingAddress {
-    ShippingAddress::parse("1 Main St, Springfield").unwrap()
+    ShippingAddress::new(AddressParts {
+        name: "Ada Lovelace",
+        line1: "1 Main St",
+        line2: None,
+        city: "Springfield",
+        region: Some("IL"),
+        postal_code: "62701",
+        country: "US",
+    })
+    .unwrap()
 }
 fn token() -> PaymentToken {
     PaymentToken::parse("tok_ok").unwrap()
@@ -483,4 +492,52 @@ fn events_round_trip_through_json_with_their_type_tag() {
         serde_json::from_value::<OrderEvent>(json).unwrap(),
         placed()
     );
+}
+
+/// An `OrderPlaced` as stored before addresses had parts (1.0): the address is one string.
+fn stored_order_placed_1_0() -> cqrs_es::persist::SerializedEvent {
+    let mut payload = serde_json::to_value(placed()).unwrap();
+    payload["data"]["shipping_address"] = serde_json::json!("1 Main St\nSpringfield");
+    cqrs_es::persist::SerializedEvent::new(
+        order_id().to_string(),
+        1,
+        "Order".into(),
+        "OrderPlaced".into(),
+        "1.0".into(),
+        payload,
+        serde_json::json!({}),
+    )
+}
+
+#[test]
+fn an_order_placed_with_a_free_text_address_is_upcast_with_the_text_in_line1() {
+    let stored = stored_order_placed_1_0();
+    let upcaster = order_upcasters()
+        .into_iter()
+        .find(|u| u.can_upcast(&stored.event_type, &stored.event_version))
+        .expect("OrderPlaced 1.0 has an upcaster");
+    let upcast = upcaster.upcast(stored);
+    assert_eq!(upcast.event_version, "2.0.0");
+    assert_eq!(
+        upcast.payload["data"]["shipping_address"],
+        serde_json::json!({"line1": "1 Main St\nSpringfield"})
+    );
+    let OrderEvent::OrderPlaced {
+        shipping_address, ..
+    } = serde_json::from_value(upcast.payload).unwrap()
+    else {
+        panic!("expected OrderPlaced");
+    };
+    assert_eq!(shipping_address.line1(), "1 Main St\nSpringfield");
+    assert_eq!(shipping_address.country(), None);
+}
+
+#[test]
+fn order_placed_is_written_as_2_0_and_not_upcast_again() {
+    use cqrs_es::DomainEvent;
+    assert_eq!(placed().event_version(), "2.0");
+    let current = placed();
+    assert!(!order_upcasters()
+        .iter()
+        .any(|u| u.can_upcast(&current.event_type(), &current.event_version())));
 }

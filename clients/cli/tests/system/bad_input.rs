@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{product_body, TestSystem, MAX_BODY_BYTES};
+use crate::support::{checkout_body, product_body, TestSystem, MAX_BODY_BYTES};
 
 /// Sends a raw request and checks it got `expected` as problem+json.
 async fn expect_problem(
@@ -379,5 +379,105 @@ async fn a_body_announced_over_the_limit_is_refused_413_before_it_is_sent() {
     .await;
     assert!(status_line.starts_with("HTTP/1.1 100"), "{status_line:?}");
     assert_eq!(system.event_count(None).await, 0);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_shipping_address_is_refused_at_checkout_naming_the_part_and_places_no_order() {
+    let system = TestSystem::start().await;
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let product = system.create_product(&vendor, 1000).await;
+    system.publish(&vendor, product).await;
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let (_, created) = system
+        .command(Method::POST, "/v1/carts", Some(&customer), Some(json!({})))
+        .await;
+    let cart = created["cart_id"].as_str().expect("cart_id").to_owned();
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/carts/{cart}/items"),
+            Some(&customer),
+            Some(json!({"product_id": product, "quantity": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let checkout = format!("/v1/carts/{cart}/checkout");
+    let good = checkout_body();
+    let mut missing_city = good.clone();
+    missing_city["shipping_address"]
+        .as_object_mut()
+        .map(|o| o.remove("city"));
+
+    // Malformed JSON, whatever the address says, is 400.
+    let malformed = [
+        ("missing part", missing_city.to_string()),
+        (
+            "wrong type",
+            with(good.clone(), "/shipping_address/postal_code", json!(10117)),
+        ),
+        (
+            "unknown part",
+            with(good.clone(), "/shipping_address/floor", json!("3")),
+        ),
+        (
+            "the old free-text form",
+            with(good.clone(), "/shipping_address", json!("1 Main St")),
+        ),
+    ];
+    for (name, body) in malformed {
+        eprintln!("case: {name}");
+        expect_problem(
+            &system,
+            Method::POST,
+            &checkout,
+            Some(&customer),
+            Some(body),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    // A well-formed address with a bad part is 422 naming the part.
+    let invalid = [
+        ("name", json!("   ")),
+        ("line1", json!("x".repeat(201))),
+        ("line2", json!("a\nb")),
+        ("city", json!("")),
+        ("region", json!("r".repeat(101))),
+        ("postal_code", json!("10117!")),
+        ("country", json!("UK")),
+        ("country", json!("de")),
+    ];
+    for (part, value) in invalid {
+        eprintln!("case: {part} = {value}");
+        let problem = expect_problem(
+            &system,
+            Method::POST,
+            &checkout,
+            Some(&customer),
+            Some(with(
+                good.clone(),
+                &format!("/shipping_address/{part}"),
+                value,
+            )),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with(&format!("shipping_address.{part}:")),
+            "{problem}"
+        );
+    }
+    let orders: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM es.events WHERE aggregate_type = 'Order'")
+            .fetch_one(&system.pool)
+            .await
+            .expect("count orders");
+    assert_eq!(orders, 0, "no order placed");
+    let (status, accepted) = system
+        .command(Method::POST, &checkout, Some(&customer), Some(good))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "the good address: {accepted}");
     system.stop().await;
 }

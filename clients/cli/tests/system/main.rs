@@ -8,6 +8,7 @@ mod idempotency;
 mod operations;
 mod outages;
 mod outbox_retention;
+mod product_changes;
 mod proxy;
 mod publishing_limits;
 mod read_access;

@@ -217,6 +217,34 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
         create["required"],
         serde_json::json!(["sku", "title", "category", "price"])
     );
+    let address = &command["components"]["schemas"]["ShippingAddressBody"];
+    assert_eq!(address["additionalProperties"], false, "{address}");
+    assert_eq!(
+        address["properties"]["country"]["enum"]
+            .as_array()
+            .map(Vec::len),
+        Some(249),
+        "the assigned ISO 3166-1 alpha-2 codes, and only those"
+    );
+    let read: Value = system
+        .http
+        .get(format!("{}/openapi.json", system.read_url))
+        .send()
+        .await
+        .expect("openapi.json")
+        .json()
+        .await
+        .expect("json");
+    let schemas = &read["components"]["schemas"];
+    assert!(
+        schemas["OrderDocument"]["properties"]["shipping_address"].is_object(),
+        "the order shows its address: {}",
+        schemas["OrderDocument"]
+    );
+    assert_eq!(
+        schemas["ShippingAddress"]["required"],
+        serde_json::json!(["line1"])
+    );
     system.stop().await;
 }
 

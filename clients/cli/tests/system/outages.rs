@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{Options, TestSystem};
+use crate::support::{checkout_body, Options, TestSystem};
 
 const CONVERGE_WITHIN: Duration = Duration::from_secs(60);
 
@@ -99,9 +99,7 @@ async fn an_outage_of_the_projectors_stores_dead_letters_nothing_and_every_model
             Method::POST,
             &format!("/v1/carts/{}/checkout", carts[2]),
             Some(&customer),
-            Some(
-                json!({ "shipping_address": "1 Main St, Springfield", "payment_token": "tok_ok" }),
-            ),
+            Some(checkout_body()),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{placed}");

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{Options, TestSystem};
+use crate::support::{checkout_body, Options, TestSystem};
 
 /// A published product with a 200-character title (the longest allowed) and stock.
 async fn listed_product(system: &TestSystem, vendor: &str, n: usize) -> Uuid {
@@ -77,9 +77,7 @@ async fn a_cart_at_the_line_limit_checks_out_and_one_more_line_is_refused() {
             Method::POST,
             &format!("/v1/carts/{cart}/checkout"),
             Some(&customer),
-            Some(
-                json!({ "shipping_address": "1 Main St, Springfield", "payment_token": "tok_ok" }),
-            ),
+            Some(checkout_body()),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{placed}");

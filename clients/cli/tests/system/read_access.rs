@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::TestSystem;
+use crate::support::{checkout_body, TestSystem};
 
 /// Well under the 2 s a `min_version` read may wait: the answer came without waiting.
 const AT_ONCE: Duration = Duration::from_millis(1000);
@@ -119,7 +119,7 @@ async fn an_order_is_refused_at_once_to_anyone_but_its_customer_its_vendors_and_
             Method::POST,
             &format!("/v1/carts/{cart}/checkout"),
             Some(&customer),
-            Some(json!({"shipping_address": "1 Main St", "payment_token": "tok_ok"})),
+            Some(checkout_body()),
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{placed}");

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::TestSystem;
+use crate::support::{checkout_body, shipping_address, TestSystem};
 use commerce_platform::auth::Role;
 
 struct Shop {
@@ -97,7 +97,7 @@ impl Shop {
             Method::POST,
             &format!("/v1/carts/{cart}/checkout"),
             token,
-            json!({"shipping_address": "1 Main St, Springfield", "payment_token": "tok_ok"}),
+            checkout_body(),
         )
         .await
     }
@@ -224,6 +224,11 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
     assert_eq!(read["total"]["amount_minor"], 3600);
     assert_eq!(read["lines"][0]["unit_price"]["amount_minor"], 1200);
     assert_eq!(read["status_history"][0]["status"], "pending");
+    assert_eq!(
+        read["shipping_address"],
+        shipping_address(),
+        "the customer sees where the order goes"
+    );
     let (status, page) = shop.system.read("/v1/orders", &shop.customer).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
@@ -235,6 +240,11 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
         status,
         StatusCode::OK,
         "the vendor of its lines reads it: {vendor_view}"
+    );
+    assert_eq!(
+        vendor_view["shipping_address"],
+        shipping_address(),
+        "the vendor of its lines sees where to ship"
     );
 
     // A checked-out cart accepts nothing more.
@@ -520,5 +530,161 @@ async fn a_vendor_reads_only_its_own_lines_of_an_order() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["items"][0]["lines"].as_array().map(Vec::len), Some(1));
     assert_eq!(page["items"][0]["total"]["amount_minor"], 300);
+    shop.system.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_customer_the_vendors_of_its_lines_and_admins_see_an_orders_address() {
+    let shop = Shop::open().await;
+    let tee = shop.product(1000).await;
+    let cart = shop.cart(&shop.customer).await;
+    shop.add(&shop.customer, cart, tee, 1).await;
+    let (status, accepted) = shop.checkout(&shop.customer, cart).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let order = accepted["order_id"].as_str().expect("order_id").to_owned();
+    let path = format!("/v1/orders/{order}");
+
+    let admin = shop.system.token(Role::Admin, None);
+    for (who, token) in [
+        ("its customer", &shop.customer),
+        ("the vendor of its lines", &shop.vendor),
+        ("an admin", &admin),
+    ] {
+        let (status, read) = shop
+            .system
+            .read(&format!("{path}?min_version=1"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{who}: {read}");
+        assert_eq!(read["shipping_address"], shipping_address(), "{who}");
+    }
+
+    let other_customer = shop.system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let other_vendor = shop.system.vendor_token(Uuid::new_v4());
+    let analyst = shop.system.token(Role::Analyst, None);
+    // Another customer or vendor learns nothing, not even that the order exists (404, as for an
+    // unknown id); a role that reads no orders is refused outright (403).
+    for (who, token, refused) in [
+        ("another customer", &other_customer, StatusCode::NOT_FOUND),
+        ("another vendor", &other_vendor, StatusCode::NOT_FOUND),
+        ("an analyst", &analyst, StatusCode::FORBIDDEN),
+    ] {
+        let (status, answer) = shop.system.read(&path, token).await;
+        assert_eq!(status, refused, "{who}: {answer}");
+        assert!(
+            !answer.to_string().contains("Unter den Linden"),
+            "{who} never sees the address: {answer}"
+        );
+        let (_, page) = shop.system.read("/v1/orders", token).await;
+        assert!(
+            !page.to_string().contains("Unter den Linden"),
+            "{who}'s order list holds no one else's address: {page}"
+        );
+    }
+    shop.system.stop().await;
+}
+
+/// Stores `(type, id, sequence, event_type, event_version, payload)` rows as an older release
+/// wrote them, with their outbox rows so the relay publishes them to the projectors.
+async fn store_old_events(pool: &sqlx::PgPool, events: &[(&str, Uuid, i64, &str, &str, Value)]) {
+    for (aggregate_type, id, sequence, event_type, version, payload) in events {
+        sqlx::query(
+            "WITH e AS (INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata, event_id) VALUES ($1, $2, $3, $4, $5, $6, '{}', $7) \
+             RETURNING global_position) \
+             INSERT INTO es.outbox (global_position) SELECT global_position FROM e",
+        )
+        .bind(aggregate_type)
+        .bind(id.to_string())
+        .bind(sequence)
+        .bind(event_type)
+        .bind(version)
+        .bind(payload)
+        .bind(Uuid::now_v7())
+        .execute(pool)
+        .await
+        .expect("old event stored");
+    }
+}
+
+#[tokio::test]
+async fn an_order_and_a_cart_checked_out_with_a_free_text_address_still_load_and_project() {
+    let shop = Shop::open().await;
+    let product = shop.product(500).await;
+    let (cart, order, vendor) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::new_v4());
+    let text = "1 Main St\nSpringfield";
+    let eur = |amount: i64| json!({"amount_minor": amount, "currency": "EUR"});
+    let line = json!({"product_id": product, "vendor_id": vendor, "quantity": 2,
+                      "unit_price": eur(500), "line_total": eur(1000)});
+    // CartCheckedOut and OrderPlaced 1.0 carried the address as one string.
+    store_old_events(
+        &shop.system.pool,
+        &[
+            (
+                "Cart",
+                cart,
+                1,
+                "CartCreated",
+                "1.0",
+                json!({"type": "CartCreated", "data": {
+                "cart_id": cart, "customer_id": shop.customer_id}}),
+            ),
+            (
+                "Cart",
+                cart,
+                2,
+                "CartCheckedOut",
+                "1.0",
+                json!({"type": "CartCheckedOut", "data": {
+                "cart_id": cart, "customer_id": shop.customer_id, "order_id": order,
+                "lines": [line], "total": eur(1000), "shipping_address": text,
+                "payment_token": "tok_ok"}}),
+            ),
+            (
+                "Order",
+                order,
+                1,
+                "OrderPlaced",
+                "1.0",
+                json!({"type": "OrderPlaced", "data": {
+                "order_id": order, "customer_id": shop.customer_id, "lines": [line],
+                "total": eur(1000), "shipping_address": text, "payment_token": "tok_ok"}}),
+            ),
+        ],
+    )
+    .await;
+
+    // The command side reads them through the upcasters.
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            &format!("/v1/orders/{order}/cancel"),
+            &shop.customer,
+            json!({"reason": "customer_request"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the old order loads: {body}");
+    assert_eq!(body["version"], 2);
+    let (status, body) = shop.add(&shop.customer, cart, product, 1).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the old cart loads, checked out: {body}"
+    );
+
+    // The projectors read the relayed 1.0 payloads as they are.
+    let (status, read) = shop
+        .system
+        .read(&format!("/v1/orders/{order}?min_version=2"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["status"], "cancelled");
+    assert_eq!(read["shipping_address"], json!({ "line1": text }));
+    let (status, read) = shop
+        .system
+        .read(&format!("/v1/carts/{cart}?min_version=2"), &shop.customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["status"], "checked_out");
+    assert_eq!(read["order_id"], order.to_string());
     shop.system.stop().await;
 }

@@ -517,3 +517,16 @@ pub fn product_body(price_minor: i64) -> Value {
         "price": { "amount_minor": price_minor, "currency": "EUR" }
     })
 }
+
+/// A shipping address in parts, as checkout takes it.
+pub fn shipping_address() -> Value {
+    json!({
+        "name": "Ada Lovelace", "line1": "Unter den Linden 1", "line2": "3. OG",
+        "city": "Berlin", "postal_code": "10117", "country": "DE"
+    })
+}
+
+/// A checkout request the command API accepts, paid with the simulator's approving token.
+pub fn checkout_body() -> Value {
+    json!({"shipping_address": shipping_address(), "payment_token": "tok_ok"})
+}

@@ -1,6 +1,6 @@
 //! The whole storefront flow through the typed client, every read through `min_version`.
 use commerce_client::{
-    CommandOptions, CommerceClient, Money, NewProduct, OrderStatus, ProductQuery,
+    CommandOptions, CommerceClient, Money, NewProduct, OrderStatus, ProductQuery, ShippingAddress,
 };
 use commerce_platform::auth::Role;
 use uuid::Uuid;
@@ -85,8 +85,17 @@ async fn a_storefront_client_browses_fills_a_cart_checks_out_and_reads_its_order
     assert_eq!(read.items[0].quantity, 3);
     assert_eq!(read.total.as_ref().map(|t| t.amount_minor), Some(3 * 1999));
 
+    let address = ShippingAddress {
+        name: "Ada Lovelace".into(),
+        line1: "1 Main St".into(),
+        line2: None,
+        city: "Springfield".into(),
+        region: Some("IL".into()),
+        postal_code: "62701".into(),
+        country: "US".into(),
+    };
     let placed = customer
-        .checkout(cart, "1 Main St, Springfield", "tok_ok", &none)
+        .checkout(cart, &address, "tok_ok", &none)
         .await
         .expect("checkout");
     let order = customer
@@ -97,6 +106,11 @@ async fn a_storefront_client_browses_fills_a_cart_checks_out_and_reads_its_order
     assert_eq!(order.customer_id, Some(customer_id));
     assert_eq!(order.lines.len(), 1);
     assert_eq!(order.total.map(|t| t.amount_minor), Some(3 * 1999));
+    assert_eq!(
+        order.shipping_address,
+        Some(address),
+        "shown to its customer"
+    );
 
     // Errors come back typed.
     let error = customer
