@@ -97,20 +97,26 @@ pub fn check_batch(batch: &[PendingEvent]) -> Result<(), String> {
     Ok(())
 }
 
-/// Publishes `events` batch after batch, in order, while `may_publish` allows; stops at the first
+/// Where and on what terms events are published.
+#[derive(Clone)]
+pub struct Publisher {
+    pub sns: aws_sdk_sns::Client,
+    pub topic_arn: String,
+    /// Longest one `PublishBatch` call may take; a call still running is abandoned.
+    pub timeout: std::time::Duration,
+    /// Whether a call may start now (the relay's lease is proven long enough ahead).
+    pub permit: std::sync::Arc<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// Publishes `events` batch after batch, in order, while the permit allows; stops at the first
 /// event that does not go through.
-pub async fn publish_in_order(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    events: &[PendingEvent],
-    may_publish: &(dyn Fn() -> bool + Sync),
-) -> Published {
+pub async fn publish_in_order(publisher: &Publisher, events: &[PendingEvent]) -> Published {
     let mut published = Published {
         acknowledged: Vec::with_capacity(events.len()),
         stopped: None,
     };
     for batch in batches(events) {
-        let outcome = publish_checked(sns, topic_arn, batch, may_publish).await;
+        let outcome = publish_checked(publisher, batch).await;
         let complete = outcome.acknowledged.len() == batch.len();
         published.acknowledged.extend(outcome.acknowledged);
         if !complete || outcome.stopped.is_some() {
@@ -123,32 +129,27 @@ pub async fn publish_in_order(
 
 /// Publishes one batch that [`batches`] built; a batch SNS refuses as a whole for what it holds is
 /// published again one event at a time, so the refusal falls on the event that causes it.
-async fn publish_checked(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    batch: &[PendingEvent],
-    may_publish: &(dyn Fn() -> bool + Sync),
-) -> Published {
+async fn publish_checked(publisher: &Publisher, batch: &[PendingEvent]) -> Published {
     if let Err(reason) = check_batch(batch) {
         if let [event] = batch {
             return rejected(event, reason, true);
         }
         // `batches` never builds such a batch; if it did, the single events tell which is wrong.
         tracing::error!(%reason, "a batch over SNS's limits was built; publishing one by one");
-        return publish_singly(sns, topic_arn, batch, may_publish).await;
+        return publish_singly(publisher, batch).await;
     }
-    if !may_publish() {
+    if !(publisher.permit)() {
         return Published {
             acknowledged: Vec::new(),
             stopped: Some(Stop::LeaseLost),
         };
     }
-    match publish_batch(sns, topic_arn, batch).await {
+    match publish_batch(publisher, batch).await {
         Ok(outcome) => outcome,
         Err(BatchError::Refused(reason)) if batch.len() == 1 => rejected(&batch[0], reason, false),
         Err(BatchError::Refused(reason)) => {
             tracing::warn!(%reason, entries = batch.len(), "SNS refused a batch; publishing one by one");
-            publish_singly(sns, topic_arn, batch, may_publish).await
+            publish_singly(publisher, batch).await
         }
         Err(BatchError::Unavailable(reason)) => {
             tracing::warn!(%reason, "PublishBatch failed; will retry");
@@ -160,16 +161,11 @@ async fn publish_checked(
     }
 }
 
-async fn publish_singly(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    batch: &[PendingEvent],
-    may_publish: &(dyn Fn() -> bool + Sync),
-) -> Published {
+async fn publish_singly(publisher: &Publisher, batch: &[PendingEvent]) -> Published {
     let mut published = Published::default();
     for event in batch {
         let single = std::slice::from_ref(event);
-        let outcome = Box::pin(publish_checked(sns, topic_arn, single, may_publish)).await;
+        let outcome = Box::pin(publish_checked(publisher, single)).await;
         published.acknowledged.extend(outcome.acknowledged);
         if outcome.stopped.is_some() {
             published.stopped = outcome.stopped;
@@ -201,8 +197,7 @@ enum BatchError {
 /// Publishes one batch. SNS acknowledges entries one by one; those before the first failure are
 /// returned, and a failure that SNS blames on the sender is a rejection of that event.
 async fn publish_batch(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
+    publisher: &Publisher,
     batch: &[PendingEvent],
 ) -> Result<Published, BatchError> {
     let entries = batch
@@ -213,12 +208,20 @@ async fn publish_batch(
         .map_err(|e| BatchError::Refused(format!("{e:#}")))?;
     // Entries per call (outbox_published_total / relay_publish_calls_total) says how well batches fill.
     metrics::counter!("relay_publish_calls_total").increment(1);
-    let output = sns
+    let call = publisher
+        .sns
         .publish_batch()
-        .topic_arn(topic_arn)
+        .topic_arn(&publisher.topic_arn)
         .set_publish_batch_request_entries(Some(entries))
-        .send()
+        .send();
+    let output = tokio::time::timeout(publisher.timeout, call)
         .await
+        .map_err(|_| {
+            BatchError::Unavailable(format!(
+                "PublishBatch took longer than {:?}; abandoned",
+                publisher.timeout
+            ))
+        })?
         .map_err(|e| {
             let status = e.raw_response().map(|r| r.status().as_u16());
             let throttled = e.code().is_some_and(|c| c.contains("Throttl"));

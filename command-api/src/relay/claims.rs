@@ -19,12 +19,21 @@ pub struct Claimed {
 
 /// Locks the oldest claimable rows (unpublished, not parked; skipping any another transaction
 /// holds) and loads their events as envelopes, in position order.
-pub async fn claim(tx: &mut Transaction<'_, Postgres>, limit: i64) -> anyhow::Result<Claimed> {
+pub async fn claim(
+    tx: &mut Transaction<'_, Postgres>,
+    limit: i64,
+    idle_timeout: std::time::Duration,
+) -> anyhow::Result<Claimed> {
     // A lost mark only means a republish, which deduplication absorbs: no need to wait for the WAL
-    // flush when stamping.
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut **tx)
-        .await?;
+    // flush when stamping. A claim left idle longer than the lease's grace (its relay stalled or
+    // cut off) is ended by Postgres, so a successor never skips rows a dead leader still locks.
+    sqlx::query(
+        "SELECT set_config('synchronous_commit', 'off', true), \
+                set_config('idle_in_transaction_session_timeout', $1, true)",
+    )
+    .bind(format!("{}ms", idle_timeout.as_millis()))
+    .execute(&mut **tx)
+    .await?;
     // Rows are locked first, then each event is fetched by its position. The fenced lateral lookup
     // (OFFSET 0) keeps the planner from hashing the whole event table when its statistics
     // overestimate the backlog, which it did under load. Parked aggregates are few (usually none):

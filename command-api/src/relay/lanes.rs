@@ -3,15 +3,11 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::batches::{publish_in_order, Stop, SNS_BATCH_LIMIT};
+use super::batches::{publish_in_order, Publisher, Stop, SNS_BATCH_LIMIT};
 use super::PendingEvent;
-
-/// Whether the relay may still publish (its leadership lease is proven).
-pub type PublishPermit = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// One lane's share of a claim, and where to report what SNS did with it.
 pub struct LaneWork {
@@ -29,12 +25,7 @@ pub struct LaneOutcome {
 /// Publishes every piece of work it receives, in order. Work that queued up while it was busy is
 /// published as one sequence, so batches stay full. After a stop it publishes nothing more until
 /// the pipeline restarts, since what follows may belong to the stopped event's aggregate.
-pub async fn lane_worker(
-    sns: aws_sdk_sns::Client,
-    topic_arn: String,
-    permit: PublishPermit,
-    mut work: mpsc::Receiver<LaneWork>,
-) {
+pub async fn lane_worker(publisher: Publisher, mut work: mpsc::Receiver<LaneWork>) {
     let mut stopped: Option<Stop> = None;
     while let Some(first) = work.recv().await {
         let mut items = vec![first];
@@ -51,7 +42,7 @@ pub async fn lane_worker(
                 .iter_mut()
                 .flat_map(|item| std::mem::take(&mut item.events))
                 .collect();
-            let published = publish_in_order(&sns, &topic_arn, &events, permit.as_ref()).await;
+            let published = publish_in_order(&publisher, &events).await;
             acknowledged = published.acknowledged;
             stopped = published.stopped;
         }

@@ -1,6 +1,8 @@
 //! The outbox relay: publishes committed events to the SNS FIFO topic, in order per aggregate.
 //!
-//! One relay is active at a time (a Postgres advisory lock held on a dedicated connection). It claims
+//! One relay is active at a time: an advisory lock elects it and a lease bounded in time fences it
+//! (see `lease`: a leader that cannot prove its lease stops publishing before a successor starts).
+//! It claims
 //! unpublished outbox rows in global-position order, spreads them over lanes by aggregate id so that
 //! several `PublishBatch` calls are in flight while each aggregate's events stay in one lane, in
 //! order, and stamps rows published only after SNS acknowledged them. A crash between SNS's
@@ -16,9 +18,11 @@
 //! - `claims`: the outbox statements (claim, stamp, refusals and parking) and the ops view.
 //! - `batches`: batches within SNS's documented limits, and what a refusal means.
 //! - `lanes`: the lane workers and which lane publishes which event.
+//! - `lease`: leadership as a lease bounded in time.
 mod batches;
 pub mod claims;
 mod lanes;
+pub mod lease;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,17 +32,16 @@ use commerce_platform::envelope::{EnvelopeHead, EventEnvelope};
 use commerce_platform::Shutdown;
 use futures::future::join_all;
 use sqlx::postgres::PgRow;
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-pub use batches::{batch_entry, batches, check_batch, Rejection, Stop, SNS_BATCH_LIMIT};
+pub use batches::{batch_entry, batches, check_batch, Publisher, Rejection, Stop, SNS_BATCH_LIMIT};
 use claims::{mark_published, park_held_back, record_rejections, Claimed};
-use lanes::{lane_worker, split_into_lanes, LaneAssigner, LaneOutcome, LaneWork, PublishPermit};
-
-/// Advisory-lock key that elects the single active relay of a database.
-const LEADER_LOCK_KEY: i64 = 0x636f_6d6d_6572_6365; // "commerce"
+use lanes::{lane_worker, split_into_lanes, LaneAssigner, LaneOutcome, LaneWork};
+pub use lease::LeaseConfig;
+use lease::{Leadership, LeaseClock};
 
 /// How the relay paces itself.
 #[derive(Debug, Clone)]
@@ -54,6 +57,8 @@ pub struct RelayConfig {
     pub pipeline_depth: usize,
     /// Refusals of one event by SNS before its row is parked.
     pub max_attempts: i32,
+    /// Leadership's lease and the time bounds that fence two leaders apart.
+    pub lease: LeaseConfig,
 }
 
 impl Default for RelayConfig {
@@ -64,6 +69,7 @@ impl Default for RelayConfig {
             idle_poll: Duration::from_millis(50),
             pipeline_depth: 2,
             max_attempts: 5,
+            lease: LeaseConfig::default(),
         }
     }
 }
@@ -135,13 +141,15 @@ impl OutboxRelay {
         }
     }
 
-    /// Runs until `shutdown`: waits for leadership, then relays, and steps down if the lock's
-    /// connection is lost.
+    /// Runs until `shutdown`: waits for leadership, then relays while its lease holds, steps down
+    /// when it cannot prove it, and releases it on a clean stop.
     pub async fn run(self, shutdown: Shutdown) -> anyhow::Result<()> {
         let backlog = tokio::spawn(report_backlog(self.pool.clone(), shutdown.clone()));
         while !shutdown.is_cancelled() {
-            let mut leader = match self.acquire_leadership().await {
-                Ok(Some(conn)) => conn,
+            let leadership = match Leadership::acquire(&self.pool, &self.config.lease, &shutdown)
+                .await
+            {
+                Ok(Some(leadership)) => leadership,
                 Ok(None) => {
                     tracing::debug!("another relay is active; standing by");
                     sleep_or_shutdown(Duration::from_secs(1), &shutdown).await;
@@ -154,32 +162,24 @@ impl OutboxRelay {
                 }
             };
             tracing::info!("outbox relay is the active publisher");
-            if let Err(e) = self.relay_while_leader(&mut leader, &shutdown).await {
+            let clock = leadership.clock();
+            let stop_renewing = Shutdown::new();
+            let renewing = tokio::spawn(leadership.renew_until(stop_renewing.clone()));
+            let pumped = self.pump(&shutdown, false, Some(clock)).await;
+            stop_renewing.cancel();
+            // The pump has drained: nothing of this leader is in flight, so a successor (or this
+            // relay, again) may start at once.
+            if let Ok(Some(leadership)) = renewing.await {
+                leadership.release().await;
+            }
+            if let Err(e) = pumped {
                 tracing::error!(error = %format!("{e:#}"), "outbox relay round failed; retrying");
                 sleep_or_shutdown(Duration::from_millis(500), &shutdown).await;
             }
-            let _ = leader.close().await;
         }
         backlog.abort();
         tracing::info!("outbox relay stopped");
         Ok(())
-    }
-
-    async fn acquire_leadership(&self) -> anyhow::Result<Option<PgConnection>> {
-        let mut conn = self.pool.acquire().await?.detach();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(LEADER_LOCK_KEY)
-            .fetch_one(&mut conn)
-            .await?;
-        Ok(locked.then_some(conn))
-    }
-
-    async fn relay_while_leader(
-        &self,
-        leader: &mut PgConnection,
-        shutdown: &Shutdown,
-    ) -> anyhow::Result<()> {
-        self.pump(shutdown, false, Some(leader)).await.map(|_| ())
     }
 
     /// Publishes the backlog with the full pipeline and returns once the outbox is empty: what the
@@ -201,21 +201,16 @@ impl OutboxRelay {
         &self,
         shutdown: &Shutdown,
         until_idle: bool,
-        mut leader: Option<&mut PgConnection>,
+        lease: Option<Arc<LeaseClock>>,
     ) -> anyhow::Result<usize> {
         let lane_count = self.config.lanes.max(1);
-        let permit: PublishPermit = Arc::new(|| true);
+        let publisher = self.publisher(lease.clone());
         let mut lanes = Vec::with_capacity(lane_count);
         let mut workers = Vec::with_capacity(lane_count);
         for _ in 0..lane_count {
             let (sender, receiver) =
                 mpsc::channel::<LaneWork>(self.config.pipeline_depth.max(1) + 1);
-            workers.push(tokio::spawn(lane_worker(
-                self.sns.clone(),
-                self.topic_arn.clone(),
-                permit.clone(),
-                receiver,
-            )));
+            workers.push(tokio::spawn(lane_worker(publisher.clone(), receiver)));
             lanes.push(sender);
         }
         // Each claim completes (lanes answer, marks written, commit) in a task of its own, so the
@@ -225,25 +220,18 @@ impl OutboxRelay {
         let mut next_claim = 0u64;
         let mut published = 0usize;
         let mut stopped = false;
-        let mut lease_checked = tokio::time::Instant::now();
         let outcome = async {
             loop {
-                if let Some(leader) = leader.as_deref_mut() {
-                    if lease_checked.elapsed() > Duration::from_secs(5) {
-                        leader
-                            .ping()
-                            .await
-                            .context("relay leadership connection lost")?;
-                        lease_checked = tokio::time::Instant::now();
-                    }
+                if lease.as_ref().is_some_and(|clock| clock.lost()) {
+                    // Claims in flight finish below; their lanes publish nothing more.
+                    stopped = true;
                 }
                 while !stopped
                     && !shutdown.is_cancelled()
                     && completions.len() < self.config.pipeline_depth.max(1)
                 {
                     let mut tx = self.pool.begin().await?;
-                    let Claimed { pending, held_back } =
-                        claims::claim(&mut tx, self.config.claim_limit).await?;
+                    let Claimed { pending, held_back } = self.claim(&mut tx).await?;
                     park_held_back(&mut tx, &held_back).await?;
                     if pending.is_empty() {
                         if !held_back.is_empty() {
@@ -306,6 +294,9 @@ impl OutboxRelay {
             let _ = worker.await;
         }
         outcome?;
+        if lease.as_ref().is_some_and(|clock| clock.lost()) {
+            anyhow::bail!("the relay lease was lost; stepping down");
+        }
         if stopped {
             anyhow::bail!(
                 "SNS did not take every event; the rest stay in the outbox and will be retried in order"
@@ -350,7 +341,20 @@ impl OutboxRelay {
     /// Locks the oldest claimable rows (skipping any another transaction holds) and loads their
     /// events as envelopes.
     pub async fn claim(&self, tx: &mut Transaction<'_, Postgres>) -> anyhow::Result<Claimed> {
-        claims::claim(tx, self.config.claim_limit).await
+        claims::claim(tx, self.config.claim_limit, self.config.lease.claim_grace).await
+    }
+
+    /// How lanes publish: within the publish timeout, and while `lease` (if any) is proven.
+    fn publisher(&self, lease: Option<Arc<LeaseClock>>) -> Publisher {
+        Publisher {
+            sns: self.sns.clone(),
+            topic_arn: self.topic_arn.clone(),
+            timeout: self.config.lease.publish_timeout,
+            permit: match lease {
+                Some(clock) => Arc::new(move || clock.may_publish()),
+                None => Arc::new(|| true),
+            },
+        }
     }
 
     /// Publishes `pending` and returns the global positions SNS acknowledged. Each lane stops at
@@ -365,11 +369,11 @@ impl OutboxRelay {
 
     async fn publish_lanes(&self, pending: &[PendingEvent]) -> Vec<batches::Published> {
         let lanes = split_into_lanes(pending.to_vec(), self.config.lanes);
-        let always = || true;
+        let publisher = self.publisher(None);
         join_all(
             lanes
                 .iter()
-                .map(|lane| batches::publish_in_order(&self.sns, &self.topic_arn, lane, &always)),
+                .map(|lane| batches::publish_in_order(&publisher, lane)),
         )
         .await
     }

@@ -12,6 +12,7 @@ mod product_changes;
 mod proxy;
 mod publishing_limits;
 mod read_access;
+mod relay_fencing;
 mod storefront;
 mod support;
 mod typed_client;
