@@ -202,7 +202,7 @@ pub async fn create_cart(
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart or product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Product not published, quantity out of bounds or over the line maximum", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Product not published, quantity out of bounds, over the line maximum (99 units), or a new line for a cart that already holds 100 lines", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]

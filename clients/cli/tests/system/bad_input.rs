@@ -386,21 +386,10 @@ async fn a_body_announced_over_the_limit_is_refused_413_before_it_is_sent() {
 async fn a_bad_shipping_address_is_refused_at_checkout_naming_the_part_and_places_no_order() {
     let system = TestSystem::start().await;
     let vendor = system.vendor_token(Uuid::new_v4());
-    let product = system.create_product(&vendor, 1000).await;
-    system.publish(&vendor, product).await;
+    let product = system.published_product(&vendor, 1000).await;
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
-    let (_, created) = system
-        .command(Method::POST, "/v1/carts", Some(&customer), Some(json!({})))
-        .await;
-    let cart = created["cart_id"].as_str().expect("cart_id").to_owned();
-    let (status, body) = system
-        .command(
-            Method::POST,
-            &format!("/v1/carts/{cart}/items"),
-            Some(&customer),
-            Some(json!({"product_id": product, "quantity": 1})),
-        )
-        .await;
+    let cart = system.open_cart(&customer).await;
+    let (status, body) = system.add_to_cart(&customer, cart, product, 1).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let checkout = format!("/v1/carts/{cart}/checkout");
     let good = checkout_body();

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{checkout_body, Options, TestSystem};
+use crate::support::{Options, TestSystem};
 
 const CONVERGE_WITHIN: Duration = Duration::from_secs(60);
 
@@ -51,28 +51,16 @@ async fn an_outage_of_the_projectors_stores_dead_letters_nothing_and_every_model
     assert_eq!(status, StatusCode::OK, "{body}");
     let mut carts = Vec::new();
     for _ in 0..3 {
-        let (status, body) = system
-            .command(Method::POST, "/v1/carts", Some(&customer), Some(json!({})))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        carts.push(body["cart_id"].as_str().expect("cart_id").to_owned());
+        carts.push(system.open_cart(&customer).await);
     }
-    let add = |cart: String| {
-        let system = &system;
-        let customer = &customer;
+    let add = |cart: Uuid| {
+        let (system, customer) = (&system, &customer);
         async move {
-            let (status, body) = system
-                .command(
-                    Method::POST,
-                    &format!("/v1/carts/{cart}/items"),
-                    Some(customer),
-                    Some(json!({ "product_id": product, "quantity": 1 })),
-                )
-                .await;
+            let (status, body) = system.add_to_cart(customer, cart, product, 1).await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
     };
-    add(carts[0].clone()).await;
+    add(carts[0]).await;
     let (status, _) = system
         .read(&format!("/v1/carts/{}?min_version=2", carts[0]), &customer)
         .await;
@@ -90,18 +78,11 @@ async fn an_outage_of_the_projectors_stores_dead_letters_nothing_and_every_model
         let (status, _) = system.change_price(&vendor, product, price).await;
         assert_eq!(status, StatusCode::OK);
         for cart in &carts {
-            add(cart.clone()).await;
+            add(*cart).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (status, placed) = system
-        .command(
-            Method::POST,
-            &format!("/v1/carts/{}/checkout", carts[2]),
-            Some(&customer),
-            Some(checkout_body()),
-        )
-        .await;
+    let (status, placed) = system.checkout(&customer, carts[2]).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{placed}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     system.restore_projection_stores();
@@ -117,7 +98,7 @@ async fn an_outage_of_the_projectors_stores_dead_letters_nothing_and_every_model
     assert_eq!(status, StatusCode::OK, "the catalog converges: {doc}");
     assert_eq!(doc["price"]["amount_minor"], price);
     for cart in &carts {
-        let version = version_of(&system, cart).await;
+        let version = version_of(&system, &cart.to_string()).await;
         let (status, doc) = system
             .read_eventually(
                 &format!("/v1/carts/{cart}?min_version={version}"),

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{checkout_body, Options, TestSystem};
+use crate::support::{Options, TestSystem};
 
 /// A published product with a 200-character title (the longest allowed) and stock.
 async fn listed_product(system: &TestSystem, vendor: &str, n: usize) -> Uuid {
@@ -41,29 +41,12 @@ async fn a_cart_at_the_line_limit_checks_out_and_one_more_line_is_refused() {
     let vendor = system.vendor_token(Uuid::new_v4());
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let products: Vec<Uuid> = join_all((0..101).map(|n| listed_product(&system, &vendor, n))).await;
-    let (status, body) = system
-        .command(Method::POST, "/v1/carts", Some(&customer), Some(json!({})))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let cart = body["cart_id"].as_str().expect("cart_id").to_owned();
-    let add = |product: Uuid| {
-        let (system, customer, cart) = (&system, &customer, &cart);
-        async move {
-            system
-                .command(
-                    Method::POST,
-                    &format!("/v1/carts/{cart}/items"),
-                    Some(customer),
-                    Some(json!({ "product_id": product, "quantity": 99 })),
-                )
-                .await
-        }
-    };
+    let cart = system.open_cart(&customer).await;
     for product in &products[..100] {
-        let (status, body) = add(*product).await;
+        let (status, body) = system.add_to_cart(&customer, cart, *product, 99).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let (status, problem) = add(products[100]).await;
+    let (status, problem) = system.add_to_cart(&customer, cart, products[100], 99).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert!(
         problem["detail"]
@@ -72,14 +55,7 @@ async fn a_cart_at_the_line_limit_checks_out_and_one_more_line_is_refused() {
         "{problem}"
     );
 
-    let (status, placed) = system
-        .command(
-            Method::POST,
-            &format!("/v1/carts/{cart}/checkout"),
-            Some(&customer),
-            Some(checkout_body()),
-        )
-        .await;
+    let (status, placed) = system.checkout(&customer, cart).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{placed}");
     let order = placed["order_id"].as_str().expect("order_id");
     let (status, doc) = system

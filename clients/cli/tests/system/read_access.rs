@@ -3,30 +3,16 @@
 use std::time::{Duration, Instant};
 
 use commerce_platform::auth::Role;
-use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use reqwest::StatusCode;
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::{checkout_body, TestSystem};
+use crate::support::TestSystem;
 
 /// Well under the 2 s a `min_version` read may wait: the answer came without waiting.
 const AT_ONCE: Duration = Duration::from_millis(1000);
 
 /// A published product of `vendor`'s.
-async fn published_product(system: &TestSystem, vendor: &str) -> Uuid {
-    let product = system.create_product(vendor, 1000).await;
-    assert_eq!(system.publish(vendor, product).await.0, StatusCode::OK);
-    product
-}
-
-async fn open_cart(system: &TestSystem, customer: &str) -> Uuid {
-    let (status, body) = system
-        .command(Method::POST, "/v1/carts", Some(customer), Some(json!({})))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    Uuid::parse_str(body["cart_id"].as_str().expect("cart_id")).expect("uuid")
-}
-
 /// A GET on the read API, timed.
 async fn timed_read(system: &TestSystem, path: &str, token: &str) -> (StatusCode, Value, Duration) {
     let started = Instant::now();
@@ -38,7 +24,7 @@ async fn timed_read(system: &TestSystem, path: &str, token: &str) -> (StatusCode
 async fn a_stranger_gets_the_answer_for_a_missing_cart_at_once_and_the_owner_waits_for_its_own() {
     let system = TestSystem::start().await;
     let owner = system.token_for(Role::Customer, Uuid::new_v4(), None);
-    let cart = open_cart(&system, &owner).await;
+    let cart = system.open_cart(&owner).await;
     // Asked at once, before the projection may have it: the owner's read waits and succeeds.
     let (status, read) = system
         .read(&format!("/v1/carts/{cart}?min_version=1"), &owner)
@@ -87,7 +73,7 @@ async fn a_customer_whose_subject_is_in_upper_case_reads_its_own_cart() {
     let customer = Uuid::new_v4();
     let shouted =
         system.token_with_subject(Role::Customer, &customer.to_string().to_uppercase(), None);
-    let cart = open_cart(&system, &shouted).await;
+    let cart = system.open_cart(&shouted).await;
     let (status, read) = system
         .read(&format!("/v1/carts/{cart}?min_version=1"), &shouted)
         .await;
@@ -101,27 +87,13 @@ async fn an_order_is_refused_at_once_to_anyone_but_its_customer_its_vendors_and_
     let system = TestSystem::start().await;
     let vendor_id = Uuid::new_v4();
     let vendor = system.vendor_token(vendor_id);
-    let product = published_product(&system, &vendor).await;
+    let product = system.published_product(&vendor, 1000).await;
     let customer_id = Uuid::new_v4();
     let customer = system.token_for(Role::Customer, customer_id, None);
-    let cart = open_cart(&system, &customer).await;
-    let (status, body) = system
-        .command(
-            Method::POST,
-            &format!("/v1/carts/{cart}/items"),
-            Some(&customer),
-            Some(json!({"product_id": product, "quantity": 1})),
-        )
-        .await;
+    let cart = system.open_cart(&customer).await;
+    let (status, body) = system.add_to_cart(&customer, cart, product, 1).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, placed) = system
-        .command(
-            Method::POST,
-            &format!("/v1/carts/{cart}/checkout"),
-            Some(&customer),
-            Some(checkout_body()),
-        )
-        .await;
+    let (status, placed) = system.checkout(&customer, cart).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{placed}");
     let order = placed["order_id"].as_str().expect("order_id").to_owned();
 

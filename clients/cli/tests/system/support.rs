@@ -352,6 +352,56 @@ impl TestSystem {
         .await
     }
 
+    /// A product of `token`'s vendor, published.
+    pub async fn published_product(&self, token: &str, price_minor: i64) -> Uuid {
+        let product = self.create_product(token, price_minor).await;
+        let (status, body) = self.publish(token, product).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        product
+    }
+
+    /// A new, empty cart of `customer`'s.
+    pub async fn open_cart(&self, customer: &str) -> Uuid {
+        let (status, body) = self
+            .command(
+                reqwest::Method::POST,
+                "/v1/carts",
+                Some(customer),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Uuid::parse_str(body["cart_id"].as_str().expect("cart_id")).expect("uuid")
+    }
+
+    /// `POST /v1/carts/{cart}/items`.
+    pub async fn add_to_cart(
+        &self,
+        customer: &str,
+        cart: Uuid,
+        product: Uuid,
+        quantity: u32,
+    ) -> (StatusCode, Value) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/v1/carts/{cart}/items"),
+            Some(customer),
+            Some(json!({ "product_id": product, "quantity": quantity })),
+        )
+        .await
+    }
+
+    /// `POST /v1/carts/{cart}/checkout` with [`checkout_body`].
+    pub async fn checkout(&self, customer: &str, cart: Uuid) -> (StatusCode, Value) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/v1/carts/{cart}/checkout"),
+            Some(customer),
+            Some(checkout_body()),
+        )
+        .await
+    }
+
     /// GET from the read API.
     pub async fn read(&self, path: &str, token: &str) -> (StatusCode, Value) {
         let response = self
