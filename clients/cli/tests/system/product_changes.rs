@@ -170,16 +170,6 @@ impl Shop {
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
-
-    async fn last_payload(&self, aggregate: Uuid) -> Value {
-        sqlx::query_scalar(
-            "SELECT payload FROM es.events WHERE aggregate_id = $1 ORDER BY sequence DESC LIMIT 1",
-        )
-        .bind(aggregate.to_string())
-        .fetch_one(&self.system.pool)
-        .await
-        .expect("an event")
-    }
 }
 
 #[tokio::test]
@@ -196,7 +186,7 @@ async fn a_price_change_between_reading_the_product_and_adding_it_prices_the_lin
     });
 
     assert_eq!(status, StatusCode::OK, "{body}");
-    let added = shop.last_payload(cart).await;
+    let added = shop.system.last_payload(cart).await;
     assert_eq!(added["type"], "ItemAddedToCart", "{added}");
     assert_eq!(
         added["data"]["unit_price"]["amount_minor"], 1200,
@@ -249,7 +239,7 @@ async fn a_price_change_between_reading_the_products_and_checking_out_places_the
 
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     let order = Uuid::parse_str(accepted["order_id"].as_str().expect("order_id")).expect("uuid");
-    let placed = shop.last_payload(order).await;
+    let placed = shop.system.last_payload(order).await;
     assert_eq!(placed["type"], "OrderPlaced", "{placed}");
     let prices: HashMap<String, i64> = placed["data"]["lines"]
         .as_array()
@@ -292,7 +282,7 @@ async fn a_product_unpublished_between_reading_it_and_checking_out_refuses_the_c
 
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     assert_eq!(
-        shop.last_payload(cart).await["type"],
+        shop.system.last_payload(cart).await["type"],
         "ItemAddedToCart",
         "the cart is still open"
     );

@@ -101,16 +101,6 @@ impl Shop {
         )
         .await
     }
-
-    async fn last_payload(&self, aggregate: Uuid) -> Value {
-        sqlx::query_scalar(
-            "SELECT payload FROM es.events WHERE aggregate_id = $1 ORDER BY sequence DESC LIMIT 1",
-        )
-        .bind(aggregate.to_string())
-        .fetch_one(&self.system.pool)
-        .await
-        .expect("an event")
-    }
 }
 
 #[tokio::test]
@@ -195,7 +185,7 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
     assert_eq!(accepted["aggregate_id"], order.to_string());
     assert_eq!(accepted["version"], 1);
 
-    let placed = shop.last_payload(order).await;
+    let placed = shop.system.last_payload(order).await;
     assert_eq!(placed["type"], "OrderPlaced", "{placed}");
     let data = &placed["data"];
     assert_eq!(data["customer_id"], shop.customer_id.to_string());
@@ -203,7 +193,7 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
     assert_eq!(data["lines"][0]["unit_price"]["amount_minor"], 1200);
     assert_eq!(data["lines"][0]["quantity"], 3);
     assert_eq!(data["total"]["amount_minor"], 3600);
-    assert_eq!(shop.last_payload(cart).await["type"], "CartCheckedOut");
+    assert_eq!(shop.system.last_payload(cart).await["type"], "CartCheckedOut");
     let (status, read) = shop
         .system
         .read(&format!("/v1/carts/{cart}?min_version=6"), &shop.customer)
@@ -402,7 +392,7 @@ async fn fifty_concurrent_adds_to_one_cart_lose_nothing() {
         );
     }
     assert!(accepted > 0);
-    let last = shop.last_payload(cart).await;
+    let last = shop.system.last_payload(cart).await;
     assert_eq!(last["type"], "ItemAddedToCart");
     assert_eq!(
         last["data"]["quantity"], accepted,

@@ -402,6 +402,17 @@ impl TestSystem {
         .await
     }
 
+    /// The payload of `aggregate`'s latest event.
+    pub async fn last_payload(&self, aggregate: Uuid) -> Value {
+        sqlx::query_scalar(
+            "SELECT payload FROM es.events WHERE aggregate_id = $1 ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(aggregate.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .expect("an event")
+    }
+
     /// GET from the read API.
     pub async fn read(&self, path: &str, token: &str) -> (StatusCode, Value) {
         let response = self
