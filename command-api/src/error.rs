@@ -13,9 +13,12 @@ pub enum ApiError {
     /// The caller's role may not issue this command at all.
     #[error("{0}")]
     Forbidden(String),
-    /// A value failed its constraints.
+    /// A value of the request is outside the bounds the API document states for it.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// A rule the document cannot state (it depends on the caller's role) says no.
+    #[error("{0}")]
+    RuleBroken(String),
     /// The addressed aggregate refused the command.
     #[error(transparent)]
     Rejected(#[from] DomainError),
@@ -50,7 +53,8 @@ impl IntoResponse for ApiError {
         let problem = match &self {
             ApiError::Malformed(detail) => Problem::bad_request(detail),
             ApiError::Forbidden(detail) => Problem::forbidden(detail),
-            ApiError::Invalid(e) => Problem::unprocessable(e.to_string()),
+            ApiError::Invalid(e) => Problem::invalid_value(e.to_string()),
+            ApiError::RuleBroken(detail) => Problem::unprocessable(detail),
             ApiError::Rejected(e) => match e.kind() {
                 RejectionKind::NotFound => Problem::not_found(e.to_string()),
                 RejectionKind::Forbidden => Problem::forbidden(e.to_string()),

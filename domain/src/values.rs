@@ -53,6 +53,11 @@ impl Currency {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Every accepted code, sorted: the values the API documents as allowed.
+    pub fn all() -> impl Iterator<Item = &'static str> {
+        ISO_4217.split(' ')
+    }
 }
 
 impl TryFrom<String> for Currency {
@@ -223,29 +228,46 @@ impl fmt::Display for Quantity {
     }
 }
 
-/// Defines a trimmed, length-bounded text newtype with an optional character rule.
+/// The characters Rust's `str::trim` drops that are not control characters (which every text
+/// rule refuses anyway), as a JSON Schema (ECMA-262) character-class body: what "blank" means.
+macro_rules! blank_class {
+    () => {
+        " \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000"
+    };
+}
+
+/// Defines a length-bounded text newtype with a character rule. The bounds and the rule apply to
+/// the text as sent; surrounding white space is then dropped, and a required text (`min` of 1 or
+/// more) must keep something. `PATTERN` states the same rule for the API document (ECMA-262, the
+/// dialect of JSON Schema), so the document and `parse` agree on every value.
 macro_rules! bounded_text {
-    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $allowed:expr, $rule:literal) => {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $allowed:expr, $rule:literal, $pattern:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
+            pub const MIN_LEN: usize = $min;
             pub const MAX_LEN: usize = $max;
+            /// The rule of `parse` (beyond the length) as a JSON Schema pattern.
+            pub const PATTERN: &'static str = $pattern;
 
             pub fn parse(value: &str) -> Result<Self, ValidationError> {
-                let value = value.trim();
                 let len = value.chars().count();
-                if !($min..=$max).contains(&len) {
+                if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
                     return Err(ValidationError::new(
                         $field,
-                        format!("must be {} to {} characters long", $min, $max),
+                        format!("must be {} to {} characters long", Self::MIN_LEN, Self::MAX_LEN),
                     ));
                 }
                 let allowed: fn(char) -> bool = $allowed;
                 if !value.chars().all(allowed) {
                     return Err(ValidationError::new($field, $rule));
+                }
+                let value = value.trim();
+                if value.is_empty() && Self::MIN_LEN > 0 {
+                    return Err(ValidationError::new($field, "must not be blank"));
                 }
                 Ok(Self(value.to_owned()))
             }
@@ -280,35 +302,44 @@ bounded_text!(
     /// A vendor's stock-keeping unit: letters, digits, `-`, `_`, `.`.
     Sku, "sku", 1, 64,
     |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
-    "may contain only ASCII letters, digits, '-', '_' and '.'"
+    "may contain only ASCII letters, digits, '-', '_' and '.'",
+    "^[A-Za-z0-9._-]+$"
 );
 bounded_text!(
     /// A product title as shown in the storefront.
-    Title, "title", 1, 200, |c| !c.is_control(), "must not contain control characters"
+    Title, "title", 1, 200, |c| !c.is_control(), "must not contain control characters",
+    concat!(
+        "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^", blank_class!(),
+        "\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )
 );
 bounded_text!(
     /// A product description; may be empty, may span lines.
     Description, "description", 0, 5000,
     |c| !c.is_control() || c == '\n' || c == '\t',
-    "must not contain control characters other than newlines and tabs"
+    "must not contain control characters other than newlines and tabs",
+    "^[^\\u0000-\\u0008\\u000B-\\u001F\\u007F-\\u009F]*$"
 );
 bounded_text!(
     /// A catalogue category slug, used as an index key: lower-case letters, digits and `-`.
     Category, "category", 1, 64,
     |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
-    "may contain only lower-case ASCII letters, digits and '-'"
+    "may contain only lower-case ASCII letters, digits and '-'",
+    "^[a-z0-9-]+$"
 );
 bounded_text!(
     /// The payment provider's token for the customer's payment method (never a card number).
     PaymentToken, "payment_token", 1, 128,
     |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'),
-    "may contain only ASCII letters, digits, '-', '_' and '.'"
+    "may contain only ASCII letters, digits, '-', '_' and '.'",
+    "^[A-Za-z0-9._-]+$"
 );
 bounded_text!(
     /// A carrier's tracking number for a shipped order.
     TrackingNumber, "tracking", 1, 64,
     |c| c.is_ascii_alphanumeric() || matches!(c, '-' | ' '),
-    "may contain only ASCII letters, digits, '-' and spaces"
+    "may contain only ASCII letters, digits, '-' and spaces",
+    "^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$"
 );
 
 /// Defines a UUID-backed identifier newtype.
@@ -381,7 +412,7 @@ mod tests {
 
     #[test]
     fn the_currency_list_is_sorted_fixed_width_and_every_code_is_found() {
-        let codes: Vec<&str> = ISO_4217.split(' ').collect();
+        let codes: Vec<&str> = Currency::all().collect();
         assert!(
             codes.iter().all(|c| c.len() == 3),
             "one space between 3-letter codes"
@@ -482,13 +513,24 @@ mod tests {
     }
 
     #[test]
-    fn text_values_are_trimmed_and_bounded() {
-        assert_eq!(Sku::parse("  AB-1 ").unwrap().as_str(), "AB-1");
+    fn text_values_are_bounded_as_sent_then_trimmed() {
+        assert_eq!(Title::parse("  Tee \u{3000}").unwrap().as_str(), "Tee");
+        assert!(Sku::parse("  AB-1 ").is_err(), "no spaces in a SKU");
         assert!(Sku::parse("has space").is_err());
         assert!(Title::parse("").is_err());
+        assert!(Title::parse(" \u{a0}\u{3000}").is_err(), "blank");
         assert!(Title::parse(&"x".repeat(201)).is_err());
+        assert!(
+            Title::parse(&format!(" {}", "x".repeat(200))).is_err(),
+            "the length is the text's as sent"
+        );
         assert!(Description::parse("").is_ok());
+        assert!(Description::parse("  ").is_ok());
+        assert_eq!(Description::parse("a\n\tb\n").unwrap().as_str(), "a\n\tb");
         assert!(Category::parse("Shoes").is_err());
         assert!(Category::parse("running-shoes").is_ok());
+        assert_eq!(TrackingNumber::parse(" 1Z 9 ").unwrap().as_str(), "1Z 9");
+        assert!(TrackingNumber::parse("   ").is_err());
+        assert!(TrackingNumber::parse(&"9".repeat(65)).is_err());
     }
 }

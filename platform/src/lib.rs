@@ -12,6 +12,8 @@
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
 //! - `problem`: RFC 7807 problem+json responses and a JSON body extractor that answers with them.
 //! - `openapi`: the problem+json and money schemas, bearer security, `/openapi.json` and `/docs`.
+//! - `whole_number`: integer body fields that also accept integer-valued numbers (`24.0`), as JSON
+//!   Schema's `type: integer` does.
 //! - `http`: `/healthz`, `/readyz`, `/metrics`, request metrics, correlation ids, serving with shutdown.
 #![forbid(unsafe_code)]
 
@@ -25,6 +27,7 @@ pub mod openapi;
 pub mod problem;
 pub mod redis_connection;
 pub mod telemetry;
+pub mod whole_number;
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
 

@@ -4,8 +4,11 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// An error as a client sees it. `type` is a stable, documented slug per kind of problem.
 #[derive(Debug, Clone, Serialize)]
@@ -66,11 +69,25 @@ impl Problem {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 422 for a rule the API document cannot state: one that depends on the state of what the
+    /// command addresses (an empty cart, a product not published, another currency than the
+    /// product's) or on the caller's role. A request the document allows may get it.
     pub fn unprocessable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "rule-violation",
             "The request breaks a business rule",
+            detail,
+        )
+    }
+
+    /// 422 for a value outside the bounds the API document states for it (length, pattern,
+    /// range, list of values). A request the document allows never gets it.
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-value",
+            "A value is outside its documented bounds",
             detail,
         )
     }
@@ -146,6 +163,9 @@ impl From<JsonRejection> for Problem {
 }
 
 /// `axum::Json` whose rejection is a [`Problem`], so malformed input looks like every other error.
+/// The body must be a JSON object, as every documented request body is: serde would otherwise
+/// also read a struct from an array of its fields in order (`[3]` for `{"quantity": 3}`, `[]`
+/// for `{}`), which the documents do not allow.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -157,8 +177,35 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        let axum::Json(JsonObject(value)) =
+            axum::Json::<JsonObject<T>>::from_request(req, state).await?;
         Ok(Self(value))
+    }
+}
+
+/// `T` read only from a JSON object: the map is handed to `T`'s own `Deserialize` as it is read
+/// (no intermediate value), and anything but an object is refused.
+struct JsonObject<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(JsonObject)
     }
 }
 
@@ -185,5 +232,51 @@ where
                 .await
                 .map_err(|e: QueryRejection| Problem::bad_request(e.body_text()))?;
         Ok(Self(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[serde(deserialize_with = "crate::whole_number::deserialize")]
+        quantity: u32,
+        #[serde(default)]
+        note: Option<String>,
+    }
+
+    fn read(json: &str) -> Result<Body, String> {
+        serde_json::from_str::<JsonObject<Body>>(json)
+            .map(|JsonObject(body)| body)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_body_is_read_from_an_object_with_the_types_own_rules() {
+        assert_eq!(
+            read(r#"{"quantity": 3.0, "note": "x"}"#),
+            Ok(Body {
+                quantity: 3,
+                note: Some("x".into())
+            })
+        );
+        assert!(read(r#"{"quantity": 3, "colour": "red"}"#)
+            .unwrap_err()
+            .contains("unknown field"));
+        assert!(read(r#"{"note": "x"}"#)
+            .unwrap_err()
+            .contains("missing field"));
+    }
+
+    #[test]
+    fn anything_but_an_object_is_refused_even_when_serde_could_read_the_struct_from_it() {
+        for json in ["[3]", "[3, null]", "[]", "3", "\"x\"", "null"] {
+            let refused = read(json);
+            assert!(refused.is_err(), "{json}: {refused:?}");
+        }
+        assert!(read("[3]").unwrap_err().contains("expected a JSON object"));
     }
 }

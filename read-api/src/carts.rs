@@ -26,7 +26,7 @@ use crate::AppState;
     params(
         ("id" = Uuid, Path, description = "Cart id"),
         GetParams,
-        ("X-Min-Version" = Option<i64>, Header, description = "Same as min_version")
+        ("X-Min-Version" = Option<i64>, Header, minimum = 1, nullable = false, description = "Same as min_version (the query parameter wins; both are checked)")
     ),
     security(("bearer" = [])),
     responses(
@@ -51,6 +51,7 @@ pub async fn get_cart(
     let reader = CartReader::of(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
     let cart = wait_for_readable(
+        state.min_version_wait,
         min_version,
         |c: &CartDocument| c.version,
         |c| reader.access(c),

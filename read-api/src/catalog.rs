@@ -164,7 +164,7 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
     params(
         ("id" = Uuid, Path, description = "Product id"),
         GetParams,
-        ("X-Min-Version" = Option<i64>, Header, description = "Same as min_version")
+        ("X-Min-Version" = Option<i64>, Header, minimum = 1, nullable = false, description = "Same as min_version (the query parameter wins; both are checked)")
     ),
     security(("bearer" = [])),
     responses(
@@ -190,6 +190,7 @@ pub async fn get_product(
     // a 409 that would tell its version. It is waited for only below min_version, where the
     // version asked for may be the one that publishes it.
     wait_for_readable(
+        state.min_version_wait,
         min_version,
         |d: &ProductDocument| d.version,
         |d| {

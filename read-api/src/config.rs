@@ -1,7 +1,10 @@
 //! The read API's configuration, from `COMMERCE_*` variables.
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use commerce_platform::config::{env_or, AuthConfig, ConfigError, DatabaseConfig, RedisConfig};
+
+use crate::consistency::MAX_WAIT;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -14,6 +17,10 @@ pub struct Config {
     /// Largest accepted request body, `COMMERCE_MAX_BODY_BYTES` (default 64 KiB). Queries take
     /// none; the limit refuses a large upload from its `Content-Length` before it is sent.
     pub max_body_bytes: usize,
+    /// Longest a read waits for `min_version`, `COMMERCE_MIN_VERSION_WAIT_MS` (default and at most
+    /// 2000, the bound the API promises). Lower values suit runs that read many documents that
+    /// never come, such as the schema-driven fuzz, which checks answers, not timing.
+    pub min_version_wait: Duration,
 }
 
 impl Config {
@@ -24,6 +31,36 @@ impl Config {
             database: DatabaseConfig::from_env()?,
             auth: AuthConfig::from_env()?,
             max_body_bytes: env_or("COMMERCE_MAX_BODY_BYTES", "65536")?,
+            min_version_wait: min_version_wait(env_or(
+                "COMMERCE_MIN_VERSION_WAIT_MS",
+                &MAX_WAIT.as_millis().to_string(),
+            )?)?,
         })
+    }
+}
+
+/// The wait for `min_version`: 1 ms up to [`MAX_WAIT`].
+fn min_version_wait(millis: u64) -> Result<Duration, ConfigError> {
+    let wait = Duration::from_millis(millis);
+    if wait.is_zero() || wait > MAX_WAIT {
+        return Err(ConfigError {
+            name: "COMMERCE_MIN_VERSION_WAIT_MS".into(),
+            value: millis.to_string(),
+            reason: format!("must be 1 to {}", MAX_WAIT.as_millis()),
+        });
+    }
+    Ok(wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_min_version_wait_is_at_most_the_promised_bound() {
+        assert_eq!(min_version_wait(2000).unwrap(), MAX_WAIT);
+        assert_eq!(min_version_wait(50).unwrap(), Duration::from_millis(50));
+        assert!(min_version_wait(0).is_err());
+        assert!(min_version_wait(2001).is_err());
     }
 }

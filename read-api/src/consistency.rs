@@ -7,26 +7,32 @@ use axum::http::HeaderMap;
 
 use crate::error::ReadError;
 
-/// Longest a read waits for `min_version` before answering 409.
+/// Longest a read waits for `min_version` before answering 409: the bound the API promises, and
+/// the default of `COMMERCE_MIN_VERSION_WAIT_MS`.
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
-/// The requested minimum version: `?min_version=` wins over the `X-Min-Version` header.
+/// The requested minimum version: `?min_version=` wins over the `X-Min-Version` header. Both are
+/// checked whether or not they are used: versions start at 1, so 0 or less (or a header that is
+/// not an integer) is a malformed request, as the API document says.
 pub fn requested_min_version(
     query: Option<i64>,
     headers: &HeaderMap,
 ) -> Result<Option<i64>, ReadError> {
-    if query.is_some() {
-        return Ok(query);
+    let header = match headers.get("x-min-version") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .ok_or_else(|| ReadError::Malformed("X-Min-Version must be an integer".into()))?,
+        ),
+    };
+    for (name, version) in [("min_version", query), ("X-Min-Version", header)] {
+        if version.is_some_and(|v| v < 1) {
+            return Err(ReadError::Malformed(format!("{name} must be at least 1")));
+        }
     }
-    match headers.get("x-min-version") {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .map(Some)
-            .ok_or_else(|| ReadError::Malformed("X-Min-Version must be an integer".into())),
-    }
+    Ok(query.or(header))
 }
 
 /// Whether the caller may read a document as loaded.
@@ -41,7 +47,8 @@ pub enum Access {
 }
 
 /// Loads with `load` until it yields a document the caller may read at `min_version` or newer,
-/// polling with a short, growing interval for at most [`MAX_WAIT`]. `version_of` reads the version
+/// polling with a short, growing interval for at most `max_wait` (the configured wait, at most
+/// [`MAX_WAIT`]). `version_of` reads the version
 /// of what was loaded; `access` says whether the caller may see it.
 ///
 /// Ownership is checked before any wait, so a caller who may not read a document learns nothing
@@ -59,6 +66,7 @@ pub enum Access {
 /// at once, about a missing one after the wait. Ids are random UUIDs, so that tells nothing about
 /// documents whose id the caller does not already know.
 pub async fn wait_for_readable<T, F, Fut>(
+    max_wait: Duration,
     min_version: Option<i64>,
     version_of: impl Fn(&T) -> i64,
     access: impl Fn(&T) -> Access,
@@ -68,7 +76,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>, ReadError>>,
 {
-    let deadline = tokio::time::Instant::now() + MAX_WAIT;
+    let deadline = tokio::time::Instant::now() + max_wait;
     let mut interval = Duration::from_millis(2);
     loop {
         // The version of a readable document below min_version; None while there is none.
@@ -93,7 +101,7 @@ where
             return Err(ReadError::VersionNotReached(format!(
                 "version {} was requested; the read model has {have} after waiting {} ms",
                 min_version.unwrap_or_default(),
-                MAX_WAIT.as_millis()
+                max_wait.as_millis()
             )));
         }
         tokio::time::sleep(interval.min(deadline - now)).await;
@@ -120,6 +128,7 @@ mod tests {
     async fn waits_until_the_version_arrives() {
         let version = AtomicI64::new(0);
         let result = wait_for_readable(
+            MAX_WAIT,
             Some(3),
             |d: &(u8, i64)| d.1,
             mine,
@@ -136,6 +145,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gives_up_with_409_after_the_bound() {
         let result = wait_for_readable(
+            MAX_WAIT,
             Some(5),
             |d: &(u8, i64)| d.1,
             mine,
@@ -150,6 +160,7 @@ mod tests {
         let loads = AtomicI64::new(0);
         let started = tokio::time::Instant::now();
         let result = wait_for_readable(
+            MAX_WAIT,
             Some(9),
             |d: &(u8, i64)| d.1,
             mine,
@@ -168,9 +179,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_missing_document_is_waited_for_then_answered_as_missing() {
         let started = tokio::time::Instant::now();
-        let result = wait_for_readable(Some(1), |d: &(u8, i64)| d.1, mine, || async { Ok(None) })
-            .await
-            .unwrap();
+        let result = wait_for_readable(
+            MAX_WAIT,
+            Some(1),
+            |d: &(u8, i64)| d.1,
+            mine,
+            || async { Ok(None) },
+        )
+        .await
+        .unwrap();
         assert_eq!(result, None, "missing, not 409");
         assert!(started.elapsed() >= MAX_WAIT);
     }
@@ -180,6 +197,7 @@ mod tests {
         for (owner, expected) in [(1, Some((1, 1))), (2, None)] {
             let loads = AtomicI64::new(0);
             let result = wait_for_readable(
+                MAX_WAIT,
                 Some(1),
                 |d: &(u8, i64)| d.1,
                 mine,
@@ -201,6 +219,7 @@ mod tests {
         let published = |d: &(bool, i64)| if d.0 { Access::Allowed } else { Access::NotYet };
         let loads = AtomicI64::new(0);
         let result = wait_for_readable(
+            MAX_WAIT,
             Some(2),
             |d: &(bool, i64)| d.1,
             published,
@@ -214,6 +233,7 @@ mod tests {
         assert_eq!(result, Some((true, 2)), "waited until it was published");
 
         let never = wait_for_readable(
+            MAX_WAIT,
             Some(5),
             |d: &(bool, i64)| d.1,
             published,
@@ -228,6 +248,7 @@ mod tests {
 
         let started = tokio::time::Instant::now();
         let at_version = wait_for_readable(
+            MAX_WAIT,
             Some(1),
             |d: &(bool, i64)| d.1,
             published,
@@ -251,5 +272,28 @@ mod tests {
         assert_eq!(requested_min_version(Some(2), &headers).unwrap(), Some(2));
         headers.insert("x-min-version", "x".parse().unwrap());
         assert!(requested_min_version(None, &headers).is_err());
+        assert!(
+            requested_min_version(Some(2), &headers).is_err(),
+            "checked also when the query wins"
+        );
+    }
+
+    #[test]
+    fn versions_below_one_are_malformed_wherever_they_are_given() {
+        let none = HeaderMap::new();
+        assert_eq!(requested_min_version(Some(1), &none).unwrap(), Some(1));
+        for version in [0, -1, -100_000_000, i64::MIN] {
+            assert!(
+                requested_min_version(Some(version), &none).is_err(),
+                "{version}"
+            );
+            let mut headers = HeaderMap::new();
+            headers.insert("x-min-version", version.to_string().parse().unwrap());
+            assert!(requested_min_version(None, &headers).is_err(), "{version}");
+            assert!(
+                requested_min_version(Some(3), &headers).is_err(),
+                "{version}"
+            );
+        }
     }
 }

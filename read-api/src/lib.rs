@@ -32,6 +32,7 @@ use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
 
 pub use config::Config;
+pub use consistency::MAX_WAIT as MAX_MIN_VERSION_WAIT;
 pub use error::ReadError;
 
 /// What every handler can reach.
@@ -42,6 +43,8 @@ pub struct AppState {
     pub catalog: CatalogKeys,
     pub carts: CartKeys,
     pub postgres: sqlx::PgPool,
+    /// Longest a read waits for `min_version` (`Config::min_version_wait`).
+    pub min_version_wait: std::time::Duration,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -108,6 +111,7 @@ impl ReadApi {
             catalog: CatalogKeys::new(&config.redis.key_prefix),
             carts: CartKeys::new(&config.redis.key_prefix),
             postgres: postgres.clone(),
+            min_version_wait: config.min_version_wait,
         };
         let deps = Dependencies {
             postgres: Some(postgres),

@@ -85,7 +85,7 @@ impl Visibility {
     params(
         ("id" = Uuid, Path, description = "Order id"),
         GetParams,
-        ("X-Min-Version" = Option<i64>, Header, description = "Same as min_version")
+        ("X-Min-Version" = Option<i64>, Header, minimum = 1, nullable = false, description = "Same as min_version (the query parameter wins; both are checked)")
     ),
     security(("bearer" = [])),
     responses(
@@ -110,6 +110,7 @@ pub async fn get_order(
     let who = visibility(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
     let order = wait_for_readable(
+        state.min_version_wait,
         min_version,
         |o: &OrderDocument| o.version,
         |o| who.access(o),

@@ -2,23 +2,22 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use commerce_domain::cart::{CartCommand, CartEvent};
+use commerce_domain::cart::{Cart, CartCommand, CartEvent};
 use commerce_domain::order::{OrderCommand, OrderLine};
 use commerce_domain::product::Product;
 use commerce_domain::{
-    AddressParts, CartId, CountryCode, CustomerId, DomainError, OrderId, PaymentToken, ProductId,
-    Quantity, ShippingAddress, ValidationError,
+    AddressParts, CartId, CustomerId, DomainError, OrderId, PaymentToken, ProductId, Quantity,
+    ShippingAddress, ValidationError,
 };
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::http::CorrelationId;
 use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{event_metadata, parse_id, run, Accepted, Problem};
+use super::{event_metadata, parse_id, run, schemas, Accepted, Problem};
 use crate::error::ApiError;
 use crate::event_store::{ExecuteError, Loaded, ReadVersion};
 use crate::AppState;
@@ -42,6 +41,7 @@ pub struct CartCreated {
 pub struct AddItemBody {
     pub product_id: Uuid,
     #[schema(minimum = 1, maximum = 99)]
+    #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
     pub quantity: u32,
 }
 
@@ -50,6 +50,7 @@ pub struct AddItemBody {
 pub struct ChangeQuantityBody {
     /// The line's new quantity; 0 removes the line.
     #[schema(minimum = 0, maximum = 99)]
+    #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
     pub quantity: u32,
 }
 
@@ -92,7 +93,7 @@ pub struct ShippingAddressBody {
     )]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, upper case.
-    #[schema(schema_with = country_code_schema)]
+    #[schema(schema_with = schemas::country_code)]
     pub country: String,
 }
 
@@ -111,22 +112,11 @@ impl ShippingAddressBody {
     }
 }
 
-/// The country part's schema: exactly the assigned ISO 3166-1 alpha-2 codes the handler accepts.
-fn country_code_schema() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .description(Some("ISO 3166-1 alpha-2 country code, upper case"))
-        .enum_values(Some(CountryCode::ALL.iter().copied()))
-        .examples([serde_json::json!("DE")])
-        .build()
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
     pub shipping_address: ShippingAddressBody,
-    /// For the local payment simulator: `tok_ok`, `tok_decline`, `tok_timeout`.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(schema_with = schemas::payment_token)]
     pub payment_token: String,
 }
 
@@ -136,6 +126,20 @@ pub struct CheckoutAccepted {
     /// The order's id and version: read the order with `?min_version=version`.
     #[serde(flatten)]
     pub accepted: Accepted,
+}
+
+/// A line's quantity as the documents bound it (`min` to [`Cart::MAX_LINE_QUANTITY`]), checked
+/// at the edge: a value outside them is invalid whatever the cart holds. (The cart also refuses a
+/// line that would grow past the maximum: that depends on the line, and is a rule.)
+pub(super) fn line_quantity(quantity: u32, min: u32) -> Result<u32, ValidationError> {
+    if (min..=Cart::MAX_LINE_QUANTITY).contains(&quantity) {
+        Ok(quantity)
+    } else {
+        Err(ValidationError::new(
+            "quantity",
+            format!("must be {min} to {}", Cart::MAX_LINE_QUANTITY),
+        ))
+    }
 }
 
 /// The calling customer; only customers have carts.
@@ -202,7 +206,7 @@ pub async fn create_cart(
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart or product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Product not published, quantity out of bounds, over the line maximum (99 units), or a new line for a cart that already holds 100 lines", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity outside its documented bounds (`/problems/invalid-value`); the product not published, the line over 99 units, or the cart at 100 lines (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -216,7 +220,8 @@ pub async fn add_item(
 ) -> Result<Json<Accepted>, ApiError> {
     let cart_id = parse_id(&id, "cart id")?;
     let customer_id = customer(&claims)?;
-    let quantity = Quantity::new(body.quantity)?;
+    let quantity = line_quantity(body.quantity, 1)?;
+    let quantity = Quantity::new(quantity)?;
     let product_id = ProductId(body.product_id);
     let committed = state
         .carts
@@ -257,7 +262,7 @@ pub async fn add_item(
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart, or the product is not in it", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Over the line maximum", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity outside its documented bounds (`/problems/invalid-value`), or the cart's total too large (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -273,7 +278,7 @@ pub async fn change_quantity(
     let command = CartCommand::ChangeQuantity {
         customer_id: customer(&claims)?,
         product_id: ProductId(parse_id(&product, "product id")?),
-        quantity: body.quantity,
+        quantity: line_quantity(body.quantity, 0)?,
     };
     run(&state.carts, cart_id, command, &claims, correlation).await
 }
@@ -320,7 +325,7 @@ pub async fn remove_item(
         (status = 403, description = "Not the cart's customer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Cart already checked out, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Empty cart, a product no longer available, an address part out of its bounds (the problem names the part, e.g. `shipping_address.postal_code`), or a bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An address part or the payment token outside its documented bounds (`/problems/invalid-value`, naming the part, e.g. `shipping_address.postal_code`); an empty cart or a product no longer available (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -454,10 +459,11 @@ pub async fn checkout(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{json, Value};
-    use utoipa::OpenApi;
+    use commerce_domain::CountryCode;
+    use serde_json::json;
 
     use super::*;
+    use crate::routes::document_agreement::{document, documented_allows, text_samples};
 
     fn body() -> ShippingAddressBody {
         ShippingAddressBody {
@@ -488,55 +494,15 @@ mod tests {
         body
     }
 
-    /// JSON Schema patterns are ECMA-262: `\uXXXX` there is `\x{XXXX}` for regex-lite.
-    fn ecma_to_regex_lite(pattern: &str) -> String {
-        let mut translated = String::new();
-        let mut rest = pattern;
-        while let Some(at) = rest.find("\\u") {
-            translated.push_str(&rest[..at]);
-            translated.push_str(&format!("\\x{{{}}}", &rest[at + 2..at + 6]));
-            rest = &rest[at + 6..];
-        }
-        translated.push_str(rest);
-        translated
-    }
-
-    /// Whether the documented schema of one part admits `value`.
-    fn documented_allows(schema: &Value, value: &str) -> bool {
-        let length = value.chars().count() as u64;
-        let within_bounds = schema["minLength"].as_u64().is_none_or(|min| length >= min)
-            && schema["maxLength"].as_u64().is_none_or(|max| length <= max);
-        let matches_pattern = schema["pattern"].as_str().is_none_or(|pattern| {
-            regex_lite::Regex::new(&ecma_to_regex_lite(pattern))
-                .expect("the documented pattern compiles")
-                .is_match(value)
-        });
-        let listed = schema["enum"]
-            .as_array()
-            .is_none_or(|values| values.contains(&json!(value)));
-        within_bounds && matches_pattern && listed
-    }
-
     fn samples(max: usize) -> Vec<String> {
-        let mut samples: Vec<String> = [
-            "", " ", "   ", "a", " a ", "-", "a-1", "A1 2B", "SW1Y 4JH", "SW1Y_4JH", "a\nb",
-            "a\tb", "\u{7f}", "x\u{85}", "\u{9f}", "\u{a0}", "é", "Zürich", "GB", "gb", "UK", "XX",
-            "DE ", "ZW", "AA",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        for length in [max - 1, max, max + 1] {
-            samples.push("x".repeat(length));
-            samples.push(format!(" {}", "x".repeat(length - 1)));
-        }
+        let mut samples = text_samples(max);
         samples.extend(CountryCode::ALL.iter().map(|c| (*c).to_owned()));
         samples
     }
 
     #[test]
     fn the_documented_address_schema_and_the_handler_agree_on_every_sample() {
-        let document = serde_json::to_value(crate::ApiDoc::openapi()).expect("document");
+        let document = document();
         let schema = &document["components"]["schemas"]["ShippingAddressBody"];
         assert_eq!(schema["additionalProperties"], false, "{schema}");
         assert_eq!(
@@ -557,7 +523,7 @@ mod tests {
             for value in samples(max) {
                 let accepted = with_part(part, &value).parse();
                 assert_eq!(
-                    documented_allows(documented, &value),
+                    documented_allows(documented, &json!(value)),
                     accepted.is_ok(),
                     "{part} = {value:?}: document {documented}, handler {accepted:?}"
                 );

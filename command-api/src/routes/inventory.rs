@@ -19,6 +19,7 @@ use crate::AppState;
 pub struct ReceiptBody {
     /// Units received.
     #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
     pub quantity: u32,
 }
 
@@ -36,7 +37,7 @@ pub struct ReceiptBody {
         (status = 403, description = "Not the product's vendor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Quantity out of bounds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity outside its documented bounds (`/problems/invalid-value`), or the stock on hand would exceed 1,000,000,000 units (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]

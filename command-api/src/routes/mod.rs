@@ -1,8 +1,12 @@
-//! HTTP routes of the command API, one module per aggregate.
+//! HTTP routes of the command API, one module per aggregate; `schemas` builds the documented
+//! schemas of request values from the domain types that parse them.
 pub mod carts;
+#[cfg(test)]
+mod document_agreement;
 pub mod inventory;
 pub mod orders;
 pub mod products;
+mod schemas;
 
 pub(crate) use commerce_platform::openapi::ProblemSchema as Problem;
 

@@ -10,22 +10,21 @@ use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{parse_id, run, Accepted, Problem};
+use super::{parse_id, run, schemas, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
-    /// `customer_request` for customers; admins may give any reason.
-    #[schema(example = "customer_request")]
+    #[schema(schema_with = schemas::cancel_reason)]
     pub reason: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShipBody {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(schema_with = schemas::tracking)]
     pub tracking: String,
 }
 
@@ -60,7 +59,7 @@ fn order_actor(claims: &Claims) -> Result<Actor, ApiError> {
         (status = 403, description = "Not the order's customer, or a reason the caller may not give", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already shipped or cancelled, or concurrent changes kept winning", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown reason", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A reason not in the documented list (`/problems/invalid-value`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -74,13 +73,12 @@ pub async fn cancel(
 ) -> Result<Json<Accepted>, ApiError> {
     let order_id = parse_id(&id, "order id")?;
     let actor = order_actor(&claims)?;
-    let reason: CancelReason = serde_json::from_value(serde_json::Value::String(body.reason))
-        .map_err(|_| {
-            ValidationError::new(
-                "reason",
-                "must be one of out_of_stock, payment_declined, payment_timeout, customer_request, admin",
-            )
-        })?;
+    let reason = CancelReason::parse(&body.reason).ok_or_else(|| {
+        ValidationError::new(
+            "reason",
+            "must be one of out_of_stock, payment_declined, payment_timeout, customer_request, admin",
+        )
+    })?;
     run(
         &state.orders,
         order_id.to_string(),
@@ -103,7 +101,7 @@ pub async fn cancel(
         (status = 403, description = "No lines of the caller's in this order", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not confirmed yet, already shipped or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad tracking number", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A tracking number outside its documented bounds (`/problems/invalid-value`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]

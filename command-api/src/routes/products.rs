@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{catalog_actor, event_metadata, parse_id, run, Accepted, Problem};
+use super::{catalog_actor, event_metadata, parse_id, run, schemas, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -26,9 +26,9 @@ use crate::AppState;
 pub struct PriceBody {
     /// Integer minor units (cents), positive.
     #[schema(minimum = 1, maximum = 100_000_000_000_i64)]
+    #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
     pub amount_minor: i64,
-    /// ISO 4217 code.
-    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    #[schema(schema_with = schemas::currency)]
     pub currency: String,
 }
 
@@ -41,27 +41,19 @@ impl PriceBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductBody {
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9._-]+$",
-        example = "TEE-001"
-    )]
+    #[schema(schema_with = schemas::sku)]
     pub sku: String,
-    #[schema(min_length = 1, max_length = 200, example = "Organic cotton tee")]
+    #[schema(schema_with = schemas::title)]
     pub title: String,
     #[serde(default)]
-    #[schema(max_length = 5000)]
+    #[schema(schema_with = schemas::description)]
     pub description: String,
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[a-z0-9-]+$",
-        example = "apparel"
-    )]
+    #[schema(schema_with = schemas::category)]
     pub category: String,
     pub price: PriceBody,
-    /// Only admins name the vendor; a vendor's token names its own.
+    /// The vendor the product is listed for. A vendor's token names its own (another is 403), so
+    /// a vendor may leave it out; an admin must name it (422 otherwise). `null` is the same as
+    /// leaving it out.
     pub vendor_id: Option<Uuid>,
 }
 
@@ -90,7 +82,7 @@ pub struct ProductCreated {
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule says no (price, currency, text bounds)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value outside its documented bounds (`/problems/invalid-value`), or an admin did not name the vendor (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -106,11 +98,9 @@ pub async fn create_product(
         (Some(named), _) => VendorId(named),
         (None, Actor::Vendor { vendor_id }) => *vendor_id,
         (None, _) => {
-            return Err(ValidationError::new(
-                "vendor_id",
-                "is required when an admin creates a product",
-            )
-            .into())
+            return Err(ApiError::RuleBroken(
+                "vendor_id: is required when an admin creates a product".into(),
+            ))
         }
     };
     let details = ProductDetails {
@@ -167,7 +157,7 @@ pub async fn create_product(
         (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A rule says no (price, currency, text bounds)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A price outside its documented bounds (`/problems/invalid-value`), or in another currency than the product's (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]

@@ -34,6 +34,20 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    /// Every reason, in the order the API document lists them.
+    pub const ALL: [CancelReason; 5] = [
+        CancelReason::OutOfStock,
+        CancelReason::PaymentDeclined,
+        CancelReason::PaymentTimeout,
+        CancelReason::CustomerRequest,
+        CancelReason::Admin,
+    ];
+
+    /// The reason the API spells `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == name)
+    }
+
     /// The reason as the public API spells it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -43,5 +57,21 @@ impl CancelReason {
             CancelReason::CustomerRequest => "customer_request",
             CancelReason::Admin => "admin",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cancel_reason_parses_from_the_name_it_is_stored_under() {
+        for reason in CancelReason::ALL {
+            let stored = serde_json::to_value(reason).unwrap();
+            assert_eq!(stored, reason.as_str());
+            assert_eq!(CancelReason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(CancelReason::parse(""), None);
+        assert_eq!(CancelReason::parse("Admin"), None);
     }
 }

@@ -4,6 +4,7 @@ mod bad_input;
 mod catalog_flow;
 mod concurrency;
 mod delivery;
+mod document_bounds;
 mod idempotency;
 mod operations;
 mod outages;

@@ -166,6 +166,7 @@ impl TestSystem {
                 database: database.clone(),
                 auth: auth.clone(),
                 max_body_bytes: MAX_BODY_BYTES,
+                min_version_wait: commerce_read_api::MAX_MIN_VERSION_WAIT,
             },
         };
         let running = system::start(config.clone(), Shutdown::new())
