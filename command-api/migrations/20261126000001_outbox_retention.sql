@@ -1,7 +1,7 @@
 -- Published outbox rows are copies of events (which stay forever) and are removed after a
--- retention. This index lets the sweep find the oldest published rows without scanning the
--- outbox; it holds only published rows, so claims of unpublished rows never touch it.
-CREATE INDEX outbox_published_at ON es.outbox (published_at) WHERE published_at IS NOT NULL;
+-- retention. The sweep walks the outbox by position (its primary key), oldest first, and stops at
+-- the first rows younger than the retention: no index on published_at, whose upkeep on every
+-- stamp cost the relay about a tenth of its throughput (BENCHMARKS.md).
 
 COMMENT ON COLUMN es.idempotency_keys.scope IS
     'the caller: {role}:{sub}:{vendor_id or -}, sub in canonical form when it is a UUID';

@@ -13,8 +13,9 @@ pub struct OutboxRetention {
     /// `COMMERCE_OUTBOX_RETENTION_SECS` (default 7 days): a row is removed this long after it
     /// was published. Unpublished rows are never removed, however old.
     pub retention: Duration,
-    /// Rows removed per statement, so a large backlog never holds locks or bloats one
-    /// transaction; the sweep repeats batches until none is full.
+    /// Rows examined (and at most removed) per statement, so a large backlog never holds locks or
+    /// bloats one transaction; the sweep repeats batches until it reaches rows younger than the
+    /// retention.
     pub batch_size: i64,
     /// Time between sweeps.
     pub every: Duration,
@@ -39,23 +40,35 @@ pub async fn remove_published(
     shutdown: &Shutdown,
 ) -> anyhow::Result<u64> {
     let mut removed = 0;
+    let mut after = i64::MIN;
     while !shutdown.is_cancelled() {
-        // SKIP LOCKED: never wait on a row a relay claim or another replica's sweep holds.
-        let batch = sqlx::query(
-            "DELETE FROM es.outbox WHERE global_position IN ( \
-                 SELECT global_position FROM es.outbox \
-                 WHERE published_at < now() - make_interval(secs => $1) \
-                 ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        // One batch of the oldest rows by position (the primary key: no index to keep up on
+        // every stamp). Those published before the cutoff go; unpublished or recently published
+        // ones stay. Positions follow creation time, so a batch that holds a row created after
+        // the cutoff has reached the young end of the outbox: the sweep stops there.
+        let (batch_removed, last, reached_young): (i64, Option<i64>, bool) = sqlx::query_as(
+            "WITH batch AS MATERIALIZED ( \
+                 SELECT global_position, published_at, created_at FROM es.outbox \
+                 WHERE global_position > $1 ORDER BY global_position LIMIT $2), \
+             gone AS ( \
+                 DELETE FROM es.outbox o USING batch b \
+                 WHERE o.global_position = b.global_position \
+                   AND b.published_at < now() - make_interval(secs => $3) \
+                 RETURNING 1) \
+             SELECT (SELECT count(*) FROM gone), (SELECT max(global_position) FROM batch), \
+                    COALESCE((SELECT bool_or(created_at >= now() - make_interval(secs => $3)) \
+                              FROM batch), true)",
         )
+        .bind(after)
+        .bind(retention.batch_size.max(1))
         .bind(retention.retention.as_secs_f64())
-        .bind(retention.batch_size)
-        .execute(pool)
+        .fetch_one(pool)
         .await
-        .context("removing published outbox rows")?
-        .rows_affected();
-        removed += batch;
-        if batch < retention.batch_size.max(1) as u64 {
-            break;
+        .context("removing published outbox rows")?;
+        removed += batch_removed as u64;
+        match last {
+            Some(last) if !reached_young => after = last,
+            _ => break,
         }
     }
     Ok(removed)
