@@ -193,7 +193,10 @@ async fn a_customer_fills_a_cart_and_checks_out_placing_the_order_at_current_pri
     assert_eq!(data["lines"][0]["unit_price"]["amount_minor"], 1200);
     assert_eq!(data["lines"][0]["quantity"], 3);
     assert_eq!(data["total"]["amount_minor"], 3600);
-    assert_eq!(shop.system.last_payload(cart).await["type"], "CartCheckedOut");
+    assert_eq!(
+        shop.system.last_payload(cart).await["type"],
+        "CartCheckedOut"
+    );
     let (status, read) = shop
         .system
         .read(&format!("/v1/carts/{cart}?min_version=6"), &shop.customer)
