@@ -16,26 +16,9 @@ async fn expect_problem(
     body: Option<String>,
     expected: StatusCode,
 ) -> Value {
-    let mut request = system
-        .http
-        .request(method, format!("{}{path}", system.command_url));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let response = request.send().await.expect("answer");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let problem: Value = response.json().await.unwrap_or(Value::Null);
+    let (status, content_type, problem) = system
+        .send_raw(method, format!("{}{path}", system.command_url), token, body)
+        .await;
     assert_eq!(status, expected, "{path}: {problem}");
     assert_eq!(content_type, "application/problem+json", "{path}");
     assert_eq!(problem["status"], expected.as_u16(), "{problem}");

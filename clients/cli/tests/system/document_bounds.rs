@@ -9,36 +9,6 @@ use uuid::Uuid;
 
 use crate::support::{checkout_body, product_body, TestSystem};
 
-/// One request with a raw body; the answer's status, content type and JSON body.
-async fn send(
-    system: &TestSystem,
-    method: Method,
-    url: String,
-    token: &str,
-    body: Option<String>,
-) -> (StatusCode, String, Value) {
-    let mut request = system.http.request(method, url).bearer_auth(token);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body);
-    }
-    let response = request.send().await.expect("an answer");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (
-        status,
-        content_type,
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
-/// Sends a command and checks its status and, for a problem, its type.
 async fn expect(
     system: &TestSystem,
     case: &str,
@@ -49,8 +19,9 @@ async fn expect(
     problem_type: Option<&str>,
 ) -> Value {
     let url = format!("{}{path}", system.command_url);
-    let (status, content_type, answer) =
-        send(system, method, url, token, Some(body.to_string())).await;
+    let (status, content_type, answer) = system
+        .send_raw(method, url, Some(token), Some(body.to_string()))
+        .await;
     assert_eq!(status, expected, "{case}: {answer}");
     if let Some(problem_type) = problem_type {
         assert_eq!(content_type, "application/problem+json", "{case}");

@@ -353,6 +353,39 @@ impl TestSystem {
         .await
     }
 
+    /// A request with a raw body (sent as JSON) to a full URL: the answer's status, content type
+    /// and JSON body (null when it is not JSON).
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, String, Value) {
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body);
+        }
+        let response = request.send().await.expect("an answer");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (
+            status,
+            content_type,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
     /// A product of `token`'s vendor, published.
     pub async fn published_product(&self, token: &str, price_minor: i64) -> Uuid {
         let product = self.create_product(token, price_minor).await;
