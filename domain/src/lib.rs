@@ -33,5 +33,5 @@ pub use address::{AddressParts, CountryCode, ShippingAddress};
 pub use error::{DomainError, RejectionKind, ValidationError};
 pub use values::{
     CartId, Category, Currency, CustomerId, Description, Money, OrderId, PaymentId, PaymentToken,
-    ProductId, Quantity, Sku, Title, TrackingNumber, VendorId,
+    ProductId, Quantity, RefundId, Sku, Title, TrackingNumber, VendorId,
 };

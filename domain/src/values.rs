@@ -396,6 +396,10 @@ uuid_id!(
     /// Identifies a payment; also its aggregate id.
     PaymentId
 );
+uuid_id!(
+    /// Identifies one refund of a payment, so a retried refund is recognised and not paid twice.
+    RefundId
+);
 
 #[cfg(test)]
 mod tests {

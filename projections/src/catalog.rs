@@ -170,7 +170,8 @@ impl CatalogProjector {
             InventoryEvent::StockReceived { available, .. }
             | InventoryEvent::StockReserved { available, .. }
             | InventoryEvent::StockReleased { available, .. }
-            | InventoryEvent::StockCommitted { available, .. } => available,
+            | InventoryEvent::StockCommitted { available, .. }
+            | InventoryEvent::StockReturned { available, .. } => available,
         };
         let written = self
             .documents

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -26,6 +26,13 @@ struct Stock {
     /// Orders whose reservation became a sale; remembered so a late, retried `Reserve` for the
     /// same order cannot sell its units a second time.
     committed: BTreeMap<OrderId, Quantity>,
+    /// Orders whose held units were given back; remembered so a late, retried `Reserve` for a
+    /// cancelled order is not a new hold. (Absent from snapshots taken before it was kept.)
+    #[serde(default)]
+    released: BTreeSet<OrderId>,
+    /// Orders whose sold units were taken back after a cancellation.
+    #[serde(default)]
+    returned: BTreeSet<OrderId>,
 }
 
 impl Stock {
@@ -78,6 +85,7 @@ impl Inventory {
             InventoryCommand::Reserve { order_id, quantity } => self.reserve(order_id, quantity),
             InventoryCommand::Release { order_id } => Ok(self.release(order_id)),
             InventoryCommand::Commit { order_id } => Ok(self.commit(order_id)),
+            InventoryCommand::ReturnSold { order_id } => Ok(self.return_sold(order_id)),
         }
     }
 
@@ -126,6 +134,9 @@ impl Inventory {
                 available: 0,
             });
         };
+        if stock.released.contains(&order_id) || stock.returned.contains(&order_id) {
+            return Ok(None);
+        }
         let held = stock
             .reservations
             .get(&order_id)
@@ -167,6 +178,22 @@ impl Inventory {
             order_id,
             quantity,
             on_hand: stock.on_hand,
+            available: stock.available() + u64::from(quantity.get()),
+        })
+    }
+
+    fn return_sold(&self, order_id: OrderId) -> Option<InventoryEvent> {
+        let stock = self.stock.as_ref()?;
+        if stock.returned.contains(&order_id) {
+            return None;
+        }
+        let quantity = *stock.committed.get(&order_id)?;
+        Some(InventoryEvent::StockReturned {
+            product_id: stock.product_id,
+            vendor_id: stock.vendor_id,
+            order_id,
+            quantity,
+            on_hand: stock.on_hand + u64::from(quantity.get()),
             available: stock.available() + u64::from(quantity.get()),
         })
     }
@@ -218,6 +245,8 @@ impl Aggregate for Inventory {
                     on_hand: 0,
                     reservations: BTreeMap::new(),
                     committed: BTreeMap::new(),
+                    released: BTreeSet::new(),
+                    returned: BTreeSet::new(),
                 });
                 stock.on_hand = stock.on_hand.saturating_add(u64::from(quantity.get()));
             }
@@ -231,6 +260,15 @@ impl Aggregate for Inventory {
             InventoryEvent::StockReleased { order_id, .. } => {
                 if let Some(stock) = self.stock.as_mut() {
                     stock.reservations.remove(&order_id);
+                    stock.released.insert(order_id);
+                }
+            }
+            InventoryEvent::StockReturned {
+                order_id, quantity, ..
+            } => {
+                if let Some(stock) = self.stock.as_mut() {
+                    stock.returned.insert(order_id);
+                    stock.on_hand = stock.on_hand.saturating_add(u64::from(quantity.get()));
                 }
             }
             InventoryEvent::StockCommitted {

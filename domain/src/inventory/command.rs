@@ -12,7 +12,8 @@ pub enum InventoryCommand {
         actor: Actor,
     },
     /// Hold units for an order. Repeating it with the same quantity changes nothing, so a retried
-    /// saga step is harmless.
+    /// saga step is harmless; so does a late retry for an order whose units were already given
+    /// back, which must not become a new hold.
     Reserve {
         order_id: OrderId,
         quantity: Quantity,
@@ -21,4 +22,7 @@ pub enum InventoryCommand {
     Release { order_id: OrderId },
     /// Turn an order's held units into a sale; nothing happens if the order holds none.
     Commit { order_id: OrderId },
+    /// Take back the units an order bought (it was cancelled after its sale was committed);
+    /// nothing happens if the order bought none here or they were already taken back.
+    ReturnSold { order_id: OrderId },
 }

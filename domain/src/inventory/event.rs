@@ -39,6 +39,15 @@ pub enum InventoryEvent {
         on_hand: u64,
         available: u64,
     },
+    /// Units sold to an order that was then cancelled, back on hand.
+    StockReturned {
+        product_id: ProductId,
+        vendor_id: VendorId,
+        order_id: OrderId,
+        quantity: Quantity,
+        on_hand: u64,
+        available: u64,
+    },
 }
 
 impl InventoryEvent {
@@ -51,6 +60,7 @@ impl InventoryEvent {
             InventoryEvent::StockReserved { .. } => "StockReserved",
             InventoryEvent::StockReleased { .. } => "StockReleased",
             InventoryEvent::StockCommitted { .. } => "StockCommitted",
+            InventoryEvent::StockReturned { .. } => "StockReturned",
         }
     }
 }

@@ -67,6 +67,16 @@ fn committed(order_no: u128, quantity: u32, on_hand: u64, available: u64) -> Inv
         available,
     }
 }
+fn released(order_no: u128, quantity: u32, on_hand: u64, available: u64) -> InventoryEvent {
+    InventoryEvent::StockReleased {
+        product_id: product_id(),
+        vendor_id: vendor(),
+        order_id: order(order_no),
+        quantity: qty(quantity),
+        on_hand,
+        available,
+    }
+}
 fn not_owner() -> DomainError {
     DomainError::NotOwner {
         aggregate: "Inventory",
@@ -310,6 +320,71 @@ fn a_sold_reservation_can_be_neither_released_nor_committed_again() {
 }
 
 #[test]
+fn a_late_reservation_for_an_order_whose_units_were_given_back_holds_nothing() {
+    InventoryTest::with(())
+        .given(vec![
+            received(10, 10, 10),
+            reserved(1, 4, 10, 6),
+            released(1, 4, 10, 10),
+        ])
+        .when(InventoryCommand::Reserve {
+            order_id: order(1),
+            quantity: qty(4),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn units_sold_to_a_cancelled_order_come_back_once() {
+    let returned = InventoryEvent::StockReturned {
+        product_id: product_id(),
+        vendor_id: vendor(),
+        order_id: order(1),
+        quantity: qty(4),
+        on_hand: 10,
+        available: 9,
+    };
+    let sold = vec![
+        received(10, 10, 10),
+        reserved(1, 4, 10, 6),
+        reserved(2, 1, 10, 5),
+        committed(1, 4, 6, 5),
+    ];
+    InventoryTest::with(())
+        .given(sold.clone())
+        .when(InventoryCommand::ReturnSold { order_id: order(1) })
+        .then_expect_events(vec![returned.clone()]);
+    let mut again = sold.clone();
+    again.push(returned);
+    InventoryTest::with(())
+        .given(again)
+        .when(InventoryCommand::ReturnSold { order_id: order(1) })
+        .then_expect_events(vec![]);
+    for (order_no, why) in [(2, "held, not sold"), (9, "unknown")] {
+        let mut inventory = Inventory::default();
+        for event in sold.clone() {
+            inventory.apply(event);
+        }
+        let decided = inventory
+            .decide(InventoryCommand::ReturnSold {
+                order_id: order(order_no),
+            })
+            .unwrap();
+        assert_eq!(decided, None, "{why}");
+    }
+}
+
+#[test]
+fn a_snapshot_from_before_released_orders_were_kept_still_loads() {
+    let old = serde_json::json!({"stock": {
+        "product_id": product_id(), "vendor_id": vendor(), "on_hand": 10,
+        "reservations": {}, "committed": {}
+    }});
+    let inventory: Inventory = serde_json::from_value(old).unwrap();
+    assert_eq!(inventory.available(), 10);
+}
+
+#[test]
 fn events_round_trip_through_json_with_their_type_tag() {
     let event = reserved(1, 4, 10, 6);
     let json = serde_json::to_value(&event).unwrap();
@@ -346,7 +421,10 @@ fn any_command() -> impl Strategy<Value = InventoryCommand> {
         order_id
             .clone()
             .prop_map(|order_id| InventoryCommand::Release { order_id }),
-        order_id.prop_map(|order_id| InventoryCommand::Commit { order_id }),
+        order_id
+            .clone()
+            .prop_map(|order_id| InventoryCommand::Commit { order_id }),
+        order_id.prop_map(|order_id| InventoryCommand::ReturnSold { order_id }),
     ]
 }
 
@@ -362,6 +440,9 @@ fn resulting_counts(event: &InventoryEvent) -> (u64, u64) {
             on_hand, available, ..
         }
         | InventoryEvent::StockCommitted {
+            on_hand, available, ..
+        }
+        | InventoryEvent::StockReturned {
             on_hand, available, ..
         } => (*on_hand, *available),
     }

@@ -3,7 +3,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use super::{PaymentCommand, PaymentEvent, PaymentStatus};
-use crate::{DomainError, Money, OrderId, PaymentId};
+use crate::{DomainError, Money, OrderId, PaymentId, RefundId};
 
 /// A payment's state as far as its rules need it: what was authorized, and what was given back.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,9 @@ struct Authorization {
     status: PaymentStatus,
     /// Sum of refunds so far; `None` before the first, since a `Money` is never zero.
     refunded: Option<Money>,
+    /// Refunds recorded so far, so a repeated one is recognised.
+    #[serde(default)]
+    refund_ids: Vec<RefundId>,
 }
 
 impl Authorization {
@@ -63,7 +66,10 @@ impl Payment {
                 amount,
                 token,
             } => {
-                if self.authorization.is_some() {
+                if let Some(existing) = &self.authorization {
+                    if existing.order_id == order_id && existing.amount == amount {
+                        return Ok(None);
+                    }
                     return Err(DomainError::AlreadyExists {
                         aggregate: Self::TYPE,
                         id: payment_id.to_string(),
@@ -112,8 +118,11 @@ impl Payment {
                     | PaymentStatus::Refunded => Err(payment.illegal(PaymentStatus::Voided)),
                 }
             }
-            PaymentCommand::Refund { amount } => {
+            PaymentCommand::Refund { refund_id, amount } => {
                 let payment = self.existing()?;
+                if payment.refund_ids.contains(&refund_id) {
+                    return Ok(None);
+                }
                 if !matches!(
                     payment.status,
                     PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
@@ -135,6 +144,7 @@ impl Payment {
                 Ok(Some(PaymentEvent::PaymentRefunded {
                     payment_id: payment.payment_id,
                     order_id: payment.order_id,
+                    refund_id,
                     fully_refunded: refunded_total == payment.amount,
                     amount,
                     refunded_total,
@@ -177,6 +187,7 @@ impl Aggregate for Payment {
                     amount,
                     status: PaymentStatus::Authorized,
                     refunded: None,
+                    refund_ids: Vec::new(),
                 });
             }
             PaymentEvent::PaymentCaptured { .. } => {
@@ -190,6 +201,7 @@ impl Aggregate for Payment {
                 }
             }
             PaymentEvent::PaymentRefunded {
+                refund_id,
                 refunded_total,
                 fully_refunded,
                 ..
@@ -201,6 +213,7 @@ impl Aggregate for Payment {
                         PaymentStatus::PartiallyRefunded
                     };
                     payment.refunded = Some(refunded_total);
+                    payment.refund_ids.push(refund_id);
                 }
             }
         }

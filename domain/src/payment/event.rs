@@ -1,7 +1,7 @@
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::{Money, OrderId, PaymentId, PaymentToken};
+use crate::{Money, OrderId, PaymentId, PaymentToken, RefundId};
 
 /// What happened to a payment. Each event names its order, so revenue can be netted per order
 /// without loading the payment's history.
@@ -27,6 +27,7 @@ pub enum PaymentEvent {
     PaymentRefunded {
         payment_id: PaymentId,
         order_id: OrderId,
+        refund_id: RefundId,
         /// This refund.
         amount: Money,
         /// All refunds so far, this one included.

@@ -2,7 +2,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
-use crate::{Currency, DomainError, Money, OrderId, PaymentId, PaymentToken};
+use crate::{Currency, DomainError, Money, OrderId, PaymentId, PaymentToken, RefundId};
 
 type PaymentTest = TestFramework<Payment>;
 
@@ -51,10 +51,15 @@ fn voided() -> PaymentEvent {
         amount: eur(2500),
     }
 }
+/// Each test refund of a distinct amount has its own id.
+fn refund_id(amount: i64) -> RefundId {
+    RefundId(Uuid::from_u128(100 + amount as u128))
+}
 fn refunded(amount: i64, refunded_total: i64) -> PaymentEvent {
     PaymentEvent::PaymentRefunded {
         payment_id: payment_id(),
         order_id: order_id(),
+        refund_id: refund_id(amount),
         amount: eur(amount),
         refunded_total: eur(refunded_total),
         fully_refunded: refunded_total == 2500,
@@ -64,7 +69,10 @@ fn capture(amount: Money) -> PaymentCommand {
     PaymentCommand::Capture { amount }
 }
 fn refund(amount: Money) -> PaymentCommand {
-    PaymentCommand::Refund { amount }
+    PaymentCommand::Refund {
+        refund_id: refund_id(amount.amount_minor),
+        amount,
+    }
 }
 fn illegal(from: &'static str, to: &'static str) -> DomainError {
     DomainError::IllegalTransition {
@@ -83,10 +91,31 @@ fn an_authorization_is_recorded_for_its_order() {
 }
 
 #[test]
-fn authorizing_an_existing_payment_conflicts() {
+fn a_repeated_authorization_of_the_same_order_and_amount_changes_nothing() {
     PaymentTest::with(())
         .given(vec![authorized()])
         .when(authorize())
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_refund_already_recorded_is_not_paid_again() {
+    PaymentTest::with(())
+        .given(vec![authorized(), captured(), refunded(1000, 1000)])
+        .when(refund(eur(1000)))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn authorizing_an_existing_payment_for_another_amount_conflicts() {
+    PaymentTest::with(())
+        .given(vec![authorized()])
+        .when(PaymentCommand::Authorize {
+            payment_id: payment_id(),
+            order_id: order_id(),
+            amount: eur(2400),
+            token: token(),
+        })
         .then_expect_error(DomainError::AlreadyExists {
             aggregate: "Payment",
             id: payment_id().to_string(),
