@@ -52,28 +52,41 @@ pub struct QueueSpec {
     pub name: &'static str,
     /// Aggregate types delivered to the queue (the subscription's filter policy).
     pub aggregate_types: &'static [&'static str],
+    /// When not empty, only these event types of those aggregates are delivered.
+    pub event_types: &'static [&'static str],
 }
 
 /// The catalog projector's queue: products, and stock for their `available` count.
 pub const CATALOG_QUEUE: QueueSpec = QueueSpec {
     name: "catalog",
     aggregate_types: &["Product", "Inventory"],
+    event_types: &[],
 };
 
 /// The cart projector's queue.
 pub const CART_QUEUE: QueueSpec = QueueSpec {
     name: "cart",
     aggregate_types: &["Cart"],
+    event_types: &[],
 };
 
 /// The orders projector's queue.
 pub const ORDERS_QUEUE: QueueSpec = QueueSpec {
     name: "orders",
     aggregate_types: &["Order"],
+    event_types: &[],
+};
+
+/// The order-fulfilment saga's queue: an order placed starts a saga, an order cancelled by
+/// someone else stops or reverses one. Nothing else of the stream concerns it.
+pub const ORDER_SAGA_QUEUE: QueueSpec = QueueSpec {
+    name: "order-saga",
+    aggregate_types: &["Order"],
+    event_types: &["OrderPlaced", "OrderCancelled"],
 };
 
 /// Every queue the system consumes from.
-pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE, CART_QUEUE, ORDERS_QUEUE];
+pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE, CART_QUEUE, ORDERS_QUEUE, ORDER_SAGA_QUEUE];
 
 impl QueueSpec {
     pub fn queue_name(&self, config: &MessagingConfig) -> String {
@@ -85,7 +98,14 @@ impl QueueSpec {
     }
 
     fn filter_policy(&self) -> String {
-        serde_json::json!({ "aggregate_type": self.aggregate_types }).to_string()
+        if self.event_types.is_empty() {
+            return serde_json::json!({ "aggregate_type": self.aggregate_types }).to_string();
+        }
+        serde_json::json!({
+            "aggregate_type": self.aggregate_types,
+            "event_type": self.event_types,
+        })
+        .to_string()
     }
 }
 

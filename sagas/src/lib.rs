@@ -1,5 +1,200 @@
 //! The order-fulfilment saga: the process manager that drives Inventory, Payment and Order through
 //! commands, from the `OrderPlaced` it receives on its own queue to a confirmed or cancelled order.
+//!
+//! # Layout
+//! - `model`: the saga's states and the pure rules of what follows each step's outcome.
+//! - `steps`: each state's step: commands through the command side's executor, provider calls.
+//! - `store`: schema `saga` (migrations, the runner's and listener's queries, operators' commands).
+//! - `listener`: the queue consumer that starts sagas and records cancellations.
+//! - `runner`: takes due sagas under a lease and drives them; fires deadlines; resumes after crashes.
+//! - `payments`: the payment provider adapter, its HTTP client and the local simulator.
+//! - `clock`: the time deadlines are read in (tests move it).
+//! - `config`: `COMMERCE_*` settings.
 #![forbid(unsafe_code)]
 
+pub mod clock;
+mod config;
+pub mod listener;
+pub mod model;
 pub mod payments;
+pub mod runner;
+pub mod steps;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use commerce_command_api::event_store::{CommandExecutor, PgEventRepository};
+use commerce_domain::order::order_upcasters;
+use commerce_platform::http::{self, Dependencies};
+use commerce_platform::messaging::{self, AwsClients, ORDER_SAGA_QUEUE};
+use commerce_platform::{retry_until_ready, Shutdown};
+use commerce_projections::consumer::SqsConsumer;
+use commerce_projections::history::EventHistory;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub use config::Config;
+use listener::SagaListener;
+use payments::HttpPaymentProvider;
+use runner::SagaRunner;
+use steps::SagaSteps;
+use store::SagaStore;
+
+/// Events between snapshots of stock, as the command side takes them.
+const SNAPSHOT_EVERY: usize = 20;
+
+/// How long handled message ids are kept: longer than SQS keeps a message (14 days).
+const HANDLED_MESSAGE_RETENTION: Duration = Duration::from_secs(15 * 24 * 3600);
+
+/// The saga service, bound and ready to run.
+pub struct SagaService {
+    config: Config,
+    listener: TcpListener,
+    address: SocketAddr,
+    relay_waker: Option<Arc<Notify>>,
+}
+
+impl SagaService {
+    /// Binds the operational endpoints (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        commerce_platform::telemetry::metrics_handle();
+        let (listener, address) = http::bind(config.listen).await?;
+        Ok(Self {
+            config,
+            listener,
+            address,
+            relay_waker: None,
+        })
+    }
+
+    /// Wakes an outbox relay in the same process as soon as the saga's commands commit.
+    pub fn with_relay_waker(mut self, waker: Arc<Notify>) -> Self {
+        self.relay_waker = Some(waker);
+        self
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Consumes, drives sagas and serves `/metrics` until `shutdown`. Dependencies that are not
+    /// up yet are waited for, not fatal.
+    pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let config = self.config;
+        // A simulated crash (tests) stops this service only.
+        let halt = shutdown.child_token();
+        let Some(pool) = retry_until_ready("Postgres for the sagas", &halt, || async {
+            let pool =
+                commerce_platform::database::connect_with_generic_plans(&config.database).await?;
+            store::migrate(&pool).await?;
+            Ok(pool)
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        let aws = AwsClients::connect(&config.messaging).await;
+        let deps = Dependencies {
+            postgres: Some(pool.clone()),
+            redis: None,
+            aws: Some(aws.clone()),
+        };
+        let router = http::service_router("sagas", axum::Router::new(), deps, 1024);
+        let served = tokio::spawn(http::serve(self.listener, router, halt.clone()));
+
+        let store = SagaStore::new(pool.clone());
+        let provider =
+            HttpPaymentProvider::new(&config.payment_url, config.payment_request_timeout)?;
+        let repository = || PgEventRepository::new(pool.clone());
+        let waker = self.relay_waker;
+        let steps = SagaSteps {
+            inventory: CommandExecutor::with_snapshots(repository(), SNAPSHOT_EVERY, waker.clone()),
+            payments: CommandExecutor::new(repository(), waker.clone()),
+            orders: CommandExecutor::new(repository(), waker).with_upcasters(order_upcasters()),
+            provider: Arc::new(provider),
+        };
+        let wake = Arc::new(Notify::new());
+        let runner = Arc::new(SagaRunner {
+            store: store.clone(),
+            steps,
+            clock: config.clock.clone(),
+            timings: config.timings.clone(),
+            config: config.runner.clone(),
+            faults: config.faults.clone(),
+            wake: wake.clone(),
+            owner: Uuid::now_v7(),
+        });
+        let running = tokio::spawn(runner.run(halt.clone()));
+        let gauges = tokio::spawn(export_counts(store.clone(), halt.clone()));
+
+        let consumed = async {
+            let name = ORDER_SAGA_QUEUE.queue_name(&config.messaging);
+            let Some(queue_url) = retry_until_ready(&format!("queue {name}"), &halt, || {
+                messaging::queue_url(&aws, &name)
+            })
+            .await
+            else {
+                return Ok(());
+            };
+            let listener = SagaListener::new(
+                store.clone(),
+                config.clock.clone(),
+                config.timings.clone(),
+                wake,
+            );
+            SqsConsumer::new(
+                aws.sqs.clone(),
+                queue_url,
+                listener,
+                EventHistory::new(pool.clone()),
+                config.consumer.clone(),
+            )
+            .run(halt.clone())
+            .await
+        }
+        .await;
+        halt.cancel();
+        running.await.context("saga runner panicked")?;
+        gauges.await.context("saga gauges panicked")?;
+        served.await.context("saga http panicked")??;
+        consumed
+    }
+}
+
+/// Publishes how many sagas are in each state, and forgets old handled message ids.
+async fn export_counts(store: SagaStore, halt: Shutdown) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    while !halt.is_cancelled() {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = halt.cancelled() => break,
+        }
+        match store.counts().await {
+            Ok(counts) => {
+                for state in model::SagaState::ALL {
+                    let n = counts
+                        .iter()
+                        .find(|(s, _)| *s == state)
+                        .map_or(0, |(_, n)| *n);
+                    metrics::gauge!("sagas", "state" => state.as_str()).set(n as f64);
+                }
+            }
+            Err(error) => tracing::debug!(%error, "could not count sagas"),
+        }
+        if let Err(error) = store.forget_handled_before(HANDLED_MESSAGE_RETENTION).await {
+            tracing::debug!(%error, "could not forget old handled messages");
+        }
+    }
+}
+
+/// Builds and runs the saga service until `shutdown`.
+pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    SagaService::build(config)
+        .await?
+        .run_until_stopped(shutdown)
+        .await
+}

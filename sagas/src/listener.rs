@@ -1,0 +1,154 @@
+//! What the saga hears from its queue: `OrderPlaced` starts a saga, an `OrderCancelled` it did not
+//! cause stops or reverses one. Each message changes the saga's row in the transaction that
+//! records it as handled, so a redelivery changes nothing; the runner does the work.
+use std::sync::Arc;
+
+use commerce_domain::order::CancelReason;
+use commerce_domain::Money;
+use commerce_platform::envelope::EventEnvelope;
+use commerce_projections::consumer::{Outcome, Projector};
+use commerce_projections::error::ProjectionError;
+use serde::Deserialize;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::clock::SagaClock;
+use crate::model::{SagaLine, SagaTimings};
+use crate::store::{NewSaga, SagaStore};
+
+/// The part of an `OrderPlaced` payload the saga needs; any version that carries these reads.
+#[derive(Debug, Deserialize)]
+struct Placed {
+    order_id: Uuid,
+    customer_id: Uuid,
+    lines: Vec<PlacedLine>,
+    total: Money,
+    payment_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct PlacedLine {
+    product_id: Uuid,
+    quantity: u32,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cancelled {
+    order_id: Uuid,
+    reason: CancelReason,
+}
+
+#[derive(Debug, Deserialize)]
+struct Tagged<T> {
+    data: T,
+}
+
+/// Feeds the saga store from the queue (through the shared SQS consumer loop).
+pub struct SagaListener {
+    store: SagaStore,
+    clock: SagaClock,
+    timings: SagaTimings,
+    /// Wakes the runner: a saga is due.
+    runner: Arc<Notify>,
+}
+
+impl SagaListener {
+    pub fn new(
+        store: SagaStore,
+        clock: SagaClock,
+        timings: SagaTimings,
+        runner: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            timings,
+            runner,
+        }
+    }
+
+    fn payload<T: serde::de::DeserializeOwned>(
+        event: &EventEnvelope,
+    ) -> Result<T, ProjectionError> {
+        // A payload this code cannot read is a poison message: retried, then dead-lettered,
+        // where `commerce dlq` shows it. It never blocks other orders (one message group each).
+        serde_json::from_value::<Tagged<T>>(event.payload.clone())
+            .map(|tagged| tagged.data)
+            .map_err(|e| {
+                ProjectionError::Failed(anyhow::anyhow!(
+                    "{} {} payload unreadable by the saga: {e}",
+                    event.event_type,
+                    event.event_version
+                ))
+            })
+    }
+}
+
+impl Projector for SagaListener {
+    fn name(&self) -> &'static str {
+        "order-saga"
+    }
+
+    async fn apply(&self, event: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        let now = self.clock.now();
+        let first = match event.event_type.as_str() {
+            "OrderPlaced" => {
+                let placed: Placed = Self::payload(event)?;
+                let saga = NewSaga {
+                    order_id: placed.order_id,
+                    customer_id: placed.customer_id,
+                    lines: placed
+                        .lines
+                        .into_iter()
+                        .map(|l| SagaLine {
+                            product_id: l.product_id,
+                            quantity: l.quantity,
+                        })
+                        .collect(),
+                    total: placed.total,
+                    payment_token: placed.payment_token,
+                    correlation_id: event.correlation_id,
+                    causation_id: event.event_id,
+                    placed_at: event.occurred_at,
+                };
+                let first = self
+                    .store
+                    .start(event.event_id, &saga, now, &self.timings)
+                    .await?;
+                if first {
+                    let hop = (chrono::Utc::now() - event.occurred_at).num_microseconds();
+                    metrics::histogram!("saga_start_delay_seconds")
+                        .record(hop.unwrap_or(0) as f64 / 1e6);
+                    tracing::info!(order_id = %saga.order_id, "order saga started");
+                }
+                first
+            }
+            "OrderCancelled" => {
+                let cancelled: Cancelled = Self::payload(event)?;
+                self.store
+                    .request_cancel(
+                        event.event_id,
+                        cancelled.order_id,
+                        cancelled.reason.as_str(),
+                        now,
+                        &self.timings,
+                    )
+                    .await?
+            }
+            other => {
+                tracing::debug!(event_type = other, "not an event the saga acts on");
+                return Ok(Outcome::Duplicate);
+            }
+        };
+        if !first {
+            return Ok(Outcome::Duplicate);
+        }
+        self.runner.notify_one();
+        Ok(Outcome::Applied)
+    }
+
+    async fn skip(&self, _event: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        // Never asked: the saga reports no event as unprocessable, so nothing is skipped.
+        Ok(Outcome::Duplicate)
+    }
+}

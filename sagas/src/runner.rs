@@ -1,0 +1,217 @@
+//! The step runner: takes due sagas under a lease and drives each through its steps until it
+//! finishes or has to wait (a retry, later). Also what fires deadlines: a saga waiting on a
+//! payment is due again at its next retry, and the retry that finds the deadline passed
+//! compensates.
+//!
+//! A crash at any point loses nothing: the saga's row still names the state whose step was
+//! running, its lease runs out, and a runner (this one restarted, or another) runs the step again;
+//! every step is idempotent.
+use std::sync::Arc;
+use std::time::Duration;
+
+use commerce_platform::Shutdown;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+use crate::clock::SagaClock;
+use crate::model::{after_step, on_cancel_request, OrderSaga, SagaState, SagaTimings, Transition};
+use crate::steps::SagaSteps;
+use crate::store::SagaStore;
+
+/// How the runner works.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Sagas driven at once.
+    pub concurrency: usize,
+    /// How long a runner holds a saga without recording progress before another may take it.
+    pub lease: Duration,
+    /// How often due sagas (retries, deadlines, crashed runners' sagas) are looked for when
+    /// nothing wakes the runner.
+    pub poll_interval: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 64,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// For tests of crash recovery: the runner dies (stops everything, records nothing more) right
+/// after the step of `crash_after` has had its effects, before it records them.
+#[derive(Clone, Default)]
+pub struct FaultInjection {
+    pub crash_after: Option<SagaState>,
+    /// Notified when the simulated crash happened.
+    pub crashed: Arc<Notify>,
+}
+
+impl std::fmt::Debug for FaultInjection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultInjection")
+            .field("crash_after", &self.crash_after)
+            .finish()
+    }
+}
+
+/// Drives sagas.
+pub struct SagaRunner {
+    pub store: SagaStore,
+    pub steps: SagaSteps,
+    pub clock: SagaClock,
+    pub timings: SagaTimings,
+    pub config: RunnerConfig,
+    pub faults: FaultInjection,
+    /// Woken by the listener when a saga became due.
+    pub wake: Arc<Notify>,
+    /// This runner's identity on the leases it holds.
+    pub owner: Uuid,
+}
+
+impl SagaRunner {
+    /// Runs until `halt`; sagas being driven then finish their current step and let go.
+    pub async fn run(self: Arc<Self>, halt: Shutdown) {
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut driving = JoinSet::new();
+        tracing::info!(owner = %self.owner, "saga runner started");
+        while !halt.is_cancelled() {
+            while driving.try_join_next().is_some() {}
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = driving.join_next() => {},
+                    _ = halt.cancelled() => break,
+                }
+                continue;
+            }
+            let claimed = self
+                .store
+                .claim_due(
+                    self.owner,
+                    self.clock.now(),
+                    i64::try_from(free).unwrap_or(i64::MAX),
+                    self.config.lease,
+                )
+                .await;
+            let sagas = match claimed {
+                Ok(sagas) => sagas,
+                Err(error) => {
+                    tracing::warn!(%error, "could not take due sagas; trying again");
+                    Vec::new()
+                }
+            };
+            let full = sagas.len() == free;
+            for saga in sagas {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let runner = self.clone();
+                let halt = halt.clone();
+                driving.spawn(async move {
+                    runner.drive(saga, &halt).await;
+                    drop(permit);
+                });
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {},
+                _ = tokio::time::sleep(self.config.poll_interval) => {},
+                _ = halt.cancelled() => break,
+            }
+        }
+        while driving.join_next().await.is_some() {}
+        tracing::info!(owner = %self.owner, "saga runner stopped");
+    }
+
+    /// Takes one saga as far as it goes now.
+    #[tracing::instrument(skip_all, fields(order_id = %saga.order_id))]
+    async fn drive(&self, mut saga: OrderSaga, halt: &Shutdown) {
+        loop {
+            let transition = match on_cancel_request(&saga) {
+                Some(transition) => transition,
+                None => {
+                    let outcome = self.steps.run(&saga).await;
+                    if self.faults.crash_after == Some(saga.state) {
+                        tracing::warn!(state = saga.state.as_str(), "simulated crash after a step");
+                        self.faults.crashed.notify_waiters();
+                        halt.cancel();
+                        return;
+                    }
+                    after_step(&saga, outcome, self.clock.now(), &self.timings)
+                }
+            };
+            let recorded = self
+                .store
+                .record(
+                    &saga,
+                    &transition,
+                    self.owner,
+                    self.clock.now(),
+                    &self.timings,
+                    self.config.lease,
+                )
+                .await;
+            let next = match recorded {
+                Ok(Some(next)) => next,
+                Ok(None) => {
+                    tracing::warn!("lost the saga's lease; another runner has it");
+                    return;
+                }
+                Err(error) => {
+                    // The step runs again once the lease runs out: harmless, every step is
+                    // idempotent.
+                    tracing::warn!(%error, "could not record the saga's progress");
+                    return;
+                }
+            };
+            observe(&saga, &next, &transition);
+            saga = next;
+            if saga.state.is_final() || matches!(transition, Transition::RetryAt { .. }) {
+                return;
+            }
+            if halt.is_cancelled() {
+                if let Err(error) = self.store.release(saga.order_id, self.owner).await {
+                    tracing::warn!(%error, "could not let go of the saga; its lease runs out");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Logs and counts a recorded transition.
+fn observe(before: &OrderSaga, after: &OrderSaga, transition: &Transition) {
+    match transition {
+        Transition::Enter { state, .. } => {
+            metrics::counter!(
+                "saga_transitions_total",
+                "from" => before.state.as_str(),
+                "to" => state.as_str()
+            )
+            .increment(1);
+            tracing::info!(
+                from = before.state.as_str(),
+                to = state.as_str(),
+                reason = after.cancel_reason.as_deref().unwrap_or(""),
+                "saga moved on"
+            );
+            if state.is_final() {
+                let took = (chrono::Utc::now() - after.placed_at)
+                    .to_std()
+                    .unwrap_or_default();
+                metrics::histogram!("saga_completion_seconds", "state" => state.as_str())
+                    .record(took.as_secs_f64());
+            }
+        }
+        Transition::RetryAt { at, error } => {
+            metrics::counter!("saga_retries_total", "step" => before.state.step()).increment(1);
+            tracing::info!(state = before.state.as_str(), attempts = after.attempts, retry_at = %at, %error, "saga step will be retried");
+        }
+    }
+}

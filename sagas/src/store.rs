@@ -1,0 +1,497 @@
+//! Schema `saga`: the sagas' rows, the messages already handled, and the queries of the runner,
+//! the listener and the operators' commands.
+//!
+//! Two clocks meet here on purpose: `deadline` and `next_attempt_at` are in the saga's clock (a
+//! test moves it), `lease_until` in the database's (a lease must expire in real time, or a crashed
+//! runner's sagas would wait for a test to move the clock).
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use commerce_domain::{Currency, Money};
+use serde::Serialize;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::model::{OrderSaga, SagaLine, SagaState, SagaTimings, Transition};
+
+/// Applies the `saga` schema migrations (shared bookkeeping with other crates' migrations).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("migrating schema saga: {e}"))
+}
+
+/// A new saga, from an `OrderPlaced`.
+#[derive(Debug, Clone)]
+pub struct NewSaga {
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    pub lines: Vec<SagaLine>,
+    pub total: Money,
+    pub payment_token: String,
+    pub correlation_id: Option<Uuid>,
+    /// The `OrderPlaced` event's id.
+    pub causation_id: Uuid,
+    pub placed_at: DateTime<Utc>,
+}
+
+const SAGA_COLUMNS: &str = "order_id, customer_id, state, lines, total_minor, currency, \
+     payment_token, steps_done, cancel_reason, cancel_requested, deadline, next_attempt_at, \
+     attempts, last_error, correlation_id, causation_id, placed_at, started_at, updated_at, \
+     finished_at";
+
+const FINAL_STATES: &str = "('completed', 'cancelled', 'refunded', 'abandoned')";
+
+/// The store of sagas.
+#[derive(Clone)]
+pub struct SagaStore {
+    pool: PgPool,
+}
+
+impl SagaStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Records message `event_id` as handled, and runs `change` in the same transaction, only if
+    /// it was not handled before. `false`: a redelivery, nothing changed.
+    async fn once<F>(&self, event_id: Uuid, change: F) -> Result<bool, sqlx::Error>
+    where
+        F: for<'c> FnOnce(
+            &'c mut sqlx::PgConnection,
+        ) -> futures::future::BoxFuture<'c, Result<(), sqlx::Error>>,
+    {
+        let mut tx = self.pool.begin().await?;
+        let first = sqlx::query(
+            "INSERT INTO saga.handled_messages (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(event_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !first {
+            return Ok(false);
+        }
+        change(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Starts the saga of an order placed (message `event_id`), due at once (`now`, saga clock).
+    pub async fn start(
+        &self,
+        event_id: Uuid,
+        saga: &NewSaga,
+        now: DateTime<Utc>,
+        timings: &SagaTimings,
+    ) -> Result<bool, sqlx::Error> {
+        let saga = saga.clone();
+        let deadline = timings.deadline(SagaState::Reserving, now);
+        self.once(event_id, move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO saga.order_sagas (order_id, customer_id, state, lines, \
+                     total_minor, currency, payment_token, deadline, next_attempt_at, \
+                     correlation_id, causation_id, placed_at) \
+                     VALUES ($1, $2, 'reserving', $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (order_id) DO NOTHING",
+                )
+                .bind(saga.order_id)
+                .bind(saga.customer_id)
+                .bind(Json(&saga.lines))
+                .bind(saga.total.amount_minor)
+                .bind(saga.total.currency.as_str())
+                .bind(&saga.payment_token)
+                .bind(deadline)
+                .bind(now)
+                .bind(saga.correlation_id)
+                .bind(saga.causation_id)
+                .bind(saga.placed_at)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Records a cancellation of the order by someone else (message `event_id`). A saga that is
+    /// compensating or finished for another reason ignores it; a completed one starts refunding.
+    pub async fn request_cancel(
+        &self,
+        event_id: Uuid,
+        order_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+        timings: &SagaTimings,
+    ) -> Result<bool, sqlx::Error> {
+        let reason = reason.to_owned();
+        let refund_deadline = timings.deadline(SagaState::Refunding, now);
+        self.once(event_id, move |tx| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE saga.order_sagas SET cancel_requested = $2, next_attempt_at = $3, \
+                       state = CASE WHEN state = 'completed' THEN 'refunding' ELSE state END, \
+                       deadline = CASE WHEN state = 'completed' THEN $4 ELSE deadline END, \
+                       cancel_reason = CASE WHEN state = 'completed' THEN $2 ELSE cancel_reason END, \
+                       finished_at = CASE WHEN state = 'completed' THEN NULL ELSE finished_at END, \
+                       attempts = CASE WHEN state = 'completed' THEN 0 ELSE attempts END, \
+                       updated_at = now() \
+                     WHERE order_id = $1 \
+                       AND state NOT IN ('compensating', 'cancelled', 'refunding', 'refunded', 'abandoned')",
+                )
+                .bind(order_id)
+                .bind(&reason)
+                .bind(now)
+                .bind(refund_deadline)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Takes up to `limit` due sagas for `owner` for `lease` (database clock).
+    pub async fn claim_due(
+        &self,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<OrderSaga>, sqlx::Error> {
+        let query = format!(
+            "UPDATE saga.order_sagas s SET lease_owner = $1, \
+               lease_until = now() + make_interval(secs => $4) \
+             FROM (SELECT order_id FROM saga.order_sagas \
+                   WHERE state NOT IN {FINAL_STATES} AND next_attempt_at <= $2 \
+                     AND (lease_until IS NULL OR lease_until < now()) \
+                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due \
+             WHERE s.order_id = due.order_id \
+             RETURNING {}",
+            prefixed("s.", SAGA_COLUMNS)
+        );
+        let rows = sqlx::query(&query)
+            .bind(owner)
+            .bind(now)
+            .bind(limit)
+            .bind(lease.as_secs_f64())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(saga_from_row).collect()
+    }
+
+    /// Records what followed a step, if `owner` still holds the saga. `Ok(None)`: the lease was
+    /// lost (it ran out and another runner took the saga), so this runner stops. Otherwise the
+    /// saga as it now stands, including a cancellation recorded meanwhile. A saga that goes on to
+    /// another step keeps its lease (renewed); one that waits or finishes lets go.
+    pub async fn record(
+        &self,
+        saga: &OrderSaga,
+        transition: &Transition,
+        owner: Uuid,
+        now: DateTime<Utc>,
+        timings: &SagaTimings,
+        lease: Duration,
+    ) -> Result<Option<OrderSaga>, sqlx::Error> {
+        let (state, step_done, cancel_reason, deadline, next_attempt_at, attempts, last_error) =
+            match transition {
+                Transition::Enter {
+                    state,
+                    step_done,
+                    cancel_reason,
+                } => (
+                    *state,
+                    *step_done,
+                    cancel_reason.clone(),
+                    timings.deadline(*state, now),
+                    now,
+                    0,
+                    None,
+                ),
+                Transition::RetryAt { at, error } => (
+                    saga.state,
+                    None,
+                    saga.cancel_reason.clone(),
+                    saga.deadline,
+                    *at,
+                    saga.attempts.saturating_add(1),
+                    Some(error.clone()),
+                ),
+            };
+        let keep_lease = matches!(transition, Transition::Enter { .. }) && !state.is_final();
+        let query = format!(
+            "UPDATE saga.order_sagas SET state = $3, \
+               steps_done = CASE WHEN $4::text IS NULL OR $4 = ANY(steps_done) THEN steps_done \
+                            ELSE array_append(steps_done, $4::text) END, \
+               cancel_reason = $5, deadline = $6, next_attempt_at = $7, attempts = $8, \
+               last_error = COALESCE($9, CASE WHEN $8 = 0 THEN NULL ELSE last_error END), \
+               updated_at = now(), \
+               finished_at = CASE WHEN $10 THEN now() ELSE NULL END, \
+               lease_owner = CASE WHEN $11 THEN lease_owner ELSE NULL END, \
+               lease_until = CASE WHEN $11 THEN now() + make_interval(secs => $12) ELSE NULL END \
+             WHERE order_id = $1 AND lease_owner = $2 \
+             RETURNING {SAGA_COLUMNS}"
+        );
+        let row = sqlx::query(&query)
+            .bind(saga.order_id)
+            .bind(owner)
+            .bind(state.as_str())
+            .bind(step_done)
+            .bind(cancel_reason)
+            .bind(deadline)
+            .bind(next_attempt_at)
+            .bind(attempts)
+            .bind(last_error)
+            .bind(state.is_final())
+            .bind(keep_lease)
+            .bind(lease.as_secs_f64())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(saga_from_row).transpose()
+    }
+
+    /// Lets go of a saga without changing it (the runner is stopping).
+    pub async fn release(&self, order_id: Uuid, owner: Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE saga.order_sagas SET lease_owner = NULL, lease_until = NULL \
+             WHERE order_id = $1 AND lease_owner = $2",
+        )
+        .bind(order_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The saga of `order_id`.
+    pub async fn get(&self, order_id: Uuid) -> Result<Option<OrderSaga>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {SAGA_COLUMNS} FROM saga.order_sagas WHERE order_id = $1"
+        ))
+        .bind(order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(saga_from_row).transpose()
+    }
+
+    /// Sagas in `state` (all when `None`), most recently started first.
+    pub async fn list(
+        &self,
+        state: Option<SagaState>,
+        limit: i64,
+    ) -> Result<Vec<OrderSaga>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SAGA_COLUMNS} FROM saga.order_sagas \
+             WHERE $1::text IS NULL OR state = $1 \
+             ORDER BY started_at DESC, order_id LIMIT $2"
+        ))
+        .bind(state.map(SagaState::as_str))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(saga_from_row).collect()
+    }
+
+    /// How many sagas are in each state.
+    pub async fn counts(&self) -> Result<Vec<(SagaState, i64)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT state, count(*) FROM saga.order_sagas GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = Vec::new();
+        for row in rows {
+            let name: String = row.try_get(0)?;
+            if let Some(state) = SagaState::parse(&name) {
+                counts.push((state, row.try_get(1)?));
+            }
+        }
+        Ok(counts)
+    }
+
+    /// An operator's retry: the saga is due now, its attempts and deadline start again, and an
+    /// abandoned saga resumes where it stopped. `false` if there is no such saga, or it finished.
+    pub async fn retry(
+        &self,
+        order_id: Uuid,
+        now: DateTime<Utc>,
+        timings: &SagaTimings,
+    ) -> Result<bool, sqlx::Error> {
+        let Some(saga) = self.get(order_id).await? else {
+            return Ok(false);
+        };
+        let resume = match saga.state {
+            SagaState::Abandoned => resumed_state(&saga),
+            state if state.is_final() => return Ok(false),
+            state => state,
+        };
+        let updated = sqlx::query(
+            "UPDATE saga.order_sagas SET state = $2, next_attempt_at = $3, deadline = $4, \
+               attempts = 0, finished_at = NULL, lease_owner = NULL, lease_until = NULL, \
+               updated_at = now() \
+             WHERE order_id = $1 AND state = $5",
+        )
+        .bind(order_id)
+        .bind(resume.as_str())
+        .bind(now)
+        .bind(timings.deadline(resume, now))
+        .bind(saga.state.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// An operator takes a saga over: nothing more is done automatically. `false` if there is
+    /// no such saga or it finished.
+    pub async fn abandon(&self, order_id: Uuid, why: &str) -> Result<bool, sqlx::Error> {
+        let query = format!(
+            "UPDATE saga.order_sagas SET state = 'abandoned', \
+               last_error = 'abandoned by an operator: ' || $2 || \
+                            COALESCE(' (while ' || state || '; last error: ' || last_error || ')', \
+                                     ' (while ' || state || ')'), \
+               finished_at = now(), lease_owner = NULL, lease_until = NULL, updated_at = now() \
+             WHERE order_id = $1 AND state NOT IN {FINAL_STATES}"
+        );
+        let updated = sqlx::query(&query)
+            .bind(order_id)
+            .bind(why)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Forgets handled messages older than `age`: SQS never redelivers one that old.
+    pub async fn forget_handled_before(&self, age: Duration) -> Result<u64, sqlx::Error> {
+        let deleted = sqlx::query(
+            "DELETE FROM saga.handled_messages WHERE event_id IN ( \
+               SELECT event_id FROM saga.handled_messages \
+               WHERE handled_at < now() - make_interval(secs => $1) LIMIT 10000)",
+        )
+        .bind(age.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        Ok(deleted.rows_affected())
+    }
+}
+
+/// Where an abandoned saga picks up again: the state after the last step it finished, or
+/// compensation if it had started compensating.
+fn resumed_state(saga: &OrderSaga) -> SagaState {
+    if saga.cancel_reason.is_some() {
+        return if saga.steps_done.iter().any(|s| s == "confirm") {
+            SagaState::Refunding
+        } else {
+            SagaState::Compensating
+        };
+    }
+    let order = [
+        ("reserve", SagaState::Authorizing),
+        ("authorize", SagaState::Confirming),
+        ("confirm", SagaState::Capturing),
+        ("capture", SagaState::Committing),
+        ("commit", SagaState::Completed),
+    ];
+    order
+        .iter()
+        .rev()
+        .find(|(step, _)| saga.steps_done.iter().any(|done| done == step))
+        .map_or(SagaState::Reserving, |(_, next)| *next)
+}
+
+fn prefixed(prefix: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{prefix}{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn saga_from_row(row: &PgRow) -> Result<OrderSaga, sqlx::Error> {
+    let state: String = row.try_get("state")?;
+    let state = SagaState::parse(&state)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown saga state {state:?}").into()))?;
+    let currency: String = row.try_get("currency")?;
+    let total_minor: i64 = row.try_get("total_minor")?;
+    let total = Currency::parse(&currency)
+        .and_then(|currency| Money::new(total_minor, currency))
+        .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+    let Json(lines): Json<Vec<SagaLine>> = row.try_get("lines")?;
+    Ok(OrderSaga {
+        order_id: row.try_get("order_id")?,
+        customer_id: row.try_get("customer_id")?,
+        state,
+        lines,
+        total,
+        payment_token: row.try_get("payment_token")?,
+        steps_done: row.try_get("steps_done")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        cancel_requested: row.try_get("cancel_requested")?,
+        deadline: row.try_get("deadline")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        correlation_id: row.try_get("correlation_id")?,
+        causation_id: row.try_get("causation_id")?,
+        placed_at: row.try_get("placed_at")?,
+        started_at: row.try_get("started_at")?,
+        updated_at: row.try_get("updated_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
+}
+
+/// A saga as the operators' commands print it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SagaView {
+    pub order_id: Uuid,
+    pub customer_id: Uuid,
+    pub state: &'static str,
+    pub steps_done: Vec<String>,
+    pub cancel_reason: Option<String>,
+    pub cancel_requested: Option<String>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub lines: Vec<SagaLine>,
+    pub total_minor: i64,
+    pub currency: String,
+    pub payment_id: Uuid,
+    pub placed_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<&OrderSaga> for SagaView {
+    fn from(saga: &OrderSaga) -> Self {
+        Self {
+            order_id: saga.order_id,
+            customer_id: saga.customer_id,
+            state: saga.state.as_str(),
+            steps_done: saga.steps_done.clone(),
+            cancel_reason: saga.cancel_reason.clone(),
+            cancel_requested: saga.cancel_requested.clone(),
+            deadline: saga.deadline,
+            next_attempt_at: saga.next_attempt_at,
+            attempts: saga.attempts,
+            last_error: saga.last_error.clone(),
+            lines: saga.lines.clone(),
+            total_minor: saga.total.amount_minor,
+            currency: saga.total.currency.as_str().to_owned(),
+            payment_id: saga.payment_id().0,
+            placed_at: saga.placed_at,
+            started_at: saga.started_at,
+            updated_at: saga.updated_at,
+            finished_at: saga.finished_at,
+        }
+    }
+}
