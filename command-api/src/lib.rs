@@ -151,6 +151,8 @@ pub struct CommandApi {
     /// Where expired idempotency keys and published outbox rows are removed from.
     sweeper_pool: sqlx::PgPool,
     outbox_retention: outbox_retention::OutboxRetention,
+    /// Wakes this process's relay; other services in the process (the saga) share it.
+    relay_waker: Arc<Notify>,
 }
 
 /// What the relay needs to start. The topic is resolved once the service runs, with retries: the
@@ -228,7 +230,7 @@ impl CommandApi {
                 .with_upcasters(cart_upcasters()),
             ),
             orders: Arc::new(
-                CommandExecutor::new(PgEventRepository::new(pool.clone()), Some(waker))
+                CommandExecutor::new(PgEventRepository::new(pool.clone()), Some(waker.clone()))
                     .with_upcasters(order_upcasters()),
             ),
             repository: PgEventRepository::new(pool.clone()),
@@ -246,11 +248,17 @@ impl CommandApi {
             relay,
             sweeper_pool,
             outbox_retention: config.outbox_retention,
+            relay_waker: waker,
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Wakes the relay of this process at once, for commands appended outside its handlers.
+    pub fn relay_waker(&self) -> Arc<Notify> {
+        self.relay_waker.clone()
     }
 
     /// Serves (and relays) until `shutdown`; in-flight requests finish first.

@@ -3,6 +3,8 @@ use anyhow::Context;
 use commerce_platform::auth::{Claims, JwtKeys, Role};
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
 use commerce_platform::messaging::{self, AwsClients};
+use commerce_sagas::model::{SagaState, SagaTimings};
+use commerce_sagas::store::{SagaStore, SagaView};
 use uuid::Uuid;
 
 /// `commerce migrate`: creates the database if needed and applies every schema migration.
@@ -11,6 +13,7 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
     let pool = commerce_platform::database::connect(database).await?;
     commerce_command_api::event_store::migrate(&pool).await?;
     commerce_projections::orders::migrate(&pool).await?;
+    commerce_sagas::store::migrate(&pool).await?;
     pool.close().await;
     Ok(())
 }
@@ -96,6 +99,116 @@ pub async fn outbox_retry(
     let retried = commerce_command_api::relay::claims::retry_parked(&pool, positions).await?;
     pool.close().await;
     println!("{retried} parked row(s) put back; the relay publishes them in order");
+    Ok(())
+}
+
+/// The saga store of the configured database.
+async fn saga_store(database: &DatabaseConfig) -> anyhow::Result<SagaStore> {
+    let pool = commerce_platform::database::connect(database).await?;
+    Ok(SagaStore::new(pool))
+}
+
+/// `commerce sagas list`: sagas by state, as a table or JSON lines.
+pub async fn sagas_list(
+    database: &DatabaseConfig,
+    state: Option<&str>,
+    overdue: bool,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let state = state
+        .map(|name| {
+            SagaState::parse(name).ok_or_else(|| {
+                let names: Vec<_> = SagaState::ALL.iter().map(|s| s.as_str()).collect();
+                anyhow::anyhow!("unknown state {name:?}; one of {}", names.join(", "))
+            })
+        })
+        .transpose()?;
+    anyhow::ensure!(limit > 0, "--limit must be positive");
+    let store = saga_store(database).await?;
+    let now = chrono::Utc::now();
+    let sagas: Vec<_> = store
+        .list(state, limit)
+        .await?
+        .into_iter()
+        .filter(|s| !overdue || (!s.state.is_final() && s.deadline.is_some_and(|d| d < now)))
+        .collect();
+    store.pool().close().await;
+    if json {
+        for saga in &sagas {
+            println!("{}", serde_json::to_string(&SagaView::from(saga))?);
+        }
+        return Ok(());
+    }
+    if sagas.is_empty() {
+        println!("no sagas");
+        return Ok(());
+    }
+    println!(
+        "{:<36}  {:<12}  {:<16}  {:>8}  {:<19}  last error",
+        "order", "state", "reason", "attempts", "deadline"
+    );
+    for saga in &sagas {
+        let deadline = saga
+            .deadline
+            .filter(|_| !saga.state.is_final())
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        println!(
+            "{:<36}  {:<12}  {:<16}  {:>8}  {:<19}  {}",
+            saga.order_id,
+            saga.state.as_str(),
+            saga.cancel_reason.as_deref().unwrap_or(""),
+            saga.attempts,
+            deadline,
+            saga.last_error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// `commerce sagas show`: one saga in full, as JSON.
+pub async fn sagas_show(database: &DatabaseConfig, order_id: Uuid) -> anyhow::Result<()> {
+    let store = saga_store(database).await?;
+    let saga = store.get(order_id).await?;
+    store.pool().close().await;
+    let saga = saga.ok_or_else(|| {
+        anyhow::anyhow!("no saga for order {order_id}; is the order placed and the saga running?")
+    })?;
+    println!("{}", serde_json::to_string_pretty(&SagaView::from(&saga))?);
+    Ok(())
+}
+
+/// `commerce sagas retry`.
+pub async fn sagas_retry(database: &DatabaseConfig, order_id: Uuid) -> anyhow::Result<()> {
+    let store = saga_store(database).await?;
+    let retried = store
+        .retry(order_id, chrono::Utc::now(), &SagaTimings::default())
+        .await?;
+    store.pool().close().await;
+    anyhow::ensure!(
+        retried,
+        "no saga for order {order_id} that can be retried (it does not exist or it finished)"
+    );
+    println!("saga of order {order_id} is due now; the saga service takes it up");
+    Ok(())
+}
+
+/// `commerce sagas abandon`.
+pub async fn sagas_abandon(
+    database: &DatabaseConfig,
+    order_id: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!reason.trim().is_empty(), "--reason must say why");
+    let store = saga_store(database).await?;
+    let abandoned = store.abandon(order_id, reason).await?;
+    store.pool().close().await;
+    anyhow::ensure!(
+        abandoned,
+        "no unfinished saga for order {order_id} (it does not exist or it finished)"
+    );
+    println!("saga of order {order_id} abandoned; the order is left as it stands");
     Ok(())
 }
 

@@ -105,6 +105,11 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// Order-fulfilment sagas: list them by state, see why one waits, retry or abandon it.
+    Sagas {
+        #[command(subcommand)]
+        command: SagasCommand,
+    },
     /// Print a bearer token signed with COMMERCE_JWT_SECRET (the development secret in local
     /// mode), carrying COMMERCE_JWT_AUDIENCE and COMMERCE_JWT_ISSUER when they are set.
     Token {
@@ -188,6 +193,44 @@ enum OutboxCommand {
         /// Only this row's global position (repeatable).
         #[arg(long)]
         position: Vec<i64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SagasCommand {
+    /// Sagas, most recent first, with their state, attempts and last error.
+    List {
+        /// Only sagas in this state: reserving, authorizing, confirming, capturing, committing,
+        /// completed, compensating, cancelled, refunding, refunded or abandoned.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only sagas waiting past their deadline (not finished).
+        #[arg(long)]
+        overdue: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One order's saga in full: steps done, deadline, attempts and why it waits.
+    Show {
+        /// The order id.
+        order_id: Uuid,
+    },
+    /// Run a waiting saga's step now (attempts and deadline start again); an abandoned saga
+    /// resumes where it stopped.
+    Retry {
+        /// The order id.
+        order_id: Uuid,
+    },
+    /// Stop driving a saga: nothing more happens to the order automatically.
+    Abandon {
+        /// The order id.
+        order_id: Uuid,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -306,6 +349,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Sagas { command } => {
+            let database = DatabaseConfig::from_env()?;
+            match command {
+                SagasCommand::List {
+                    state,
+                    overdue,
+                    limit,
+                    json,
+                } => commands::sagas_list(&database, state.as_deref(), overdue, limit, json).await,
+                SagasCommand::Show { order_id } => commands::sagas_show(&database, order_id).await,
+                SagasCommand::Retry { order_id } => {
+                    commands::sagas_retry(&database, order_id).await
+                }
+                SagasCommand::Abandon { order_id, reason } => {
+                    commands::sagas_abandon(&database, order_id, &reason).await
+                }
+            }
+        }
         Command::Token {
             role,
             sub,
@@ -332,6 +393,12 @@ async fn up() -> anyhow::Result<()> {
     let running = system::start(config, shutdown.clone()).await?;
     println!("command-api  http://{}", running.command_api);
     println!("read-api     http://{}", running.read_api);
+    if let Some(sagas) = running.sagas {
+        println!("sagas        http://{sagas}/metrics");
+    }
+    if let Some(simulator) = running.payment_simulator {
+        println!("payments     http://{simulator} (simulator: tok_ok, tok_decline, tok_timeout)");
+    }
     println!("ready");
     let signal = shutdown.clone();
     tokio::spawn(async move {

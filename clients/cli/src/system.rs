@@ -6,6 +6,8 @@ use commerce_command_api::CommandApi;
 use commerce_platform::config::ConfigError;
 use commerce_platform::Shutdown;
 use commerce_read_api::ReadApi;
+use commerce_sagas::payments::PaymentSimulator;
+use commerce_sagas::SagaService;
 use tokio::task::JoinHandle;
 
 /// The configuration of each service, read from the same environment.
@@ -14,6 +16,12 @@ pub struct SystemConfig {
     pub command_api: commerce_command_api::Config,
     pub projections: commerce_projections::Config,
     pub read_api: commerce_read_api::Config,
+    pub sagas: commerce_sagas::Config,
+    /// Where the local payment simulator listens (`COMMERCE_PAYMENT_SIMULATOR_ADDR`, default
+    /// 127.0.0.1:8083; `off` runs none, for a real provider at `COMMERCE_PAYMENT_URL`).
+    pub payment_simulator: Option<SocketAddr>,
+    /// Whether the saga runs in this process (`COMMERCE_RUN_SAGAS`, default true).
+    pub run_sagas: bool,
 }
 
 impl SystemConfig {
@@ -22,6 +30,17 @@ impl SystemConfig {
             command_api: commerce_command_api::Config::from_env()?,
             projections: commerce_projections::Config::from_env()?,
             read_api: commerce_read_api::Config::from_env()?,
+            sagas: commerce_sagas::Config::from_env()?,
+            payment_simulator: match commerce_platform::config::env_opt(
+                "COMMERCE_PAYMENT_SIMULATOR_ADDR",
+            ) {
+                Some(off) if off == "off" => None,
+                _ => Some(commerce_platform::config::env_or(
+                    "COMMERCE_PAYMENT_SIMULATOR_ADDR",
+                    "127.0.0.1:8083",
+                )?),
+            },
+            run_sagas: commerce_platform::config::env_or("COMMERCE_RUN_SAGAS", "true")?,
         })
     }
 }
@@ -30,6 +49,10 @@ impl SystemConfig {
 pub struct RunningSystem {
     pub command_api: SocketAddr,
     pub read_api: SocketAddr,
+    /// The saga service's operational endpoints, when it runs here.
+    pub sagas: Option<SocketAddr>,
+    /// The payment simulator, when it runs here.
+    pub payment_simulator: Option<SocketAddr>,
     pub shutdown: Shutdown,
     tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
 }
@@ -81,7 +104,27 @@ pub async fn start(config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<R
         .context("starting read-api")?;
     let command_addr = command_api.address();
     let read_addr = read_api.address();
-    let tasks = vec![
+    let simulator = match config.payment_simulator {
+        Some(listen) => Some(
+            PaymentSimulator::bind(listen)
+                .await
+                .context("starting the payment simulator")?,
+        ),
+        None => None,
+    };
+    let simulator_addr = simulator.as_ref().map(PaymentSimulator::address);
+    let sagas = if config.run_sagas {
+        Some(
+            SagaService::build(config.sagas)
+                .await
+                .context("starting the sagas")?
+                .with_relay_waker(command_api.relay_waker()),
+        )
+    } else {
+        None
+    };
+    let sagas_addr = sagas.as_ref().map(SagaService::address);
+    let mut tasks = vec![
         (
             "command-api",
             tokio::spawn(command_api.run_until_stopped(shutdown.clone())),
@@ -98,9 +141,23 @@ pub async fn start(config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<R
             tokio::spawn(read_api.run_until_stopped(shutdown.clone())),
         ),
     ];
+    if let Some(simulator) = simulator {
+        tasks.push((
+            "payment-simulator",
+            tokio::spawn(simulator.run_until_stopped(shutdown.clone())),
+        ));
+    }
+    if let Some(sagas) = sagas {
+        tasks.push((
+            "sagas",
+            tokio::spawn(sagas.run_until_stopped(shutdown.clone())),
+        ));
+    }
     Ok(RunningSystem {
         command_api: command_addr,
         read_api: read_addr,
+        sagas: sagas_addr,
+        payment_simulator: simulator_addr,
         shutdown,
         tasks,
     })

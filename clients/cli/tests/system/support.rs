@@ -1,5 +1,6 @@
 //! `TestSystem`: the whole system in-process against real Postgres, Redis and the SNS/SQS
 //! emulator, isolated per test by its own database, Redis key prefix, topic and queues.
+use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_cli::system::{self, RunningSystem, SystemConfig};
@@ -10,6 +11,10 @@ use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig, Red
 use commerce_platform::messaging::{self, AwsClients, Topology, CATALOG_QUEUE};
 use commerce_platform::Shutdown;
 use commerce_projections::consumer::ConsumerConfig;
+use commerce_sagas::clock::{ManualClock, SagaClock};
+use commerce_sagas::model::SagaTimings;
+use commerce_sagas::payments::{PaymentSimulator, SimulatorHandle};
+use commerce_sagas::runner::{FaultInjection, RunnerConfig};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -36,6 +41,8 @@ pub struct Options {
     /// Connect the projectors to Redis and Postgres through proxies the test can cut
     /// ([`TestSystem::cut_projection_stores`]); the other services connect directly.
     pub projection_stores_behind_proxies: bool,
+    /// Run the order saga (off: orders stay pending, or a test runs the saga itself).
+    pub sagas: bool,
 }
 
 impl Default for Options {
@@ -44,6 +51,7 @@ impl Default for Options {
             relay: true,
             command_api_without_sns: false,
             projection_stores_behind_proxies: false,
+            sagas: true,
         }
     }
 }
@@ -65,6 +73,11 @@ pub struct TestSystem {
     keys: JwtKeys,
     /// Present with [`Options::projection_stores_behind_proxies`].
     pub projection_proxies: Option<ProjectionStoreProxies>,
+    /// The payment simulator the saga calls, and its state.
+    pub payments: SimulatorHandle,
+    /// The saga's clock: real time until a test moves it forward.
+    pub saga_clock: Arc<ManualClock>,
+    simulator_shutdown: Shutdown,
     database_name: String,
     admin_url: String,
     running: Option<RunningSystem>,
@@ -78,6 +91,7 @@ impl TestSystem {
     pub async fn start_with(options: Options) -> Self {
         commerce_platform::telemetry::init_test_logging();
         let id = Uuid::new_v4().simple().to_string();
+        let simulator_shutdown = Shutdown::new();
         let admin_url = env_or(
             "COMMERCE_TEST_DATABASE_URL",
             "postgres://postgres@127.0.0.1:5432/postgres",
@@ -130,6 +144,13 @@ impl TestSystem {
             ),
             None => (redis.clone(), database.clone()),
         };
+        let simulator = PaymentSimulator::bind("127.0.0.1:0".parse().expect("address"))
+            .await
+            .expect("start the payment simulator");
+        let payments = simulator.handle();
+        let payment_url = format!("http://{}", simulator.address());
+        tokio::spawn(simulator.run_until_stopped(simulator_shutdown.clone()));
+        let saga_clock = Arc::new(ManualClock::new());
         let config = SystemConfig {
             command_api: commerce_command_api::Config {
                 listen: "127.0.0.1:0".parse().expect("address"),
@@ -168,6 +189,33 @@ impl TestSystem {
                 max_body_bytes: MAX_BODY_BYTES,
                 min_version_wait: commerce_read_api::MAX_MIN_VERSION_WAIT,
             },
+            sagas: commerce_sagas::Config {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                database: database.clone(),
+                messaging: messaging.clone(),
+                consumer: ConsumerConfig {
+                    retry_base_secs: 0,
+                    ..ConsumerConfig::default()
+                },
+                payment_url,
+                // `tok_timeout` never answers: each attempt gives up quickly, and the test moves
+                // the saga's clock past the payment deadline instead of waiting 30 s.
+                payment_request_timeout: Duration::from_millis(300),
+                timings: SagaTimings {
+                    retry_first: Duration::from_millis(50),
+                    retry_max: Duration::from_millis(500),
+                    ..SagaTimings::default()
+                },
+                runner: RunnerConfig {
+                    lease: Duration::from_secs(2),
+                    poll_interval: Duration::from_millis(50),
+                    ..RunnerConfig::default()
+                },
+                clock: SagaClock::new(saga_clock.clone()),
+                faults: FaultInjection::default(),
+            },
+            payment_simulator: None,
+            run_sagas: options.sagas,
         };
         let running = system::start(config.clone(), Shutdown::new())
             .await
@@ -185,6 +233,9 @@ impl TestSystem {
             keys: JwtKeys::from_secret(&auth.jwt_secret),
             config,
             projection_proxies,
+            payments,
+            saga_clock,
+            simulator_shutdown,
             database_name,
             admin_url,
             running: Some(running),
@@ -517,6 +568,7 @@ impl TestSystem {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("services stop cleanly");
         }
+        self.simulator_shutdown.cancel();
         self.pool.close().await;
         let prefix = self.config.read_api.redis.key_prefix.clone();
         if let Ok(client) = redis::Client::open(self.config.read_api.redis.url.expose()) {
@@ -564,6 +616,7 @@ impl Drop for TestSystem {
         if let Some(running) = self.running.take() {
             running.shutdown.cancel();
         }
+        self.simulator_shutdown.cancel();
         // Drop the database from a thread of its own: Drop cannot await.
         let _ = std::thread::spawn(move || {
             let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
