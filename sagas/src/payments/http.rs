@@ -221,7 +221,7 @@ mod tests {
 
     use super::*;
     use crate::payments::simulator::testing::RunningSimulator;
-    use crate::payments::PaymentStatus;
+    use crate::payments::SimulatedPaymentStatus;
 
     const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -231,6 +231,24 @@ mod tests {
 
     fn provider(sim: &RunningSimulator) -> HttpPaymentProvider {
         HttpPaymentProvider::new(&sim.base_url, TIMEOUT).unwrap()
+    }
+
+    #[track_caller]
+    fn assert_unavailable(result: Result<(), ProviderError>) {
+        assert!(
+            matches!(result, Err(ProviderError::Unavailable(_))),
+            "{result:?}"
+        );
+    }
+
+    /// Asserts a rejection whose detail starts with `status`, as the client writes it.
+    #[track_caller]
+    fn assert_rejected(result: Result<(), ProviderError>, status: u16) {
+        assert!(
+            matches!(&result, Err(ProviderError::Rejected(detail))
+                if detail.starts_with(&status.to_string())),
+            "{result:?}"
+        );
     }
 
     #[tokio::test]
@@ -244,7 +262,7 @@ mod tests {
         provider.capture(id, &eur(1200)).await.unwrap();
 
         let record = sim.handle.payment(id).unwrap();
-        assert_eq!(record.status, PaymentStatus::Captured);
+        assert_eq!(record.status, SimulatedPaymentStatus::Captured);
         assert_eq!((record.authorizations, record.captures), (1, 1));
         sim.stop().await;
     }
@@ -275,16 +293,15 @@ mod tests {
         let id = Uuid::new_v4();
         let started = Instant::now();
         let result = provider.authorize(id, "tok_timeout", &eur(1200)).await;
-        assert!(
-            matches!(result, Err(ProviderError::Unavailable(_))),
-            "{result:?}"
-        );
+        assert_unavailable(result);
         assert!(started.elapsed() < Duration::from_secs(2));
         // The saga's compensation for a timed-out authorization: the provider never saw one.
         provider.void(id).await.unwrap();
         assert!(sim.handle.payment(id).is_none());
 
-        // Another request still held when the simulator stops must not keep it running.
+        // The simulator let the request go when the client hung up; one still held when the
+        // simulator stops must not keep it running.
+        sim.wait_for_held_requests(0).await;
         let patient = HttpPaymentProvider::new(&sim.base_url, TIMEOUT).unwrap();
         let held = tokio::spawn(async move {
             patient
@@ -294,10 +311,7 @@ mod tests {
         sim.wait_for_held_requests(1).await;
         sim.stop().await;
         let result = held.await.unwrap();
-        assert!(
-            matches!(result, Err(ProviderError::Unavailable(_))),
-            "{result:?}"
-        );
+        assert_unavailable(result);
     }
 
     #[tokio::test]
@@ -308,10 +322,7 @@ mod tests {
         sim.handle.fail_next(2);
         for _ in 0..2 {
             let result = provider.authorize(id, "tok_ok", &eur(1200)).await;
-            assert!(
-                matches!(result, Err(ProviderError::Unavailable(_))),
-                "{result:?}"
-            );
+            assert_unavailable(result);
         }
         provider.authorize(id, "tok_ok", &eur(1200)).await.unwrap();
         assert_eq!(sim.handle.payment(id).unwrap().authorizations, 1);
@@ -335,15 +346,11 @@ mod tests {
         provider.authorize(id, "tok_ok", &eur(1200)).await.unwrap();
         provider.void(id).await.unwrap();
         provider.void(id).await.unwrap();
-        let result = provider.capture(id, &eur(1200)).await;
-        assert!(
-            matches!(result, Err(ProviderError::Rejected(_))),
-            "{result:?}"
-        );
+        assert_rejected(provider.capture(id, &eur(1200)).await, 409);
         let record = sim.handle.payment(id).unwrap();
         assert_eq!(
             (record.status, record.voids, record.captures),
-            (PaymentStatus::Voided, 1, 0)
+            (SimulatedPaymentStatus::Voided, 1, 0)
         );
         sim.stop().await;
     }
@@ -356,13 +363,10 @@ mod tests {
         provider.authorize(id, "tok_ok", &eur(1200)).await.unwrap();
         provider.capture(id, &eur(1200)).await.unwrap();
         let result = provider.void(id).await;
-        assert!(
-            matches!(&result, Err(ProviderError::Rejected(detail)) if detail.starts_with("409")),
-            "{result:?}"
-        );
+        assert_rejected(result, 409);
         assert_eq!(
             sim.handle.payment(id).unwrap().status,
-            PaymentStatus::Captured
+            SimulatedPaymentStatus::Captured
         );
         sim.stop().await;
     }
@@ -374,10 +378,7 @@ mod tests {
         let id = Uuid::new_v4();
         provider.authorize(id, "tok_ok", &eur(1200)).await.unwrap();
         let result = provider.capture(id, &eur(1100)).await;
-        assert!(
-            matches!(&result, Err(ProviderError::Rejected(detail)) if detail.starts_with("422")),
-            "{result:?}"
-        );
+        assert_rejected(result, 422);
         assert_eq!(sim.handle.payment(id).unwrap().captures, 0);
         sim.stop().await;
     }
@@ -395,11 +396,8 @@ mod tests {
 
         let record = sim.handle.payment(id).unwrap();
         assert_eq!((record.refunds, record.refunded_minor), (1, 700));
-        let result = provider.refund(id, Uuid::new_v4(), &eur(600)).await;
-        assert!(
-            matches!(result, Err(ProviderError::Rejected(_))),
-            "{result:?}"
-        );
+        // 700 of 1200 refunded: 600 more is over what was captured.
+        assert_rejected(provider.refund(id, Uuid::new_v4(), &eur(600)).await, 422);
         sim.stop().await;
     }
 
@@ -410,10 +408,7 @@ mod tests {
         drop(listener);
         let provider = HttpPaymentProvider::new(&format!("http://{address}/"), TIMEOUT).unwrap();
         let result = provider.void(Uuid::new_v4()).await;
-        assert!(
-            matches!(result, Err(ProviderError::Unavailable(_))),
-            "{result:?}"
-        );
+        assert_unavailable(result);
     }
 
     #[test]

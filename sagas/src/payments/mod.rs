@@ -13,7 +13,7 @@ pub mod http;
 pub mod simulator;
 
 pub use http::HttpPaymentProvider;
-pub use simulator::{PaymentRecord, PaymentSimulator, PaymentStatus, SimulatorHandle};
+pub use simulator::{PaymentRecord, PaymentSimulator, SimulatedPaymentStatus, SimulatorHandle};
 
 /// Why the provider did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -62,7 +62,7 @@ impl TestCard {
 /// Where a simulated payment stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
+pub enum SimulatedPaymentStatus {
     Authorized,
     /// The authorization was refused: the payment can never be captured.
     Declined,
@@ -74,7 +74,7 @@ pub enum PaymentStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentRecord {
     pub payment_id: Uuid,
-    pub status: PaymentStatus,
+    pub status: SimulatedPaymentStatus,
     pub amount_minor: i64,
     pub currency: Currency,
     /// 1 once authorized, never more: a repeated authorization changes nothing.
@@ -92,7 +92,7 @@ struct SimulatedPayment {
     /// Kept to tell a repeated authorization from another request under the same id.
     token: String,
     amount: Money,
-    status: PaymentStatus,
+    status: SimulatedPaymentStatus,
     /// Why the authorization was refused, answered again to every repeat.
     decline_reason: Option<String>,
     captures: u32,
@@ -125,22 +125,24 @@ impl SimulatedPayment {
     /// Takes the authorized amount; a repeat with the same amount changes nothing.
     fn capture(&mut self, amount: &Money) -> Result<(), SimulatorError> {
         match self.status {
-            PaymentStatus::Declined => Err(SimulatorError::Conflict(
+            SimulatedPaymentStatus::Declined => Err(SimulatorError::Conflict(
                 "the payment was declined; there is nothing to capture".to_owned(),
             )),
-            PaymentStatus::Voided => Err(SimulatorError::Conflict(
+            SimulatedPaymentStatus::Voided => Err(SimulatorError::Conflict(
                 "the payment was voided; it can no longer be captured".to_owned(),
             )),
-            PaymentStatus::Authorized | PaymentStatus::Captured if *amount != self.amount => {
+            SimulatedPaymentStatus::Authorized | SimulatedPaymentStatus::Captured
+                if *amount != self.amount =>
+            {
                 Err(SimulatorError::RuleBroken(format!(
                     "the capture of {} differs from the authorized {}",
                     show(amount),
                     show(&self.amount)
                 )))
             }
-            PaymentStatus::Captured => Ok(()),
-            PaymentStatus::Authorized => {
-                self.status = PaymentStatus::Captured;
+            SimulatedPaymentStatus::Captured => Ok(()),
+            SimulatedPaymentStatus::Authorized => {
+                self.status = SimulatedPaymentStatus::Captured;
                 self.captures += 1;
                 Ok(())
             }
@@ -150,14 +152,14 @@ impl SimulatedPayment {
     /// Lets the authorization go; a repeat, or a payment never authorized, changes nothing.
     fn void(&mut self) -> Result<OperationStatus, SimulatorError> {
         match self.status {
-            PaymentStatus::Authorized => {
-                self.status = PaymentStatus::Voided;
+            SimulatedPaymentStatus::Authorized => {
+                self.status = SimulatedPaymentStatus::Voided;
                 self.voids += 1;
                 Ok(OperationStatus::Voided)
             }
-            PaymentStatus::Voided => Ok(OperationStatus::Voided),
-            PaymentStatus::Declined => Ok(OperationStatus::NotAuthorized),
-            PaymentStatus::Captured => Err(SimulatorError::Conflict(
+            SimulatedPaymentStatus::Voided => Ok(OperationStatus::Voided),
+            SimulatedPaymentStatus::Declined => Ok(OperationStatus::NotAuthorized),
+            SimulatedPaymentStatus::Captured => Err(SimulatorError::Conflict(
                 "the payment was captured; refund it instead".to_owned(),
             )),
         }
@@ -165,7 +167,7 @@ impl SimulatedPayment {
 
     /// Gives `amount` back under `refund_id`; a repeat with the same amount changes nothing.
     fn refund(&mut self, refund_id: Uuid, amount: Money) -> Result<(), SimulatorError> {
-        if self.status != PaymentStatus::Captured {
+        if self.status != SimulatedPaymentStatus::Captured {
             return Err(SimulatorError::Conflict(
                 "the payment was not captured; there is nothing to refund".to_owned(),
             ));
@@ -314,9 +316,9 @@ impl SimulatorState {
                 token: token.to_owned(),
                 amount,
                 status: if decline_reason.is_some() {
-                    PaymentStatus::Declined
+                    SimulatedPaymentStatus::Declined
                 } else {
-                    PaymentStatus::Authorized
+                    SimulatedPaymentStatus::Authorized
                 },
                 decline_reason: decline_reason.map(str::to_owned),
                 captures: 0,
@@ -683,15 +685,16 @@ pub(crate) mod testing {
                 .expect("the simulator stops without error");
         }
 
-        /// Waits until `n` `tok_timeout` requests are held.
+        /// Waits until exactly `n` `tok_timeout` requests are held (a request whose client hung
+        /// up is no longer held).
         pub(crate) async fn wait_for_held_requests(&self, n: usize) {
             tokio::time::timeout(STOP_LIMIT, async {
-                while self.handle.held_requests() < n {
+                while self.handle.held_requests() != n {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             })
             .await
-            .expect("the held request arrives");
+            .expect("the held requests arrive or go");
         }
     }
 }
@@ -814,7 +817,7 @@ mod tests {
         let record = sim.handle.payment(id).unwrap();
         assert_eq!(
             (record.status, record.authorizations),
-            (PaymentStatus::Declined, 0)
+            (SimulatedPaymentStatus::Declined, 0)
         );
         sim.stop().await;
     }
