@@ -194,9 +194,22 @@ impl<P: Projector> SqsConsumer<P> {
                 _ = self.gate.wait_until_up() => {},
                 _ = shutdown.cancelled() => break,
             }
+            let receive = self.receive();
+            tokio::pin!(receive);
             let received = tokio::select! {
-                r = self.receive() => r,
-                _ = shutdown.cancelled() => break,
+                r = &mut receive => r,
+                _ = shutdown.cancelled() => {
+                    // The long poll stays open on the server, which may still hand it a message:
+                    // dropped, that message would stay invisible for the whole visibility
+                    // timeout. Finish the poll and give back what it got.
+                    let wait = Duration::from_secs(u64::try_from(self.config.wait_time_secs).unwrap_or(0) + 2);
+                    if let Ok(Ok(messages)) = tokio::time::timeout(wait, receive).await {
+                        let handles: Vec<String> =
+                            messages.into_iter().filter_map(|m| m.receipt_handle).collect();
+                        self.set_visibility(&handles, 0).await;
+                    }
+                    break;
+                }
             };
             match received {
                 Ok(messages) => self.handle_batch(messages, shutdown).await,
@@ -506,6 +519,12 @@ impl<P: Projector> SqsConsumer<P> {
 
     /// Keeps messages that wait behind a held one hidden for another `hold_visibility_secs`.
     async fn extend_visibility(&self, receipt_handles: &[String]) {
+        self.set_visibility(receipt_handles, self.config.hold_visibility_secs)
+            .await;
+    }
+
+    /// Hides messages for `secs` from now (0: offers them again at once).
+    async fn set_visibility(&self, receipt_handles: &[String], secs: u32) {
         for (chunk_index, chunk) in receipt_handles.chunks(10).enumerate() {
             let entries: Vec<_> = chunk
                 .iter()
@@ -514,7 +533,7 @@ impl<P: Projector> SqsConsumer<P> {
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         .id(format!("{chunk_index}-{i}"))
                         .receipt_handle(handle)
-                        .visibility_timeout(self.config.hold_visibility_secs as i32)
+                        .visibility_timeout(i32::try_from(secs).unwrap_or(i32::MAX))
                         .build()
                         .ok()
                 })
@@ -528,7 +547,7 @@ impl<P: Projector> SqsConsumer<P> {
                 .await
             {
                 tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(e),
-                    "could not extend the visibility of held messages");
+                    "could not change the visibility of messages");
             }
         }
     }

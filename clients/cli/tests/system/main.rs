@@ -7,6 +7,7 @@ mod delivery;
 mod document_bounds;
 mod idempotency;
 mod operations;
+mod order_saga;
 mod outages;
 mod outbox_retention;
 mod product_changes;

@@ -175,7 +175,7 @@ impl TestSystem {
             projections: commerce_projections::Config {
                 database: projection_database,
                 redis: projection_redis,
-                messaging,
+                messaging: messaging.clone(),
                 consumer: ConsumerConfig {
                     retry_base_secs: 0,
                     ..ConsumerConfig::default()
