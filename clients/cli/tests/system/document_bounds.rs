@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{checkout_body, product_body, TestSystem};
+use crate::support::{checkout_body, product_body, Options, TestSystem};
 
 async fn expect(
     system: &TestSystem,
@@ -56,7 +56,12 @@ const RULE: Option<&str> = Some("/problems/rule-violation");
 
 #[tokio::test]
 async fn commands_accept_what_the_document_allows_and_refuse_what_it_forbids() {
-    let system = TestSystem::start().await;
+    let system = TestSystem::start_with(Options {
+        // The order must stay pending for the customer's cancel below: no saga.
+        sagas: false,
+        ..Options::default()
+    })
+    .await;
     let document = served_document(&system, &system.command_url).await;
     let vendor_id = Uuid::new_v4();
     let vendor = system.vendor_token(vendor_id);

@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{checkout_body, shipping_address, TestSystem};
+use crate::support::{checkout_body, shipping_address, Options, TestSystem};
 use commerce_platform::auth::Role;
 
 struct Shop {
@@ -15,8 +15,14 @@ struct Shop {
 }
 
 impl Shop {
+    /// Without the saga: these tests are about the order as checkout places it (pending, then
+    /// whatever its customer does); what the saga does with it is tested in `order_saga`.
     async fn open() -> Self {
-        let system = TestSystem::start().await;
+        let system = TestSystem::start_with(Options {
+            sagas: false,
+            ..Options::default()
+        })
+        .await;
         let vendor = system.vendor_token(Uuid::new_v4());
         let customer_id = Uuid::new_v4();
         let customer = system.token_for(Role::Customer, customer_id, None);
