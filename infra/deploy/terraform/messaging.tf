@@ -77,8 +77,12 @@ resource "aws_sns_topic_subscription" "consumer" {
   protocol             = "sqs"
   endpoint             = aws_sqs_queue.consumer[each.key].arn
   raw_message_delivery = true
-  # Matches the `aggregate_type` message attribute the outbox relay sets on every publish.
-  filter_policy = jsonencode({ aggregate_type = each.value })
+  # Matches the `aggregate_type` (and `event_type`) message attributes the outbox relay sets on
+  # every publish.
+  filter_policy = jsonencode(merge(
+    { aggregate_type = each.value.aggregate_types },
+    length(each.value.event_types) > 0 ? { event_type = each.value.event_types } : {}
+  ))
 
   depends_on = [aws_sqs_queue_policy.consumer]
 }

@@ -32,14 +32,20 @@ variable "tags" {
 # --------------------------------------------------------------------------------------
 
 variable "queues" {
-  description = "Consumer queues: short name => aggregate types delivered to it (the subscription filter policy). Add a consumer by adding an entry. Must match platform/src/messaging.rs QUEUES, because `commerce up` provisions the same queues idempotently."
-  type        = map(list(string))
+  description = "Consumer queues: short name => the aggregate types delivered to it and, optionally, only these event types of them (the subscription filter policy). Add a consumer by adding an entry. Must match platform/src/messaging.rs QUEUES, because `commerce up` provisions the same queues idempotently."
+  type = map(object({
+    aggregate_types = list(string)
+    event_types     = optional(list(string), [])
+  }))
   default = {
-    catalog = ["Product"]
+    catalog      = { aggregate_types = ["Product", "Inventory"] }
+    cart         = { aggregate_types = ["Cart"] }
+    orders       = { aggregate_types = ["Order"] }
+    "order-saga" = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled"] }
   }
 
   validation {
-    condition     = alltrue([for name, types in var.queues : can(regex("^[A-Za-z0-9_-]+$", name)) && length(types) > 0])
+    condition     = alltrue([for name, queue in var.queues : can(regex("^[A-Za-z0-9_-]+$", name)) && length(queue.aggregate_types) > 0])
     error_message = "Queue names may contain letters, digits, '-' and '_', and each queue needs at least one aggregate type."
   }
 }
