@@ -1,16 +1,19 @@
 //! The `commerce` command line and the all-in-one process it runs for local use.
 //!
 //! # Layout
-//! - `system`: starts every service (command API with its relay, projectors, read API) in one
+//! - `system`: starts every service (command API with its relay, projectors, read API, the order
+//!   saga and the payment simulator) in one
 //!   process, as `commerce up` does and as the end-to-end tests do.
 //! - `commands`: one function per CLI subcommand (migrate, provision, token).
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
 //! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
 //!   `commerce-client`, answers printed as JSON.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
+//! - `checkout_load`: `commerce loadgen checkout`, orders from checkout to confirmed by the saga.
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod checkout_load;
 pub mod commands;
 pub mod loadgen;
 pub mod storefront;

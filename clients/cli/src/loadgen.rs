@@ -21,7 +21,7 @@ use crate::storefront::describe;
 /// A cart line holds at most this many units (the domain's `Quantity` bound); each request adds one.
 const LINE_MAX: u32 = 99;
 /// Where the ceiling script lives, relative to the repository root.
-const DEFAULT_CEILING: &str = "../shared/bench/pg-ceiling";
+pub(crate) const DEFAULT_CEILING: &str = "../shared/bench/pg-ceiling";
 /// The ceiling waits for the relay and projectors to work off the load's events (the machine's CPU
 /// at least this idle over a second), so that it runs on a quiet machine; but no longer than
 /// [`SETTLE_AT_MOST`].
@@ -140,7 +140,7 @@ impl fmt::Display for LoadReport {
 
 /// Waits until a one-second window finds the CPUs at least [`QUIET_IDLE_SHARE`] idle (read from
 /// `/proc/stat`; where that is missing, waits 3 s) and says how long that took.
-async fn wait_for_quiet_machine() -> Duration {
+pub(crate) async fn wait_for_quiet_machine() -> Duration {
     let started = Instant::now();
     let Some(mut before) = cpu_times() else {
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -159,7 +159,7 @@ async fn wait_for_quiet_machine() -> Duration {
 }
 
 /// (idle, total) jiffies of all CPUs, from the first line of `/proc/stat`.
-fn cpu_times() -> Option<(u64, u64)> {
+pub(crate) fn cpu_times() -> Option<(u64, u64)> {
     parse_cpu_times(&std::fs::read_to_string("/proc/stat").ok()?)
 }
 
@@ -337,7 +337,7 @@ struct Medians {
     ratio: f64,
 }
 
-async fn ensure_reachable(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+pub(crate) async fn ensure_reachable(http: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let url = format!("{}/healthz", base.trim_end_matches('/'));
     let hint = "start the stack first, e.g. `infra/local/up --detach`";
     match http.get(&url).timeout(Duration::from_secs(3)).send().await {
@@ -530,7 +530,7 @@ fn error_kind(error: &ClientError) -> String {
 }
 
 /// The nearest-rank quantile of sorted values.
-fn quantile(sorted: &[u32], q: f64) -> Option<u32> {
+pub(crate) fn quantile(sorted: &[u32], q: f64) -> Option<u32> {
     let last = sorted.len().checked_sub(1)?;
     let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
     sorted.get(rank.saturating_sub(1).min(last)).copied()
@@ -538,7 +538,7 @@ fn quantile(sorted: &[u32], q: f64) -> Option<u32> {
 
 /// The script to run and how to name it in the output (never an absolute path of this machine
 /// unless the caller gave one).
-fn find_ceiling_script(given: Option<&Path>) -> Option<(String, PathBuf)> {
+pub(crate) fn find_ceiling_script(given: Option<&Path>) -> Option<(String, PathBuf)> {
     if let Some(path) = given {
         return path
             .is_file()
@@ -560,7 +560,7 @@ fn find_ceiling_script(given: Option<&Path>) -> Option<(String, PathBuf)> {
 /// Runs the script with `clients` clients for `seconds` and parses its last line. PostgreSQL is
 /// found through the usual `PG*` variables, defaulting to `COMMERCE_DATABASE_URL`'s host, port and
 /// user.
-fn run_ceiling(script: &Path, clients: u32, seconds: u64) -> anyhow::Result<Ceiling> {
+pub(crate) fn run_ceiling(script: &Path, clients: u32, seconds: u64) -> anyhow::Result<Ceiling> {
     let mut command = std::process::Command::new(script);
     command.arg(clients.to_string()).arg(seconds.to_string());
     if let Some(url) = commerce_platform::config::env_opt("COMMERCE_DATABASE_URL") {

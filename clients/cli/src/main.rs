@@ -171,6 +171,25 @@ enum LoadgenCommand {
         #[arg(long, default_value_t = 1)]
         rounds: usize,
     },
+    /// Orders from checkout to confirmed (the saga's work included), then the PostgreSQL
+    /// ceiling; needs every service running (`commerce up`), COMMERCE_JWT_SECRET as the
+    /// server's and COMMERCE_DATABASE_URL (events per order are counted there).
+    Checkout {
+        /// Orders per round; each has its own customer and a cart filled before the clock starts.
+        #[arg(long, default_value_t = 2000)]
+        orders: usize,
+        /// Checkouts in flight, and the ceiling's clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Products the carts draw from (fewer: more contention on their stock).
+        #[arg(long, default_value_t = 200)]
+        products: usize,
+        /// The ceiling script [default: ../shared/bench/pg-ceiling from the repository root].
+        #[arg(long)]
+        pg_ceiling: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -333,6 +352,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 rounds,
             };
             loadgen::add_items(&AuthConfig::from_env()?, &load).await
+        }
+        Command::Loadgen {
+            command:
+                LoadgenCommand::Checkout {
+                    orders,
+                    concurrency,
+                    products,
+                    pg_ceiling,
+                    rounds,
+                },
+        } => {
+            let load = commerce_cli::checkout_load::CheckoutLoad {
+                command_api: target.command_api,
+                read_api: target.read_api,
+                orders,
+                concurrency,
+                products,
+                pg_ceiling,
+                rounds,
+            };
+            commerce_cli::checkout_load::checkout(
+                &AuthConfig::from_env()?,
+                &DatabaseConfig::from_env()?,
+                &load,
+            )
+            .await
         }
         Command::Products { command } => storefront::products(&target.client()?, command).await,
         Command::Cart { command } => storefront::cart(&target.client()?, command).await,
