@@ -221,6 +221,58 @@ pub enum Transition {
     RetryAt { at: DateTime<Utc>, error: String },
 }
 
+impl Transition {
+    /// Whether the saga's row must say so before the runner goes on. Steps forward need not be
+    /// recorded: after a crash the runner starts again from the last recorded state, and every
+    /// step it repeats is idempotent. But compensation must be on record before it releases
+    /// anything, or a restart could go forward again over a line already given back; a wait must
+    /// be, for the runner that takes it up later and for operators; and so must the end.
+    pub fn must_be_recorded(&self) -> bool {
+        match self {
+            Transition::RetryAt { .. } => true,
+            Transition::Enter { state, .. } => {
+                state.is_final() || matches!(state, SagaState::Compensating | SagaState::Refunding)
+            }
+        }
+    }
+
+    /// `saga` after this transition at `now`.
+    pub fn applied_to(
+        &self,
+        saga: &OrderSaga,
+        now: DateTime<Utc>,
+        timings: &SagaTimings,
+    ) -> OrderSaga {
+        let mut next = saga.clone();
+        match self {
+            Transition::Enter {
+                state,
+                step_done,
+                cancel_reason,
+            } => {
+                if let Some(step) = step_done {
+                    if !next.steps_done.iter().any(|done| done == step) {
+                        next.steps_done.push((*step).to_owned());
+                    }
+                }
+                next.state = *state;
+                next.cancel_reason = cancel_reason.clone();
+                next.deadline = timings.deadline(*state, now);
+                next.next_attempt_at = now;
+                next.attempts = 0;
+                next.last_error = None;
+                next.finished_at = state.is_final().then_some(now);
+            }
+            Transition::RetryAt { at, error } => {
+                next.next_attempt_at = *at;
+                next.attempts = next.attempts.saturating_add(1);
+                next.last_error = Some(error.clone());
+            }
+        }
+        next
+    }
+}
+
 /// The state a pending cancellation moves the saga to, if one is pending and not yet acted on.
 pub fn on_cancel_request(saga: &OrderSaga) -> Option<Transition> {
     let reason = saga.cancel_requested.clone()?;
@@ -231,7 +283,12 @@ pub fn on_cancel_request(saga: &OrderSaga) -> Option<Transition> {
             cancel_reason: Some(reason),
         });
     }
-    if matches!(saga.state, SagaState::Capturing | SagaState::Committing) {
+    // A completed saga learns of a cancellation here when it was recorded while the saga was
+    // finishing; the listener moves one completed earlier to `refunding` itself.
+    if matches!(
+        saga.state,
+        SagaState::Capturing | SagaState::Committing | SagaState::Completed
+    ) {
         return Some(Transition::Enter {
             state: SagaState::Refunding,
             step_done: None,
@@ -394,6 +451,61 @@ mod tests {
     }
 
     #[test]
+    fn compensation_waits_and_ends_are_recorded_before_the_runner_goes_on_steps_forward_are_not() {
+        let enter = |state| Transition::Enter {
+            state,
+            step_done: None,
+            cancel_reason: None,
+        };
+        for state in SagaState::ALL {
+            let recorded = enter(state).must_be_recorded();
+            let forward = matches!(
+                state,
+                SagaState::Reserving
+                    | SagaState::Authorizing
+                    | SagaState::Confirming
+                    | SagaState::Capturing
+                    | SagaState::Committing
+            );
+            assert_eq!(recorded, !forward, "{state:?}");
+        }
+        let retry = Transition::RetryAt {
+            at: Utc::now(),
+            error: "x".into(),
+        };
+        assert!(retry.must_be_recorded());
+    }
+
+    #[test]
+    fn a_transition_applied_in_memory_keeps_each_step_once_and_counts_retries() {
+        let timings = SagaTimings::default();
+        let now = Utc::now();
+        let saga = saga(SagaState::Reserving);
+        let next =
+            after_step(&saga, StepOutcome::Done, now, &timings).applied_to(&saga, now, &timings);
+        assert_eq!(next.state, SagaState::Authorizing);
+        assert_eq!(next.steps_done, ["reserve"]);
+        assert_eq!(next.deadline, timings.deadline(SagaState::Authorizing, now));
+        let again = Transition::Enter {
+            state: SagaState::Authorizing,
+            step_done: Some("reserve"),
+            cancel_reason: None,
+        }
+        .applied_to(&next, now, &timings);
+        assert_eq!(again.steps_done, ["reserve"]);
+        let retried = after_step(&again, StepOutcome::Retry("503".into()), now, &timings)
+            .applied_to(&again, now, &timings);
+        assert_eq!(
+            (retried.attempts, retried.last_error.as_deref()),
+            (1, Some("503"))
+        );
+        assert_eq!(
+            retried.deadline, again.deadline,
+            "a retry keeps the state's deadline"
+        );
+    }
+
+    #[test]
     fn retries_back_off_doubling_up_to_the_cap() {
         let timings = SagaTimings::default();
         assert_eq!(timings.backoff(0), Duration::from_millis(200));
@@ -410,7 +522,9 @@ mod tests {
             (SagaState::Confirming, Some(SagaState::Compensating)),
             (SagaState::Capturing, Some(SagaState::Refunding)),
             (SagaState::Committing, Some(SagaState::Refunding)),
+            (SagaState::Completed, Some(SagaState::Refunding)),
             (SagaState::Compensating, None),
+            (SagaState::Cancelled, None),
             (SagaState::Refunding, None),
         ] {
             let mut cancelled = saga(state);

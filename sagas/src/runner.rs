@@ -146,32 +146,34 @@ impl SagaRunner {
                     after_step(&saga, outcome, self.clock.now(), &self.timings)
                 }
             };
-            let recorded = self
-                .store
-                .record(
-                    &saga,
-                    &transition,
-                    self.owner,
-                    self.clock.now(),
-                    &self.timings,
-                    self.config.lease,
-                )
-                .await;
-            let next = match recorded {
-                Ok(Some(next)) => next,
-                Ok(None) => {
-                    tracing::warn!("lost the saga's lease; another runner has it");
-                    return;
+            let now = self.clock.now();
+            let mut next = transition.applied_to(&saga, now, &self.timings);
+            if transition.must_be_recorded() {
+                let keep_lease =
+                    !next.state.is_final() && !matches!(transition, Transition::RetryAt { .. });
+                match self
+                    .store
+                    .record(&next, self.owner, keep_lease, self.config.lease)
+                    .await
+                {
+                    Ok(Some(stored)) => next = stored,
+                    Ok(None) => {
+                        tracing::warn!("lost the saga's lease; another runner has it");
+                        return;
+                    }
+                    Err(error) => {
+                        // The runner that takes the saga up once the lease runs out repeats the
+                        // steps since the last record: harmless, every step is idempotent.
+                        tracing::warn!(%error, "could not record the saga's progress");
+                        return;
+                    }
                 }
-                Err(error) => {
-                    // The step runs again once the lease runs out: harmless, every step is
-                    // idempotent.
-                    tracing::warn!(%error, "could not record the saga's progress");
-                    return;
-                }
-            };
+            }
             observe(&saga, &next, &transition);
             saga = next;
+            if on_cancel_request(&saga).is_some() {
+                continue;
+            }
             if saga.state.is_final() || matches!(transition, Transition::RetryAt { .. }) {
                 return;
             }

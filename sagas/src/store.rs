@@ -14,7 +14,7 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::model::{OrderSaga, SagaLine, SagaState, SagaTimings, Transition};
+use crate::model::{OrderSaga, SagaLine, SagaState, SagaTimings};
 
 /// Applies the `saga` schema migrations (shared bookkeeping with other crates' migrations).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
@@ -191,53 +191,21 @@ impl SagaStore {
         rows.iter().map(saga_from_row).collect()
     }
 
-    /// Records what followed a step, if `owner` still holds the saga. `Ok(None)`: the lease was
-    /// lost (it ran out and another runner took the saga), so this runner stops. Otherwise the
-    /// saga as it now stands, including a cancellation recorded meanwhile. A saga that goes on to
-    /// another step keeps its lease (renewed); one that waits or finishes lets go.
+    /// Records `saga` as it stands after a step, if `owner` still holds it. `Ok(None)`: the lease
+    /// was lost (it ran out and another runner took the saga), so this runner stops. Otherwise
+    /// the saga as stored, including a cancellation recorded meanwhile. With `keep_lease` the
+    /// lease is renewed for the runner going on; without, it is let go (a wait, or the end).
     pub async fn record(
         &self,
         saga: &OrderSaga,
-        transition: &Transition,
         owner: Uuid,
-        now: DateTime<Utc>,
-        timings: &SagaTimings,
+        keep_lease: bool,
         lease: Duration,
     ) -> Result<Option<OrderSaga>, sqlx::Error> {
-        let (state, step_done, cancel_reason, deadline, next_attempt_at, attempts, last_error) =
-            match transition {
-                Transition::Enter {
-                    state,
-                    step_done,
-                    cancel_reason,
-                } => (
-                    *state,
-                    *step_done,
-                    cancel_reason.clone(),
-                    timings.deadline(*state, now),
-                    now,
-                    0,
-                    None,
-                ),
-                Transition::RetryAt { at, error } => (
-                    saga.state,
-                    None,
-                    saga.cancel_reason.clone(),
-                    saga.deadline,
-                    *at,
-                    saga.attempts.saturating_add(1),
-                    Some(error.clone()),
-                ),
-            };
-        let keep_lease = matches!(transition, Transition::Enter { .. }) && !state.is_final();
         let query = format!(
-            "UPDATE saga.order_sagas SET state = $3, \
-               steps_done = CASE WHEN $4::text IS NULL OR $4 = ANY(steps_done) THEN steps_done \
-                            ELSE array_append(steps_done, $4::text) END, \
-               cancel_reason = $5, deadline = $6, next_attempt_at = $7, attempts = $8, \
-               last_error = COALESCE($9, CASE WHEN $8 = 0 THEN NULL ELSE last_error END), \
-               updated_at = now(), \
-               finished_at = CASE WHEN $10 THEN now() ELSE NULL END, \
+            "UPDATE saga.order_sagas SET state = $3, steps_done = $4, cancel_reason = $5, \
+               deadline = $6, next_attempt_at = $7, attempts = $8, last_error = $9, \
+               finished_at = $10, updated_at = now(), \
                lease_owner = CASE WHEN $11 THEN lease_owner ELSE NULL END, \
                lease_until = CASE WHEN $11 THEN now() + make_interval(secs => $12) ELSE NULL END \
              WHERE order_id = $1 AND lease_owner = $2 \
@@ -246,14 +214,14 @@ impl SagaStore {
         let row = sqlx::query(&query)
             .bind(saga.order_id)
             .bind(owner)
-            .bind(state.as_str())
-            .bind(step_done)
-            .bind(cancel_reason)
-            .bind(deadline)
-            .bind(next_attempt_at)
-            .bind(attempts)
-            .bind(last_error)
-            .bind(state.is_final())
+            .bind(saga.state.as_str())
+            .bind(&saga.steps_done)
+            .bind(&saga.cancel_reason)
+            .bind(saga.deadline)
+            .bind(saga.next_attempt_at)
+            .bind(saga.attempts)
+            .bind(&saga.last_error)
+            .bind(saga.finished_at)
             .bind(keep_lease)
             .bind(lease.as_secs_f64())
             .fetch_optional(&self.pool)

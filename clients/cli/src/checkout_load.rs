@@ -25,7 +25,7 @@ use crate::storefront::describe;
 const TARGET_RATIO: f64 = 0.04;
 const TARGET_P99_MS: f64 = 1000.0;
 /// Units each product starts with: far more than any run sells.
-const STOCK_PER_PRODUCT: u32 = 10_000_000;
+const STOCK_PER_PRODUCT: u32 = 1_000_000;
 /// An order not out of `pending` by then counts as failed.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
