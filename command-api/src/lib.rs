@@ -192,8 +192,16 @@ impl CommandApi {
         event_store::migrate(&pool).await?;
         let aws = AwsClients::connect(&config.messaging).await;
         let waker = Arc::new(Notify::new());
-        let relay = config.run_relay.then(|| RelayLauncher {
-            pool: pool.clone(),
+        // A pool of its own, planning each claim from the outbox as it is (see
+        // `connect_with_custom_plans`).
+        let relay_pool = match config.run_relay {
+            true => Some(
+                commerce_platform::database::connect_with_custom_plans(&config.database).await?,
+            ),
+            false => None,
+        };
+        let relay = relay_pool.map(|pool| RelayLauncher {
+            pool,
             aws: aws.clone(),
             messaging: config.messaging.clone(),
             config: config.relay.clone(),

@@ -106,7 +106,10 @@ impl SagaService {
         let router = http::service_router("sagas", axum::Router::new(), deps, 1024);
         let served = tokio::spawn(http::serve(self.listener, router, halt.clone()));
 
-        let store = SagaStore::new(pool.clone());
+        // The runner's claim of due sagas is planned from the table as it is each time.
+        let store = SagaStore::new(
+            commerce_platform::database::connect_with_custom_plans(&config.database).await?,
+        );
         let provider =
             HttpPaymentProvider::new(&config.payment_url, config.payment_request_timeout)?;
         let repository = || PgEventRepository::new(pool.clone());
