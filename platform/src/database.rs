@@ -27,7 +27,13 @@ pub async fn connect_with_generic_plans(config: &DatabaseConfig) -> anyhow::Resu
 /// while the tables were empty scans them whole, with a hash join, for the connection's whole
 /// life. Planning costs less than a tenth of a millisecond; those scans cost more every minute.
 pub async fn connect_with_custom_plans(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
-    connect_with(config, &[("plan_cache_mode", "force_custom_plan")]).await
+    // Without statistics yet (a young table), estimates run high enough to set off JIT
+    // compilation, which costs tens of milliseconds per execution of a millisecond query.
+    connect_with(
+        config,
+        &[("plan_cache_mode", "force_custom_plan"), ("jit", "off")],
+    )
+    .await
 }
 
 async fn connect_with(

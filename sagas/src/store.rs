@@ -170,16 +170,17 @@ impl SagaStore {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<OrderSaga>, sqlx::Error> {
+        // The due ids are collected first (an array), then updated by key: as a join, the
+        // planner hashed the whole table whenever its statistics lagged behind its growth.
         let query = format!(
-            "UPDATE saga.order_sagas s SET lease_owner = $1, \
+            "UPDATE saga.order_sagas SET lease_owner = $1, \
                lease_until = now() + make_interval(secs => $4) \
-             FROM (SELECT order_id FROM saga.order_sagas \
+             WHERE order_id = ANY(ARRAY( \
+                   SELECT order_id FROM saga.order_sagas \
                    WHERE state NOT IN {FINAL_STATES} AND next_attempt_at <= $2 \
                      AND (lease_until IS NULL OR lease_until < now()) \
-                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) due \
-             WHERE s.order_id = due.order_id \
-             RETURNING {}",
-            prefixed("s.", SAGA_COLUMNS)
+                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)) \
+             RETURNING {SAGA_COLUMNS}"
         );
         let rows = sqlx::query(&query)
             .bind(owner)
@@ -373,14 +374,6 @@ fn resumed_state(saga: &OrderSaga) -> SagaState {
         .rev()
         .find(|(step, _)| saga.steps_done.iter().any(|done| done == step))
         .map_or(SagaState::Reserving, |(_, next)| *next)
-}
-
-fn prefixed(prefix: &str, columns: &str) -> String {
-    columns
-        .split(',')
-        .map(|c| format!("{prefix}{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn saga_from_row(row: &PgRow) -> Result<OrderSaga, sqlx::Error> {

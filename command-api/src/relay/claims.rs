@@ -45,8 +45,11 @@ pub async fn claim(
            ORDER BY global_position LIMIT $1 FOR UPDATE SKIP LOCKED), \
          parked AS MATERIALIZED ( \
            SELECT pe.aggregate_type, pe.aggregate_id, min(p.global_position) AS position \
-           FROM es.outbox p JOIN es.events pe ON pe.global_position = p.global_position \
-           WHERE p.parked_at IS NOT NULL GROUP BY 1, 2) \
+           FROM (SELECT global_position FROM es.outbox WHERE parked_at IS NOT NULL \
+                 ORDER BY global_position) p \
+           CROSS JOIN LATERAL (SELECT aggregate_type, aggregate_id FROM es.events \
+                 WHERE global_position = p.global_position OFFSET 0) pe \
+           GROUP BY 1, 2) \
          SELECT {ENVELOPE_COLUMNS}, pk.position AS parked_before \
          FROM claimed c CROSS JOIN LATERAL ( \
            SELECT * FROM es.events WHERE global_position = c.global_position OFFSET 0) e \
