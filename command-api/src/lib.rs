@@ -196,7 +196,9 @@ impl CommandApi {
         // `connect_with_custom_plans`).
         let relay_pool = match config.run_relay {
             true => Some(
-                commerce_platform::database::connect_with_custom_plans(&config.database).await?,
+                // The claims in flight and their stamps; the lock has a connection of its own.
+                commerce_platform::database::connect_with_custom_plans(&config.database.at_most(4))
+                    .await?,
             ),
             false => None,
         };

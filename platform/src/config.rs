@@ -57,6 +57,16 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
+    /// The same database for a pool of at most `most` connections (never more than configured):
+    /// a service's secondary pools stay small, so that every service of `commerce up` together
+    /// stays well inside the server's `max_connections`.
+    pub fn at_most(&self, most: u32) -> Self {
+        Self {
+            url: self.url.clone(),
+            max_connections: self.max_connections.min(most).max(1),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
             url: Secret::new(env_or::<String>(

@@ -108,7 +108,8 @@ impl SagaService {
 
         // The runner's claim of due sagas is planned from the table as it is each time.
         let store = SagaStore::new(
-            commerce_platform::database::connect_with_custom_plans(&config.database).await?,
+            commerce_platform::database::connect_with_custom_plans(&config.database.at_most(6))
+                .await?,
         );
         let provider =
             HttpPaymentProvider::new(&config.payment_url, config.payment_request_timeout)?;
