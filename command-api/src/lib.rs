@@ -213,7 +213,7 @@ impl CommandApi {
         // A pool of its own: requests waiting on a key hold a connection, and must never starve
         // the commands they wait for.
         let idempotency = idempotency::IdempotencyLayer {
-            pool: commerce_platform::database::connect(&config.database).await?,
+            pool: commerce_platform::database::connect(&config.database.at_most(8)).await?,
             keys: keys.clone(),
             max_body_bytes: config.max_body_bytes,
             relay_waker: waker.clone(),

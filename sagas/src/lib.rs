@@ -88,8 +88,11 @@ impl SagaService {
         // A simulated crash (tests) stops this service only.
         let halt = shutdown.child_token();
         let Some(pool) = retry_until_ready("Postgres for the sagas", &halt, || async {
-            let pool =
-                commerce_platform::database::connect_with_generic_plans(&config.database).await?;
+            // The steps' commands are short: a few connections serve every saga in flight.
+            let pool = commerce_platform::database::connect_with_generic_plans(
+                &config.database.at_most(8),
+            )
+            .await?;
             store::migrate(&pool).await?;
             Ok(pool)
         })
