@@ -88,6 +88,8 @@ impl SagaStore {
     }
 
     /// Starts the saga of an order placed (message `event_id`), due at once (`now`, saga clock).
+    /// One statement: the message is recorded as handled and the saga inserted together, or, for
+    /// a message handled before, neither. `false`: a redelivery.
     pub async fn start(
         &self,
         event_id: Uuid,
@@ -95,34 +97,33 @@ impl SagaStore {
         now: DateTime<Utc>,
         timings: &SagaTimings,
     ) -> Result<bool, sqlx::Error> {
-        let saga = saga.clone();
-        let deadline = timings.deadline(SagaState::Reserving, now);
-        self.once(event_id, move |tx| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO saga.order_sagas (order_id, customer_id, state, lines, \
-                     total_minor, currency, payment_token, deadline, next_attempt_at, \
-                     correlation_id, causation_id, placed_at) \
-                     VALUES ($1, $2, 'reserving', $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                     ON CONFLICT (order_id) DO NOTHING",
-                )
-                .bind(saga.order_id)
-                .bind(saga.customer_id)
-                .bind(Json(&saga.lines))
-                .bind(saga.total.amount_minor)
-                .bind(saga.total.currency.as_str())
-                .bind(&saga.payment_token)
-                .bind(deadline)
-                .bind(now)
-                .bind(saga.correlation_id)
-                .bind(saga.causation_id)
-                .bind(saga.placed_at)
-                .execute(&mut *tx)
-                .await?;
-                Ok(())
-            })
-        })
-        .await
+        let first: Option<Uuid> = sqlx::query_scalar(
+            "WITH handled AS ( \
+               INSERT INTO saga.handled_messages (event_id) VALUES ($1) \
+               ON CONFLICT DO NOTHING RETURNING event_id), \
+             started AS ( \
+               INSERT INTO saga.order_sagas (order_id, customer_id, state, lines, total_minor, \
+                 currency, payment_token, deadline, next_attempt_at, correlation_id, \
+                 causation_id, placed_at) \
+               SELECT $2, $3, 'reserving', $4, $5, $6, $7, $8, $9, $10, $11, $12 \
+               FROM handled ON CONFLICT (order_id) DO NOTHING) \
+             SELECT event_id FROM handled",
+        )
+        .bind(event_id)
+        .bind(saga.order_id)
+        .bind(saga.customer_id)
+        .bind(Json(&saga.lines))
+        .bind(saga.total.amount_minor)
+        .bind(saga.total.currency.as_str())
+        .bind(&saga.payment_token)
+        .bind(timings.deadline(SagaState::Reserving, now))
+        .bind(now)
+        .bind(saga.correlation_id)
+        .bind(saga.causation_id)
+        .bind(saga.placed_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(first.is_some())
     }
 
     /// Records a cancellation of the order by someone else (message `event_id`). A saga that is
