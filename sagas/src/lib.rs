@@ -122,6 +122,7 @@ impl SagaService {
             inventory: CommandExecutor::with_snapshots(repository(), SNAPSHOT_EVERY, waker.clone()),
             payments: CommandExecutor::new(repository(), waker.clone()),
             orders: CommandExecutor::new(repository(), waker).with_upcasters(order_upcasters()),
+            repository: repository(),
             provider: Arc::new(provider),
         };
         let wake = Arc::new(Notify::new());

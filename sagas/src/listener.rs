@@ -119,7 +119,7 @@ impl Projector for SagaListener {
                     let hop = (chrono::Utc::now() - event.occurred_at).num_microseconds();
                     metrics::histogram!("saga_start_delay_seconds")
                         .record(hop.unwrap_or(0) as f64 / 1e6);
-                    tracing::info!(order_id = %saga.order_id, "order saga started");
+                    tracing::debug!(order_id = %saga.order_id, "order saga started");
                 }
                 first
             }

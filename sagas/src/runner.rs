@@ -197,12 +197,22 @@ fn observe(before: &OrderSaga, after: &OrderSaga, transition: &Transition) {
                 "to" => state.as_str()
             )
             .increment(1);
-            tracing::info!(
-                from = before.state.as_str(),
-                to = state.as_str(),
-                reason = after.cancel_reason.as_deref().unwrap_or(""),
-                "saga moved on"
-            );
+            // One line per order at info (where it ended, or that it turned back); each step
+            // forward at debug.
+            if state.is_final() || matches!(state, SagaState::Compensating | SagaState::Refunding) {
+                tracing::info!(
+                    from = before.state.as_str(),
+                    to = state.as_str(),
+                    reason = after.cancel_reason.as_deref().unwrap_or(""),
+                    "saga moved on"
+                );
+            } else {
+                tracing::debug!(
+                    from = before.state.as_str(),
+                    to = state.as_str(),
+                    "saga moved on"
+                );
+            }
             if state.is_final() {
                 let took = (chrono::Utc::now() - after.placed_at)
                     .to_std()

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use commerce_command_api::event_store::{CommandExecutor, ExecuteError};
+use commerce_command_api::event_store::{CommandExecutor, ExecuteError, Loaded, PgEventRepository};
 use commerce_domain::inventory::{Inventory, InventoryCommand};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::{Actor, DomainError, OrderId, PaymentToken, Quantity};
 use commerce_platform::envelope::metadata_keys;
+use cqrs_es::persist::PersistenceError;
 
 use crate::model::{OrderSaga, SagaState, StepOutcome};
 use crate::payments::{PaymentProvider, ProviderError};
@@ -22,6 +23,8 @@ pub struct SagaSteps {
     pub inventory: CommandExecutor<Inventory>,
     pub payments: CommandExecutor<Payment>,
     pub orders: CommandExecutor<Order>,
+    /// For appends decided without a load (a payment's first event).
+    pub repository: PgEventRepository,
     pub provider: Arc<dyn PaymentProvider>,
 }
 
@@ -144,19 +147,34 @@ impl SagaSteps {
         let Ok(token) = PaymentToken::parse(&saga.payment_token) else {
             return Ok(StepOutcome::Compensate(CancelReason::PaymentDeclined));
         };
-        self.payments
-            .execute(
-                &payment_id.to_string(),
-                PaymentCommand::Authorize {
-                    payment_id,
-                    order_id: OrderId(saga.order_id),
-                    amount: saga.total.clone(),
-                    token,
-                },
-                Self::metadata(saga),
-                &(),
-            )
+        let authorize = PaymentCommand::Authorize {
+            payment_id,
+            order_id: OrderId(saga.order_id),
+            amount: saga.total.clone(),
+            token,
+        };
+        // The payment's stream is new unless this step ran before: append its first event
+        // without loading it, and only if that finds the stream taken, run the command on what
+        // is stored (where a repeated authorization records nothing).
+        let id = payment_id.to_string();
+        let metadata = Self::metadata(saga);
+        let decided = self
+            .payments
+            .decide(&id, Loaded::default(), authorize.clone(), &metadata, &())
             .await?;
+        match self
+            .repository
+            .append_decided(&[decided.serialized()], &[])
+            .await
+        {
+            Ok(()) => self.payments.committed(),
+            Err(PersistenceError::OptimisticLockError) => {
+                self.payments.execute(&id, authorize, metadata, &()).await?;
+            }
+            Err(other) => {
+                return Err(ExecuteError::<DomainError>::from_persistence(other).into());
+            }
+        }
         Ok(StepOutcome::Done)
     }
 
