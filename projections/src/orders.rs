@@ -30,12 +30,17 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 pub struct OrderDocument {
     pub order_id: Uuid,
     pub customer_id: Uuid,
-    /// `pending`, `confirmed`, `cancelled` or `shipped`.
+    /// `pending` (placed: the order saga is reserving stock and taking the payment, usually for
+    /// well under a second), `confirmed` (every line's stock held and the payment captured),
+    /// `cancelled` (see `cancel_reason`; every hold released, the payment voided or refunded) or
+    /// `shipped`.
     pub status: String,
     pub lines: Vec<OrderLineDocument>,
     #[schema(value_type = commerce_platform::openapi::MoneySchema)]
     pub total: Money,
-    /// Why it was cancelled, when it was.
+    /// Why it was cancelled, when it was: `out_of_stock` (a line could not be reserved; no
+    /// payment was attempted), `payment_declined` (the card was refused), `payment_timeout` (the
+    /// payment provider did not answer within 30 s), `customer_request` or `admin`.
     pub cancel_reason: Option<String>,
     pub tracking: Option<String>,
     pub status_history: Vec<StatusChange>,
