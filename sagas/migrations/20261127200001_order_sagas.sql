@@ -6,15 +6,17 @@ CREATE SCHEMA IF NOT EXISTS saga;
 CREATE TABLE saga.order_sagas (
     order_id         uuid        PRIMARY KEY,
     customer_id      uuid        NOT NULL,
-    -- reserving, authorizing, confirming, capturing, committing, completed (terminal),
-    -- compensating, cancelled (terminal), refunding, refunded (terminal), abandoned (terminal).
+    -- reserving, authorizing (then confirming), capturing (then committing the stock),
+    -- completed (terminal), compensating, cancelled (terminal), refunding, refunded (terminal),
+    -- abandoned (terminal).
     state            text        NOT NULL,
     -- [{product_id, quantity}] in the order's line order.
     lines            jsonb       NOT NULL,
     total_minor      bigint      NOT NULL,
     currency         text        NOT NULL,
     payment_token    text        NOT NULL,
-    -- Steps finished, in order, each once (`reserve`, `authorize`, ...): what `sagas show` lists.
+    -- Steps finished, in order, each once (`reserve`, `authorize_and_confirm`, ...): what
+    -- `sagas show` lists.
     steps_done       text[]      NOT NULL DEFAULT '{}',
     -- Why the saga compensates (a cancel reason), once it does.
     cancel_reason    text,

@@ -15,10 +15,10 @@ use uuid::Uuid;
 #[serde(rename_all = "snake_case")]
 pub enum SagaState {
     Reserving,
+    /// Authorizing the payment, then confirming the order in the same append.
     Authorizing,
-    Confirming,
+    /// Capturing the payment, then selling the reserved stock in the same append.
     Capturing,
-    Committing,
     Completed,
     Compensating,
     Cancelled,
@@ -28,12 +28,10 @@ pub enum SagaState {
 }
 
 impl SagaState {
-    pub const ALL: [SagaState; 11] = [
+    pub const ALL: [SagaState; 9] = [
         SagaState::Reserving,
         SagaState::Authorizing,
-        SagaState::Confirming,
         SagaState::Capturing,
-        SagaState::Committing,
         SagaState::Completed,
         SagaState::Compensating,
         SagaState::Cancelled,
@@ -46,9 +44,7 @@ impl SagaState {
         match self {
             SagaState::Reserving => "reserving",
             SagaState::Authorizing => "authorizing",
-            SagaState::Confirming => "confirming",
             SagaState::Capturing => "capturing",
-            SagaState::Committing => "committing",
             SagaState::Completed => "completed",
             SagaState::Compensating => "compensating",
             SagaState::Cancelled => "cancelled",
@@ -77,11 +73,9 @@ impl SagaState {
     /// The step the runner performs in this state, named as `steps_done` records it.
     pub fn step(self) -> &'static str {
         match self {
-            SagaState::Reserving => "reserve",
-            SagaState::Authorizing => "authorize",
-            SagaState::Confirming => "confirm",
-            SagaState::Capturing => "capture",
-            SagaState::Committing => "commit",
+            SagaState::Reserving => STEP_RESERVE,
+            SagaState::Authorizing => STEP_AUTHORIZE_AND_CONFIRM,
+            SagaState::Capturing => STEP_CAPTURE_AND_COMMIT,
             SagaState::Compensating => "compensate",
             SagaState::Refunding => "refund",
             SagaState::Completed
@@ -94,12 +88,18 @@ impl SagaState {
     /// Whether the order may still be stopped before confirmation: a cancellation then
     /// compensates; after it, it refunds.
     fn before_confirmation(self) -> bool {
-        matches!(
-            self,
-            SagaState::Reserving | SagaState::Authorizing | SagaState::Confirming
-        )
+        matches!(self, SagaState::Reserving | SagaState::Authorizing)
     }
 }
+
+/// Every line's stock held.
+pub const STEP_RESERVE: &str = "reserve";
+/// The payment authorized at the provider, then `PaymentAuthorized` and `OrderConfirmed` appended
+/// together: the order is confirmed exactly when its payment is on record.
+pub const STEP_AUTHORIZE_AND_CONFIRM: &str = "authorize_and_confirm";
+/// The payment captured at the provider, then `PaymentCaptured` and every line's
+/// `StockCommitted` appended together.
+pub const STEP_CAPTURE_AND_COMMIT: &str = "capture_and_commit";
 
 /// One order line as the saga needs it: what to reserve, commit or give back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,10 +285,7 @@ pub fn on_cancel_request(saga: &OrderSaga) -> Option<Transition> {
     }
     // A completed saga learns of a cancellation here when it was recorded while the saga was
     // finishing; the listener moves one completed earlier to `refunding` itself.
-    if matches!(
-        saga.state,
-        SagaState::Capturing | SagaState::Committing | SagaState::Completed
-    ) {
+    if matches!(saga.state, SagaState::Capturing | SagaState::Completed) {
         return Some(Transition::Enter {
             state: SagaState::Refunding,
             step_done: None,
@@ -310,10 +307,8 @@ pub fn after_step(
         StepOutcome::Done => Transition::Enter {
             state: match saga.state {
                 SagaState::Reserving => SagaState::Authorizing,
-                SagaState::Authorizing => SagaState::Confirming,
-                SagaState::Confirming => SagaState::Capturing,
-                SagaState::Capturing => SagaState::Committing,
-                SagaState::Committing => SagaState::Completed,
+                SagaState::Authorizing => SagaState::Capturing,
+                SagaState::Capturing => SagaState::Completed,
                 SagaState::Compensating => SagaState::Cancelled,
                 SagaState::Refunding => SagaState::Refunded,
                 done => done,
@@ -396,10 +391,8 @@ mod tests {
         let timings = SagaTimings::default();
         let path = [
             (SagaState::Reserving, SagaState::Authorizing),
-            (SagaState::Authorizing, SagaState::Confirming),
-            (SagaState::Confirming, SagaState::Capturing),
-            (SagaState::Capturing, SagaState::Committing),
-            (SagaState::Committing, SagaState::Completed),
+            (SagaState::Authorizing, SagaState::Capturing),
+            (SagaState::Capturing, SagaState::Completed),
             (SagaState::Compensating, SagaState::Cancelled),
             (SagaState::Refunding, SagaState::Refunded),
         ];
@@ -461,11 +454,7 @@ mod tests {
             let recorded = enter(state).must_be_recorded();
             let forward = matches!(
                 state,
-                SagaState::Reserving
-                    | SagaState::Authorizing
-                    | SagaState::Confirming
-                    | SagaState::Capturing
-                    | SagaState::Committing
+                SagaState::Reserving | SagaState::Authorizing | SagaState::Capturing
             );
             assert_eq!(recorded, !forward, "{state:?}");
         }
@@ -519,9 +508,7 @@ mod tests {
         for (state, expected) in [
             (SagaState::Reserving, Some(SagaState::Compensating)),
             (SagaState::Authorizing, Some(SagaState::Compensating)),
-            (SagaState::Confirming, Some(SagaState::Compensating)),
             (SagaState::Capturing, Some(SagaState::Refunding)),
-            (SagaState::Committing, Some(SagaState::Refunding)),
             (SagaState::Completed, Some(SagaState::Refunding)),
             (SagaState::Compensating, None),
             (SagaState::Cancelled, None),

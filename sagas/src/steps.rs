@@ -1,22 +1,29 @@
 //! Each state's step: the commands the saga sends (through the command side's executor, the same
-//! load-decide-append path as an HTTP command) and the payment provider calls it makes. Every step
+//! load-decide-append path as an HTTP command; where one step changes several aggregates, their
+//! streams are loaded in one query and their decisions appended in one statement, as checkout
+//! does) and the payment provider calls it makes. Every step
 //! is safe to run again: the commands are idempotent per order (a repeated reservation, release,
 //! confirmation, capture, void or refund records nothing) and provider calls are keyed by ids
 //! derived from the order.
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use commerce_command_api::event_store::{CommandExecutor, ExecuteError, Loaded, PgEventRepository};
+use commerce_command_api::event_store::{
+    CommandExecutor, ExecuteError, PgEventRepository, StoredStream,
+};
 use commerce_domain::inventory::{Inventory, InventoryCommand};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::{Actor, DomainError, OrderId, PaymentToken, Quantity};
 use commerce_platform::envelope::metadata_keys;
-use cqrs_es::persist::PersistenceError;
+use cqrs_es::persist::{PersistenceError, SerializedEvent};
 
-use crate::model::{OrderSaga, SagaState, StepOutcome};
+use crate::model::{OrderSaga, SagaState, StepOutcome, STEP_RESERVE};
 use crate::payments::{PaymentProvider, ProviderError};
+
+/// Tries of a step's combined append when other writers keep winning the race.
+const MAX_ATTEMPTS: u32 = 5;
 
 /// What a step talks to.
 pub struct SagaSteps {
@@ -52,10 +59,8 @@ impl SagaSteps {
         let started = Instant::now();
         let result = match saga.state {
             SagaState::Reserving => self.reserve(saga).await,
-            SagaState::Authorizing => self.authorize(saga).await,
-            SagaState::Confirming => self.confirm(saga).await,
-            SagaState::Capturing => self.capture(saga).await,
-            SagaState::Committing => self.commit(saga).await,
+            SagaState::Authorizing => self.authorize_and_confirm(saga).await,
+            SagaState::Capturing => self.capture_and_commit(saga).await,
             SagaState::Compensating => self.compensate(saga).await,
             SagaState::Refunding => self.refund(saga).await,
             SagaState::Completed
@@ -125,8 +130,9 @@ impl SagaSteps {
         Ok(StepOutcome::Done)
     }
 
-    /// Asks the provider to hold the money, then records the authorization.
-    async fn authorize(&self, saga: &OrderSaga) -> StepResult {
+    /// Asks the provider to hold the money, then records the authorization and confirms the
+    /// order in one append: an order is confirmed exactly when its payment is on record.
+    async fn authorize_and_confirm(&self, saga: &OrderSaga) -> StepResult {
         let payment_id = saga.payment_id();
         match self
             .provider
@@ -147,87 +153,142 @@ impl SagaSteps {
         let Ok(token) = PaymentToken::parse(&saga.payment_token) else {
             return Ok(StepOutcome::Compensate(CancelReason::PaymentDeclined));
         };
-        let authorize = PaymentCommand::Authorize {
-            payment_id,
-            order_id: OrderId(saga.order_id),
-            amount: saga.total.clone(),
-            token,
-        };
-        // The payment's stream is new unless this step ran before: append its first event
-        // without loading it, and only if that finds the stream taken, run the command on what
-        // is stored (where a repeated authorization records nothing).
-        let id = payment_id.to_string();
+        let (payment, order) = (payment_id.to_string(), saga.order_id.to_string());
         let metadata = Self::metadata(saga);
-        let decided = self
-            .payments
-            .decide(&id, Loaded::default(), authorize.clone(), &metadata, &())
-            .await?;
-        match self
-            .repository
-            .append_decided(&[decided.serialized()], &[])
-            .await
-        {
-            Ok(()) => self.payments.committed(),
-            Err(PersistenceError::OptimisticLockError) => {
-                self.payments.execute(&id, authorize, metadata, &()).await?;
-            }
-            Err(other) => {
-                return Err(ExecuteError::<DomainError>::from_persistence(other).into());
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut stored = self
+                .load(&[(Payment::TYPE, &payment), (Order::TYPE, &order)])
+                .await?
+                .into_iter();
+            let (Some(payment_stream), Some(order_stream)) = (stored.next(), stored.next()) else {
+                return Err(Transient("a load returned fewer streams than asked".into()));
+            };
+            let loaded_payment = self
+                .payments
+                .rebuild::<DomainError>(&payment, payment_stream)
+                .await?;
+            let loaded_order = self
+                .orders
+                .rebuild::<DomainError>(&order, order_stream)
+                .await?;
+            let authorized = PaymentCommand::Authorize {
+                payment_id,
+                order_id: OrderId(saga.order_id),
+                amount: saga.total.clone(),
+                token: token.clone(),
+            };
+            let authorized = self
+                .payments
+                .decide(&payment, loaded_payment, authorized, &metadata, &())
+                .await?;
+            let confirm = OrderCommand::Confirm {
+                actor: Actor::System,
+            };
+            let confirmed = match self
+                .orders
+                .decide(&order, loaded_order, confirm, &metadata, &())
+                .await
+            {
+                Ok(confirmed) => confirmed,
+                // Cancelled meanwhile (by its customer): compensation voids the provider's hold.
+                Err(ExecuteError::Rejected(DomainError::IllegalTransition { .. })) => {
+                    return Ok(StepOutcome::CancelledElsewhere)
+                }
+                Err(other) => return Err(other.into()),
+            };
+            if self
+                .append(&[authorized.serialized(), confirmed.serialized()], attempt)
+                .await?
+            {
+                return Ok(StepOutcome::Done);
             }
         }
-        Ok(StepOutcome::Done)
+        Err(Transient("the payment or the order kept changing".into()))
     }
 
-    async fn confirm(&self, saga: &OrderSaga) -> StepResult {
-        let confirmed = self
-            .orders
-            .execute(
-                &saga.order_id.to_string(),
-                OrderCommand::Confirm {
-                    actor: Actor::System,
-                },
-                Self::metadata(saga),
-                &(),
-            )
-            .await;
-        match confirmed {
-            Ok(_) => Ok(StepOutcome::Done),
-            Err(ExecuteError::Rejected(DomainError::IllegalTransition { .. })) => {
-                Ok(StepOutcome::CancelledElsewhere)
-            }
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    async fn capture(&self, saga: &OrderSaga) -> StepResult {
+    /// Takes the money at the provider, then records the capture and sells every line's held
+    /// units in one append.
+    async fn capture_and_commit(&self, saga: &OrderSaga) -> StepResult {
         let payment_id = saga.payment_id();
         self.provider.capture(payment_id.0, &saga.total).await?;
-        self.payments
-            .execute(
-                &payment_id.to_string(),
-                PaymentCommand::Capture {
-                    amount: saga.total.clone(),
-                },
-                Self::metadata(saga),
-                &(),
-            )
-            .await?;
-        Ok(StepOutcome::Done)
+        let payment = payment_id.to_string();
+        let products: Vec<String> = saga
+            .lines
+            .iter()
+            .map(|l| l.product_id.to_string())
+            .collect();
+        let mut streams: Vec<(&str, &str)> = vec![(Payment::TYPE, &payment)];
+        streams.extend(products.iter().map(|p| (Inventory::TYPE, p.as_str())));
+        let metadata = Self::metadata(saga);
+        let order_id = OrderId(saga.order_id);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut stored = self.load(&streams).await?.into_iter();
+            let Some(payment_stream) = stored.next() else {
+                return Err(Transient("a load returned fewer streams than asked".into()));
+            };
+            let loaded = self
+                .payments
+                .rebuild::<DomainError>(&payment, payment_stream)
+                .await?;
+            let capture = PaymentCommand::Capture {
+                amount: saga.total.clone(),
+            };
+            let captured = self
+                .payments
+                .decide(&payment, loaded, capture, &metadata, &())
+                .await?;
+            let mut commits = Vec::with_capacity(products.len());
+            for (product, stream) in products.iter().zip(stored) {
+                let loaded = self
+                    .inventory
+                    .rebuild::<DomainError>(product, stream)
+                    .await?;
+                let commit = InventoryCommand::Commit { order_id };
+                commits.push(
+                    self.inventory
+                        .decide(product, loaded, commit, &metadata, &())
+                        .await?,
+                );
+            }
+            let mut decisions = vec![captured.serialized()];
+            decisions.extend(commits.iter().map(|c| c.serialized()));
+            if self.append(&decisions, attempt).await? {
+                return Ok(StepOutcome::Done);
+            }
+        }
+        Err(Transient("the payment or the stock kept changing".into()))
     }
 
-    async fn commit(&self, saga: &OrderSaga) -> StepResult {
-        let order_id = OrderId(saga.order_id);
-        for line in &saga.lines {
-            self.inventory
-                .execute(
-                    &line.product_id.to_string(),
-                    InventoryCommand::Commit { order_id },
-                    Self::metadata(saga),
-                    &(),
-                )
-                .await?;
+    /// Loads several streams, of any types, in one query.
+    async fn load(&self, streams: &[(&str, &str)]) -> Result<Vec<StoredStream>, Transient> {
+        self.repository
+            .load_streams(streams)
+            .await
+            .map_err(|e| ExecuteError::<DomainError>::from_persistence(e).into())
+    }
+
+    /// Appends decisions about several aggregates in one statement. `false`: another writer got
+    /// to one of them first (after a pause, the caller decides again from a fresh load).
+    async fn append(
+        &self,
+        decisions: &[&[SerializedEvent]],
+        attempt: u32,
+    ) -> Result<bool, Transient> {
+        if decisions.iter().all(|d| d.is_empty()) {
+            return Ok(true);
         }
-        Ok(StepOutcome::Done)
+        match self.repository.append_decided(decisions, &[]).await {
+            Ok(()) => {
+                self.payments.committed();
+                Ok(true)
+            }
+            Err(PersistenceError::OptimisticLockError) => {
+                let pause = 2u64.saturating_pow(attempt).min(50);
+                tokio::time::sleep(Duration::from_millis(rand::random_range(0..=pause))).await;
+                Ok(false)
+            }
+            Err(other) => Err(ExecuteError::<DomainError>::from_persistence(other).into()),
+        }
     }
 
     /// Undoes, in reverse: the authorization is voided, every line's hold released, and the
@@ -281,7 +342,7 @@ impl SagaSteps {
             // authorization whose answer was lost (a timeout); voiding one it never made does
             // nothing. A saga stopped while reserving never asked.
             None => {
-                if saga.steps_done.iter().any(|step| step == "reserve") {
+                if saga.steps_done.iter().any(|step| step == STEP_RESERVE) {
                     self.provider.void(payment_id.0).await?;
                 }
                 return Ok(());

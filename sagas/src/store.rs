@@ -14,7 +14,10 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-use crate::model::{OrderSaga, SagaLine, SagaState, SagaTimings};
+use crate::model::{
+    OrderSaga, SagaLine, SagaState, SagaTimings, STEP_AUTHORIZE_AND_CONFIRM,
+    STEP_CAPTURE_AND_COMMIT, STEP_RESERVE,
+};
 
 /// Applies the `saga` schema migrations (shared bookkeeping with other crates' migrations).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
@@ -356,25 +359,23 @@ impl SagaStore {
 /// Where an abandoned saga picks up again: the state after the last step it finished, or
 /// compensation if it had started compensating.
 fn resumed_state(saga: &OrderSaga) -> SagaState {
+    let done = |step: &str| saga.steps_done.iter().any(|s| s == step);
     if saga.cancel_reason.is_some() {
-        return if saga.steps_done.iter().any(|s| s == "confirm") {
+        return if done(STEP_AUTHORIZE_AND_CONFIRM) {
             SagaState::Refunding
         } else {
             SagaState::Compensating
         };
     }
-    let order = [
-        ("reserve", SagaState::Authorizing),
-        ("authorize", SagaState::Confirming),
-        ("confirm", SagaState::Capturing),
-        ("capture", SagaState::Committing),
-        ("commit", SagaState::Completed),
-    ];
-    order
-        .iter()
-        .rev()
-        .find(|(step, _)| saga.steps_done.iter().any(|done| done == step))
-        .map_or(SagaState::Reserving, |(_, next)| *next)
+    if done(STEP_CAPTURE_AND_COMMIT) {
+        SagaState::Completed
+    } else if done(STEP_AUTHORIZE_AND_CONFIRM) {
+        SagaState::Capturing
+    } else if done(STEP_RESERVE) {
+        SagaState::Authorizing
+    } else {
+        SagaState::Reserving
+    }
 }
 
 fn saga_from_row(row: &PgRow) -> Result<OrderSaga, sqlx::Error> {

@@ -159,8 +159,9 @@ where
     }
 
     /// Folds a stored stream into the aggregate. A snapshot that no longer deserializes (the
-    /// aggregate's shape changed) is skipped for a full replay, not an outage.
-    async fn rebuild<E: std::error::Error>(
+    /// aggregate's shape changed) is skipped for a full replay, not an outage. Public for callers
+    /// that load streams of several types in one query ([`PgEventRepository::load_streams`]).
+    pub async fn rebuild<E: std::error::Error>(
         &self,
         aggregate_id: &str,
         stream: StoredStream,
