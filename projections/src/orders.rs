@@ -15,6 +15,10 @@ use crate::consumer::{Outcome, Projector};
 use crate::error::ProjectionError;
 use crate::sequence::sequence_check;
 
+/// The Postgres channel on which each write of an order document is announced (payload: the
+/// order id), so the read API wakes reads waiting for it.
+pub const ORDER_CHANGES_CHANNEL: &str = "read_orders";
+
 /// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     let mut migrator = sqlx::migrate!("./migrations");
@@ -203,13 +207,17 @@ impl Projector for OrdersProjector {
         let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
         vendor_ids.sort();
         vendor_ids.dedup();
-        // A concurrent first insert makes this a no-op; the version check then reports it.
+        // A concurrent first insert makes this a no-op; the version check then reports it. The
+        // write notifies readers waiting for the order (sent when it commits).
         let written = sqlx::query(
-            "INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, doc = EXCLUDED.doc, \
-             vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
-             WHERE read.orders.version = $6",
+            "WITH written AS ( \
+               INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
+               VALUES ($1, $2, $3, $4, $5) \
+               ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
+                 doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
+               WHERE read.orders.version = $6 \
+               RETURNING order_id) \
+             SELECT pg_notify($7, order_id::text) FROM written",
         )
         .bind(order_id)
         .bind(doc.customer_id)
@@ -217,9 +225,10 @@ impl Projector for OrdersProjector {
         .bind(doc.version)
         .bind(serde_json::to_value(&doc)?)
         .bind(stored_version)
-        .execute(&self.pool)
+        .bind(ORDER_CHANGES_CHANNEL)
+        .fetch_all(&self.pool)
         .await?
-        .rows_affected();
+        .len();
         Ok(if written == 1 {
             Outcome::Applied
         } else {

@@ -1,9 +1,16 @@
 //! Read-your-writes: a client passes the version its command returned and the read waits, briefly,
 //! until the read model has it.
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
+use commerce_platform::Shutdown;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+use uuid::Uuid;
 
 use crate::error::ReadError;
 
@@ -70,7 +77,25 @@ pub async fn wait_for_readable<T, F, Fut>(
     min_version: Option<i64>,
     version_of: impl Fn(&T) -> i64,
     access: impl Fn(&T) -> Access,
+    load: F,
+) -> Result<Option<T>, ReadError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ReadError>>,
+{
+    wait_for_readable_woken(max_wait, min_version, version_of, access, load, None).await
+}
+
+/// [`wait_for_readable`], woken by `changes` (when given) as soon as the document changes, and
+/// otherwise loading it again only every [`POLL_WHEN_NOTIFIED`]: one load per change instead of
+/// one every few milliseconds.
+pub async fn wait_for_readable_woken<T, F, Fut>(
+    max_wait: Duration,
+    min_version: Option<i64>,
+    version_of: impl Fn(&T) -> i64,
+    access: impl Fn(&T) -> Access,
     mut load: F,
+    mut changes: Option<DocumentChanges>,
 ) -> Result<Option<T>, ReadError>
 where
     F: FnMut() -> Fut,
@@ -104,8 +129,120 @@ where
                 max_wait.as_millis()
             )));
         }
-        tokio::time::sleep(interval.min(deadline - now)).await;
-        interval = (interval * 2).min(Duration::from_millis(50));
+        match changes.as_mut() {
+            Some(changes) => {
+                let pause = POLL_WHEN_NOTIFIED.min(deadline - now);
+                tokio::select! {
+                    _ = changes.next() => {},
+                    _ = tokio::time::sleep(pause) => {},
+                }
+            }
+            None => {
+                tokio::time::sleep(interval.min(deadline - now)).await;
+                interval = (interval * 2).min(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+/// How often a read woken by notifications loads anyway (a notification lost to a reconnect).
+pub const POLL_WHEN_NOTIFIED: Duration = Duration::from_millis(250);
+
+/// Changes of one document, from a [`ChangeFeed`]: subscribed before the first load, so no change
+/// between that load and the wait is missed.
+pub struct DocumentChanges {
+    id: Uuid,
+    feed: broadcast::Receiver<Uuid>,
+}
+
+impl DocumentChanges {
+    /// Returns when the document may have changed: a notification names it, or some were missed.
+    async fn next(&mut self) {
+        loop {
+            match self.feed.recv().await {
+                Ok(id) if id == self.id => return,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}
+
+/// Ids of documents written by a projector, from Postgres `LISTEN` on its channel (the writer
+/// sends `NOTIFY` in the statement that writes). While the listening connection is down, nobody
+/// subscribes, and reads poll as without it.
+#[derive(Clone)]
+pub struct ChangeFeed {
+    sender: broadcast::Sender<Uuid>,
+    listening: Arc<AtomicBool>,
+}
+
+impl ChangeFeed {
+    /// Listens on `channel` until `stop`, reconnecting after a failure.
+    pub fn start(pool: PgPool, channel: &'static str, stop: Shutdown) -> Self {
+        let (sender, _) = broadcast::channel(4096);
+        let feed = Self {
+            sender,
+            listening: Arc::new(AtomicBool::new(false)),
+        };
+        tokio::spawn(feed.clone().listen(pool, channel, stop));
+        feed
+    }
+
+    /// The changes of document `id`, if the feed is live.
+    pub fn subscribe(&self, id: Uuid) -> Option<DocumentChanges> {
+        self.listening
+            .load(Ordering::Acquire)
+            .then(|| DocumentChanges {
+                id,
+                feed: self.sender.subscribe(),
+            })
+    }
+
+    async fn listen(self, pool: PgPool, channel: &'static str, stop: Shutdown) {
+        while !stop.is_cancelled() {
+            let listener = async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                listener.listen(channel).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            let mut listener = tokio::select! {
+                l = listener => l,
+                _ = stop.cancelled() => return,
+            };
+            match &mut listener {
+                Ok(listener) => {
+                    self.listening.store(true, Ordering::Release);
+                    tracing::debug!(channel, "listening for document changes");
+                    loop {
+                        let notification = tokio::select! {
+                            n = listener.try_recv() => n,
+                            _ = stop.cancelled() => return,
+                        };
+                        match notification {
+                            Ok(Some(n)) => {
+                                if let Ok(id) = Uuid::parse_str(n.payload()) {
+                                    // No receiver is not an error: nobody is waiting.
+                                    let _ = self.sender.send(id);
+                                }
+                            }
+                            // The connection dropped: notifications may have been lost.
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    self.listening.store(false, Ordering::Release);
+                    tracing::warn!(channel, "lost the connection listening for document changes; reads poll until it is back");
+                }
+                Err(error) => {
+                    tracing::warn!(channel, %error, "cannot listen for document changes; reads poll");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {},
+                _ = stop.cancelled() => return,
+            }
+        }
     }
 }
 
@@ -295,5 +432,39 @@ mod tests {
                 "{version}"
             );
         }
+    }
+
+    /// Against the local Postgres (`COMMERCE_TEST_DATABASE_URL`, default the `postgres` database).
+    #[tokio::test]
+    async fn a_change_feed_wakes_the_reader_of_the_document_named_and_no_other() {
+        let url = std::env::var("COMMERCE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let pool = PgPool::connect(&url).await.unwrap();
+        let channel = "test_changes_feed";
+        let stop = Shutdown::new();
+        let feed = ChangeFeed::start(pool.clone(), channel, stop.clone());
+        let (mine, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut changes = loop {
+            if let Some(changes) = feed.subscribe(mine) {
+                break changes;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        for id in [other, mine] {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(id.to_string())
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(5), changes.next())
+            .await
+            .expect("woken by the notification naming the document");
+        assert!(
+            changes.feed.try_recv().is_err(),
+            "the other document's notification was passed over on the way"
+        );
+        stop.cancel();
     }
 }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub postgres: sqlx::PgPool,
     /// Longest a read waits for `min_version` (`Config::min_version_wait`).
     pub min_version_wait: std::time::Duration,
+    /// Orders written by the projector, so reads waiting for one wake when it changes.
+    pub order_changes: consistency::ChangeFeed,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -95,6 +97,8 @@ pub struct ReadApi {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
+    /// Stops listening for document changes when the service stops.
+    listening: Shutdown,
 }
 
 impl ReadApi {
@@ -105,6 +109,12 @@ impl ReadApi {
         let postgres = commerce_platform::database::connect(&config.database).await?;
         // The projectors own schema `read`; migrating here too lets the API start first.
         commerce_projections::orders::migrate(&postgres).await?;
+        let listening = Shutdown::new();
+        let order_changes = consistency::ChangeFeed::start(
+            postgres.clone(),
+            commerce_projections::orders::ORDER_CHANGES_CHANNEL,
+            listening.clone(),
+        );
         let state = AppState {
             keys: Arc::new(JwtKeys::from_config(&config.auth)),
             redis: redis.clone(),
@@ -112,6 +122,7 @@ impl ReadApi {
             carts: CartKeys::new(&config.redis.key_prefix),
             postgres: postgres.clone(),
             min_version_wait: config.min_version_wait,
+            order_changes,
         };
         let deps = Dependencies {
             postgres: Some(postgres),
@@ -123,6 +134,7 @@ impl ReadApi {
             listener,
             address,
             router: router(state, deps, config.max_body_bytes),
+            listening,
         })
     }
 
@@ -132,7 +144,9 @@ impl ReadApi {
 
     pub async fn run_until_stopped(self, shutdown: Shutdown) -> anyhow::Result<()> {
         tracing::info!(address = %self.address, "read-api listening");
-        http::serve(self.listener, self.router, shutdown).await
+        let served = http::serve(self.listener, self.router, shutdown).await;
+        self.listening.cancel();
+        served
     }
 }
 

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::catalog::GetParams;
-use crate::consistency::{requested_min_version, wait_for_readable, Access};
+use crate::consistency::{requested_min_version, wait_for_readable_woken, Access};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -109,12 +109,15 @@ pub async fn get_order(
         Uuid::parse_str(&id).map_err(|_| ReadError::Malformed("order id must be a UUID".into()))?;
     let who = visibility(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    let order = wait_for_readable(
+    // Subscribed before the first load: a change in between still wakes the wait.
+    let changes = min_version.and_then(|_| state.order_changes.subscribe(id));
+    let order = wait_for_readable_woken(
         state.min_version_wait,
         min_version,
         |o: &OrderDocument| o.version,
         |o| who.access(o),
         || load_order(&state, id),
+        changes,
     )
     .await?
     .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))?;
