@@ -126,6 +126,8 @@ impl SagaService {
             provider: Arc::new(provider),
         };
         let wake = Arc::new(Notify::new());
+        let (hand_over, new_sagas) = tokio::sync::mpsc::unbounded_channel();
+        let owner = Uuid::now_v7();
         let runner = Arc::new(SagaRunner {
             store: store.clone(),
             steps,
@@ -134,9 +136,9 @@ impl SagaService {
             config: config.runner.clone(),
             faults: config.faults.clone(),
             wake: wake.clone(),
-            owner: Uuid::now_v7(),
+            owner,
         });
-        let running = tokio::spawn(runner.run(halt.clone()));
+        let running = tokio::spawn(runner.run(new_sagas, halt.clone()));
         let gauges = tokio::spawn(export_counts(store.clone(), halt.clone()));
 
         let consumed = async {
@@ -153,6 +155,8 @@ impl SagaService {
                 config.clock.clone(),
                 config.timings.clone(),
                 wake,
+                (owner, config.runner.lease),
+                hand_over,
             );
             SqsConsumer::new(
                 aws.sqs.clone(),

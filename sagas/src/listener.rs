@@ -9,12 +9,13 @@ use commerce_platform::envelope::EventEnvelope;
 use commerce_projections::consumer::{Outcome, Projector};
 use commerce_projections::error::ProjectionError;
 use serde::Deserialize;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use uuid::Uuid;
 
 use crate::clock::SagaClock;
+use crate::model::OrderSaga;
 use crate::model::{SagaLine, SagaTimings};
-use crate::store::{NewSaga, SagaStore};
+use crate::store::{NewSaga, SagaStore, Started};
 
 /// The part of an `OrderPlaced` payload the saga needs; any version that carries these reads.
 #[derive(Debug, Deserialize)]
@@ -50,6 +51,10 @@ pub struct SagaListener {
     timings: SagaTimings,
     /// Wakes the runner: a saga is due.
     runner: Arc<Notify>,
+    /// The runner's id and lease: a new saga is inserted already leased to it, and handed to it
+    /// through `hand_over`, with no claim in between.
+    runner_lease: (Uuid, std::time::Duration),
+    hand_over: mpsc::UnboundedSender<OrderSaga>,
 }
 
 impl SagaListener {
@@ -58,12 +63,16 @@ impl SagaListener {
         clock: SagaClock,
         timings: SagaTimings,
         runner: Arc<Notify>,
+        runner_lease: (Uuid, std::time::Duration),
+        hand_over: mpsc::UnboundedSender<OrderSaga>,
     ) -> Self {
         Self {
             store,
             clock,
             timings,
             runner,
+            runner_lease,
+            hand_over,
         }
     }
 
@@ -111,17 +120,23 @@ impl Projector for SagaListener {
                     causation_id: event.event_id,
                     placed_at: event.occurred_at,
                 };
-                let first = self
+                let started = self
                     .store
-                    .start(event.event_id, &saga, now, &self.timings)
+                    .start(event.event_id, &saga, now, &self.timings, self.runner_lease)
                     .await?;
-                if first {
-                    let hop = (chrono::Utc::now() - event.occurred_at).num_microseconds();
-                    metrics::histogram!("saga_start_delay_seconds")
-                        .record(hop.unwrap_or(0) as f64 / 1e6);
-                    tracing::debug!(order_id = %saga.order_id, "order saga started");
+                match started {
+                    Started::New(saga) => {
+                        let hop = (chrono::Utc::now() - event.occurred_at).num_microseconds();
+                        metrics::histogram!("saga_start_delay_seconds")
+                            .record(hop.unwrap_or(0) as f64 / 1e6);
+                        tracing::debug!(order_id = %saga.order_id, "order saga started");
+                        // A stopped runner drops it: its lease runs out and another takes it.
+                        let _ = self.hand_over.send(*saga);
+                        return Ok(Outcome::Applied);
+                    }
+                    Started::AlreadyThere => true,
+                    Started::Redelivered => false,
                 }
-                first
             }
             "OrderCancelled" => {
                 let cancelled: Cancelled = Self::payload(event)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use commerce_platform::Shutdown;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
@@ -73,8 +73,13 @@ pub struct SagaRunner {
 }
 
 impl SagaRunner {
-    /// Runs until `halt`; sagas being driven then finish their current step and let go.
-    pub async fn run(self: Arc<Self>, halt: Shutdown) {
+    /// Runs until `halt`; sagas being driven then finish their current step and let go. Sagas
+    /// handed over on `new_sagas` are already leased to this runner.
+    pub async fn run(
+        self: Arc<Self>,
+        mut new_sagas: mpsc::UnboundedReceiver<OrderSaga>,
+        halt: Shutdown,
+    ) {
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut driving = JoinSet::new();
         tracing::info!(owner = %self.owner, "saga runner started");
@@ -121,6 +126,20 @@ impl SagaRunner {
             }
             tokio::select! {
                 _ = self.wake.notified() => {},
+                Some(saga) = new_sagas.recv() => {
+                    // Leased at insert: it waits here for a permit, never for its lease.
+                    let runner = self.clone();
+                    let halt = halt.clone();
+                    let permits = permits.clone();
+                    driving.spawn(async move {
+                        let Ok(permit) = permits.acquire_owned().await else {
+                            return;
+                        };
+                        runner.drive(saga, &halt).await;
+                        drop(permit);
+                    });
+                    continue;
+                },
                 _ = tokio::time::sleep(self.config.poll_interval) => {},
                 _ = halt.cancelled() => break,
             }

@@ -29,6 +29,17 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("migrating schema saga: {e}"))
 }
 
+/// What starting a saga did.
+#[derive(Debug)]
+pub enum Started {
+    /// The saga, inserted and leased to the runner named.
+    New(Box<OrderSaga>),
+    /// The message was new, but the order's saga exists (another event id for the same order).
+    AlreadyThere,
+    /// The message was handled before: nothing changed.
+    Redelivered,
+}
+
 /// A new saga, from an `OrderPlaced`.
 #[derive(Debug, Clone)]
 pub struct NewSaga {
@@ -90,43 +101,58 @@ impl SagaStore {
         Ok(true)
     }
 
-    /// Starts the saga of an order placed (message `event_id`), due at once (`now`, saga clock).
-    /// One statement: the message is recorded as handled and the saga inserted together, or, for
-    /// a message handled before, neither. `false`: a redelivery.
+    /// Starts the saga of an order placed (message `event_id`), due at once (`now`, saga clock)
+    /// and already leased to `runner` for `lease`, which is handed it directly. One statement:
+    /// the message is recorded as handled and the saga inserted together, or, for a message
+    /// handled before, neither.
     pub async fn start(
         &self,
         event_id: Uuid,
         saga: &NewSaga,
         now: DateTime<Utc>,
         timings: &SagaTimings,
-    ) -> Result<bool, sqlx::Error> {
-        let first: Option<Uuid> = sqlx::query_scalar(
+        runner: (Uuid, Duration),
+    ) -> Result<Started, sqlx::Error> {
+        let (owner, lease) = runner;
+        let query = format!(
             "WITH handled AS ( \
                INSERT INTO saga.handled_messages (event_id) VALUES ($1) \
                ON CONFLICT DO NOTHING RETURNING event_id), \
              started AS ( \
                INSERT INTO saga.order_sagas (order_id, customer_id, state, lines, total_minor, \
                  currency, payment_token, deadline, next_attempt_at, correlation_id, \
-                 causation_id, placed_at) \
-               SELECT $2, $3, 'reserving', $4, $5, $6, $7, $8, $9, $10, $11, $12 \
-               FROM handled ON CONFLICT (order_id) DO NOTHING) \
-             SELECT event_id FROM handled",
-        )
-        .bind(event_id)
-        .bind(saga.order_id)
-        .bind(saga.customer_id)
-        .bind(Json(&saga.lines))
-        .bind(saga.total.amount_minor)
-        .bind(saga.total.currency.as_str())
-        .bind(&saga.payment_token)
-        .bind(timings.deadline(SagaState::Reserving, now))
-        .bind(now)
-        .bind(saga.correlation_id)
-        .bind(saga.causation_id)
-        .bind(saga.placed_at)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(first.is_some())
+                 causation_id, placed_at, lease_owner, lease_until) \
+               SELECT $2, $3, 'reserving', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 now() + make_interval(secs => $14) \
+               FROM handled ON CONFLICT (order_id) DO NOTHING \
+               RETURNING {SAGA_COLUMNS}) \
+             SELECT h.event_id AS handled_event, s.* FROM handled h LEFT JOIN started s ON true"
+        );
+        let row = sqlx::query(&query)
+            .bind(event_id)
+            .bind(saga.order_id)
+            .bind(saga.customer_id)
+            .bind(Json(&saga.lines))
+            .bind(saga.total.amount_minor)
+            .bind(saga.total.currency.as_str())
+            .bind(&saga.payment_token)
+            .bind(timings.deadline(SagaState::Reserving, now))
+            .bind(now)
+            .bind(saga.correlation_id)
+            .bind(saga.causation_id)
+            .bind(saga.placed_at)
+            .bind(owner)
+            .bind(lease.as_secs_f64())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(Started::Redelivered);
+        };
+        let inserted: Option<Uuid> = row.try_get("order_id")?;
+        Ok(match inserted {
+            Some(_) => Started::New(Box::new(saga_from_row(&row)?)),
+            None => Started::AlreadyThere,
+        })
     }
 
     /// Records a cancellation of the order by someone else (message `event_id`). A saga that is
