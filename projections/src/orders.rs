@@ -163,6 +163,40 @@ impl OrdersProjector {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
+
+    /// Writes `doc` over the row at `stored_version` (0: no row yet). `false` if the row was not
+    /// at that version: another write got there first. The write notifies readers waiting for
+    /// the order (sent when it commits).
+    async fn write(
+        &self,
+        order_id: Uuid,
+        doc: &OrderDocument,
+        stored_version: i64,
+    ) -> Result<bool, ProjectionError> {
+        let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
+        vendor_ids.sort();
+        vendor_ids.dedup();
+        let written = sqlx::query(
+            "WITH written AS ( \
+               INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
+               VALUES ($1, $2, $3, $4, $5) \
+               ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
+                 doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
+               WHERE read.orders.version = $6 \
+               RETURNING order_id) \
+             SELECT pg_notify($7, order_id::text) FROM written",
+        )
+        .bind(order_id)
+        .bind(doc.customer_id)
+        .bind(&vendor_ids)
+        .bind(doc.version)
+        .bind(serde_json::to_value(doc)?)
+        .bind(stored_version)
+        .bind(ORDER_CHANGES_CHANNEL)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(written.len() == 1)
+    }
 }
 
 impl Projector for OrdersProjector {
@@ -177,6 +211,19 @@ impl Projector for OrdersProjector {
         let order_id = Uuid::parse_str(&envelope.aggregate_id)
             .context("order id is not a UUID")
             .map_err(ProjectionError::Unprocessable)?;
+        // An order's first event needs nothing stored: its document is written straight away.
+        // Only a row already there (a redelivery, or a first event that was skipped) sends it
+        // the long way below, which then finds it a duplicate.
+        if envelope.sequence == 1 {
+            if let Some(doc) = serde_json::from_value::<OrderEvent>(envelope.payload.clone())
+                .ok()
+                .and_then(|event| evolve(None, event, envelope).ok())
+            {
+                if self.write(order_id, &doc, 0).await? {
+                    return Ok(Outcome::Applied);
+                }
+            }
+        }
         // No lock and no transaction: the write below goes through only if the row is still at
         // the version read here, so two statements give the exactly-once effect that a locked
         // read, a write and a commit gave in four round trips.
@@ -204,32 +251,7 @@ impl Projector for OrdersProjector {
             .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))
             .map_err(ProjectionError::Unprocessable)?;
         let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
-        let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
-        vendor_ids.sort();
-        vendor_ids.dedup();
-        // A concurrent first insert makes this a no-op; the version check then reports it. The
-        // write notifies readers waiting for the order (sent when it commits).
-        let written = sqlx::query(
-            "WITH written AS ( \
-               INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
-               VALUES ($1, $2, $3, $4, $5) \
-               ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
-                 doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
-               WHERE read.orders.version = $6 \
-               RETURNING order_id) \
-             SELECT pg_notify($7, order_id::text) FROM written",
-        )
-        .bind(order_id)
-        .bind(doc.customer_id)
-        .bind(&vendor_ids)
-        .bind(doc.version)
-        .bind(serde_json::to_value(&doc)?)
-        .bind(stored_version)
-        .bind(ORDER_CHANGES_CHANNEL)
-        .fetch_all(&self.pool)
-        .await?
-        .len();
-        Ok(if written == 1 {
+        Ok(if self.write(order_id, &doc, stored_version).await? {
             Outcome::Applied
         } else {
             Outcome::Duplicate
