@@ -108,8 +108,8 @@ pub struct SagaLine {
     pub quantity: u32,
 }
 
-/// An order's saga as stored in `saga.order_sagas`.
-#[derive(Debug, Clone, PartialEq)]
+/// An order's saga as stored in `saga.order_sagas` (and as `commerce sagas show` prints it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrderSaga {
     pub order_id: Uuid,
     pub customer_id: Uuid,

@@ -437,50 +437,19 @@ fn saga_from_row(row: &PgRow) -> Result<OrderSaga, sqlx::Error> {
     })
 }
 
-/// A saga as the operators' commands print it.
+/// A saga as the operators' commands print it: the stored saga and the payment it derives.
 #[derive(Debug, Clone, Serialize)]
-pub struct SagaView {
-    pub order_id: Uuid,
-    pub customer_id: Uuid,
-    pub state: &'static str,
-    pub steps_done: Vec<String>,
-    pub cancel_reason: Option<String>,
-    pub cancel_requested: Option<String>,
-    pub deadline: Option<DateTime<Utc>>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub lines: Vec<SagaLine>,
-    pub total_minor: i64,
-    pub currency: String,
+pub struct SagaView<'a> {
+    #[serde(flatten)]
+    pub saga: &'a OrderSaga,
     pub payment_id: Uuid,
-    pub placed_at: DateTime<Utc>,
-    pub started_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
 }
 
-impl From<&OrderSaga> for SagaView {
-    fn from(saga: &OrderSaga) -> Self {
+impl<'a> From<&'a OrderSaga> for SagaView<'a> {
+    fn from(saga: &'a OrderSaga) -> Self {
         Self {
-            order_id: saga.order_id,
-            customer_id: saga.customer_id,
-            state: saga.state.as_str(),
-            steps_done: saga.steps_done.clone(),
-            cancel_reason: saga.cancel_reason.clone(),
-            cancel_requested: saga.cancel_requested.clone(),
-            deadline: saga.deadline,
-            next_attempt_at: saga.next_attempt_at,
-            attempts: saga.attempts,
-            last_error: saga.last_error.clone(),
-            lines: saga.lines.clone(),
-            total_minor: saga.total.amount_minor,
-            currency: saga.total.currency.as_str().to_owned(),
+            saga,
             payment_id: saga.payment_id().0,
-            placed_at: saga.placed_at,
-            started_at: saga.started_at,
-            updated_at: saga.updated_at,
-            finished_at: saga.finished_at,
         }
     }
 }

@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use commerce_client::{CommandOptions, CommerceClient, Money, NewProduct, ShippingAddress};
-use commerce_platform::auth::{Claims, JwtKeys, Role};
+use commerce_client::{CommandOptions, CommerceClient, ShippingAddress};
+use commerce_platform::auth::{JwtKeys, Role};
 use commerce_platform::config::{AuthConfig, DatabaseConfig};
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use crate::loadgen::{
-    cpu_times, ensure_reachable, find_ceiling_script, quantile, run_ceiling,
-    wait_for_quiet_machine, DEFAULT_CEILING,
+    cpu_times, ensure_reachable, find_ceiling_script, mint, published_products, quantile,
+    run_ceiling, wait_for_quiet_machine, DEFAULT_CEILING,
 };
 use crate::storefront::describe;
 
@@ -26,6 +26,8 @@ const TARGET_RATIO: f64 = 0.04;
 const TARGET_P99_MS: f64 = 1000.0;
 /// Units each product starts with: far more than any run sells.
 const STOCK_PER_PRODUCT: u32 = 1_000_000;
+/// Lifetime of the load's tokens: longer than any run.
+const TOKEN_TTL_SECS: i64 = 4 * 3600;
 /// An order not out of `pending` by then counts as failed.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
 
@@ -82,7 +84,14 @@ pub async fn checkout(
     if ceiling_script.is_none() {
         println!("pg-ceiling   not found ({DEFAULT_CEILING}); no ratio");
     }
-    let products = stocked_products(&client, &keys, load).await?;
+    let admin = client.with_token(mint(&keys, Role::Admin, TOKEN_TTL_SECS)?);
+    let products = published_products(
+        &admin,
+        load.products,
+        load.concurrency.min(16),
+        Some(STOCK_PER_PRODUCT),
+    )
+    .await?;
     let mut rounds = Vec::new();
     for round in 1..=load.rounds.max(1) {
         println!("round {round} of {}", load.rounds.max(1));
@@ -244,60 +253,6 @@ fn address() -> ShippingAddress {
     }
 }
 
-fn mint(keys: &JwtKeys, role: Role) -> anyhow::Result<String> {
-    let claims = Claims::new(Uuid::new_v4().to_string(), role, None, 4 * 3600);
-    keys.mint(&claims).context("minting a token")
-}
-
-/// Published products of one new vendor, each with plenty of stock.
-async fn stocked_products(
-    client: &CommerceClient,
-    keys: &JwtKeys,
-    load: &CheckoutLoad,
-) -> anyhow::Result<Arc<[Uuid]>> {
-    let admin = client.with_token(mint(keys, Role::Admin)?);
-    let vendor_id = Uuid::new_v4();
-    let run = Uuid::new_v4().simple().to_string();
-    let run = run.get(..8).unwrap_or(&run).to_owned();
-    let ids: Vec<Uuid> = futures::stream::iter(0..load.products)
-        .map(|k| {
-            let (admin, run) = (&admin, &run);
-            async move {
-                let options = CommandOptions::default();
-                let product = NewProduct {
-                    sku: format!("CHECKOUT-{run}-{k}"),
-                    title: format!("Checkout load product {k}"),
-                    description: String::new(),
-                    category: "loadgen".to_owned(),
-                    price: Money::new(1000, "EUR"),
-                    vendor_id: Some(vendor_id),
-                };
-                let created = admin
-                    .create_product(&product, &options)
-                    .await
-                    .map_err(describe)
-                    .context(
-                        "creating a product as admin (is COMMERCE_JWT_SECRET the server's?)",
-                    )?;
-                admin
-                    .publish_product(created.product_id, &options)
-                    .await
-                    .map_err(describe)
-                    .context("publishing a product")?;
-                admin
-                    .receive_stock(created.product_id, STOCK_PER_PRODUCT, &options)
-                    .await
-                    .map_err(describe)
-                    .context("receiving stock")?;
-                anyhow::Ok(created.product_id)
-            }
-        })
-        .buffer_unordered(load.concurrency.min(16))
-        .try_collect()
-        .await?;
-    Ok(ids.into())
-}
-
 /// One cart per order, each of its own customer, holding one unit of a product.
 async fn filled_carts(
     client: &CommerceClient,
@@ -308,7 +263,7 @@ async fn filled_carts(
     futures::stream::iter(0..load.orders)
         .map(|n| async move {
             let options = CommandOptions::default();
-            let owner = client.with_token(mint(keys, Role::Customer)?);
+            let owner = client.with_token(mint(keys, Role::Customer, TOKEN_TTL_SECS)?);
             let cart = owner
                 .create_cart(&options)
                 .await

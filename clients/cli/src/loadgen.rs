@@ -224,7 +224,8 @@ pub async fn add_items(auth: &AuthConfig, load: &AddItemsLoad) -> anyhow::Result
                 .map_or(DEFAULT_CEILING.to_owned(), |p| p.display().to_string())
         );
     }
-    let products = create_products(&client, &keys, token_ttl, load).await?;
+    let admin = client.with_token(mint(&keys, Role::Admin, token_ttl)?);
+    let products = published_products(&admin, load.products, load.concurrency, None).await?;
     let mut rounds = Vec::with_capacity(load.rounds);
     for round in 1..=load.rounds.max(1) {
         if load.rounds > 1 {
@@ -352,26 +353,26 @@ pub(crate) async fn ensure_reachable(http: &reqwest::Client, base: &str) -> anyh
     }
 }
 
-fn mint(keys: &JwtKeys, role: Role, ttl: i64) -> anyhow::Result<String> {
+pub(crate) fn mint(keys: &JwtKeys, role: Role, ttl: i64) -> anyhow::Result<String> {
     let claims = Claims::new(Uuid::new_v4().to_string(), role, None, ttl);
     keys.mint(&claims).context("minting a token")
 }
 
-/// K published products of one new vendor, created by an admin.
-async fn create_products(
-    client: &CommerceClient,
-    keys: &JwtKeys,
-    ttl: i64,
-    load: &AddItemsLoad,
+/// `count` published products of one new vendor, created by `admin` (`concurrency` at a time),
+/// each with `stock` units received when given. Every load generator starts from these.
+pub(crate) async fn published_products(
+    admin: &CommerceClient,
+    count: usize,
+    concurrency: usize,
+    stock: Option<u32>,
 ) -> anyhow::Result<Arc<[Uuid]>> {
-    let admin = client.with_token(mint(keys, Role::Admin, ttl)?);
     let vendor_id = Uuid::new_v4();
     let run = Uuid::new_v4().simple().to_string();
     let run = run.get(..8).unwrap_or(&run).to_owned();
     let options = CommandOptions::default();
-    let ids: Vec<Uuid> = futures::stream::iter(0..load.products)
+    let ids: Vec<Uuid> = futures::stream::iter(0..count)
         .map(|k| {
-            let (admin, options, run) = (&admin, &options, &run);
+            let (options, run) = (&options, &run);
             async move {
                 let product = NewProduct {
                     sku: format!("LOADGEN-{run}-{k}"),
@@ -393,10 +394,17 @@ async fn create_products(
                     .await
                     .map_err(describe)
                     .context("publishing a product")?;
+                if let Some(units) = stock {
+                    admin
+                        .receive_stock(created.product_id, units, options)
+                        .await
+                        .map_err(describe)
+                        .context("receiving stock")?;
+                }
                 anyhow::Ok(created.product_id)
             }
         })
-        .buffer_unordered(load.concurrency)
+        .buffer_unordered(concurrency.max(1))
         .try_collect()
         .await?;
     Ok(ids.into())
