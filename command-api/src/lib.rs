@@ -193,12 +193,18 @@ impl CommandApi {
         let aws = AwsClients::connect(&config.messaging).await;
         let waker = Arc::new(Notify::new());
         // A pool of its own, planning each claim from the outbox as it is (see
-        // `connect_with_custom_plans`).
+        // `connect_with_custom_plans`), with the claims' session settings (see `relay::claims`).
         let relay_pool = match config.run_relay {
             true => Some(
                 // The claims in flight and their stamps; the lock has a connection of its own.
-                commerce_platform::database::connect_with_custom_plans(&config.database.at_most(4))
-                    .await?,
+                commerce_platform::database::connect_with_custom_plans(
+                    &config.database.at_most(4),
+                    &relay::claims::session_settings(&config.relay.lease)
+                        .iter()
+                        .map(|(name, value)| (*name, value.as_str()))
+                        .collect::<Vec<_>>(),
+                )
+                .await?,
             ),
             false => None,
         };

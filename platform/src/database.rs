@@ -26,14 +26,17 @@ pub async fn connect_with_generic_plans(config: &DatabaseConfig) -> anyhow::Resu
 /// parked outbox rows, the saga runner's claim of due sagas): a plan cached on a connection made
 /// while the tables were empty scans them whole, with a hash join, for the connection's whole
 /// life. Planning costs less than a tenth of a millisecond; those scans cost more every minute.
-pub async fn connect_with_custom_plans(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+/// `settings` are further session settings every connection starts with (set at connect, they
+/// cost no round trip per transaction).
+pub async fn connect_with_custom_plans(
+    config: &DatabaseConfig,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<PgPool> {
     // Without statistics yet (a young table), estimates run high enough to set off JIT
     // compilation, which costs tens of milliseconds per execution of a millisecond query.
-    connect_with(
-        config,
-        &[("plan_cache_mode", "force_custom_plan"), ("jit", "off")],
-    )
-    .await
+    let mut all = vec![("plan_cache_mode", "force_custom_plan"), ("jit", "off")];
+    all.extend_from_slice(settings);
+    connect_with(config, &all).await
 }
 
 async fn connect_with(

@@ -157,11 +157,15 @@ fn evolve(
 /// Projects Order events into `read.orders`.
 pub struct OrdersProjector {
     pool: PgPool,
+    recent: RecentDocuments,
 }
 
 impl OrdersProjector {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            recent: RecentDocuments::new(RECENT_DOCUMENTS),
+        }
     }
 
     /// Writes `doc` over the row at `stored_version` (0: no row yet). `false` if the row was not
@@ -183,8 +187,8 @@ impl OrdersProjector {
                ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
                  doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
                WHERE read.orders.version = $6 \
-               RETURNING order_id) \
-             SELECT pg_notify($7, order_id::text) FROM written",
+               RETURNING order_id, version) \
+             SELECT pg_notify($7, order_id::text || ':' || version) FROM written",
         )
         .bind(order_id)
         .bind(doc.customer_id)
@@ -196,6 +200,66 @@ impl OrdersProjector {
         .fetch_all(&self.pool)
         .await?;
         Ok(written.len() == 1)
+    }
+}
+
+/// How many order documents the projector remembers after writing them: the orders in flight
+/// (an order's next events, confirmed then shipped, follow within seconds to days), a few MB.
+const RECENT_DOCUMENTS: usize = 10_000;
+
+/// The documents last written, by order, oldest forgotten first once `capacity` is reached.
+/// Only ever a shortcut: a write from a remembered document is guarded by its version.
+struct RecentDocuments {
+    capacity: usize,
+    inner: std::sync::Mutex<RecentInner>,
+}
+
+#[derive(Default)]
+struct RecentInner {
+    documents: std::collections::HashMap<Uuid, OrderDocument>,
+    /// Orders in the order they were remembered; may name orders since taken or replaced.
+    age: std::collections::VecDeque<Uuid>,
+}
+
+impl RecentDocuments {
+    fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            inner: std::sync::Mutex::new(RecentInner::default()),
+        }
+    }
+
+    /// The remembered document of `order_id` if it is at `version`; forgotten either way (the
+    /// caller keeps what it writes next).
+    fn take(&self, order_id: Uuid, version: i64) -> Option<OrderDocument> {
+        let mut inner = self.inner.lock().ok()?;
+        inner
+            .documents
+            .remove(&order_id)
+            .filter(|doc| doc.version == version)
+    }
+
+    fn keep(&self, order_id: Uuid, doc: OrderDocument) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.documents.insert(order_id, doc).is_none() {
+            inner.age.push_back(order_id);
+        }
+        while inner.documents.len() > self.capacity {
+            match inner.age.pop_front() {
+                Some(oldest) => {
+                    inner.documents.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+        // Entries taken and never kept again leave their ids behind; drop them when they
+        // outnumber the documents.
+        if inner.age.len() > 2 * self.capacity.max(1) {
+            let RecentInner { documents, age } = &mut *inner;
+            age.retain(|id| documents.contains_key(id));
+        }
     }
 }
 
@@ -220,7 +284,23 @@ impl Projector for OrdersProjector {
                 .and_then(|event| evolve(None, event, envelope).ok())
             {
                 if self.write(order_id, &doc, 0).await? {
+                    self.recent.keep(order_id, doc);
                     return Ok(Outcome::Applied);
+                }
+            }
+        }
+        // The document this projector wrote last for the order, if it is the version this event
+        // follows: applied without reading the row. The write is guarded by that version, so a
+        // row that moved on meanwhile (another projector, a redelivery) refuses it, and the
+        // event goes the long way below.
+        if let Some(before) = self.recent.take(order_id, envelope.sequence - 1) {
+            let stored_version = before.version;
+            if let Ok(event) = serde_json::from_value::<OrderEvent>(envelope.payload.clone()) {
+                if let Ok(doc) = evolve(Some(before), event, envelope) {
+                    if self.write(order_id, &doc, stored_version).await? {
+                        self.recent.keep(order_id, doc);
+                        return Ok(Outcome::Applied);
+                    }
                 }
             }
         }
@@ -252,6 +332,7 @@ impl Projector for OrdersProjector {
             .map_err(ProjectionError::Unprocessable)?;
         let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
         Ok(if self.write(order_id, &doc, stored_version).await? {
+            self.recent.keep(order_id, doc);
             Outcome::Applied
         } else {
             Outcome::Duplicate
@@ -354,5 +435,111 @@ mod tests {
         stored.as_object_mut().map(|o| o.remove("shipping_address"));
         let doc: OrderDocument = serde_json::from_value(stored).expect("reads");
         assert_eq!(doc.shipping_address, None);
+    }
+
+    fn document(version: i64) -> OrderDocument {
+        let mut doc = project(&envelope("2.0", placed(json!("Some Street 1"))));
+        doc.version = version;
+        doc
+    }
+
+    #[test]
+    fn a_remembered_document_is_given_only_at_the_version_asked_and_only_once() {
+        let recent = RecentDocuments::new(2);
+        let (a, b, c) = (
+            Uuid::from_u128(11),
+            Uuid::from_u128(12),
+            Uuid::from_u128(13),
+        );
+        recent.keep(a, document(1));
+        assert_eq!(recent.take(a, 2), None, "another version is no shortcut");
+        assert_eq!(recent.take(a, 1), None, "a mismatch forgets it");
+        recent.keep(a, document(1));
+        assert_eq!(recent.take(a, 1).map(|d| d.version), Some(1));
+        assert_eq!(recent.take(a, 1), None, "taken once");
+        for id in [a, b, c] {
+            recent.keep(id, document(1));
+        }
+        assert_eq!(
+            recent.take(a, 1),
+            None,
+            "the oldest is forgotten beyond capacity"
+        );
+        assert!(recent.take(b, 1).is_some() && recent.take(c, 1).is_some());
+    }
+
+    /// Against the local Postgres (`COMMERCE_TEST_DATABASE_URL`, default the `postgres`
+    /// database), in a database of its own.
+    #[tokio::test]
+    async fn a_remembered_document_that_the_row_has_moved_past_is_not_written() {
+        let admin = std::env::var("COMMERCE_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("test_orders_{}", Uuid::new_v4().simple());
+        let url = match admin.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("COMMERCE_TEST_DATABASE_URL names no database"),
+        };
+        commerce_platform::database::create_database_if_missing(&url)
+            .await
+            .unwrap();
+        let pool = PgPool::connect(&url).await.unwrap();
+        migrate(&pool).await.unwrap();
+        let first = OrdersProjector::new(pool.clone());
+        let second = OrdersProjector::new(pool.clone());
+        let placed = envelope("2.0", placed(json!("Some Street 1")));
+        let doc = project(&placed);
+        let confirmed = EventEnvelope {
+            sequence: 2,
+            event_type: "OrderConfirmed".into(),
+            payload: json!({"type": "OrderConfirmed", "data": {
+                "order_id": doc.order_id, "customer_id": doc.customer_id,
+                "lines": placed.payload["data"]["lines"], "total": placed.payload["data"]["total"]}}),
+            ..placed.clone()
+        };
+        let cancelled = EventEnvelope {
+            sequence: 3,
+            event_type: "OrderCancelled".into(),
+            payload: json!({"type": "OrderCancelled", "data": {
+                "order_id": doc.order_id, "customer_id": doc.customer_id,
+                "reason": "customer_request", "previous_status": "confirmed",
+                "lines": placed.payload["data"]["lines"], "total": placed.payload["data"]["total"]}}),
+            ..placed.clone()
+        };
+        // The first projector writes the order and remembers it at version 1; the second
+        // moves the row on to 3 behind its back.
+        assert!(matches!(
+            first.apply(&placed).await.unwrap(),
+            Outcome::Applied
+        ));
+        assert!(matches!(
+            second.apply(&placed).await.unwrap(),
+            Outcome::Duplicate
+        ));
+        assert!(matches!(
+            second.apply(&confirmed).await.unwrap(),
+            Outcome::Applied
+        ));
+        assert!(matches!(
+            second.apply(&cancelled).await.unwrap(),
+            Outcome::Applied
+        ));
+        // A redelivered confirmation reaching the first: its remembered version 1 is refused by
+        // the row, and the long way finds the event already applied.
+        assert!(matches!(
+            first.apply(&confirmed).await.unwrap(),
+            Outcome::Duplicate
+        ));
+        let (version, status): (i64, String) =
+            sqlx::query_as("SELECT version, doc->>'status' FROM read.orders WHERE order_id = $1")
+                .bind(doc.order_id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!((version, status.as_str()), (3, "cancelled"));
+        pool.close().await;
+        let admin_pool = PgPool::connect(&admin).await.unwrap();
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin_pool)
+            .await;
     }
 }

@@ -133,7 +133,7 @@ where
             Some(changes) => {
                 let pause = POLL_WHEN_NOTIFIED.min(deadline - now);
                 tokio::select! {
-                    _ = changes.next() => {},
+                    _ = changes.next(min_version) => {},
                     _ = tokio::time::sleep(pause) => {},
                 }
             }
@@ -152,15 +152,25 @@ pub const POLL_WHEN_NOTIFIED: Duration = Duration::from_millis(250);
 /// between that load and the wait is missed.
 pub struct DocumentChanges {
     id: Uuid,
-    feed: broadcast::Receiver<Uuid>,
+    feed: broadcast::Receiver<DocumentChange>,
 }
 
 impl DocumentChanges {
-    /// Returns when the document may have changed: a notification names it, or some were missed.
-    async fn next(&mut self) {
+    /// Returns when the document may have reached `min_version`: a notification names it at that
+    /// version or later (or without a version), or some were missed. A change to an older
+    /// version wakes nobody: loading it would only find it still too old.
+    async fn next(&mut self, min_version: Option<i64>) {
         loop {
             match self.feed.recv().await {
-                Ok(id) if id == self.id => return,
+                Ok(change) if change.id == self.id => {
+                    let reached = match (change.version, min_version) {
+                        (Some(version), Some(min)) => version >= min,
+                        _ => true,
+                    };
+                    if reached {
+                        return;
+                    }
+                }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(_)) => return,
                 Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
@@ -169,12 +179,33 @@ impl DocumentChanges {
     }
 }
 
-/// Ids of documents written by a projector, from Postgres `LISTEN` on its channel (the writer
-/// sends `NOTIFY` in the statement that writes). While the listening connection is down, nobody
+/// One notification: the document written and, when the writer says, the version it now has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DocumentChange {
+    id: Uuid,
+    version: Option<i64>,
+}
+
+impl DocumentChange {
+    /// `<id>` or `<id>:<version>`.
+    fn parse(payload: &str) -> Option<Self> {
+        let (id, version) = match payload.split_once(':') {
+            Some((id, version)) => (id, Some(version.parse().ok()?)),
+            None => (payload, None),
+        };
+        Some(Self {
+            id: Uuid::parse_str(id).ok()?,
+            version,
+        })
+    }
+}
+
+/// Documents written by a projector, from Postgres `LISTEN` on its channel (the writer sends
+/// `NOTIFY` with `<id>:<version>` in the statement that writes). While the listening connection is down, nobody
 /// subscribes, and reads poll as without it.
 #[derive(Clone)]
 pub struct ChangeFeed {
-    sender: broadcast::Sender<Uuid>,
+    sender: broadcast::Sender<DocumentChange>,
     listening: Arc<AtomicBool>,
 }
 
@@ -222,9 +253,9 @@ impl ChangeFeed {
                         };
                         match notification {
                             Ok(Some(n)) => {
-                                if let Ok(id) = Uuid::parse_str(n.payload()) {
+                                if let Some(change) = DocumentChange::parse(n.payload()) {
                                     // No receiver is not an error: nobody is waiting.
-                                    let _ = self.sender.send(id);
+                                    let _ = self.sender.send(change);
                                 }
                             }
                             // The connection dropped: notifications may have been lost.
@@ -434,6 +465,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_notification_names_a_document_and_perhaps_its_version() {
+        let id = Uuid::new_v4();
+        assert_eq!(
+            DocumentChange::parse(&format!("{id}:7")),
+            Some(DocumentChange {
+                id,
+                version: Some(7)
+            })
+        );
+        assert_eq!(
+            DocumentChange::parse(&id.to_string()),
+            Some(DocumentChange { id, version: None })
+        );
+        assert_eq!(DocumentChange::parse(&format!("{id}:x")), None);
+        assert_eq!(DocumentChange::parse("not-an-id:1"), None);
+    }
+
     /// Against the local Postgres (`COMMERCE_TEST_DATABASE_URL`, default the `postgres` database).
     #[tokio::test]
     async fn a_change_feed_wakes_the_reader_of_the_document_named_and_no_other() {
@@ -450,20 +499,25 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
-        for id in [other, mine] {
+        // Another document at the version waited for, this one below it, then this one at it.
+        for payload in [
+            format!("{other}:3"),
+            format!("{mine}:2"),
+            format!("{mine}:3"),
+        ] {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(channel)
-                .bind(id.to_string())
+                .bind(payload)
                 .execute(&pool)
                 .await
                 .unwrap();
         }
-        tokio::time::timeout(Duration::from_secs(5), changes.next())
+        tokio::time::timeout(Duration::from_secs(5), changes.next(Some(3)))
             .await
-            .expect("woken by the notification naming the document");
+            .expect("woken by the notification naming the document at the version");
         assert!(
             changes.feed.try_recv().is_err(),
-            "the other document's notification was passed over on the way"
+            "the other document's notification, and this one's older version, were passed over"
         );
         stop.cancel();
     }

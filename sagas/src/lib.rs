@@ -111,8 +111,11 @@ impl SagaService {
 
         // The runner's claim of due sagas is planned from the table as it is each time.
         let store = SagaStore::new(
-            commerce_platform::database::connect_with_custom_plans(&config.database.at_most(6))
-                .await?,
+            commerce_platform::database::connect_with_custom_plans(
+                &config.database.at_most(6),
+                &[],
+            )
+            .await?,
         );
         let provider =
             HttpPaymentProvider::new(&config.payment_url, config.payment_request_timeout)?;

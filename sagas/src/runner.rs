@@ -82,50 +82,51 @@ impl SagaRunner {
     ) {
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut driving = JoinSet::new();
+        // Whether due sagas may be waiting in the table: at start, when woken, at every poll
+        // tick, and after a claim that filled every free permit. A saga handed over by the
+        // listener does not set it: it is already leased, and a claim per new saga would be a
+        // statement per order for nothing.
+        let mut look_for_due = true;
+        let mut next_poll = tokio::time::Instant::now() + self.config.poll_interval;
         tracing::info!(owner = %self.owner, "saga runner started");
         while !halt.is_cancelled() {
             while driving.try_join_next().is_some() {}
             let free = permits.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    _ = driving.join_next() => {},
-                    _ = halt.cancelled() => break,
-                }
-                continue;
-            }
-            let claimed = self
-                .store
-                .claim_due(
-                    self.owner,
-                    self.clock.now(),
-                    i64::try_from(free).unwrap_or(i64::MAX),
-                    self.config.lease,
-                )
-                .await;
-            let sagas = match claimed {
-                Ok(sagas) => sagas,
-                Err(error) => {
-                    tracing::warn!(%error, "could not take due sagas; trying again");
-                    Vec::new()
-                }
-            };
-            let full = sagas.len() == free;
-            for saga in sagas {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break;
+            if look_for_due && free > 0 {
+                let claimed = self
+                    .store
+                    .claim_due(
+                        self.owner,
+                        self.clock.now(),
+                        i64::try_from(free).unwrap_or(i64::MAX),
+                        self.config.lease,
+                    )
+                    .await;
+                let sagas = match claimed {
+                    Ok(sagas) => sagas,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not take due sagas; trying again");
+                        Vec::new()
+                    }
                 };
-                let runner = self.clone();
-                let halt = halt.clone();
-                driving.spawn(async move {
-                    runner.drive(saga, &halt).await;
-                    drop(permit);
-                });
-            }
-            if full {
-                continue;
+                look_for_due = sagas.len() == free;
+                for saga in sagas {
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        break;
+                    };
+                    let runner = self.clone();
+                    let halt = halt.clone();
+                    driving.spawn(async move {
+                        runner.drive(saga, &halt).await;
+                        drop(permit);
+                    });
+                }
+                if look_for_due {
+                    continue;
+                }
             }
             tokio::select! {
-                _ = self.wake.notified() => {},
+                _ = self.wake.notified() => look_for_due = true,
                 Some(saga) = new_sagas.recv() => {
                     // Leased at insert: it waits here for a permit, never for its lease.
                     let runner = self.clone();
@@ -138,9 +139,13 @@ impl SagaRunner {
                         runner.drive(saga, &halt).await;
                         drop(permit);
                     });
-                    continue;
                 },
-                _ = tokio::time::sleep(self.config.poll_interval) => {},
+                // With every permit taken, a saga that ends frees one for what may be due.
+                Some(_) = driving.join_next(), if free == 0 && look_for_due => {},
+                _ = tokio::time::sleep_until(next_poll) => {
+                    look_for_due = true;
+                    next_poll = tokio::time::Instant::now() + self.config.poll_interval;
+                },
                 _ = halt.cancelled() => break,
             }
         }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::batches::Rejection;
+use super::lease::LeaseConfig;
 use super::PendingEvent;
 
 /// What a claim holds: events to publish, and events held back because an earlier event of their
@@ -17,23 +18,26 @@ pub struct Claimed {
     pub held_back: Vec<(i64, i64)>,
 }
 
+/// The session settings of the relay's claiming connections, set when they connect:
+/// - `synchronous_commit = off`: a lost stamp only means a republish, which deduplication
+///   absorbs, so a claim need not wait for the WAL flush when it commits its stamps;
+/// - `idle_in_transaction_session_timeout` = the lease's claim grace: a claim left idle longer
+///   (its relay stalled or cut off) is ended by Postgres, so a successor never skips rows a dead
+///   leader still locks.
+pub fn session_settings(lease: &LeaseConfig) -> [(&'static str, String); 2] {
+    [
+        ("synchronous_commit", "off".to_owned()),
+        (
+            "idle_in_transaction_session_timeout",
+            format!("{}ms", lease.claim_grace.as_millis()),
+        ),
+    ]
+}
+
 /// Locks the oldest claimable rows (unpublished, not parked; skipping any another transaction
-/// holds) and loads their events as envelopes, in position order.
-pub async fn claim(
-    tx: &mut Transaction<'_, Postgres>,
-    limit: i64,
-    idle_timeout: std::time::Duration,
-) -> anyhow::Result<Claimed> {
-    // A lost mark only means a republish, which deduplication absorbs: no need to wait for the WAL
-    // flush when stamping. A claim left idle longer than the lease's grace (its relay stalled or
-    // cut off) is ended by Postgres, so a successor never skips rows a dead leader still locks.
-    sqlx::query(
-        "SELECT set_config('synchronous_commit', 'off', true), \
-                set_config('idle_in_transaction_session_timeout', $1, true)",
-    )
-    .bind(format!("{}ms", idle_timeout.as_millis()))
-    .execute(&mut **tx)
-    .await?;
+/// holds) and loads their events as envelopes, in position order. The transaction's connection
+/// has [`session_settings`].
+pub async fn claim(tx: &mut Transaction<'_, Postgres>, limit: i64) -> anyhow::Result<Claimed> {
     // Rows are locked first, then each event is fetched by its position. The fenced lateral lookup
     // (OFFSET 0) keeps the planner from hashing the whole event table when its statistics
     // overestimate the backlog, which it did under load. Parked aggregates are few (usually none):

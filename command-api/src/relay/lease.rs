@@ -118,7 +118,11 @@ impl Leadership {
         config: &LeaseConfig,
         shutdown: &Shutdown,
     ) -> anyhow::Result<Option<Self>> {
+        // The claims' session settings (the pool's) do not apply here: the lease's renewals
+        // commit durably, and the lock's connection is never idle inside a transaction.
         let options: PgConnectOptions = (*pool.connect_options()).clone().options([
+            ("synchronous_commit", "on"),
+            ("idle_in_transaction_session_timeout", "0"),
             ("tcp_keepalives_idle", "5"),
             ("tcp_keepalives_interval", "2"),
             ("tcp_keepalives_count", "3"),
