@@ -7,6 +7,10 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::config::DatabaseConfig;
 
+/// A connection idle this long is checked before it is used: the server (or a proxy on the
+/// way) may have dropped it meanwhile.
+const CHECK_IDLE_CONNECTIONS_AFTER: Duration = Duration::from_secs(10);
+
 /// A pool for a service. Connecting is lazy-tolerant: the pool is created even if Postgres is
 /// briefly down, and `/readyz` reports it.
 pub async fn connect(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
@@ -51,6 +55,18 @@ async fn connect_with(
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // The pool checks a connection on every release already (a round trip it always makes);
+        // checking it again on every acquire doubled that, one round trip per statement, for a
+        // connection released a moment ago. Only one that sat idle is checked on acquire.
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= CHECK_IDLE_CONNECTIONS_AFTER {
+                    connection.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(
             options
                 .options(settings.iter().copied())

@@ -23,6 +23,10 @@ impl Config {
             consumer: ConsumerConfig {
                 retry_base_secs: env_or("COMMERCE_CONSUMER_RETRY_BASE_SECS", "1")?,
                 pollers: env_or("COMMERCE_CONSUMER_POLLERS", "4")?,
+                batch_wait: std::time::Duration::from_millis(env_or(
+                    "COMMERCE_CONSUMER_BATCH_WAIT_MS",
+                    "0",
+                )?),
                 ..ConsumerConfig::default()
             },
         })

@@ -36,6 +36,9 @@ use tracing::Instrument;
 use crate::error::ProjectionError;
 use crate::history::EventHistory;
 
+/// Messages per receive: the most SQS hands out at once.
+const MAX_BATCH: usize = 10;
+
 /// What a projector did with one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -79,6 +82,10 @@ pub struct ConsumerConfig {
     /// at a time, so per-aggregate order holds while different carts are projected in parallel;
     /// one loop, waiting on each round trip in turn, fell tens of seconds behind under load.
     pub pollers: usize,
+    /// Pause of a receive loop after a receive that did not fill a batch, so that the next one
+    /// finds several messages waiting: each receive and delete is a request to SQS, and under
+    /// load a loop that asks again at once gets one message per request. Zero asks again at once.
+    pub batch_wait: Duration,
     /// The queue's `maxReceiveCount`: on this receive an unprocessable event is skipped rather
     /// than left for the DLQ.
     pub max_receives: u32,
@@ -97,6 +104,7 @@ impl Default for ConsumerConfig {
             retry_base_secs: 1,
             retry_max_secs: 60,
             pollers: 4,
+            batch_wait: Duration::ZERO,
             max_receives: MAX_RECEIVES,
             hold_visibility_secs: VISIBILITY_TIMEOUT_SECS,
             outage_retry_first: Duration::from_millis(250),
@@ -212,7 +220,16 @@ impl<P: Projector> SqsConsumer<P> {
                 }
             };
             match received {
-                Ok(messages) => self.handle_batch(messages, shutdown).await,
+                Ok(messages) => {
+                    let filled = messages.len() >= MAX_BATCH;
+                    self.handle_batch(messages, shutdown).await;
+                    if !filled && !self.config.batch_wait.is_zero() {
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.config.batch_wait) => {},
+                            _ = shutdown.cancelled() => break,
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(projection = name, error = %e, "receive failed; retrying");
                     tokio::select! {
@@ -229,7 +246,7 @@ impl<P: Projector> SqsConsumer<P> {
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
-            .max_number_of_messages(10)
+            .max_number_of_messages(MAX_BATCH as i32)
             .wait_time_seconds(self.config.wait_time_secs)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()

@@ -88,9 +88,10 @@ impl SagaService {
         // A simulated crash (tests) stops this service only.
         let halt = shutdown.child_token();
         let Some(pool) = retry_until_ready("Postgres for the sagas", &halt, || async {
-            // The steps' commands are short: a few connections serve every saga in flight.
+            // The steps' commands and the sagas' records are short: a few connections serve
+            // every saga in flight.
             let pool = commerce_platform::database::connect_with_generic_plans(
-                &config.database.at_most(8),
+                &config.database.at_most(10),
             )
             .await?;
             store::migrate(&pool).await?;
@@ -109,10 +110,12 @@ impl SagaService {
         let router = http::service_router("sagas", axum::Router::new(), deps, 1024);
         let served = tokio::spawn(http::serve(self.listener, router, halt.clone()));
 
-        // The runner's claim of due sagas is planned from the table as it is each time.
-        let store = SagaStore::new(
+        // The runner's claim of due sagas is planned from the table as it is each time; the
+        // statements by key share the steps' pool.
+        let store = SagaStore::with_scan_pool(
+            pool.clone(),
             commerce_platform::database::connect_with_custom_plans(
-                &config.database.at_most(6),
+                &config.database.at_most(2),
                 &[],
             )
             .await?,
