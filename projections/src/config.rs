@@ -25,7 +25,7 @@ impl Config {
                 pollers: env_or("COMMERCE_CONSUMER_POLLERS", "4")?,
                 batch_wait: std::time::Duration::from_millis(env_or(
                     "COMMERCE_CONSUMER_BATCH_WAIT_MS",
-                    "0",
+                    "20",
                 )?),
                 ..ConsumerConfig::default()
             },

@@ -84,7 +84,9 @@ pub struct ConsumerConfig {
     pub pollers: usize,
     /// Pause of a receive loop after a receive that did not fill a batch, so that the next one
     /// finds several messages waiting: each receive and delete is a request to SQS, and under
-    /// load a loop that asks again at once gets one message per request. Zero asks again at once.
+    /// load a loop that asks again at once gets one message per request. The other loops go on
+    /// receiving meanwhile, so a message arriving on a quiet queue is not delayed by it. Zero
+    /// asks again at once.
     pub batch_wait: Duration,
     /// The queue's `maxReceiveCount`: on this receive an unprocessable event is skipped rather
     /// than left for the DLQ.
@@ -104,7 +106,7 @@ impl Default for ConsumerConfig {
             retry_base_secs: 1,
             retry_max_secs: 60,
             pollers: 4,
-            batch_wait: Duration::ZERO,
+            batch_wait: Duration::from_millis(20),
             max_receives: MAX_RECEIVES,
             hold_visibility_secs: VISIBILITY_TIMEOUT_SECS,
             outage_retry_first: Duration::from_millis(250),
