@@ -132,7 +132,6 @@ pub fn router(
         ))
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),
-            "commerce command API",
         ));
     http::service_router(
         "command-api",

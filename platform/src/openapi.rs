@@ -1,11 +1,10 @@
 //! OpenAPI plumbing shared by both services: the problem+json schema, bearer security, shared
 //! schemas, and the `/openapi.json` and `/docs` routes.
-use axum::response::Html;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi;
 use utoipa::{Modify, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
 
 /// Name of the bearer security scheme every authenticated operation refers to.
 pub const BEARER: &str = "bearer";
@@ -79,16 +78,11 @@ pub struct ShippingAddressSchema {
     country: Option<String>,
 }
 
-/// `/openapi.json` (the document) and `/docs` (an interactive page that renders it).
-pub fn docs_routes(spec: OpenApi, title: &'static str) -> Router {
-    let page = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
-         <body><script id=\"api-reference\" data-url=\"/openapi.json\"></script>\
-         <script src=\"https://cdn.jsdelivr.net/npm/@scalar/api-reference\"></script></body></html>"
-    );
-    Router::new()
-        .route("/openapi.json", get(move || async move { Json(spec) }))
-        .route("/docs", get(move || async move { Html(page) }))
+/// `/openapi.json` (the document) and `/docs` (Swagger UI rendering it). The UI's page and every
+/// asset it loads are served from the binary, so the reference works offline and behind a
+/// firewall.
+pub fn docs_routes(spec: OpenApi) -> Router {
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
 }
 
 /// The failures every authenticated operation can answer, documented once.

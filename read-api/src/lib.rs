@@ -87,7 +87,6 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),
-            "commerce read API",
         ));
     http::service_router("read-api", api, deps, max_body_bytes)
 }

@@ -190,14 +190,7 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 );
             }
         }
-        let docs = system
-            .http
-            .get(format!("{base}/docs"))
-            .send()
-            .await
-            .expect("docs");
-        assert_eq!(docs.status(), StatusCode::OK);
-        assert!(docs.text().await.expect("html").contains("/openapi.json"));
+        docs_are_served_by_the_service(&system.http, base).await;
     }
     let command: Value = system
         .http
@@ -285,4 +278,47 @@ async fn the_database_url_can_require_tls() {
             .await
             .expect("pg_stat_ssl");
     assert!(encrypted, "the connection is encrypted");
+}
+
+/// `/docs` works with no network: the page and every script, stylesheet and image it loads come
+/// from the service itself (relative URLs that the service answers), and the UI is pointed at
+/// the service's own `/openapi.json`.
+async fn docs_are_served_by_the_service(http: &reqwest::Client, base: &str) {
+    let page = http.get(format!("{base}/docs")).send().await.expect("docs");
+    assert_eq!(page.status(), StatusCode::OK, "{base}/docs");
+    let page_url = page.url().clone();
+    let html = page.text().await.expect("html");
+    let mut assets = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            if let Some(end) = rest.find('"') {
+                assets.push(rest[..end].to_owned());
+            }
+        }
+    }
+    assert!(
+        assets.iter().any(|a| a.ends_with(".js")) && assets.iter().any(|a| a.ends_with(".css")),
+        "the page loads its UI: {assets:?}"
+    );
+    let mut initializer = String::new();
+    for asset in &assets {
+        assert!(
+            !asset.contains("//"),
+            "{asset} would be fetched from elsewhere than the service"
+        );
+        let url = page_url.join(asset).expect("asset url");
+        assert_eq!(url.origin(), page_url.origin(), "{asset}");
+        let answer = http.get(url.clone()).send().await.expect("asset");
+        assert_eq!(answer.status(), StatusCode::OK, "{url}");
+        let body = answer.text().await.expect("asset body");
+        assert!(!body.is_empty(), "{url} is empty");
+        if asset.contains("initializer") {
+            initializer = body;
+        }
+    }
+    assert!(
+        initializer.contains("/openapi.json"),
+        "the UI renders the service's own document"
+    );
 }
