@@ -137,6 +137,9 @@ pub struct JwtKeys {
     validation: Validation,
     audience: Option<String>,
     issuer: Option<String>,
+    /// Whether the secret is the local stack's development secret: a bad signature then most
+    /// likely means the token was minted with another secret than the services'.
+    development_secret: bool,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -177,6 +180,8 @@ impl JwtKeys {
             validation,
             audience: config.audience.clone(),
             issuer: config.issuer.clone(),
+            development_secret: config.jwt_secret.expose()
+                == crate::config::LOCAL_DEVELOPMENT_JWT_SECRET,
         }
     }
 
@@ -197,13 +202,56 @@ impl JwtKeys {
 
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| AuthError::Invalid(e.to_string()))?
+            .map_err(|e| AuthError::Invalid(self.which_check_failed(&e)))?
             .claims;
         match (claims.role, claims.vendor_id) {
             (Role::Vendor, None) => Err(AuthError::Invalid(
                 "a vendor token must carry vendor_id".into(),
             )),
             _ => Ok(claims),
+        }
+    }
+}
+
+impl JwtKeys {
+    /// Which check a token failed, in words that say what to do about it.
+    fn which_check_failed(&self, error: &jsonwebtoken::errors::Error) -> String {
+        use jsonwebtoken::errors::ErrorKind;
+        match error.kind() {
+            ErrorKind::InvalidSignature if self.development_secret => "bad signature: the token \
+                was not signed with this service's secret; on a local stack the secret may \
+                differ between `commerce token` and the services (set the same \
+                COMMERCE_JWT_SECRET for both, or leave it unset on both with \
+                COMMERCE_LOCAL_MODE=true)"
+                .to_owned(),
+            ErrorKind::InvalidSignature => {
+                "bad signature: the token was not signed with this service's secret".to_owned()
+            }
+            ErrorKind::ExpiredSignature => {
+                "expired: the token's `exp` has passed; get a new token".to_owned()
+            }
+            ErrorKind::ImmatureSignature => "not yet valid: the token's `nbf` is ahead".to_owned(),
+            ErrorKind::InvalidAudience => format!(
+                "wrong audience: this service accepts tokens for {}",
+                self.audience.as_deref().unwrap_or("no particular audience")
+            ),
+            ErrorKind::InvalidIssuer => format!(
+                "wrong issuer: this service accepts tokens from {}",
+                self.issuer.as_deref().unwrap_or("any issuer")
+            ),
+            ErrorKind::MissingRequiredClaim(claim) => {
+                format!("missing claim: the token has no `{claim}`")
+            }
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                "wrong algorithm: tokens here are signed with HS256".to_owned()
+            }
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => {
+                "malformed: not a JWT (three base64url parts separated by dots)".to_owned()
+            }
+            _ => format!("invalid: {error}"),
         }
     }
 }
@@ -369,5 +417,65 @@ mod tests {
             .mint(&Claims::new("u1", Role::Vendor, None, 60))
             .unwrap();
         assert!(keys().verify(&token).is_err());
+    }
+}
+
+#[cfg(test)]
+mod check_messages {
+    use super::*;
+    use crate::config::{AuthConfig, Secret, LOCAL_DEVELOPMENT_JWT_SECRET};
+
+    fn keys(secret: &str) -> JwtKeys {
+        JwtKeys::from_config(&AuthConfig::with_secret(Secret::new(secret)))
+    }
+
+    fn customer() -> Claims {
+        Claims::new(Uuid::new_v4().to_string(), Role::Customer, None, 600)
+    }
+
+    #[test]
+    fn a_bad_signature_on_a_local_stack_says_the_secret_may_differ() {
+        let foreign = keys("a-secret-that-is-not-the-services")
+            .mint(&customer())
+            .unwrap();
+        let local = keys(LOCAL_DEVELOPMENT_JWT_SECRET)
+            .verify(&foreign)
+            .unwrap_err();
+        assert!(
+            local.to_string().contains("bad signature")
+                && local.to_string().contains("COMMERCE_JWT_SECRET"),
+            "{local}"
+        );
+        let deployed = keys("the-deployment-secret-of-length")
+            .verify(&foreign)
+            .unwrap_err();
+        assert!(
+            deployed.to_string().contains("bad signature")
+                && !deployed.to_string().contains("COMMERCE_JWT_SECRET"),
+            "a deployment does not talk about local stacks: {deployed}"
+        );
+    }
+
+    #[test]
+    fn an_expired_or_malformed_token_says_so() {
+        let keys = keys("the-deployment-secret-of-length");
+        let expired = keys
+            .mint(&Claims::new(
+                Uuid::new_v4().to_string(),
+                Role::Customer,
+                None,
+                -600,
+            ))
+            .unwrap();
+        assert!(keys
+            .verify(&expired)
+            .unwrap_err()
+            .to_string()
+            .contains("expired"));
+        assert!(keys
+            .verify("abc")
+            .unwrap_err()
+            .to_string()
+            .contains("malformed"));
     }
 }

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -265,13 +265,21 @@ pub fn service_router(
     Router::new()
         .merge(api)
         .merge(operational_routes(deps))
-        .fallback(|| async { Problem::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
+        .fallback(move |method: Method, uri: Uri| async move {
+            Problem::not_found(with_hint(
+                "no such route",
+                other_api_hint(service, &method, uri.path()),
+            ))
+        })
+        .method_not_allowed_fallback(move |method: Method, uri: Uri| async move {
             Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
-                "this route does not serve that method",
+                with_hint(
+                    "this route does not serve that method",
+                    other_api_hint(service, &method, uri.path()),
+                ),
             )
         })
         .layer(axum::middleware::from_fn(move |req, next| {
@@ -280,6 +288,33 @@ pub fn service_router(
         .layer(axum::middleware::from_fn(move |req, next| {
             observe_request(service, req, next)
         }))
+}
+
+/// Where a request that missed every route of `service` belongs, when the other API serves it:
+/// the command API serves no reads and the read API no commands, and the two differ only by port.
+pub fn other_api_hint(service: &str, method: &Method, path: &str) -> Option<&'static str> {
+    if !path.starts_with("/v1/") {
+        return None;
+    }
+    let read = *method == Method::GET || *method == Method::HEAD;
+    match service {
+        "command-api" if read => Some(
+            "reads are served by the read API (port 8081 on a local stack; \
+             COMMERCE_READ_API_URL for the CLI)",
+        ),
+        "read-api" if !read => Some(
+            "commands are served by the command API (port 8080 on a local stack; \
+             COMMERCE_COMMAND_API_URL for the CLI)",
+        ),
+        _ => None,
+    }
+}
+
+fn with_hint(detail: &str, hint: Option<&str>) -> String {
+    match hint {
+        Some(hint) => format!("{detail}: {hint}"),
+        None => detail.to_owned(),
+    }
 }
 
 /// A bound listener and the address it really got (port 0 picks a free one).

@@ -183,6 +183,40 @@ where
     }
 }
 
+/// [`ApiJson`] for a command whose body is optional: an empty body (with or without a
+/// `Content-Type`) reads as `T::default()`; any other body must be JSON as for [`ApiJson`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|rejection| {
+                    Problem::new(
+                        rejection.status(),
+                        "payload-too-large",
+                        "Request body too large",
+                        rejection.body_text(),
+                    )
+                })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let ApiJson(value) = ApiJson::<T>::from_request(request, state).await?;
+        Ok(Self(value))
+    }
+}
+
 /// `T` read only from a JSON object: the map is handed to `T`'s own `Deserialize` as it is read
 /// (no intermediate value), and anything but an object is refused.
 struct JsonObject<T>(T);

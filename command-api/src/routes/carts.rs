@@ -12,7 +12,7 @@ use commerce_domain::{
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::http::CorrelationId;
 use commerce_platform::openapi::{BodyFailures, CommonFailures};
-use commerce_platform::problem::ApiJson;
+use commerce_platform::problem::{ApiJson, ApiJsonOrEmpty};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,7 +25,7 @@ use crate::AppState;
 /// Checkout attempts when another writer changes the cart or a product meanwhile.
 const CHECKOUT_ATTEMPTS: u32 = 5;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCartBody {}
 
@@ -155,7 +155,8 @@ fn customer(claims: &Claims) -> Result<CustomerId, ApiError> {
 
 /// Opens an empty cart for the calling customer.
 #[utoipa::path(
-    post, path = "/v1/carts", tag = "carts", request_body = NewCartBody,
+    post, path = "/v1/carts", tag = "carts",
+    request_body(content = Option<NewCartBody>, description = "Optional: no body, or `{}`"),
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Created", body = CartCreated),
@@ -169,7 +170,7 @@ pub async fn create_cart(
     State(state): State<AppState>,
     Authenticated(claims): Authenticated,
     correlation: CorrelationId,
-    ApiJson(_body): ApiJson<NewCartBody>,
+    ApiJsonOrEmpty(_body): ApiJsonOrEmpty<NewCartBody>,
 ) -> Result<(StatusCode, Json<CartCreated>), ApiError> {
     let customer_id = customer(&claims)?;
     let cart_id = CartId::generate();

@@ -453,3 +453,152 @@ async fn a_bad_shipping_address_is_refused_at_checkout_naming_the_part_and_place
     assert_eq!(status, StatusCode::ACCEPTED, "the good address: {accepted}");
     system.stop().await;
 }
+
+/// name, method, URL, token, expected status, words the detail must contain.
+type ErrorCase<'a> = (
+    &'a str,
+    Method,
+    String,
+    Option<&'a str>,
+    StatusCode,
+    &'a str,
+);
+
+/// The error rule's answers that say what to do: which token check failed, which API serves a
+/// path asked of the other one, and a body-less command that takes no body.
+#[tokio::test]
+async fn errors_say_which_check_failed_and_where_a_request_belongs() {
+    use commerce_platform::auth::{Claims, JwtKeys};
+    use commerce_platform::config::{AuthConfig, Secret};
+
+    let system = TestSystem::start().await;
+    let customer = system.token(Role::Customer, None);
+    let other_secret = JwtKeys::from_config(&AuthConfig::with_secret(Secret::new(
+        "another-secret-of-enough-length",
+    )))
+    .mint(&Claims::new(
+        Uuid::new_v4().to_string(),
+        Role::Customer,
+        None,
+        600,
+    ))
+    .expect("mint");
+    let expired = JwtKeys::from_config(&AuthConfig::with_secret(Secret::new(
+        crate::support::JWT_SECRET,
+    )))
+    .mint(&Claims::new(
+        Uuid::new_v4().to_string(),
+        Role::Customer,
+        None,
+        -600,
+    ))
+    .expect("mint");
+    let (command, read) = (&system.command_url, &system.read_url);
+    let cases: Vec<ErrorCase> = vec![
+        (
+            "no token",
+            Method::POST,
+            format!("{command}/v1/carts"),
+            None,
+            StatusCode::UNAUTHORIZED,
+            "no bearer token",
+        ),
+        (
+            "another secret",
+            Method::POST,
+            format!("{command}/v1/carts"),
+            Some(&other_secret),
+            StatusCode::UNAUTHORIZED,
+            "bad signature",
+        ),
+        (
+            "expired",
+            Method::POST,
+            format!("{command}/v1/carts"),
+            Some(&expired),
+            StatusCode::UNAUTHORIZED,
+            "expired",
+        ),
+        (
+            "not a JWT",
+            Method::POST,
+            format!("{command}/v1/carts"),
+            Some("abc"),
+            StatusCode::UNAUTHORIZED,
+            "malformed",
+        ),
+        (
+            "a read asked of the command API",
+            Method::GET,
+            format!("{command}/v1/orders"),
+            Some(&customer),
+            StatusCode::NOT_FOUND,
+            "read API",
+        ),
+        (
+            "a read of a command route",
+            Method::GET,
+            format!("{command}/v1/carts"),
+            Some(&customer),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "read API",
+        ),
+        (
+            "a command asked of the read API",
+            Method::POST,
+            format!("{read}/v1/orders"),
+            Some(&customer),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "command API",
+        ),
+        (
+            "a command of a path only the command API has",
+            Method::POST,
+            format!("{read}/v1/carts/{}/checkout", Uuid::new_v4()),
+            Some(&customer),
+            StatusCode::NOT_FOUND,
+            "command API",
+        ),
+        (
+            "an unknown route",
+            Method::GET,
+            format!("{command}/nothing"),
+            None,
+            StatusCode::NOT_FOUND,
+            "no such route",
+        ),
+    ];
+    for (name, method, url, token, expected, words) in cases {
+        let (status, content_type, problem) = system.send_raw(method, url, token, None).await;
+        assert_eq!(status, expected, "{name}: {problem}");
+        assert_eq!(content_type, "application/problem+json", "{name}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(words), "{name}: {detail}");
+    }
+    // A cart takes no input: no body at all, or `{}`, both open one.
+    for body in [None, Some("{}".to_owned())] {
+        let (status, _, created) = system
+            .send_raw(
+                Method::POST,
+                format!("{command}/v1/carts"),
+                Some(&customer),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body:?}: {created}");
+        assert!(created["aggregate_id"].is_string(), "{created}");
+    }
+    let (status, _, problem) = system
+        .send_raw(
+            Method::POST,
+            format!("{command}/v1/carts"),
+            Some(&customer),
+            Some("{\"x\":1}".into()),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are still refused: {problem}"
+    );
+}
