@@ -113,6 +113,8 @@ enum Command {
     /// Print a bearer token signed with COMMERCE_JWT_SECRET (the development secret in local
     /// mode), carrying COMMERCE_JWT_AUDIENCE and COMMERCE_JWT_ISSUER when they are set.
     Token {
+        /// Who the token speaks for: customer (shops; `--sub` is the customer id), vendor
+        /// (sells; needs --vendor-id), admin, analyst or ops.
         #[arg(long)]
         role: Role,
         /// The user id (`sub`); a new one if omitted.

@@ -49,11 +49,13 @@ pub enum ProductsCommand {
         #[arg(long)]
         cursor: Option<String>,
         /// Page size, 1 to 100.
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: Option<u32>,
     },
     /// One product document (read API).
     Show {
+        /// The product's id.
+        #[arg(value_parser = parse_id)]
         id: Uuid,
         /// Wait (at most 2 s) until the catalog has this version.
         #[arg(long)]
@@ -67,21 +69,41 @@ pub enum CartCommand {
     Create,
     /// Add units of a published product.
     Add {
+        /// The cart's id (from `commerce cart create`).
+        #[arg(value_parser = parse_id)]
         cart: Uuid,
+        /// The product's id (from `commerce products list`).
+        #[arg(value_parser = parse_id)]
         product: Uuid,
-        #[arg(long, default_value_t = 1)]
+        /// Units to add, 1 to 99 (a line holds at most 99).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=99))]
         quantity: u32,
     },
     /// Set a line's quantity; 0 removes the line.
     Set {
+        /// The cart's id.
+        #[arg(value_parser = parse_id)]
         cart: Uuid,
+        /// The product whose line changes.
+        #[arg(value_parser = parse_id)]
         product: Uuid,
+        /// The line's new quantity, 0 to 99 (0 removes the line).
+        #[arg(value_parser = clap::value_parser!(u32).range(0..=99))]
         quantity: u32,
     },
     /// Take a product's line out of the cart.
-    Remove { cart: Uuid, product: Uuid },
+    Remove {
+        /// The cart's id.
+        #[arg(value_parser = parse_id)]
+        cart: Uuid,
+        /// The product whose line goes.
+        #[arg(value_parser = parse_id)]
+        product: Uuid,
+    },
     /// The cart as its owner reads it (read API).
     Show {
+        /// The cart's id.
+        #[arg(value_parser = parse_id)]
         cart: Uuid,
         /// Wait (at most 2 s) until the read side has this version.
         #[arg(long)]
@@ -93,6 +115,8 @@ pub enum CartCommand {
 pub enum OrdersCommand {
     /// One order (read API).
     Show {
+        /// The order's id (from `commerce checkout`).
+        #[arg(value_parser = parse_id)]
         order: Uuid,
         /// Wait (at most 2 s) until the read side has this version.
         #[arg(long)]
@@ -103,12 +127,32 @@ pub enum OrdersCommand {
 #[derive(Debug, Subcommand)]
 pub enum StockCommand {
     /// Add units to a product's stock (owning vendor or admin).
-    Receive { product: Uuid, quantity: u32 },
+    Receive {
+        /// The product's id.
+        #[arg(value_parser = parse_id)]
+        product: Uuid,
+        /// Units received, 1 to 1,000,000.
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        quantity: u32,
+    },
+}
+
+/// An id argument: a UUID, said in words when it is not one (clap would quote the parser's
+/// "invalid character" at a position).
+pub fn parse_id(text: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        format!(
+            "`{text}` is not an id: ids are UUIDs such as 0191e5c4-3f7a-7c2e-9b1d-4a5e6f708192 \
+             (check the order of the arguments in --help)"
+        )
+    })
 }
 
 /// Checking a cart out: the order it places is settled asynchronously.
 #[derive(Debug, clap::Args)]
 pub struct CheckoutArgs {
+    /// The cart to check out.
+    #[arg(value_parser = parse_id)]
     pub cart: Uuid,
     #[command(flatten)]
     pub address: AddressArgs,

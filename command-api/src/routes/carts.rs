@@ -42,7 +42,7 @@ pub struct AddItemBody {
     pub product_id: Uuid,
     #[schema(minimum = 1, maximum = 99)]
     #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
-    pub quantity: u32,
+    pub quantity: i128,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -51,7 +51,7 @@ pub struct ChangeQuantityBody {
     /// The line's new quantity; 0 removes the line.
     #[schema(minimum = 0, maximum = 99)]
     #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
-    pub quantity: u32,
+    pub quantity: i128,
 }
 
 /// Where the order goes. Each part's bounds and pattern are the ones the handler checks (on the
@@ -131,15 +131,22 @@ pub struct CheckoutAccepted {
 /// A line's quantity as the documents bound it (`min` to [`Cart::MAX_LINE_QUANTITY`]), checked
 /// at the edge: a value outside them is invalid whatever the cart holds. (The cart also refuses a
 /// line that would grow past the maximum: that depends on the line, and is a rule.)
-pub(super) fn line_quantity(quantity: u32, min: u32) -> Result<u32, ValidationError> {
-    if (min..=Cart::MAX_LINE_QUANTITY).contains(&quantity) {
-        Ok(quantity)
-    } else {
-        Err(ValidationError::new(
-            "quantity",
-            format!("must be {min} to {}", Cart::MAX_LINE_QUANTITY),
-        ))
-    }
+pub(super) fn line_quantity(quantity: i128, min: u32) -> Result<u32, ValidationError> {
+    bounded_quantity(quantity, min, Cart::MAX_LINE_QUANTITY)
+}
+
+/// A quantity as sent (any whole number: `-1` is a value outside the bounds, not a malformed
+/// body) checked against `min..=max`; the refusal names the bounds and the value received.
+pub(super) fn bounded_quantity(quantity: i128, min: u32, max: u32) -> Result<u32, ValidationError> {
+    u32::try_from(quantity)
+        .ok()
+        .filter(|q| (min..=max).contains(q))
+        .ok_or_else(|| {
+            ValidationError::new(
+                "quantity",
+                format!("must be {min} to {max}, got {quantity}"),
+            )
+        })
 }
 
 /// The calling customer; only customers have carts.

@@ -20,7 +20,7 @@ pub struct ReceiptBody {
     /// Units received.
     #[schema(minimum = 1, maximum = 1_000_000)]
     #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
-    pub quantity: u32,
+    pub quantity: i128,
 }
 
 /// Adds received units to a product's stock.
@@ -51,7 +51,11 @@ pub async fn receive_stock(
 ) -> Result<Json<Accepted>, ApiError> {
     let product_id = ProductId(parse_id(&id, "product id")?);
     let actor = catalog_actor(&claims)?;
-    let quantity = Quantity::new(body.quantity)?;
+    let quantity = Quantity::new(super::carts::bounded_quantity(
+        body.quantity,
+        1,
+        Quantity::MAX,
+    )?)?;
     let id = product_id.to_string();
     let committed = state
         .inventory

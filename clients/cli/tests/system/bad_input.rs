@@ -601,4 +601,57 @@ async fn errors_say_which_check_failed_and_where_a_request_belongs() {
         StatusCode::BAD_REQUEST,
         "unknown fields are still refused: {problem}"
     );
+
+    // A quantity outside its bounds is 422 naming the field, the bounds and the value, whatever
+    // the number; a quantity that is not a number is malformed.
+    let cart = system.open_cart(&customer).await;
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let product = system.published_product(&vendor, 500).await;
+    for (quantity, expected, words) in [
+        (
+            json!(-1),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "must be 1 to 99, got -1",
+        ),
+        (
+            json!(0),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "must be 1 to 99, got 0",
+        ),
+        (
+            json!(4_294_967_296_u64),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "got 4294967296",
+        ),
+        (json!("two"), StatusCode::BAD_REQUEST, "quantity"),
+    ] {
+        let body = json!({"product_id": product, "quantity": quantity}).to_string();
+        let (status, _, problem) = system
+            .send_raw(
+                Method::POST,
+                format!("{command}/v1/carts/{cart}/items"),
+                Some(&customer),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, expected, "{quantity}: {problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(words), "{quantity}: {detail}");
+        assert!(!detail.contains("u32"), "no type names: {detail}");
+    }
+    let (status, _, problem) = system
+        .send_raw(
+            Method::POST,
+            format!("{command}/v1/inventory/{product}/receipts"),
+            Some(&vendor),
+            Some(json!({"quantity": -5}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("must be 1 to 1000000, got -5")),
+        "{problem}"
+    );
 }

@@ -2,6 +2,7 @@
 //! catalog projector -> Redis -> read API, against real services.
 mod bad_input;
 mod catalog_flow;
+mod cli_arguments;
 mod concurrency;
 mod delivery;
 mod document_bounds;

@@ -303,9 +303,9 @@ async fn bad_cart_commands_are_refused_and_append_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
-            "negative quantity",
+            "negative quantity (a value outside the bounds, like 0 or 100)",
             shop.add(&shop.customer, cart, tee, -2).await,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
             "over the line maximum",

@@ -1,0 +1,61 @@
+//! The CLI's argument errors: checked before anything is sent, in words that say what was wrong
+//! and what is allowed (the ranges the API checks).
+use std::process::Command;
+
+/// Runs `commerce` with `args` (no service needed: each is refused while parsing).
+fn refused(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .args(args)
+        .env("COMMERCE_LOCAL_MODE", "true")
+        .output()
+        .expect("run commerce");
+    assert_eq!(output.status.code(), Some(2), "{args:?} is a usage error");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const ID: &str = "0191e5c4-3f7a-7c2e-9b1d-4a5e6f708192";
+
+#[test]
+fn arguments_out_of_range_or_not_ids_are_refused_with_what_is_allowed() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["cart", "add", "PRODUCT", ID], "is not an id"),
+        (&["cart", "add", ID, ID, "--quantity", "0"], "1..=99"),
+        (
+            &["cart", "add", ID, ID, "--quantity", "4294967295"],
+            "1..=99",
+        ),
+        (&["cart", "add", ID, ID, "--quantity", "-1"], "-1"),
+        (&["cart", "set", ID, ID, "100"], "0..=99"),
+        (&["stock", "receive", ID, "1000001"], "1..=1000000"),
+        (&["orders", "show", "not-an-order"], "is not an id"),
+    ];
+    for (args, words) in cases {
+        let stderr = refused(args);
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("invalid character"),
+            "{args:?}: no parser jargon: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn every_positional_argument_and_the_role_say_what_they_are() {
+    for (args, words) in [
+        (&["cart", "add", "--help"][..], "The cart's id"),
+        (&["cart", "add", "--help"][..], "The product's id"),
+        (
+            &["stock", "receive", "--help"][..],
+            "Units received, 1 to 1,000,000",
+        ),
+        (&["token", "--help"][..], "customer"),
+        (&["token", "--help"][..], "analyst or ops"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_commerce"))
+            .args(args)
+            .output()
+            .expect("run commerce");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains(words), "{args:?}: {help}");
+    }
+}
