@@ -22,6 +22,9 @@ pub enum ApiError {
     /// The addressed aggregate refused the command.
     #[error(transparent)]
     Rejected(#[from] DomainError),
+    /// An aggregate the command addresses does not exist; the text names it and its id.
+    #[error("{0}")]
+    Missing(String),
     /// The command would record an event too large to publish.
     #[error("{0}")]
     TooLarge(String),
@@ -48,6 +51,21 @@ impl From<ExecuteError<DomainError>> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A refusal because the `aggregate` addressed does not exist, said with the `id` asked for:
+    /// the aggregate itself cannot say it (an aggregate without events knows no id).
+    pub fn naming(self, aggregate: &str, id: &dyn std::fmt::Display) -> Self {
+        match self {
+            ApiError::Rejected(DomainError::NotFound { aggregate: missing })
+                if missing == aggregate =>
+            {
+                ApiError::Missing(format!("{missing} {id} does not exist"))
+            }
+            other => other,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = match &self {
@@ -61,6 +79,7 @@ impl IntoResponse for ApiError {
                 RejectionKind::Conflict => Problem::conflict(e.to_string()),
                 RejectionKind::Unprocessable => Problem::unprocessable(e.to_string()),
             },
+            ApiError::Missing(detail) => Problem::not_found(detail),
             ApiError::TooLarge(detail) => Problem::unprocessable(detail),
             ApiError::Contended(detail) => {
                 Problem::conflict(format!("{detail}; retry the request"))

@@ -254,7 +254,12 @@ pub async fn add_item(
             event_metadata(&claims, correlation),
             &(),
         )
-        .await?;
+        .await
+        .map_err(|e| {
+            ApiError::from(e)
+                .naming("Cart", &cart_id)
+                .naming("Product", &product_id.0)
+        })?;
     Ok(Json(committed.into()))
 }
 

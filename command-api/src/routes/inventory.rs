@@ -76,6 +76,7 @@ pub async fn receive_stock(
             event_metadata(&claims, correlation),
             &(),
         )
-        .await?;
+        .await
+        .map_err(|e| ApiError::from(e).naming("Product", &id))?;
     Ok(Json(committed.into()))
 }

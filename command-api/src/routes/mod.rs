@@ -72,7 +72,8 @@ where
             event_metadata(claims, correlation),
             &(),
         )
-        .await?;
+        .await
+        .map_err(|e| ApiError::from(e).naming(A::TYPE, &id))?;
     Ok(axum::Json(committed.into()))
 }
 

@@ -639,6 +639,46 @@ async fn errors_say_which_check_failed_and_where_a_request_belongs() {
         assert!(detail.contains(words), "{quantity}: {detail}");
         assert!(!detail.contains("u32"), "no type names: {detail}");
     }
+    // An unknown id is named in the answer, on writes as on reads.
+    let unknown = Uuid::new_v4();
+    for (name, url, token, body) in [
+        (
+            "a product not in the catalog",
+            format!("{command}/v1/carts/{cart}/items"),
+            &customer,
+            json!({"product_id": unknown, "quantity": 1}),
+        ),
+        (
+            "a cart never opened",
+            format!("{command}/v1/carts/{unknown}/items"),
+            &customer,
+            json!({"product_id": product, "quantity": 1}),
+        ),
+        (
+            "an order never placed",
+            format!("{command}/v1/orders/{unknown}/cancel"),
+            &customer,
+            json!({"reason": "customer_request"}),
+        ),
+        (
+            "stock of a product never created",
+            format!("{command}/v1/inventory/{unknown}/receipts"),
+            &vendor,
+            json!({"quantity": 1}),
+        ),
+    ] {
+        let (status, _, problem) = system
+            .send_raw(Method::POST, url, Some(token), Some(body.to_string()))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&unknown.to_string())),
+            "{name}: {problem}"
+        );
+    }
+
     let (status, _, problem) = system
         .send_raw(
             Method::POST,
