@@ -40,8 +40,13 @@ pub struct ProductDocument {
     pub published: bool,
     /// Units in stock; filled by inventory events (0 until stock is received).
     pub available: i64,
-    /// The last applied event's sequence: the consistency token clients wait for.
+    /// The last applied product event's sequence: what `min_version` waits for (the answer to
+    /// a product command).
     pub version: i64,
+    /// The last applied stock event's sequence (0 before any): what `min_stock_version` waits
+    /// for (the answer to a stock receipt).
+    #[serde(default)]
+    pub stock_version: i64,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -192,7 +197,8 @@ impl CatalogProjector {
 /// Hash field holding the last applied Product sequence.
 const PRODUCT_VERSION: &str = "version";
 /// Hash field holding the last applied Inventory sequence.
-const STOCK_VERSION: &str = "stock_version";
+/// The hash field of the last applied Inventory sequence.
+pub const STOCK_VERSION: &str = "stock_version";
 /// Hash field holding the units available.
 pub const AVAILABLE: &str = "available";
 
@@ -225,6 +231,7 @@ fn evolve(
             published: false,
             available: 0,
             version: 0,
+            stock_version: 0,
             updated_at: envelope.occurred_at,
         },
         (Some(mut doc), ProductEvent::ProductPriceChanged { price, .. }) => {

@@ -6,7 +6,7 @@ use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
-use commerce_projections::catalog::{ProductDocument, AVAILABLE};
+use commerce_projections::catalog::{ProductDocument, AVAILABLE, STOCK_VERSION};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -48,9 +48,15 @@ pub struct ProductPage {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct GetParams {
-    /// Wait (at most 2 s) until the document has this version; 409 if it does not arrive.
+    /// Wait (at most 2 s) until the document has this version (the answer to a product
+    /// command); 409 if it does not arrive.
     #[param(minimum = 1)]
     pub min_version: Option<i64>,
+    /// Wait (at most 2 s) until the document's `stock_version` is this (the answer to a stock
+    /// receipt, whose `read_with` names this parameter); 409 if it does not arrive. Not with
+    /// `min_version` or `X-Min-Version`.
+    #[param(minimum = 1)]
+    pub min_stock_version: Option<i64>,
 }
 
 /// `GET /v1/catalog/products`: published products, filtered, in id (creation) order.
@@ -116,9 +122,10 @@ pub async fn list_products(
             pipe.cmd("HMGET")
                 .arg(state.catalog.product(generation, id))
                 .arg("doc")
-                .arg(AVAILABLE);
+                .arg(AVAILABLE)
+                .arg(STOCK_VERSION);
         }
-        let docs: Vec<(Option<String>, Option<i64>)> = pipe.query_async(&mut redis).await?;
+        let docs: Vec<StoredProduct> = pipe.query_async(&mut redis).await?;
         let exhausted = ids.len() < chunk;
         for (id, doc) in ids.iter().zip(docs) {
             scanned += 1;
@@ -186,13 +193,31 @@ pub async fn get_product(
     let id = Uuid::parse_str(&id)
         .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
     let min_version = requested_min_version(params.min_version, &headers)?;
+    // One token at a time: the product's own version, or its stock's.
+    let (min_version, version_of): (Option<i64>, fn(&ProductDocument) -> i64) =
+        match (min_version, params.min_stock_version) {
+            (Some(_), Some(_)) => {
+                return Err(ReadError::Malformed(
+                    "min_stock_version waits for a stock receipt, min_version for a product \
+                     command: give one of them"
+                        .into(),
+                ))
+            }
+            (None, Some(stock)) if stock < 1 => {
+                return Err(ReadError::Malformed(
+                    "min_stock_version must be at least 1".into(),
+                ))
+            }
+            (None, Some(stock)) => (Some(stock), |d| d.stock_version),
+            (min_version, None) => (min_version, |d| d.version),
+        };
     // An unpublished product is, to whoever may not see it, a product that does not exist: never
     // a 409 that would tell its version. It is waited for only below min_version, where the
     // version asked for may be the one that publishes it.
     wait_for_readable(
         state.min_version_wait,
         min_version,
-        |d: &ProductDocument| d.version,
+        version_of,
         |d| {
             if d.published || may_see_unpublished(&claims, d) {
                 Access::Allowed
@@ -218,22 +243,28 @@ fn may_see_unpublished(claims: &Claims, doc: &ProductDocument) -> bool {
 async fn load_product(state: &AppState, id: Uuid) -> Result<Option<ProductDocument>, ReadError> {
     let mut redis = state.redis.clone();
     let generation = state.catalog.live_generation(&mut redis).await?;
-    let stored: (Option<String>, Option<i64>) = redis::cmd("HMGET")
+    let stored: StoredProduct = redis::cmd("HMGET")
         .arg(state.catalog.product(generation, &id.to_string()))
         .arg("doc")
         .arg(AVAILABLE)
+        .arg(STOCK_VERSION)
         .query_async(&mut redis)
         .await?;
     product_document(stored)
 }
 
-/// The stored document with the stock count (kept beside it, from Inventory events) merged in.
+/// A product's hash as read: the document, and the stock count and stock version kept beside
+/// it (from Inventory events, a stream of their own).
+type StoredProduct = (Option<String>, Option<i64>, Option<i64>);
+
+/// The stored document with the stock count and its version merged in.
 fn product_document(
-    (doc, available): (Option<String>, Option<i64>),
+    (doc, available, stock_version): StoredProduct,
 ) -> Result<Option<ProductDocument>, ReadError> {
     let Some(doc) = doc else { return Ok(None) };
     let mut doc: ProductDocument = serde_json::from_str(&doc).map_err(internal)?;
     doc.available = available.unwrap_or(0);
+    doc.stock_version = stock_version.unwrap_or(0);
     Ok(Some(doc))
 }
 

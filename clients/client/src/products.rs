@@ -54,8 +54,11 @@ pub struct ProductDocument {
     /// Units in stock (0 until stock is received).
     #[serde(default)]
     pub available: i64,
-    /// The consistency token: compare with a command's `version`.
+    /// The consistency token of product commands: compare with their `version`.
     pub version: i64,
+    /// The consistency token of stock receipts: compare with their `version`.
+    #[serde(default)]
+    pub stock_version: i64,
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
 }

@@ -50,8 +50,15 @@ pub struct ShippingAddress {
 /// The answer to every accepted command that creates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Accepted {
+    /// What changed: `Cart`, `Order`, `Product` or `Inventory` (a product's stock).
+    #[serde(default)]
+    pub aggregate_type: Option<String>,
     /// The aggregate the command changed, as the event store names it.
     pub aggregate_id: String,
-    /// The aggregate's version after the command: pass it as `min_version` to read your write.
+    /// The aggregate's version after the command: pass it as `read_with` to read your write.
     pub version: i64,
+    /// The read parameter that waits for `version`: `min_version`, or `min_stock_version` on the
+    /// catalog's product after a stock receipt.
+    #[serde(default)]
+    pub read_with: Option<String>,
 }

@@ -17,6 +17,8 @@ use super::PgEventRepository;
 /// The outcome of an accepted command: the consistency token a client reads its write with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
+    /// The aggregate type (`Cart`, `Order`, `Product`, `Inventory`, …).
+    pub aggregate_type: &'static str,
     pub aggregate_id: String,
     /// The aggregate's version after the command (unchanged if the command recorded nothing).
     pub version: i64,
@@ -336,6 +338,7 @@ where
         let before = loaded.version;
         let (decided, after) = decide_on(aggregate_id, loaded, command, metadata, services).await?;
         let committed = Committed {
+            aggregate_type: A::TYPE,
             aggregate_id: aggregate_id.to_owned(),
             version: decided.version,
         };

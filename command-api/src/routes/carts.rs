@@ -446,8 +446,10 @@ pub async fn checkout(
                     Json(CheckoutAccepted {
                         order_id: order_id.0,
                         accepted: Accepted {
+                            aggregate_type: commerce_domain::order::Order::TYPE,
                             aggregate_id: order_id_text,
                             version: order_decided.version,
+                            read_with: "min_version",
                         },
                     }),
                 ));

@@ -22,19 +22,31 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::event_store::CommandExecutor;
 
-/// The answer to every accepted command: the consistency token for `?min_version=`.
+/// The answer to every accepted command: a consistency token that names what it covers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
+    /// What changed: `Cart`, `Order`, `Product` or `Inventory` (a product's stock).
+    pub aggregate_type: &'static str,
     pub aggregate_id: String,
-    /// The aggregate's version after the command: pass it as `min_version` to read your write.
+    /// The aggregate's version after the command: pass it as the `read_with` parameter of the
+    /// read that shows it to read your write.
     pub version: i64,
+    /// The read parameter that waits for `version`: `min_version` (the cart, the order, the
+    /// catalog's product), or `min_stock_version` on the catalog's product for a stock change.
+    pub read_with: &'static str,
 }
 
 impl From<crate::event_store::Committed> for Accepted {
     fn from(committed: crate::event_store::Committed) -> Self {
+        let read_with = match committed.aggregate_type {
+            commerce_domain::inventory::Inventory::TYPE => "min_stock_version",
+            _ => "min_version",
+        };
         Self {
+            aggregate_type: committed.aggregate_type,
             aggregate_id: committed.aggregate_id,
             version: committed.version,
+            read_with,
         }
     }
 }

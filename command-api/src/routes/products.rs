@@ -135,10 +135,7 @@ pub async fn create_product(
         headers,
         Json(ProductCreated {
             product_id: product_id.0,
-            accepted: Accepted {
-                aggregate_id: committed.aggregate_id,
-                version: committed.version,
-            },
+            accepted: committed.into(),
         }),
     ))
 }

@@ -176,3 +176,41 @@ async fn a_version_that_never_arrives_answers_409_after_the_wait() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(2));
     system.stop().await;
 }
+
+/// A stock receipt's answer names what it covers and the read parameter that waits for it; the
+/// catalog's product read with that parameter shows the receipt.
+#[tokio::test]
+async fn a_stock_receipt_is_read_back_through_the_catalog_with_the_token_it_answered() {
+    let system = TestSystem::start().await;
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let product = system.published_product(&vendor, 1200).await;
+    let (status, receipt) = system
+        .command(
+            reqwest::Method::POST,
+            &format!("/v1/inventory/{product}/receipts"),
+            Some(&vendor),
+            Some(serde_json::json!({"quantity": 7})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{receipt}");
+    assert_eq!(receipt["aggregate_type"], "Inventory", "{receipt}");
+    assert_eq!(receipt["read_with"], "min_stock_version", "{receipt}");
+    let version = receipt["version"].as_i64().expect("version");
+    let (status, read) = system
+        .read(
+            &format!("/v1/catalog/products/{product}?min_stock_version={version}"),
+            &vendor,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{read}");
+    assert_eq!(read["available"], 7, "the receipt is there: {read}");
+    assert_eq!(read["stock_version"], version, "{read}");
+    // One token at a time.
+    let (status, problem) = system
+        .read(
+            &format!("/v1/catalog/products/{product}?min_stock_version={version}&min_version=1"),
+            &vendor,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{problem}");
+}
