@@ -184,7 +184,8 @@ where
 }
 
 /// [`ApiJson`] for a command whose body is optional: an empty body (with or without a
-/// `Content-Type`) reads as `T::default()`; any other body must be JSON as for [`ApiJson`].
+/// `Content-Type`) or `null` reads as `T::default()`; any other body must be JSON as for
+/// [`ApiJson`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJsonOrEmpty<T>(pub T);
 
@@ -208,7 +209,8 @@ where
                         rejection.body_text(),
                     )
                 })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body, or JSON `null` (what the document's optional body allows): no input.
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
             return Ok(Self(T::default()));
         }
         let request = Request::from_parts(parts, axum::body::Body::from(bytes));

@@ -53,8 +53,8 @@ pub struct GetParams {
     #[param(minimum = 1)]
     pub min_version: Option<i64>,
     /// Wait (at most 2 s) until the document's `stock_version` is this (the answer to a stock
-    /// receipt, whose `read_with` names this parameter); 409 if it does not arrive. Not with
-    /// `min_version` or `X-Min-Version`.
+    /// receipt, whose `read_with` names this parameter); 409 if it does not arrive. With
+    /// `min_version` too, both are waited for within the same 2 s.
     #[param(minimum = 1)]
     pub min_stock_version: Option<i64>,
 }
@@ -193,43 +193,52 @@ pub async fn get_product(
     let id = Uuid::parse_str(&id)
         .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    // One token at a time: the product's own version, or its stock's.
-    let (min_version, version_of): (Option<i64>, fn(&ProductDocument) -> i64) =
-        match (min_version, params.min_stock_version) {
-            (Some(_), Some(_)) => {
-                return Err(ReadError::Malformed(
-                    "min_stock_version waits for a stock receipt, min_version for a product \
-                     command: give one of them"
-                        .into(),
-                ))
-            }
-            (None, Some(stock)) if stock < 1 => {
-                return Err(ReadError::Malformed(
-                    "min_stock_version must be at least 1".into(),
-                ))
-            }
-            (None, Some(stock)) => (Some(stock), |d| d.stock_version),
-            (min_version, None) => (min_version, |d| d.version),
-        };
+    // Either token, or both: the stock's version is waited for first, then the product's, in
+    // one bound.
+    let started = tokio::time::Instant::now();
+    if let Some(stock) = params.min_stock_version {
+        if stock < 1 {
+            return Err(ReadError::Malformed(
+                "min_stock_version must be at least 1".into(),
+            ));
+        }
+        let product = wait_for_readable(
+            state.min_version_wait,
+            Some(stock),
+            |d: &ProductDocument| d.stock_version,
+            |d| readable(&claims, d),
+            || load_product(&state, id),
+        )
+        .await?;
+        if min_version.is_none() {
+            return product
+                .map(Json)
+                .ok_or_else(|| ReadError::NotFound(format!("product {id} does not exist")));
+        }
+    }
+    let waited = started.elapsed();
     // An unpublished product is, to whoever may not see it, a product that does not exist: never
     // a 409 that would tell its version. It is waited for only below min_version, where the
     // version asked for may be the one that publishes it.
     wait_for_readable(
-        state.min_version_wait,
+        state.min_version_wait.saturating_sub(waited),
         min_version,
-        version_of,
-        |d| {
-            if d.published || may_see_unpublished(&claims, d) {
-                Access::Allowed
-            } else {
-                Access::NotYet
-            }
-        },
+        |d: &ProductDocument| d.version,
+        |d| readable(&claims, d),
         || load_product(&state, id),
     )
     .await?
     .map(Json)
     .ok_or_else(|| ReadError::NotFound(format!("product {id} does not exist")))
+}
+
+/// Whether the caller may read the product now: an unpublished one only its vendor and admins.
+fn readable(claims: &Claims, doc: &ProductDocument) -> Access {
+    if doc.published || may_see_unpublished(claims, doc) {
+        Access::Allowed
+    } else {
+        Access::NotYet
+    }
 }
 
 fn may_see_unpublished(claims: &Claims, doc: &ProductDocument) -> bool {

@@ -205,12 +205,22 @@ async fn a_stock_receipt_is_read_back_through_the_catalog_with_the_token_it_answ
     assert_eq!(status, reqwest::StatusCode::OK, "{read}");
     assert_eq!(read["available"], 7, "the receipt is there: {read}");
     assert_eq!(read["stock_version"], version, "{read}");
-    // One token at a time.
-    let (status, problem) = system
+    // Both tokens at once: both are waited for; one not reached is a 409.
+    let (status, both) = system
         .read(
             &format!("/v1/catalog/products/{product}?min_stock_version={version}&min_version=1"),
             &vendor,
         )
         .await;
-    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(status, reqwest::StatusCode::OK, "{both}");
+    let (status, problem) = system
+        .read(
+            &format!(
+                "/v1/catalog/products/{product}?min_stock_version={}&min_version=1",
+                version + 5
+            ),
+            &vendor,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CONFLICT, "{problem}");
 }
