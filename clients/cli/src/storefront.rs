@@ -57,9 +57,14 @@ pub enum ProductsCommand {
         /// The product's id.
         #[arg(value_parser = parse_id)]
         id: Uuid,
-        /// Wait (at most 2 s) until the catalog has this version.
+        /// Wait (at most 2 s) until the catalog has this product version (the `version` a
+        /// product command answered).
         #[arg(long)]
         min_version: Option<i64>,
+        /// Wait (at most 2 s) until the catalog has this stock version (the `version` a
+        /// `stock receive` answered).
+        #[arg(long)]
+        min_stock_version: Option<i64>,
     },
 }
 
@@ -214,9 +219,15 @@ pub async fn products(client: &CommerceClient, command: ProductsCommand) -> anyh
             };
             print_answer(client.list_products(&query).await)
         }
-        ProductsCommand::Show { id, min_version } => {
-            print_answer(client.get_product(id, min_version).await)
-        }
+        ProductsCommand::Show {
+            id,
+            min_version,
+            min_stock_version,
+        } => print_answer(
+            client
+                .get_product_waiting(id, min_version, min_stock_version)
+                .await,
+        ),
     }
 }
 

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::endpoint::{endpoint, single_read_url, QueryString};
+use crate::endpoint::{endpoint, QueryString};
 use crate::{Accepted, ClientError, CommandOptions, CommerceClient, Money};
 
 /// A product to list; it starts unpublished.
@@ -145,8 +145,26 @@ impl CommerceClient {
         product_id: Uuid,
         min_version: Option<i64>,
     ) -> Result<ProductDocument, ClientError> {
-        self.read(product_url(self.read_api_base(), product_id, min_version))
+        self.get_product_waiting(product_id, min_version, None)
             .await
+    }
+
+    /// `GET /v1/catalog/products/{id}` waiting (up to 2 s in all) for the product's
+    /// `min_version` (a product command's answer), its `min_stock_version` (a stock receipt's
+    /// answer, whose `read_with` names it), or both.
+    pub async fn get_product_waiting(
+        &self,
+        product_id: Uuid,
+        min_version: Option<i64>,
+        min_stock_version: Option<i64>,
+    ) -> Result<ProductDocument, ClientError> {
+        self.read(product_url(
+            self.read_api_base(),
+            product_id,
+            min_version,
+            min_stock_version,
+        ))
+        .await
     }
 
     /// `GET /v1/catalog/products`: published products only.
@@ -156,12 +174,19 @@ impl CommerceClient {
     }
 }
 
-fn product_url(base: &str, product_id: Uuid, min_version: Option<i64>) -> String {
-    single_read_url(
-        base,
-        &format!("/v1/catalog/products/{product_id}"),
-        min_version,
-    )
+fn product_url(
+    base: &str,
+    product_id: Uuid,
+    min_version: Option<i64>,
+    min_stock_version: Option<i64>,
+) -> String {
+    QueryString::default()
+        .param("min_version", min_version)
+        .param("min_stock_version", min_stock_version)
+        .append_to(endpoint(
+            base,
+            &format!("/v1/catalog/products/{product_id}"),
+        ))
 }
 
 fn list_products_url(base: &str, query: &ProductQuery) -> String {
@@ -217,11 +242,15 @@ mod tests {
     fn product_url_carries_min_version() {
         let id = Uuid::from_u128(2);
         assert_eq!(
-            product_url("http://reads.test", id, Some(3)),
+            product_url("http://reads.test", id, Some(3), None),
             format!("http://reads.test/v1/catalog/products/{id}?min_version=3")
         );
         assert_eq!(
-            product_url("http://reads.test", id, None),
+            product_url("http://reads.test", id, None, Some(4)),
+            format!("http://reads.test/v1/catalog/products/{id}?min_stock_version=4")
+        );
+        assert_eq!(
+            product_url("http://reads.test", id, None, None),
             format!("http://reads.test/v1/catalog/products/{id}")
         );
     }

@@ -205,6 +205,13 @@ async fn a_stock_receipt_is_read_back_through_the_catalog_with_the_token_it_answ
     assert_eq!(status, reqwest::StatusCode::OK, "{read}");
     assert_eq!(read["available"], 7, "the receipt is there: {read}");
     assert_eq!(read["stock_version"], version, "{read}");
+    // The typed client waits the same way.
+    let read = commerce_client::CommerceClient::new(&system.command_url, &system.read_url)
+        .with_token(&vendor)
+        .get_product_waiting(product, None, Some(version))
+        .await
+        .expect("read with the receipt's token");
+    assert_eq!((read.available, read.stock_version), (7, version));
     // Both tokens at once: both are waited for; one not reached is a 409.
     let (status, both) = system
         .read(
