@@ -201,13 +201,15 @@ where
         let bytes =
             axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
                 .await
-                .map_err(|rejection| {
-                    Problem::new(
-                        rejection.status(),
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
                         "payload-too-large",
                         "Request body too large",
                         rejection.body_text(),
-                    )
+                    ),
+                    // The body could not be read at all (the client broke off): malformed.
+                    _ => Problem::bad_request(rejection.body_text()),
                 })?;
         // No body, or JSON `null` (what the document's optional body allows): no input.
         if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
