@@ -3,9 +3,11 @@ use anyhow::Context;
 use commerce_platform::auth::{Claims, JwtKeys, Role};
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
 use commerce_platform::messaging::{self, AwsClients};
-use commerce_sagas::model::{SagaState, SagaTimings};
+use commerce_sagas::model::{OrderSaga, SagaState, SagaTimings};
 use commerce_sagas::store::{SagaStore, SagaView};
 use uuid::Uuid;
+
+use crate::output::{fields, Output, Table};
 
 /// `commerce migrate`: creates the database if needed and applies every schema migration.
 pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
@@ -56,38 +58,38 @@ pub fn token(
 }
 
 /// `commerce outbox parked`: the parked outbox rows, as a table or JSON lines.
-pub async fn outbox_parked(database: &DatabaseConfig, json: bool) -> anyhow::Result<()> {
+pub async fn outbox_parked(database: &DatabaseConfig, output: Output) -> anyhow::Result<()> {
     let pool = commerce_platform::database::connect(database).await?;
     let parked = commerce_command_api::relay::claims::list_parked(&pool).await?;
     pool.close().await;
-    if json {
-        for row in &parked {
-            println!("{}", serde_json::to_string(row)?);
+    output.print_rows(&parked, |parked| {
+        if parked.is_empty() {
+            return "No parked outbox rows.".into();
         }
-        return Ok(());
-    }
-    if parked.is_empty() {
-        println!("no parked outbox rows");
-        return Ok(());
-    }
-    println!(
-        "{:>10}  {:<9}  {:<36}  {:>5}  {:<22}  {:>8}  {:<20}  last error",
-        "position", "aggregate", "id", "seq", "event", "attempts", "parked at"
-    );
-    for row in &parked {
-        println!(
-            "{:>10}  {:<9}  {:<36}  {:>5}  {:<22}  {:>8}  {:<20}  {}",
-            row.global_position,
-            row.aggregate_type,
-            row.aggregate_id,
-            row.sequence,
-            row.event_type,
-            row.attempts,
-            row.parked_at.format("%Y-%m-%d %H:%M:%S"),
-            row.last_error.as_deref().unwrap_or("")
-        );
-    }
-    Ok(())
+        let mut table = Table::new(&[
+            ("POSITION", true),
+            ("AGGREGATE", false),
+            ("ID", false),
+            ("SEQ", true),
+            ("EVENT", false),
+            ("ATTEMPTS", true),
+            ("PARKED AT", false),
+            ("LAST ERROR", false),
+        ]);
+        for row in parked {
+            table.row(vec![
+                row.global_position.to_string(),
+                row.aggregate_type.clone(),
+                row.aggregate_id.clone(),
+                row.sequence.to_string(),
+                row.event_type.clone(),
+                row.attempts.to_string(),
+                row.parked_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                row.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        table.render()
+    })
 }
 
 /// `commerce outbox retry`: puts parked rows (all, or those at `positions`) back for the relay.
@@ -114,7 +116,7 @@ pub async fn sagas_list(
     state: Option<&str>,
     overdue: bool,
     limit: i64,
-    json: bool,
+    output: Output,
 ) -> anyhow::Result<()> {
     let state = state
         .map(|name| {
@@ -134,49 +136,79 @@ pub async fn sagas_list(
         .filter(|s| !overdue || (!s.state.is_final() && s.deadline.is_some_and(|d| d < now)))
         .collect();
     store.pool().close().await;
-    if json {
-        for saga in &sagas {
-            println!("{}", serde_json::to_string(&SagaView::from(saga))?);
+    let views: Vec<SagaView> = sagas.iter().map(SagaView::from).collect();
+    output.print_rows(&views, |views| {
+        if views.is_empty() {
+            return "No sagas.".into();
         }
-        return Ok(());
-    }
-    if sagas.is_empty() {
-        println!("no sagas");
-        return Ok(());
-    }
-    println!(
-        "{:<36}  {:<12}  {:<16}  {:>8}  {:<19}  last error",
-        "order", "state", "reason", "attempts", "deadline"
-    );
-    for saga in &sagas {
-        let deadline = saga
-            .deadline
-            .filter(|_| !saga.state.is_final())
-            .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-            .unwrap_or_default();
-        println!(
-            "{:<36}  {:<12}  {:<16}  {:>8}  {:<19}  {}",
-            saga.order_id,
-            saga.state.as_str(),
-            saga.cancel_reason.as_deref().unwrap_or(""),
-            saga.attempts,
-            deadline,
-            saga.last_error.as_deref().unwrap_or("")
-        );
-    }
-    Ok(())
+        let mut table = Table::new(&[
+            ("ORDER", false),
+            ("STATE", false),
+            ("REASON", false),
+            ("ATTEMPTS", true),
+            ("DEADLINE", false),
+            ("LAST ERROR", false),
+        ]);
+        for view in views {
+            let saga = view.saga;
+            table.row(vec![
+                saga.order_id.to_string(),
+                saga.state.as_str().to_owned(),
+                saga.cancel_reason.clone().unwrap_or_default(),
+                saga.attempts.to_string(),
+                open_deadline(saga),
+                saga.last_error.clone().unwrap_or_default(),
+            ]);
+        }
+        table.render()
+    })
 }
 
-/// `commerce sagas show`: one saga in full, as JSON.
-pub async fn sagas_show(database: &DatabaseConfig, order_id: Uuid) -> anyhow::Result<()> {
+/// The deadline of a saga still running, as a person reads it; nothing for a finished one.
+fn open_deadline(saga: &OrderSaga) -> String {
+    saga.deadline
+        .filter(|_| !saga.state.is_final())
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// `commerce sagas show`: one saga in full.
+pub async fn sagas_show(
+    database: &DatabaseConfig,
+    order_id: Uuid,
+    output: Output,
+) -> anyhow::Result<()> {
     let store = saga_store(database).await?;
     let saga = store.get(order_id).await?;
     store.pool().close().await;
     let saga = saga.ok_or_else(|| {
         anyhow::anyhow!("no saga for order {order_id}; is the order placed and the saga running?")
     })?;
-    println!("{}", serde_json::to_string_pretty(&SagaView::from(&saga))?);
-    Ok(())
+    output.print(&SagaView::from(&saga), |view| {
+        let saga = view.saga;
+        let time = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+        fields(&[
+            ("order", saga.order_id.to_string()),
+            ("state", saga.state.as_str().to_owned()),
+            (
+                "cancel reason",
+                saga.cancel_reason.clone().unwrap_or_default(),
+            ),
+            (
+                "cancel asked",
+                saga.cancel_requested.clone().unwrap_or_default(),
+            ),
+            ("steps done", saga.steps_done.join(", ")),
+            ("attempts", saga.attempts.to_string()),
+            ("last error", saga.last_error.clone().unwrap_or_default()),
+            ("deadline", open_deadline(saga)),
+            ("next attempt", time(saga.next_attempt_at)),
+            ("placed", time(saga.placed_at)),
+            ("finished", saga.finished_at.map(time).unwrap_or_default()),
+            ("payment", view.payment_id.to_string()),
+            ("customer", saga.customer_id.to_string()),
+        ])
+    })
 }
 
 /// `commerce sagas retry`.

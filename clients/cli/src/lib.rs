@@ -7,7 +7,9 @@
 //! - `commands`: one function per CLI subcommand (migrate, provision, token).
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
 //! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
-//!   `commerce-client`, answers printed as JSON.
+//!   `commerce-client`.
+//! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
+//! - `render`: the summaries of the storefront answers.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
 //! - `checkout_load`: `commerce loadgen checkout`, orders from checkout to confirmed by the saga.
 #![forbid(unsafe_code)]
@@ -16,5 +18,7 @@ pub mod bench;
 pub mod checkout_load;
 pub mod commands;
 pub mod loadgen;
+pub mod output;
+pub mod render;
 pub mod storefront;
 pub mod system;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use commerce_cli::output::{Output, OutputFormat};
 use commerce_cli::storefront::{
     ApiTarget, CartCommand, CheckoutArgs, OrdersCommand, ProductsCommand, StockCommand,
 };
@@ -32,8 +33,10 @@ struct Cli {
     command: Command,
 }
 
-/// Where the storefront commands and the load generator send their requests.
+/// Where the storefront commands and the load generator send their requests, and how answers
+/// are printed.
 #[derive(clap::Args)]
+#[command(next_help_heading = "Global options")]
 struct ApiArgs {
     /// Base URL of the command API.
     #[arg(
@@ -54,6 +57,27 @@ struct ApiArgs {
     /// Bearer token for the storefront commands (e.g. from `commerce token`).
     #[arg(long, global = true, env = "COMMERCE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Sent with a command as `Idempotency-Key`: running the command again with the same key
+    /// answers the first result and changes nothing (1 to 255 visible ASCII characters).
+    #[arg(long, global = true, value_parser = parse_idempotency_key)]
+    idempotency_key: Option<String>,
+    /// Print JSON (the same as `--output json`).
+    #[arg(long, global = true)]
+    json: bool,
+    /// A summary for a person, or JSON for a script; `auto` prints the summary on a terminal and
+    /// JSON when stdout is a pipe or a file.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Auto)]
+    output: OutputFormat,
+}
+
+/// The rule the command API applies to `Idempotency-Key`, checked before anything is sent.
+fn parse_idempotency_key(text: &str) -> Result<String, String> {
+    let visible = text.chars().all(|c| c.is_ascii_graphic());
+    if (1..=255).contains(&text.len()) && visible {
+        Ok(text.to_owned())
+    } else {
+        Err("an idempotency key is 1 to 255 visible ASCII characters (no spaces)".into())
+    }
 }
 
 #[derive(Subcommand)]
@@ -77,7 +101,7 @@ enum Command {
         #[command(subcommand)]
         command: LoadgenCommand,
     },
-    /// Browse the catalog.
+    /// Browse the catalog; list, price, publish and unpublish products (vendors).
     Products {
         #[command(subcommand)]
         command: ProductsCommand,
@@ -89,12 +113,12 @@ enum Command {
     },
     /// Check a cart out, placing an order.
     Checkout(CheckoutArgs),
-    /// Read orders.
+    /// Read, cancel and ship orders.
     Orders {
         #[command(subcommand)]
         command: OrdersCommand,
     },
-    /// Receive stock.
+    /// Receive stock (vendors).
     Stock {
         #[command(subcommand)]
         command: StockCommand,
@@ -197,11 +221,7 @@ enum LoadgenCommand {
 #[derive(Subcommand)]
 enum OutboxCommand {
     /// List parked outbox rows: position, aggregate, event, refusals and the last error.
-    Parked {
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    Parked,
     /// Put parked rows back for the relay (their refusal count starts again).
     Retry {
         /// Every parked row.
@@ -228,26 +248,27 @@ enum SagasCommand {
         /// Only sagas waiting past their deadline (not finished).
         #[arg(long)]
         overdue: bool,
-        #[arg(long, default_value_t = 50)]
+        /// At most this many, 1 or more.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
-        /// One JSON object per line instead of a table.
-        #[arg(long)]
-        json: bool,
     },
     /// One order's saga in full: steps done, deadline, attempts and why it waits.
     Show {
         /// The order id.
+        #[arg(value_parser = storefront::parse_id)]
         order_id: Uuid,
     },
     /// Run a waiting saga's step now (attempts and deadline start again); an abandoned saga
     /// resumes where it stopped.
     Retry {
         /// The order id.
+        #[arg(value_parser = storefront::parse_id)]
         order_id: Uuid,
     },
     /// Stop driving a saga: nothing more happens to the order automatically.
     Abandon {
         /// The order id.
+        #[arg(value_parser = storefront::parse_id)]
         order_id: Uuid,
         /// Why, for the record.
         #[arg(long)]
@@ -266,6 +287,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<storefront::UsageError>().is_some() => {
+            eprintln!("error: {e}\n\nFor more information, try '--help'.");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("commerce: {e:#}");
             ExitCode::FAILURE
@@ -274,10 +299,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let output = Output::choose(cli.api.output, cli.api.json);
     let target = ApiTarget {
         command_api: cli.api.command_api,
         read_api: cli.api.read_api,
         token: cli.api.token,
+        idempotency_key: cli.api.idempotency_key,
     };
     match cli.command {
         Command::Up => up().await,
@@ -381,15 +408,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Products { command } => storefront::products(&target.client()?, command).await,
-        Command::Cart { command } => storefront::cart(&target.client()?, command).await,
-        Command::Checkout(args) => storefront::checkout(&target.client()?, args).await,
-        Command::Orders { command } => storefront::orders(&target.client()?, command).await,
-        Command::Stock { command } => storefront::stock(&target.client()?, command).await,
+        Command::Products { command } => {
+            storefront::products(&target.session(output)?, command).await
+        }
+        Command::Cart { command } => storefront::cart(&target.session(output)?, command).await,
+        Command::Checkout(args) => storefront::checkout(&target.session(output)?, args).await,
+        Command::Orders { command } => storefront::orders(&target.session(output)?, command).await,
+        Command::Stock { command } => storefront::stock(&target.session(output)?, command).await,
         Command::Outbox { command } => {
             let database = DatabaseConfig::from_env()?;
             match command {
-                OutboxCommand::Parked { json } => commands::outbox_parked(&database, json).await,
+                OutboxCommand::Parked => commands::outbox_parked(&database, output).await,
                 OutboxCommand::Retry { all, position } => {
                     let only = (!all).then_some(position.as_slice());
                     commands::outbox_retry(&database, only).await
@@ -403,9 +432,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     state,
                     overdue,
                     limit,
-                    json,
-                } => commands::sagas_list(&database, state.as_deref(), overdue, limit, json).await,
-                SagasCommand::Show { order_id } => commands::sagas_show(&database, order_id).await,
+                } => {
+                    commands::sagas_list(&database, state.as_deref(), overdue, limit, output).await
+                }
+                SagasCommand::Show { order_id } => {
+                    commands::sagas_show(&database, order_id, output).await
+                }
                 SagasCommand::Retry { order_id } => {
                     commands::sagas_retry(&database, order_id).await
                 }

@@ -1,12 +1,19 @@
 //! `commerce products|cart|checkout|orders|stock`: the public API through `commerce-client`, one
-//! call per subcommand, answers printed as pretty JSON on stdout.
+//! call per subcommand; answers as a summary for a person or as JSON (see `output`).
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
-use commerce_client::{ClientError, CommandOptions, CommerceClient, ProductQuery, ShippingAddress};
-use serde::Serialize;
+use commerce_client::{
+    ClientError, CommandOptions, CommerceClient, Money, NewProduct, OrderDocument, OrderStatus,
+    ProductQuery, ShippingAddress,
+};
+use commerce_domain::{Category, Currency, Description, Sku, Title, TrackingNumber};
 use uuid::Uuid;
+
+use crate::output::Output;
+use crate::render;
 
 /// A read with `min_version` may wait 2 s on the server; this leaves room for that and more.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -19,6 +26,8 @@ pub struct ApiTarget {
     pub read_api: String,
     /// A bearer token (e.g. from `commerce token`); without one the server answers 401.
     pub token: Option<String>,
+    /// Sent as `Idempotency-Key` with the command, so running it again changes nothing.
+    pub idempotency_key: Option<String>,
 }
 
 impl ApiTarget {
@@ -34,14 +43,30 @@ impl ApiTarget {
             None => client,
         })
     }
+
+    /// The client with this run's command options and output format.
+    pub fn session(&self, output: Output) -> anyhow::Result<Session> {
+        Ok(Session {
+            client: self.client()?,
+            options: CommandOptions {
+                idempotency_key: self.idempotency_key.clone(),
+                correlation_id: None,
+            },
+            output,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProductsCommand {
     /// Published products in the catalog (read API).
     List {
+        /// Only this category (a slug such as `apparel`).
         #[arg(long)]
         category: Option<String>,
+        /// Only this vendor's products.
+        #[arg(long, value_parser = parse_id)]
+        vendor_id: Option<Uuid>,
         /// Text in the title or description.
         #[arg(long)]
         q: Option<String>,
@@ -66,7 +91,84 @@ pub enum ProductsCommand {
         #[arg(long)]
         min_stock_version: Option<i64>,
     },
+    /// List a new product (vendor, admin); it starts unpublished and without stock.
+    Create {
+        /// Stock-keeping unit, unique per vendor: 1 to 64 of A-Z a-z 0-9 . _ -
+        #[arg(long, value_parser = domain_text(Sku::parse))]
+        sku: String,
+        /// Title shown in the storefront, 1 to 200 characters.
+        #[arg(long, value_parser = domain_text(Title::parse))]
+        title: String,
+        /// Up to 5000 characters.
+        #[arg(long, default_value = "", value_parser = domain_text(Description::parse))]
+        description: String,
+        /// Category slug: 1 to 64 of a-z 0-9 -
+        #[arg(long, value_parser = domain_text(Category::parse))]
+        category: String,
+        #[command(flatten)]
+        price: PriceArgs,
+        /// The vendor that sells it: admins only (a vendor's token names its own).
+        #[arg(long, value_parser = parse_id)]
+        vendor_id: Option<Uuid>,
+    },
+    /// Change a product's price (owning vendor, admin); carts pay the new price at checkout.
+    Price {
+        /// The product's id.
+        #[arg(value_parser = parse_id)]
+        id: Uuid,
+        #[command(flatten)]
+        price: PriceArgs,
+    },
+    /// Show a product in the storefront (owning vendor, admin).
+    Publish {
+        /// The product's id.
+        #[arg(value_parser = parse_id)]
+        id: Uuid,
+    },
+    /// Hide a product from the storefront (owning vendor, admin); carts holding it keep it.
+    Unpublish {
+        /// The product's id.
+        #[arg(value_parser = parse_id)]
+        id: Uuid,
+    },
 }
+
+/// A price as a person writes it: `--price 19.99 --currency EUR`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PriceArgs {
+    /// The amount in the currency's units, such as 19.99 (at most the currency's decimals;
+    /// positive, at most 1,000,000,000.00 in two-decimal currencies).
+    #[arg(long)]
+    pub price: String,
+    /// ISO 4217 currency code, such as EUR, USD or JPY.
+    #[arg(long, value_parser = domain_text(Currency::parse))]
+    pub currency: String,
+}
+
+impl PriceArgs {
+    /// The price in minor units, checked as the API checks it.
+    pub fn money(&self) -> Result<Money, UsageError> {
+        let money = Money::parse_decimal(&self.price, &self.currency)
+            .map_err(|e| UsageError(format!("--price: {e}")))?;
+        let currency = Currency::parse(&money.currency).map_err(|e| UsageError(e.reason))?;
+        commerce_domain::Money::new(money.amount_minor, currency)
+            .map_err(|e| UsageError(format!("--price {}: {}", self.price, e.reason)))?;
+        Ok(money)
+    }
+}
+
+/// An argument refused after parsing (it depends on another one, as a price's decimals depend on
+/// its currency): reported like clap's own usage errors, exit status 2, nothing sent.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 #[derive(Debug, Subcommand)]
 pub enum CartCommand {
@@ -105,7 +207,7 @@ pub enum CartCommand {
         #[arg(value_parser = parse_id)]
         product: Uuid,
     },
-    /// The cart as its owner reads it (read API).
+    /// The cart as its owner reads it, with product titles (read API).
     Show {
         /// The cart's id.
         #[arg(value_parser = parse_id)]
@@ -118,7 +220,17 @@ pub enum CartCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
-    /// One order (read API).
+    /// Orders the token may see, newest first: a customer's own, a vendor's with its lines, all
+    /// for an admin (read API).
+    List {
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Page size, 1 to 100.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: Option<u32>,
+    },
+    /// One order, with product titles (read API).
     Show {
         /// The order's id (from `commerce checkout`).
         #[arg(value_parser = parse_id)]
@@ -126,12 +238,57 @@ pub enum OrdersCommand {
         /// Wait (at most 2 s) until the read side has this version.
         #[arg(long)]
         min_version: Option<i64>,
+        /// Wait (at most 30 s) until the order is settled: no longer `pending`.
+        #[arg(long)]
+        wait: bool,
     },
+    /// Cancel an order before it ships (its customer, or an admin); a paid order is refunded
+    /// and its stock returned.
+    Cancel {
+        /// The order's id.
+        #[arg(value_parser = parse_id)]
+        order: Uuid,
+        /// Why: customer_request (a customer's only choice) or, for admins, any of the values.
+        #[arg(long, value_enum, default_value_t = CancelReasonArg::CustomerRequest)]
+        reason: CancelReasonArg,
+    },
+    /// Hand a confirmed order to a carrier (the vendor of its lines, or an admin).
+    Ship {
+        /// The order's id.
+        #[arg(value_parser = parse_id)]
+        order: Uuid,
+        /// The carrier's tracking number: 1 to 64 of A-Z a-z 0-9 - and spaces.
+        #[arg(long, value_parser = domain_text(TrackingNumber::parse))]
+        tracking: String,
+    },
+}
+
+/// The reasons `commerce orders cancel --reason` may give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum CancelReasonArg {
+    CustomerRequest,
+    Admin,
+    OutOfStock,
+    PaymentDeclined,
+    PaymentTimeout,
+}
+
+impl CancelReasonArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            CancelReasonArg::CustomerRequest => "customer_request",
+            CancelReasonArg::Admin => "admin",
+            CancelReasonArg::OutOfStock => "out_of_stock",
+            CancelReasonArg::PaymentDeclined => "payment_declined",
+            CancelReasonArg::PaymentTimeout => "payment_timeout",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum StockCommand {
-    /// Add units to a product's stock (owning vendor or admin).
+    /// Add units to a product's stock (owning vendor, admin).
     Receive {
         /// The product's id.
         #[arg(value_parser = parse_id)]
@@ -140,6 +297,18 @@ pub enum StockCommand {
         #[arg(value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         quantity: u32,
     },
+}
+
+/// A text argument checked by the domain's own parser, so the CLI refuses what the API would,
+/// in the API's words.
+fn domain_text<T: std::fmt::Display + 'static>(
+    parse: fn(&str) -> Result<T, commerce_domain::ValidationError>,
+) -> impl Fn(&str) -> Result<String, String> + Clone + Send + Sync + 'static {
+    move |text: &str| {
+        parse(text)
+            .map(|value| value.to_string())
+            .map_err(|e| e.reason)
+    }
 }
 
 /// An id argument: a UUID, said in words when it is not one (clap would quote the parser's
@@ -202,100 +371,306 @@ impl From<AddressArgs> for ShippingAddress {
     }
 }
 
-pub async fn products(client: &CommerceClient, command: ProductsCommand) -> anyhow::Result<()> {
+/// What each storefront command needs: the client, the command options and the output format.
+pub struct Session {
+    pub client: CommerceClient,
+    /// Sent with every command of this run (the idempotency key, if given).
+    pub options: CommandOptions,
+    pub output: Output,
+}
+
+pub async fn products(session: &Session, command: ProductsCommand) -> anyhow::Result<()> {
+    let Session {
+        client,
+        options,
+        output,
+    } = session;
     match command {
         ProductsCommand::List {
             category,
+            vendor_id,
             q,
             cursor,
             limit,
         } => {
             let query = ProductQuery {
                 category,
+                vendor_id,
                 q,
                 cursor,
                 limit,
-                ..ProductQuery::default()
             };
-            print_answer(client.list_products(&query).await)
+            let page = client.list_products(&query).await.map_err(describe)?;
+            output.print(&page, render::product_page)
         }
         ProductsCommand::Show {
             id,
             min_version,
             min_stock_version,
-        } => print_answer(
-            client
+        } => {
+            let product = client
                 .get_product_waiting(id, min_version, min_stock_version)
-                .await,
-        ),
+                .await
+                .map_err(describe)?;
+            output.print(&product, render::product)
+        }
+        ProductsCommand::Create {
+            sku,
+            title,
+            description,
+            category,
+            price,
+            vendor_id,
+        } => {
+            let product = NewProduct {
+                sku,
+                title,
+                description,
+                category,
+                price: price.money()?,
+                vendor_id,
+            };
+            let created = client
+                .create_product(&product, options)
+                .await
+                .map_err(describe)?;
+            output.print(&created, |created| {
+                render::product_created(created, &product)
+            })
+        }
+        ProductsCommand::Price { id, price } => {
+            let price = price.money()?;
+            let accepted = client
+                .change_price(id, &price, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(&format!("Product {id} now costs {price}"), a)
+            })
+        }
+        ProductsCommand::Publish { id } => {
+            let accepted = client
+                .publish_product(id, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(&format!("Product {id} is published"), a)
+            })
+        }
+        ProductsCommand::Unpublish { id } => {
+            let accepted = client
+                .unpublish_product(id, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(&format!("Product {id} is unpublished"), a)
+            })
+        }
     }
 }
 
-pub async fn cart(client: &CommerceClient, command: CartCommand) -> anyhow::Result<()> {
-    let options = CommandOptions::default();
+pub async fn cart(session: &Session, command: CartCommand) -> anyhow::Result<()> {
+    let Session {
+        client,
+        options,
+        output,
+    } = session;
     match command {
-        CartCommand::Create => print_answer(client.create_cart(&options).await),
+        CartCommand::Create => {
+            let created = client.create_cart(options).await.map_err(describe)?;
+            output.print(&created, render::cart_created)
+        }
         CartCommand::Add {
             cart,
             product,
             quantity,
-        } => print_answer(
-            client
-                .add_cart_item(cart, product, quantity, &options)
-                .await,
-        ),
+        } => {
+            let accepted = client
+                .add_cart_item(cart, product, quantity, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(&format!("Added {quantity} of {product} to cart {cart}"), a)
+            })
+        }
         CartCommand::Set {
             cart,
             product,
             quantity,
-        } => print_answer(
-            client
-                .change_cart_item(cart, product, quantity, &options)
-                .await,
-        ),
+        } => {
+            let accepted = client
+                .change_cart_item(cart, product, quantity, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                let what = if quantity == 0 {
+                    format!("Removed {product} from cart {cart}")
+                } else {
+                    format!("Cart {cart} now holds {quantity} of {product}")
+                };
+                render::accepted(&what, a)
+            })
+        }
         CartCommand::Remove { cart, product } => {
-            print_answer(client.remove_cart_item(cart, product, &options).await)
+            let accepted = client
+                .remove_cart_item(cart, product, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(&format!("Removed {product} from cart {cart}"), a)
+            })
         }
         CartCommand::Show { cart, min_version } => {
-            print_answer(client.get_cart(cart, min_version).await)
+            let document = client.get_cart(cart, min_version).await.map_err(describe)?;
+            let titles = match output {
+                Output::Human => {
+                    product_titles(client, document.items.iter().map(|i| i.product_id)).await
+                }
+                Output::Json => HashMap::new(),
+            };
+            output.print(&document, |cart| render::cart(cart, &titles))
         }
     }
 }
 
-pub async fn checkout(client: &CommerceClient, args: CheckoutArgs) -> anyhow::Result<()> {
-    let options = CommandOptions::default();
+pub async fn checkout(session: &Session, args: CheckoutArgs) -> anyhow::Result<()> {
     let address = ShippingAddress::from(args.address);
-    print_answer(
-        client
-            .checkout(args.cart, &address, &args.payment_token, &options)
-            .await,
-    )
+    let placed = session
+        .client
+        .checkout(args.cart, &address, &args.payment_token, &session.options)
+        .await
+        .map_err(describe)?;
+    session.output.print(&placed, render::checkout)
 }
 
-pub async fn orders(client: &CommerceClient, command: OrdersCommand) -> anyhow::Result<()> {
+/// How long `orders show --wait` waits for an order to leave `pending`, and how often it looks.
+const SETTLE_WAIT: Duration = Duration::from_secs(30);
+const SETTLE_POLL: Duration = Duration::from_millis(250);
+
+pub async fn orders(session: &Session, command: OrdersCommand) -> anyhow::Result<()> {
+    let Session {
+        client,
+        options,
+        output,
+    } = session;
     match command {
-        OrdersCommand::Show { order, min_version } => {
-            print_answer(client.get_order(order, min_version).await)
+        OrdersCommand::List { cursor, limit } => {
+            let page = client
+                .list_orders(cursor.as_deref(), limit)
+                .await
+                .map_err(describe)?;
+            output.print(&page, render::order_page)
+        }
+        OrdersCommand::Show {
+            order,
+            min_version,
+            wait,
+        } => {
+            let document = if wait {
+                settled_order(client, order, min_version).await?
+            } else {
+                client
+                    .get_order(order, min_version)
+                    .await
+                    .map_err(describe)?
+            };
+            let titles = match output {
+                Output::Human => {
+                    product_titles(client, document.lines.iter().map(|l| l.product_id)).await
+                }
+                Output::Json => HashMap::new(),
+            };
+            output.print(&document, |order| render::order(order, &titles))
+        }
+        OrdersCommand::Cancel { order, reason } => {
+            let accepted = client
+                .cancel_order(order, reason.as_str(), options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(
+                    &format!(
+                        "Order {order} is cancelled ({}); a paid order is refunded and its stock returned",
+                        reason.as_str()
+                    ),
+                    a,
+                )
+            })
+        }
+        OrdersCommand::Ship { order, tracking } => {
+            let accepted = client
+                .ship_order(order, &tracking, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(
+                    &format!("Order {order} is shipped (tracking {tracking})"),
+                    a,
+                )
+            })
         }
     }
 }
 
-pub async fn stock(client: &CommerceClient, command: StockCommand) -> anyhow::Result<()> {
-    match command {
-        StockCommand::Receive { product, quantity } => print_answer(
-            client
-                .receive_stock(product, quantity, &CommandOptions::default())
-                .await,
-        ),
+/// The order once it has left `pending` (or as it stands after [`SETTLE_WAIT`]). An order just
+/// placed may not be readable yet: a 404 or 409 counts as "not yet" until the time is up.
+async fn settled_order(
+    client: &CommerceClient,
+    order: Uuid,
+    min_version: Option<i64>,
+) -> anyhow::Result<OrderDocument> {
+    let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+    loop {
+        let read = client.get_order(order, min_version).await;
+        let last_try = tokio::time::Instant::now() >= deadline;
+        match read {
+            Ok(document) if document.status != OrderStatus::Pending || last_try => {
+                return Ok(document)
+            }
+            Err(e) if last_try || !(e.is_status(404) || e.is_status(409)) => {
+                return Err(describe(e))
+            }
+            _ => tokio::time::sleep(SETTLE_POLL).await,
+        }
     }
 }
 
-/// Pretty JSON on stdout for an answer; a refusal becomes an error carrying its status, title and
-/// detail, which `main` prints on stderr before exiting non-zero.
-fn print_answer<T: Serialize>(answer: Result<T, ClientError>) -> anyhow::Result<()> {
-    let value = answer.map_err(describe)?;
-    println!("{}", serde_json::to_string_pretty(&value)?);
-    Ok(())
+/// Titles of the products with `ids`, read from the catalog at once; a product the token may not
+/// read (unpublished since) is left out and shown by id.
+async fn product_titles(
+    client: &CommerceClient,
+    ids: impl Iterator<Item = Uuid>,
+) -> HashMap<Uuid, String> {
+    let mut unique: Vec<Uuid> = ids.collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let reads = unique.into_iter().map(|id| async move {
+        client
+            .get_product(id, None)
+            .await
+            .ok()
+            .map(|product| (id, product.title))
+    });
+    futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+pub async fn stock(session: &Session, command: StockCommand) -> anyhow::Result<()> {
+    match command {
+        StockCommand::Receive { product, quantity } => {
+            let accepted = session
+                .client
+                .receive_stock(product, quantity, &session.options)
+                .await
+                .map_err(describe)?;
+            session.output.print(&accepted, |a| {
+                render::accepted(&format!("Received {quantity} units of {product}"), a)
+            })
+        }
+    }
 }
 
 /// One line for a failed call: `HTTP 404 Not Found: no such cart` for a problem, the transport's

@@ -17,7 +17,41 @@ const ID: &str = "0191e5c4-3f7a-7c2e-9b1d-4a5e6f708192";
 
 #[test]
 fn arguments_out_of_range_or_not_ids_are_refused_with_what_is_allowed() {
-    let cases: [(&[&str], &str); 7] = [
+    // A valid `products create` with one flag's value replaced.
+    let product = |flag: &'static str, value: &'static str| {
+        let mut args = vec!["products", "create", "--sku", "MUG-1", "--title", "Mug"];
+        args.extend([
+            "--category",
+            "kitchen",
+            "--price",
+            "12.50",
+            "--currency",
+            "EUR",
+        ]);
+        if let Some(at) = args.iter().position(|arg| *arg == flag) {
+            args[at + 1] = value;
+        }
+        args
+    };
+    let too_precise = product("--price", "12.505");
+    let bad_sku = product("--sku", "MUG 1");
+    let bad_currency = product("--currency", "EUX");
+    let cases: [(&[&str], &str); 13] = [
+        (&too_precise, "has 3 decimals; EUR has 2"),
+        (&bad_sku, "may contain only ASCII letters, digits"),
+        (&bad_currency, "not an ISO 4217 currency code"),
+        (
+            &["products", "price", ID, "--price", "0", "--currency", "EUR"],
+            "must be a positive number",
+        ),
+        (
+            &["orders", "cancel", ID, "--reason", "changed-mind"],
+            "customer_request",
+        ),
+        (
+            &["orders", "ship", ID, "--tracking", "#1"],
+            "may contain only",
+        ),
         (&["cart", "add", "PRODUCT", ID], "is not an id"),
         (&["cart", "add", ID, ID, "--quantity", "0"], "1..=99"),
         (

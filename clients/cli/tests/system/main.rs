@@ -3,6 +3,7 @@
 mod bad_input;
 mod catalog_flow;
 mod cli_arguments;
+mod cli_output;
 mod concurrency;
 mod delivery;
 mod document_bounds;
