@@ -304,16 +304,20 @@ fn printable(c: char) -> bool {
 /// A part that must be given: 1 to `max` characters as sent, no control characters, something
 /// other than spaces; stored without surrounding spaces.
 fn required_text(field: &'static str, value: &str, max: usize) -> Result<String, ValidationError> {
-    if !(1..=max).contains(&value.chars().count()) {
+    let len = value.chars().count();
+    if !(1..=max).contains(&len) {
         return Err(ValidationError::new(
             field,
-            format!("must be 1 to {max} characters long"),
+            format!("must be 1 to {max} characters long, got {len}"),
         ));
     }
     if !value.chars().all(printable) {
         return Err(ValidationError::new(
             field,
-            "must not contain control characters (one line of text)",
+            format!(
+                "must not contain control characters (one line of text), got {}",
+                crate::error::quoted(value)
+            ),
         ));
     }
     let trimmed = value.trim_matches(' ');
@@ -333,16 +337,20 @@ fn optional_text(
     let Some(value) = value else {
         return Ok(None);
     };
-    if value.chars().count() > max {
+    let len = value.chars().count();
+    if len > max {
         return Err(ValidationError::new(
             field,
-            format!("must be at most {max} characters long"),
+            format!("must be at most {max} characters long, got {len}"),
         ));
     }
     if !value.chars().all(printable) {
         return Err(ValidationError::new(
             field,
-            "must not contain control characters (one line of text)",
+            format!(
+                "must not contain control characters (one line of text), got {}",
+                crate::error::quoted(value)
+            ),
         ));
     }
     let trimmed = value.trim_matches(' ');
@@ -352,10 +360,11 @@ fn optional_text(
 fn postal_code(value: &str) -> Result<String, ValidationError> {
     const FIELD: &str = "shipping_address.postal_code";
     let max = ShippingAddress::POSTAL_CODE_MAX;
-    if !(1..=max).contains(&value.chars().count()) {
+    let len = value.chars().count();
+    if !(1..=max).contains(&len) {
         return Err(ValidationError::new(
             FIELD,
-            format!("must be 1 to {max} characters long"),
+            format!("must be 1 to {max} characters long, got {len}"),
         ));
     }
     if !value
@@ -365,7 +374,11 @@ fn postal_code(value: &str) -> Result<String, ValidationError> {
     {
         return Err(ValidationError::new(
             FIELD,
-            "may contain only ASCII letters, digits, spaces and '-', and at least one letter or digit",
+            format!(
+                "may contain only ASCII letters, digits, spaces and '-', and at least one letter \
+                 or digit, got {}",
+                crate::error::quoted(value)
+            ),
         ));
     }
     Ok(value.trim_matches(' ').to_owned())

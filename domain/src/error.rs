@@ -31,6 +31,18 @@ impl ValidationError {
     }
 }
 
+/// A refused text value as an error message shows it: quoted and escaped, cut after 40
+/// characters so a megabyte of input does not come back in the answer.
+pub(crate) fn quoted(value: &str) -> String {
+    const SHOWN: usize = 40;
+    if value.chars().count() <= SHOWN {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(SHOWN).collect();
+        format!("{head:?}…")
+    }
+}
+
 /// Why an aggregate refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {

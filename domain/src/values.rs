@@ -106,16 +106,13 @@ impl Money {
 
     /// A positive price. Zero is refused: a free listing is almost always a data-entry mistake.
     pub fn new(amount_minor: i64, currency: Currency) -> Result<Self, ValidationError> {
-        if amount_minor <= 0 {
+        if !(1..=Self::MAX_AMOUNT_MINOR).contains(&amount_minor) {
             return Err(ValidationError::new(
                 "price.amount_minor",
-                "must be a positive number of minor units",
-            ));
-        }
-        if amount_minor > Self::MAX_AMOUNT_MINOR {
-            return Err(ValidationError::new(
-                "price.amount_minor",
-                format!("must not exceed {}", Self::MAX_AMOUNT_MINOR),
+                format!(
+                    "must be 1 to {} minor units, got {amount_minor}",
+                    Self::MAX_AMOUNT_MINOR
+                ),
             ));
         }
         Ok(Self {
@@ -192,13 +189,10 @@ impl Quantity {
     pub const MAX: u32 = 1_000_000;
 
     pub fn new(value: u32) -> Result<Self, ValidationError> {
-        if value == 0 {
-            return Err(ValidationError::new("quantity", "must be at least 1"));
-        }
-        if value > Self::MAX {
+        if !(1..=Self::MAX).contains(&value) {
             return Err(ValidationError::new(
                 "quantity",
-                format!("must not exceed {}", Self::MAX),
+                format!("must be 1 to {}, got {value}", Self::MAX),
             ));
         }
         Ok(Self(value))
@@ -258,12 +252,18 @@ macro_rules! bounded_text {
                 if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
                     return Err(ValidationError::new(
                         $field,
-                        format!("must be {} to {} characters long", Self::MIN_LEN, Self::MAX_LEN),
+                        format!(
+                            "must be {} to {} characters long, got {len}",
+                            Self::MIN_LEN, Self::MAX_LEN
+                        ),
                     ));
                 }
                 let allowed: fn(char) -> bool = $allowed;
                 if !value.chars().all(allowed) {
-                    return Err(ValidationError::new($field, $rule));
+                    return Err(ValidationError::new(
+                        $field,
+                        format!("{}, got {}", $rule, crate::error::quoted(value)),
+                    ));
                 }
                 let value = value.trim();
                 if value.is_empty() && Self::MIN_LEN > 0 {

@@ -43,6 +43,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CorrelationId {
     }
 }
 
+/// An id from a request's path, `what` naming it (`order id`): a malformed id is refused in
+/// words that quote what was sent.
+pub fn path_id(raw: &str, what: &str) -> Result<Uuid, String> {
+    Uuid::parse_str(raw).map_err(|_| {
+        let shown: String = raw.chars().take(40).collect();
+        format!("{what} must be a UUID such as 0191e5c4-3f7a-7c2e-9b1d-4a5e6f708192, got {shown:?}")
+    })
+}
+
 /// Middleware: adopts the caller's `x-correlation-id` (or makes one), runs the request in a span
 /// that carries it, echoes it back, and records `http_request_duration_seconds`.
 pub async fn observe_request(service: &'static str, mut request: Request, next: Next) -> Response {

@@ -157,9 +157,71 @@ impl From<JsonRejection> for Problem {
                 rejection.body_text(),
             ),
             // Missing fields and wrong types break the schema: malformed, like a syntax error.
-            _ => Problem::bad_request(rejection.body_text()),
+            _ => Problem::bad_request(plain_words(&rejection.body_text())),
         }
     }
+}
+
+/// A deserialiser's message in the API's words: JSON's names for types (an integer, an object,
+/// an array), never the implementation's (`u32`, `struct CancelBody`, "sequence", "target type").
+pub fn plain_words(message: &str) -> String {
+    const PREFIXES: [(&str, &str); 3] = [
+        (
+            "Failed to deserialize the JSON body into the target type: ",
+            "The body does not fit the operation's schema: ",
+        ),
+        (
+            "Failed to parse the request body as JSON: ",
+            "The body is not valid JSON: ",
+        ),
+        (
+            "Failed to deserialize query string: ",
+            "The query string does not fit the operation's schema: ",
+        ),
+    ];
+    let mut text = message.to_owned();
+    for (prefix, plain) in PREFIXES {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            text = format!("{plain}{rest}");
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("expected ") {
+        let (before, after) = rest.split_at(at + "expected ".len());
+        out.push_str(before);
+        let token_end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let (token, tail) = after.split_at(token_end);
+        rest = match token {
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64"
+            | "i128" | "isize" => {
+                out.push_str("an integer");
+                tail
+            }
+            "f32" | "f64" => {
+                out.push_str("a number");
+                tail
+            }
+            "struct" => {
+                out.push_str("a JSON object");
+                // Skip the type's name after `struct `.
+                let name = tail.trim_start_matches(' ');
+                let name_end = name
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(name.len());
+                &name[name_end..]
+            }
+            _ => after,
+        };
+    }
+    out.push_str(rest);
+    out.replace("expected a map", "expected a JSON object")
+        .replace("expected a sequence", "expected a JSON array")
+        .replace("invalid type: sequence", "invalid type: array")
+        .replace("invalid type: map", "invalid type: object")
+        .replace("invalid digit found in string", "expected an integer")
 }
 
 /// `axum::Json` whose rejection is a [`Problem`], so malformed input looks like every other error.
@@ -209,7 +271,7 @@ where
                         rejection.body_text(),
                     ),
                     // The body could not be read at all (the client broke off): malformed.
-                    _ => Problem::bad_request(rejection.body_text()),
+                    _ => Problem::bad_request(plain_words(&rejection.body_text())),
                 })?;
         // No body, or JSON `null` (what the document's optional body allows): no input.
         if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
@@ -268,7 +330,7 @@ where
         let axum::extract::Query(value) =
             axum::extract::Query::<T>::from_request_parts(parts, state)
                 .await
-                .map_err(|e: QueryRejection| Problem::bad_request(e.body_text()))?;
+                .map_err(|e: QueryRejection| Problem::bad_request(plain_words(&e.body_text())))?;
         Ok(Self(value))
     }
 }
@@ -276,6 +338,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserialiser_messages_use_jsons_names_for_types() {
+        for (message, plain) in [
+            (
+                "Failed to deserialize the JSON body into the target type: quantity: invalid type: string \"x\", expected u32 at line 1 column 9",
+                "The body does not fit the operation's schema: quantity: invalid type: string \"x\", expected an integer at line 1 column 9",
+            ),
+            (
+                "price: invalid type: sequence, expected struct RawMoney at line 1",
+                "price: invalid type: array, expected a JSON object at line 1",
+            ),
+            (
+                "Failed to deserialize query string: limit: invalid digit found in string",
+                "The query string does not fit the operation's schema: limit: expected an integer",
+            ),
+            ("amount: expected f64", "amount: expected a number"),
+            ("reason: expected a string", "reason: expected a string"),
+        ] {
+            assert_eq!(plain_words(message), plain);
+        }
+    }
 
     #[derive(Debug, PartialEq, Deserialize)]
     #[serde(deny_unknown_fields)]

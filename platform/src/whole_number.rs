@@ -33,7 +33,21 @@ where
     type Value = T;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a whole number that fits {}", std::any::type_name::<T>())
+        // The range in numbers: a client reads JSON, not the server's type names.
+        let range = match std::any::type_name::<T>() {
+            "u8" => "0 to 255",
+            "u16" => "0 to 65535",
+            "u32" => "0 to 4294967295",
+            "u64" => "0 to 18446744073709551615",
+            "i32" => "-2147483648 to 2147483647",
+            "i64" => "-9223372036854775808 to 9223372036854775807",
+            _ => "",
+        };
+        if range.is_empty() {
+            f.write_str("a whole number")
+        } else {
+            write!(f, "a whole number from {range}")
+        }
     }
 
     fn visit_i64<E: de::Error>(self, value: i64) -> Result<T, E> {
@@ -107,6 +121,6 @@ mod tests {
         }
         assert!(read(r#"{"quantity": 24.5, "amount": 1}"#)
             .unwrap_err()
-            .contains("a whole number that fits u32"));
+            .contains("a whole number from 0 to 4294967295"));
     }
 }

@@ -32,6 +32,7 @@ use crate::AppState;
     responses(
         (status = 200, description = "The cart document", body = CartDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither a customer nor an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such cart, or not the caller's (the same answer for both; with min_version, after waiting for a cart that may not be projected yet)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The caller's cart did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
@@ -46,8 +47,7 @@ pub async fn get_cart(
     ApiQuery(params): ApiQuery<GetParams>,
     headers: HeaderMap,
 ) -> Result<Json<CartDocument>, ReadError> {
-    let id =
-        Uuid::parse_str(&id).map_err(|_| ReadError::Malformed("cart id must be a UUID".into()))?;
+    let id = commerce_platform::http::path_id(&id, "cart id").map_err(ReadError::Malformed)?;
     let reader = CartReader::of(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
     let cart = wait_for_readable(

@@ -69,6 +69,7 @@ pub struct GetParams {
     responses(
         (status = 200, description = "A page of published products", body = ProductPage),
         (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
 )]
@@ -80,8 +81,8 @@ pub async fn list_products(
 ) -> Result<Json<ProductPage>, ReadError> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ReadError::Malformed(format!(
-            "limit must be 1 to {MAX_PAGE}"
+        return Err(ReadError::Invalid(format!(
+            "limit must be 1 to {MAX_PAGE}, got {limit}"
         )));
     }
     let needle = params
@@ -177,6 +178,7 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
     responses(
         (status = 200, description = "The product document", body = ProductDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product (or not published, for callers other than its vendor and admins); with min_version, after waiting for one that may not be projected yet", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A product the caller may read did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
         CommonFailures
@@ -190,17 +192,16 @@ pub async fn get_product(
     ApiQuery(params): ApiQuery<GetParams>,
     headers: HeaderMap,
 ) -> Result<Json<ProductDocument>, ReadError> {
-    let id = Uuid::parse_str(&id)
-        .map_err(|_| ReadError::Malformed("product id must be a UUID".into()))?;
+    let id = commerce_platform::http::path_id(&id, "product id").map_err(ReadError::Malformed)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
     // Either token, or both: the stock's version is waited for first, then the product's, in
     // one bound.
     let started = tokio::time::Instant::now();
     if let Some(stock) = params.min_stock_version {
         if stock < 1 {
-            return Err(ReadError::Malformed(
-                "min_stock_version must be at least 1".into(),
-            ));
+            return Err(ReadError::Invalid(format!(
+                "min_stock_version must be at least 1, got {stock}"
+            )));
         }
         let product = wait_for_readable(
             state.min_version_wait,

@@ -19,8 +19,8 @@ use crate::error::ReadError;
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// The requested minimum version: `?min_version=` wins over the `X-Min-Version` header. Both are
-/// checked whether or not they are used: versions start at 1, so 0 or less (or a header that is
-/// not an integer) is a malformed request, as the API document says.
+/// checked whether or not they are used: versions start at 1, so 0 or less is a value outside
+/// the documented bounds (422), and a header that is not an integer is malformed (400).
 pub fn requested_min_version(
     query: Option<i64>,
     headers: &HeaderMap,
@@ -36,7 +36,10 @@ pub fn requested_min_version(
     };
     for (name, version) in [("min_version", query), ("X-Min-Version", header)] {
         if version.is_some_and(|v| v < 1) {
-            return Err(ReadError::Malformed(format!("{name} must be at least 1")));
+            let got = version.unwrap_or_default();
+            return Err(ReadError::Invalid(format!(
+                "{name} must be at least 1, got {got}"
+            )));
         }
     }
     Ok(query.or(header))

@@ -6,6 +6,9 @@ use commerce_platform::problem::Problem;
 pub enum ReadError {
     #[error("{0}")]
     Malformed(String),
+    /// A parameter outside the bounds the document states for it (422 `invalid-value`).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -44,6 +47,7 @@ impl IntoResponse for ReadError {
     fn into_response(self) -> Response {
         let problem = match &self {
             ReadError::Malformed(d) => Problem::bad_request(d),
+            ReadError::Invalid(d) => Problem::invalid_value(d),
             ReadError::NotFound(d) => Problem::not_found(d),
             ReadError::Forbidden(d) => Problem::forbidden(d),
             ReadError::VersionNotReached(d) => Problem::new(

@@ -91,6 +91,7 @@ impl Visibility {
     responses(
         (status = 200, description = "The order document", body = OrderDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such order, or neither the caller's nor one with the caller's lines (the same answer for both; with min_version, after waiting for an order that may not be projected yet)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An order the caller may read did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
@@ -105,8 +106,7 @@ pub async fn get_order(
     ApiQuery(params): ApiQuery<GetParams>,
     headers: HeaderMap,
 ) -> Result<Json<OrderDocument>, ReadError> {
-    let id =
-        Uuid::parse_str(&id).map_err(|_| ReadError::Malformed("order id must be a UUID".into()))?;
+    let id = commerce_platform::http::path_id(&id, "order id").map_err(ReadError::Malformed)?;
     let who = visibility(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
     // Subscribed before the first load: a change in between still wakes the wait.
@@ -134,6 +134,7 @@ pub async fn get_order(
     responses(
         (status = 200, description = "A page of orders, oldest first", body = OrderPage),
         (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
@@ -146,8 +147,8 @@ pub async fn list_orders(
 ) -> Result<Json<OrderPage>, ReadError> {
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ReadError::Malformed(format!(
-            "limit must be 1 to {MAX_PAGE}"
+        return Err(ReadError::Invalid(format!(
+            "limit must be 1 to {MAX_PAGE}, got {limit}"
         )));
     }
     let (customer, vendor) = match visibility(&claims)? {

@@ -66,7 +66,13 @@ struct ApiArgs {
     json: bool,
     /// A summary for a person, or JSON for a script; `auto` prints the summary on a terminal and
     /// JSON when stdout is a pipe or a file.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Auto)]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "COMMERCE_OUTPUT",
+        default_value_t = OutputFormat::Auto
+    )]
     output: OutputFormat,
 }
 

@@ -588,13 +588,9 @@ pub async fn orders(session: &Session, command: OrdersCommand) -> anyhow::Result
                 .await
                 .map_err(describe)?;
             output.print(&accepted, |a| {
-                render::accepted(
-                    &format!(
-                        "Order {order} is cancelled ({}); a paid order is refunded and its stock returned",
-                        reason.as_str()
-                    ),
-                    a,
-                )
+                let reason = reason.as_str();
+                let what = format!("Order {order} is cancelled ({reason}; refunded if paid)");
+                render::accepted(&what, a)
             })
         }
         OrdersCommand::Ship { order, tracking } => {
@@ -603,10 +599,7 @@ pub async fn orders(session: &Session, command: OrdersCommand) -> anyhow::Result
                 .await
                 .map_err(describe)?;
             output.print(&accepted, |a| {
-                render::accepted(
-                    &format!("Order {order} is shipped (tracking {tracking})"),
-                    a,
-                )
+                render::accepted(&format!("Order {order} is shipped, tracking {tracking}"), a)
             })
         }
     }

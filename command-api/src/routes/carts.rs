@@ -403,7 +403,8 @@ pub async fn checkout(
         let cart_decided = state
             .carts
             .decide(&cart_id, loaded_cart, checkout, &metadata, &())
-            .await?;
+            .await
+            .map_err(|e| ApiError::from(e).naming("Cart", &cart_id))?;
         let Some(CartEvent::CartCheckedOut { lines, .. }) = cart_decided.events.last() else {
             return Err(ApiError::Internal(
                 "checkout recorded no CartCheckedOut".into(),

@@ -109,5 +109,5 @@ pub(crate) fn event_metadata(
 
 /// Parses an id from the path; a malformed id is a malformed request.
 pub(crate) fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::Malformed(format!("{what} must be a UUID")))
+    commerce_platform::http::path_id(raw, what).map_err(ApiError::Malformed)
 }

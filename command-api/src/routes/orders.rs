@@ -76,7 +76,11 @@ pub async fn cancel(
     let reason = CancelReason::parse(&body.reason).ok_or_else(|| {
         ValidationError::new(
             "reason",
-            "must be one of out_of_stock, payment_declined, payment_timeout, customer_request, admin",
+            format!(
+                "must be one of out_of_stock, payment_declined, payment_timeout, \
+                 customer_request, admin, got {:?}",
+                body.reason
+            ),
         )
     })?;
     run(

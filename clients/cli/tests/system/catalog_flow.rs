@@ -150,7 +150,7 @@ async fn the_catalog_pages_with_a_cursor_and_filters_by_category() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(0));
     let (status, problem) = system.read("/v1/catalog/products?limit=0", &customer).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
     let (status, _) = system
         .read("/v1/catalog/products?color=red", &customer)
         .await;

@@ -42,7 +42,7 @@ fn arguments_out_of_range_or_not_ids_are_refused_with_what_is_allowed() {
         (&bad_currency, "not an ISO 4217 currency code"),
         (
             &["products", "price", ID, "--price", "0", "--currency", "EUR"],
-            "must be a positive number",
+            "must be 1 to 100000000000 minor units, got 0",
         ),
         (
             &["orders", "cancel", ID, "--reason", "changed-mind"],

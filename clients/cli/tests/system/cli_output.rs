@@ -305,7 +305,7 @@ async fn every_storefront_and_vendor_command_prints_a_summary_for_people_and_jso
     )
     .await;
     assert!(
-        shipped.human().contains("is shipped (tracking 1Z 999)"),
+        shipped.human().contains("is shipped, tracking 1Z 999"),
         "{}",
         shipped.stdout
     );
