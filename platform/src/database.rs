@@ -43,6 +43,29 @@ pub async fn connect_with_custom_plans(
     connect_with(config, &all).await
 }
 
+/// The read-only role replay and rebuild read the event store as (created by the migrations).
+pub const READER_ROLE: &str = "commerce_reader";
+
+/// A pool for readers of the event store (replay, rebuild): every connection runs as
+/// [`READER_ROLE`], which may read `es.events` and nothing else, in read-only transactions, so a
+/// reader cannot change what it reads whatever its code does.
+pub async fn connect_reader(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    connect_with(
+        config,
+        &[
+            ("role", READER_ROLE),
+            ("default_transaction_read_only", "on"),
+            ("jit", "off"),
+        ],
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "connecting as the read-only role {READER_ROLE} (the migrations create it and grant              it to the user that runs them; another user needs `GRANT {READER_ROLE} TO <user>`)"
+        )
+    })
+}
+
 async fn connect_with(
     config: &DatabaseConfig,
     settings: &[(&str, &str)],

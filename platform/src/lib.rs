@@ -5,6 +5,7 @@
 //! - `config`: reading typed `COMMERCE_*` settings from the environment; `Secret` keeps them out of logs.
 //! - `telemetry`: JSON `tracing` set-up and the Prometheus recorder, installed once per process.
 //! - `envelope`: the event envelope, the public JSON contract of every published event.
+//! - `event_stream`: the global event stream in an order that never skips a late commit.
 //! - `messaging`: AWS SDK clients (real AWS or the local emulator) and the topic/queue topology,
 //!   provisioned idempotently by the same code locally and on AWS.
 //! - `database`: Postgres pools and database creation.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod database;
 pub mod envelope;
+pub mod event_stream;
 pub mod http;
 pub mod messaging;
 pub mod openapi;

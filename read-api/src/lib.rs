@@ -14,6 +14,7 @@ mod catalog;
 mod config;
 mod consistency;
 mod error;
+mod events;
 mod orders;
 
 use std::net::SocketAddr;
@@ -64,14 +65,16 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         catalog::get_product,
         carts::get_cart,
         orders::get_order,
-        orders::list_orders
+        orders::list_orders,
+        events::list_events
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
     tags(
         (name = "catalog", description = "Published products"),
         (name = "carts", description = "A customer's cart"),
-        (name = "orders", description = "Orders, for their customer and their vendors")
+        (name = "orders", description = "Orders, for their customer and their vendors"),
+        (name = "events", description = "The global event stream, for analysts and ops")
     )
 )]
 pub struct ApiDoc;
@@ -84,6 +87,7 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/carts/{id}", get(carts::get_cart))
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{id}", get(orders::get_order))
+        .route("/v1/events", get(events::list_events))
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),

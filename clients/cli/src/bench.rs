@@ -201,7 +201,7 @@ async fn relay_all(
     Ok(published as f64 / elapsed.max(Duration::from_micros(1)).as_secs_f64())
 }
 
-fn replace_database(url: &str, database: &str) -> String {
+pub(crate) fn replace_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -218,7 +218,7 @@ fn replace_database(url: &str, database: &str) -> String {
     }
 }
 
-async fn drop_database(url: &str) {
+pub(crate) async fn drop_database(url: &str) {
     use sqlx::postgres::PgConnectOptions;
     use sqlx::Connection;
     let Ok(options) = url.parse::<PgConnectOptions>() else {

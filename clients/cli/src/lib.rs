@@ -4,21 +4,27 @@
 //! - `system`: starts every service (command API with its relay, projectors, read API, the order
 //!   saga and the payment simulator) in one
 //!   process, as `commerce up` does and as the end-to-end tests do.
+//! - `bench_stream`: `commerce bench replay`, event replay into a file against PostgreSQL's COPY.
+//! - `cli`: the arguments of every command, with their help.
 //! - `commands`: one function per CLI subcommand (migrate, provision, token).
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
 //! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
 //!   `commerce-client`.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `render`: the summaries of the storefront answers.
+//! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
 //! - `checkout_load`: `commerce loadgen checkout`, orders from checkout to confirmed by the saga.
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bench_stream;
 pub mod checkout_load;
+pub mod cli;
 pub mod commands;
 pub mod loadgen;
 pub mod output;
 pub mod render;
+pub mod replay;
 pub mod storefront;
 pub mod system;

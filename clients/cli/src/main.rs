@@ -1,292 +1,23 @@
 //! `commerce`: run the system, provision it, mint tokens, use the storefront API, measure it.
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use commerce_cli::output::{Output, OutputFormat};
-use commerce_cli::storefront::{
-    ApiTarget, CartCommand, CheckoutArgs, OrdersCommand, ProductsCommand, StockCommand,
+use clap::Parser;
+use commerce_cli::cli::{
+    BenchCommand, Cli, Command, EventsCommand, InfraCommand, LoadgenCommand, OutboxCommand,
+    SagasCommand,
 };
+use commerce_cli::output::Output;
+use commerce_cli::storefront::ApiTarget;
 use commerce_cli::{commands, loadgen, storefront, system};
-use commerce_platform::auth::Role;
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
 use commerce_platform::{telemetry, Shutdown};
-use uuid::Uuid;
 
 /// mimalloc: the services allocate many small, short-lived buffers per request and per message;
 /// measured against glibc malloc in `commerce bench relay` (see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Parser)]
-#[command(
-    name = "commerce",
-    version,
-    about = "The commerce engine's command line"
-)]
-struct Cli {
-    #[command(flatten)]
-    api: ApiArgs,
-    #[command(subcommand)]
-    command: Command,
-}
-
-/// Where the storefront commands and the load generator send their requests, and how answers
-/// are printed.
-#[derive(clap::Args)]
-#[command(next_help_heading = "Global options")]
-struct ApiArgs {
-    /// Base URL of the command API.
-    #[arg(
-        long,
-        global = true,
-        env = "COMMERCE_COMMAND_API_URL",
-        default_value = "http://127.0.0.1:8080"
-    )]
-    command_api: String,
-    /// Base URL of the read API.
-    #[arg(
-        long,
-        global = true,
-        env = "COMMERCE_READ_API_URL",
-        default_value = "http://127.0.0.1:8081"
-    )]
-    read_api: String,
-    /// Bearer token for the storefront commands (e.g. from `commerce token`).
-    #[arg(long, global = true, env = "COMMERCE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Sent with a command as `Idempotency-Key`: running the command again with the same key
-    /// answers the first result and changes nothing (1 to 255 visible ASCII characters).
-    #[arg(long, global = true, value_parser = parse_idempotency_key)]
-    idempotency_key: Option<String>,
-    /// Print JSON (the same as `--output json`).
-    #[arg(long, global = true)]
-    json: bool,
-    /// A summary for a person, or JSON for a script; `auto` prints the summary on a terminal and
-    /// JSON when stdout is a pipe or a file.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        env = "COMMERCE_OUTPUT",
-        default_value_t = OutputFormat::Auto
-    )]
-    output: OutputFormat,
-}
-
-/// The rule the command API applies to `Idempotency-Key`, checked before anything is sent.
-fn parse_idempotency_key(text: &str) -> Result<String, String> {
-    let visible = text.chars().all(|c| c.is_ascii_graphic());
-    if (1..=255).contains(&text.len()) && visible {
-        Ok(text.to_owned())
-    } else {
-        Err("an idempotency key is 1 to 255 visible ASCII characters (no spaces)".into())
-    }
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run every service in this process until Ctrl-C or SIGTERM (migrates and provisions first).
-    Up,
-    /// Create the database if missing and apply every migration.
-    Migrate,
-    /// Infrastructure tasks.
-    Infra {
-        #[command(subcommand)]
-        command: InfraCommand,
-    },
-    /// Measure a component against its ceiling, in the same run.
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
-    /// Generate load against the running services over HTTP, with the ceiling in the same run.
-    Loadgen {
-        #[command(subcommand)]
-        command: LoadgenCommand,
-    },
-    /// Browse the catalog; list, price, publish and unpublish products (vendors).
-    Products {
-        #[command(subcommand)]
-        command: ProductsCommand,
-    },
-    /// Create and fill a cart.
-    Cart {
-        #[command(subcommand)]
-        command: CartCommand,
-    },
-    /// Check a cart out, placing an order.
-    Checkout(CheckoutArgs),
-    /// Read, cancel and ship orders.
-    Orders {
-        #[command(subcommand)]
-        command: OrdersCommand,
-    },
-    /// Receive stock (vendors).
-    Stock {
-        #[command(subcommand)]
-        command: StockCommand,
-    },
-    /// The outbox: events SNS keeps refusing are parked there (with the later events of their
-    /// aggregate); list them and put them back.
-    Outbox {
-        #[command(subcommand)]
-        command: OutboxCommand,
-    },
-    /// Order-fulfilment sagas: list them by state, see why one waits, retry or abandon it.
-    Sagas {
-        #[command(subcommand)]
-        command: SagasCommand,
-    },
-    /// Print a bearer token signed with COMMERCE_JWT_SECRET (the development secret in local
-    /// mode), carrying COMMERCE_JWT_AUDIENCE and COMMERCE_JWT_ISSUER when they are set.
-    Token {
-        /// Who the token speaks for: customer (shops; `--sub` is the customer id), vendor
-        /// (sells; needs --vendor-id), admin, analyst or ops.
-        #[arg(long)]
-        role: Role,
-        /// The user id (`sub`); a new one if omitted.
-        #[arg(long)]
-        sub: Option<String>,
-        /// Required for --role vendor.
-        #[arg(long)]
-        vendor_id: Option<Uuid>,
-        /// Lifetime in seconds.
-        #[arg(long, default_value_t = 3600)]
-        ttl: i64,
-    },
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Outbox relay events/s (committed rows to SNS acknowledgement) vs raw PublishBatch msg/s.
-    Relay {
-        /// Events per round.
-        #[arg(long, default_value_t = 20_000)]
-        events: i64,
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// PublishBatch calls in flight, for the relay and the raw ceiling alike.
-        #[arg(long, default_value_t = 16)]
-        lanes: usize,
-        /// Outbox rows the relay claims per round trip.
-        #[arg(long, default_value_t = 500)]
-        claim: i64,
-        /// Claims in flight at once.
-        #[arg(long, default_value_t = 2)]
-        depth: usize,
-    },
-}
-
-#[derive(Subcommand)]
-enum LoadgenCommand {
-    /// `POST /v1/carts/{id}/items` on many carts (each with its own customer), then the
-    /// PostgreSQL ceiling with as many clients; needs the command API running and
-    /// COMMERCE_JWT_SECRET as the server's.
-    AddItems {
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Requests in flight, and the ceiling's clients.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-        #[arg(long, default_value_t = 200)]
-        carts: usize,
-        /// Products each cart cycles through, so that no line passes 99 units.
-        #[arg(long, default_value_t = 20)]
-        products: usize,
-        /// The ceiling script [default: ../shared/bench/pg-ceiling from the repository root].
-        #[arg(long)]
-        pg_ceiling: Option<PathBuf>,
-        /// Load-then-ceiling rounds (new carts each round); the summary gives medians.
-        #[arg(long, default_value_t = 1)]
-        rounds: usize,
-    },
-    /// Orders from checkout to confirmed (the saga's work included), then the PostgreSQL
-    /// ceiling; needs every service running (`commerce up`), COMMERCE_JWT_SECRET as the
-    /// server's and COMMERCE_DATABASE_URL (events per order are counted there).
-    Checkout {
-        /// Orders per round; each has its own customer and a cart filled before the clock starts.
-        #[arg(long, default_value_t = 2000)]
-        orders: usize,
-        /// Checkouts in flight, and the ceiling's clients.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Products the carts draw from (fewer: more contention on their stock).
-        #[arg(long, default_value_t = 200)]
-        products: usize,
-        /// The ceiling script [default: ../shared/bench/pg-ceiling from the repository root].
-        #[arg(long)]
-        pg_ceiling: Option<PathBuf>,
-        #[arg(long, default_value_t = 1)]
-        rounds: usize,
-    },
-}
-
-#[derive(Subcommand)]
-enum OutboxCommand {
-    /// List parked outbox rows: position, aggregate, event, refusals and the last error.
-    Parked,
-    /// Put parked rows back for the relay (their refusal count starts again).
-    Retry {
-        /// Every parked row.
-        #[arg(
-            long,
-            conflicts_with = "position",
-            required_unless_present = "position"
-        )]
-        all: bool,
-        /// Only this row's global position (repeatable).
-        #[arg(long)]
-        position: Vec<i64>,
-    },
-}
-
-#[derive(Subcommand)]
-enum SagasCommand {
-    /// Sagas, most recent first, with their state, attempts and last error.
-    List {
-        /// Only sagas in this state: reserving, authorizing, confirming, capturing, committing,
-        /// completed, compensating, cancelled, refunding, refunded or abandoned.
-        #[arg(long)]
-        state: Option<String>,
-        /// Only sagas waiting past their deadline (not finished).
-        #[arg(long)]
-        overdue: bool,
-        /// At most this many, 1 or more.
-        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
-        limit: i64,
-    },
-    /// One order's saga in full: steps done, deadline, attempts and why it waits.
-    Show {
-        /// The order id.
-        #[arg(value_parser = storefront::parse_id)]
-        order_id: Uuid,
-    },
-    /// Run a waiting saga's step now (attempts and deadline start again); an abandoned saga
-    /// resumes where it stopped.
-    Retry {
-        /// The order id.
-        #[arg(value_parser = storefront::parse_id)]
-        order_id: Uuid,
-    },
-    /// Stop driving a saga: nothing more happens to the order automatically.
-    Abandon {
-        /// The order id.
-        #[arg(value_parser = storefront::parse_id)]
-        order_id: Uuid,
-        /// Why, for the record.
-        #[arg(long)]
-        reason: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum InfraCommand {
-    /// Create the SNS topic, SQS queues, DLQs and subscriptions (idempotent).
-    Provision,
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -366,6 +97,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench {
+            command: BenchCommand::Replay { events, rounds },
+        } => {
+            let bench = commerce_cli::bench_stream::ReplayBench {
+                events,
+                rounds: rounds as usize,
+            };
+            let results =
+                commerce_cli::bench_stream::replay(&DatabaseConfig::from_env()?, &bench).await?;
+            let median = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let copy = median(results.iter().map(|r| r.copy_ceiling).collect());
+            let replay = median(results.iter().map(|r| r.replay).collect());
+            let ratio = median(results.iter().map(|r| r.replay / r.copy_ceiling).collect());
+            println!(
+                "median of {rounds}: COPY ceiling {copy:.0} events/s, replay {replay:.0} events/s, ratio {ratio:.2} ({events} events, into a file)"
+            );
+            Ok(())
+        }
         Command::Loadgen {
             command:
                 LoadgenCommand::AddItems {
@@ -429,6 +181,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     let only = (!all).then_some(position.as_slice());
                     commands::outbox_retry(&database, only).await
                 }
+            }
+        }
+        Command::Events {
+            command:
+                EventsCommand::Replay {
+                    after,
+                    aggregate_type,
+                    event_type,
+                    from,
+                    to,
+                    follow,
+                },
+        } => {
+            let replay = commerce_cli::replay::Replay {
+                after,
+                filter: commerce_platform::event_stream::StreamFilter {
+                    aggregate_type,
+                    event_types: event_type,
+                    from,
+                    to,
+                },
+                follow,
+            };
+            let database = DatabaseConfig::from_env()?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+            tokio::select! {
+                replayed = commerce_cli::replay::replay(&database, &replay, &mut out) => {
+                    replayed.map(|_| ())
+                }
+                () = commerce_platform::http::termination_signal() => Ok(()),
             }
         }
         Command::Sagas { command } => {

@@ -338,18 +338,22 @@ pub struct CheckoutArgs {
 /// The shipping address, part by part; the server checks each part and names the one it refuses.
 #[derive(Debug, clap::Args)]
 pub struct AddressArgs {
-    /// Who receives the parcel.
+    /// Who receives the parcel, 1 to 100 characters.
     #[arg(long)]
     pub name: String,
+    /// Street and number, 1 to 200 characters.
     #[arg(long)]
     pub line1: String,
+    /// Flat, floor or building, up to 200 characters.
     #[arg(long)]
     pub line2: Option<String>,
+    /// 1 to 100 characters.
     #[arg(long)]
     pub city: String,
-    /// State, province or county, where the country uses one.
+    /// State, province or county, where the country uses one; up to 100 characters.
     #[arg(long)]
     pub region: Option<String>,
+    /// 1 to 20 ASCII letters, digits, spaces and '-'.
     #[arg(long)]
     pub postal_code: String,
     /// ISO 3166-1 alpha-2, upper case (DE, GB, US).

@@ -28,6 +28,7 @@ enum Api {
 enum Who {
     Vendor,
     Customer,
+    Analyst,
 }
 
 /// A value pushed out of its bounds: in the body (a JSON pointer) or the query (a name).
@@ -117,7 +118,7 @@ impl Row {
 /// Every secured operation, with a body it accepts and a value outside its bounds.
 fn table() -> Vec<Row> {
     use Api::{Command, Read};
-    use Who::{Customer, Vendor};
+    use Who::{Analyst, Customer, Vendor};
     let long = |n: usize| Value::String("x".repeat(n));
     vec![
         row(Command, Method::POST, "/v1/products", Vendor)
@@ -233,6 +234,12 @@ fn table() -> Vec<Row> {
             "many",
             &["limit", "1 to 100", "got 101"],
         ),
+        row(Read, Method::GET, "/v1/events", Analyst).query(
+            "limit",
+            "1001",
+            "all",
+            &["limit", "1 to 1000", "got 1001"],
+        ),
     ]
 }
 
@@ -240,6 +247,7 @@ fn table() -> Vec<Row> {
 struct World {
     vendor: String,
     customer: String,
+    analyst: String,
     product: Uuid,
     cart: Uuid,
     order: Uuid,
@@ -249,6 +257,7 @@ impl World {
     async fn build(system: &TestSystem) -> Self {
         let vendor = system.vendor_token(Uuid::new_v4());
         let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+        let analyst = system.token(Role::Analyst, None);
         let product = system.published_product(&vendor, 1999).await;
         let ordered = system.open_cart(&customer).await;
         let (status, body) = system.add_to_cart(&customer, ordered, product, 1).await;
@@ -260,6 +269,7 @@ impl World {
         Self {
             vendor,
             customer,
+            analyst,
             product,
             cart,
             order,
@@ -270,6 +280,7 @@ impl World {
         match who {
             Who::Vendor => &self.vendor,
             Who::Customer => &self.customer,
+            Who::Analyst => &self.analyst,
         }
     }
 

@@ -8,6 +8,7 @@ mod concurrency;
 mod delivery;
 mod document_bounds;
 mod error_rule;
+mod event_stream;
 mod idempotency;
 mod operations;
 mod order_saga;
