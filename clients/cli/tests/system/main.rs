@@ -20,6 +20,7 @@ mod publishing_limits;
 mod read_access;
 mod readme_walkthrough;
 mod relay_fencing;
+mod store_layout;
 mod storefront;
 mod support;
 mod typed_client;
