@@ -9,6 +9,7 @@
 //! - `messaging`: AWS SDK clients (real AWS or the local emulator) and the topic/queue topology,
 //!   provisioned idempotently by the same code locally and on AWS.
 //! - `database`: Postgres pools and database creation.
+//! - `dead_letters`: reading dead-lettered messages and sending them back to their queues.
 //! - `redis_connection`: Redis connection managers that fail fast during an outage.
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
 //! - `problem`: RFC 7807 problem+json responses and a JSON body extractor that answers with them.
@@ -21,6 +22,7 @@
 pub mod auth;
 pub mod config;
 pub mod database;
+pub mod dead_letters;
 pub mod envelope;
 pub mod event_stream;
 pub mod http;

@@ -131,6 +131,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Dead-letter queues: messages a consumer kept failing on; see them and send them back.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// Order-fulfilment sagas: list them by state, see why one waits, retry or abandon it.
     Sagas {
         #[command(subcommand)]
@@ -279,6 +284,29 @@ pub enum EventsCommand {
         /// Keep streaming new events once caught up, until Ctrl-C.
         #[arg(long)]
         follow: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DlqCommand {
+    /// Every consumer queue with the messages waiting in it and in its DLQ.
+    List,
+    /// Messages in one queue's DLQ (left there): message id, aggregate, receives, the envelope.
+    Show {
+        /// The queue: catalog, cart, orders or order-saga.
+        queue: String,
+        /// At most this many, 1 to 100 (a FIFO DLQ shows the oldest of each aggregate).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+    },
+    /// Send a DLQ's messages back to their queue (fix the cause first); the consumer applies
+    /// each event once, whatever copies arrive.
+    Redrive {
+        /// The queue: catalog, cart, orders or order-saga.
+        queue: String,
+        /// Only this many (all by default).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
 }
 

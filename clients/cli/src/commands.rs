@@ -2,6 +2,7 @@
 use anyhow::Context;
 use commerce_platform::auth::{Claims, JwtKeys, Role};
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig};
+use commerce_platform::dead_letters;
 use commerce_platform::messaging::{self, AwsClients};
 use commerce_sagas::model::{OrderSaga, SagaState, SagaTimings};
 use commerce_sagas::store::{SagaStore, SagaView};
@@ -102,6 +103,105 @@ pub async fn outbox_retry(
     pool.close().await;
     println!("{retried} parked row(s) put back; the relay publishes them in order");
     Ok(())
+}
+
+/// `commerce dlq list`: each queue's depth and its DLQ's.
+pub async fn dlq_list(messaging: &MessagingConfig, output: Output) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct Row {
+        queue: &'static str,
+        waiting: u64,
+        in_flight: u64,
+        dead_lettered: u64,
+    }
+    let aws = AwsClients::connect(messaging).await;
+    let mut rows = Vec::new();
+    for spec in messaging::QUEUES {
+        let pair = dead_letters::queue_pair(&aws.sqs, messaging, spec.name).await?;
+        let queue = dead_letters::depth(&aws.sqs, &pair.url).await?;
+        let dlq = dead_letters::depth(&aws.sqs, &pair.dlq_url).await?;
+        rows.push(Row {
+            queue: spec.name,
+            waiting: queue.visible,
+            in_flight: queue.in_flight,
+            dead_lettered: dlq.visible + dlq.in_flight,
+        });
+    }
+    output.print_rows(&rows, |rows| {
+        let mut table = Table::new(&[
+            ("QUEUE", false),
+            ("WAITING", true),
+            ("IN FLIGHT", true),
+            ("DEAD-LETTERED", true),
+        ]);
+        for row in rows {
+            table.row(vec![
+                row.queue.to_owned(),
+                row.waiting.to_string(),
+                row.in_flight.to_string(),
+                row.dead_lettered.to_string(),
+            ]);
+        }
+        table.render()
+    })
+}
+
+/// `commerce dlq show`: messages of one DLQ, left in it.
+pub async fn dlq_show(
+    messaging: &MessagingConfig,
+    queue: &str,
+    limit: usize,
+    output: Output,
+) -> anyhow::Result<()> {
+    let aws = AwsClients::connect(messaging).await;
+    let pair = dead_letters::queue_pair(&aws.sqs, messaging, queue).await?;
+    let letters = dead_letters::peek(&aws.sqs, &pair.dlq_url, limit).await?;
+    output.print_rows(&letters, |letters| {
+        if letters.is_empty() {
+            return format!("No dead-lettered messages for {queue}.");
+        }
+        let mut table = Table::new(&[
+            ("MESSAGE", false),
+            ("AGGREGATE", false),
+            ("EVENT", false),
+            ("RECEIVES", true),
+            ("SENT", false),
+            ("BODY", false),
+        ]);
+        for letter in letters {
+            let attribute = |name: &str| letter.attributes.get(name).cloned().unwrap_or_default();
+            table.row(vec![
+                letter.message_id.clone(),
+                format!(
+                    "{} {}",
+                    attribute("aggregate_type"),
+                    letter.group_id.as_deref().unwrap_or("")
+                ),
+                attribute("event_type"),
+                letter.receive_count.to_string(),
+                letter
+                    .sent_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                crate::output::shorten(&letter.body, 60),
+            ]);
+        }
+        table.render()
+    })
+}
+
+/// `commerce dlq redrive`.
+pub async fn dlq_redrive(
+    messaging: &MessagingConfig,
+    queue: &str,
+    limit: Option<usize>,
+) -> anyhow::Result<()> {
+    let aws = AwsClients::connect(messaging).await;
+    let pair = dead_letters::queue_pair(&aws.sqs, messaging, queue).await?;
+    let moved = dead_letters::redrive(&aws.sqs, &pair, limit).await?;
+    crate::output::emit(&format!(
+        "{moved} message(s) sent back to {queue}; its consumer applies each event once"
+    ))
 }
 
 /// The saga store of the configured database.

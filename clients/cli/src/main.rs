@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use commerce_cli::cli::{
-    BenchCommand, Cli, Command, EventsCommand, InfraCommand, LoadgenCommand, OutboxCommand,
-    SagasCommand,
+    BenchCommand, Cli, Command, DlqCommand, EventsCommand, InfraCommand, LoadgenCommand,
+    OutboxCommand, SagasCommand,
 };
 use commerce_cli::output::Output;
 use commerce_cli::storefront::ApiTarget;
@@ -212,6 +212,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     replayed.map(|_| ())
                 }
                 () = commerce_platform::http::termination_signal() => Ok(()),
+            }
+        }
+        Command::Dlq { command } => {
+            let messaging = MessagingConfig::from_env()?;
+            match command {
+                DlqCommand::List => commands::dlq_list(&messaging, output).await,
+                DlqCommand::Show { queue, limit } => {
+                    commands::dlq_show(&messaging, &queue, limit as usize, output).await
+                }
+                DlqCommand::Redrive { queue, limit } => {
+                    commands::dlq_redrive(&messaging, &queue, limit.map(|l| l as usize)).await
+                }
             }
         }
         Command::Sagas { command } => {

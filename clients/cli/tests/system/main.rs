@@ -5,6 +5,7 @@ mod catalog_flow;
 mod cli_arguments;
 mod cli_output;
 mod concurrency;
+mod dead_letters;
 mod delivery;
 mod document_bounds;
 mod error_rule;
