@@ -33,7 +33,8 @@ impl StreamCursor {
 /// Which events a reader wants; unset filters let everything through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamFilter {
-    pub aggregate_type: Option<String>,
+    /// Any of these aggregate types.
+    pub aggregate_types: Vec<String>,
     /// Any of these event types.
     pub event_types: Vec<String>,
     /// Events that occurred at or after this instant.
@@ -101,7 +102,7 @@ pub async fn read_page(
          FROM es.events e \
          WHERE (e.transaction_id, e.global_position) > ($1::text::xid8, $2) \
            AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-           AND ($3::text IS NULL OR e.aggregate_type = $3) \
+           AND (cardinality($3::text[]) = 0 OR e.aggregate_type = ANY($3)) \
            AND (cardinality($4::text[]) = 0 OR e.event_type = ANY($4)) \
            AND ($5::timestamptz IS NULL OR e.occurred_at >= $5) \
            AND ($6::timestamptz IS NULL OR e.occurred_at < $6) \
@@ -111,7 +112,7 @@ pub async fn read_page(
     let rows = sqlx::query(&sql)
         .bind(cursor.transaction_id.to_string())
         .bind(cursor.global_position)
-        .bind(filter.aggregate_type.as_deref())
+        .bind(&filter.aggregate_types)
         .bind(&filter.event_types)
         .bind(filter.from)
         .bind(filter.to)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
-use crate::documents::{live_generation, start_generation, Documents, GuardedWrite};
+use crate::documents::{live_generation, Documents, Generation, GuardedWrite};
 use crate::error::ProjectionError;
 use crate::sequence::{after_write, sequence_check};
 
@@ -69,6 +69,11 @@ impl CartKeys {
         format!("{}cart:g{generation}:cart:{id}", self.prefix)
     }
 
+    /// Every key of one generation matches this pattern (for dropping it).
+    pub fn generation_pattern(&self, generation: u64) -> String {
+        format!("{}cart:g{generation}:*", self.prefix)
+    }
+
     pub async fn live_generation(&self, redis: &mut ConnectionManager) -> redis::RedisResult<u64> {
         live_generation(redis, &self.current()).await
     }
@@ -78,17 +83,27 @@ impl CartKeys {
 pub struct CartProjector {
     documents: Documents,
     keys: CartKeys,
-    generation: u64,
+    generation: Generation,
 }
 
 impl CartProjector {
-    pub async fn start(mut redis: ConnectionManager, keys: CartKeys) -> anyhow::Result<Self> {
-        let generation = start_generation(&mut redis, &keys.current()).await?;
+    /// Projects into the live generation, following it when a rebuild swaps it.
+    pub async fn start(redis: ConnectionManager, keys: CartKeys) -> anyhow::Result<Self> {
+        let generation = Generation::live(redis.clone(), keys.current()).await?;
         Ok(Self {
             documents: Documents::new(redis),
             keys,
             generation,
         })
+    }
+
+    /// Projects into an explicit generation (used by rebuilds).
+    pub fn into_generation(redis: ConnectionManager, keys: CartKeys, generation: u64) -> Self {
+        Self {
+            documents: Documents::new(redis),
+            keys,
+            generation: Generation::Fixed(generation),
+        }
     }
 }
 
@@ -113,7 +128,7 @@ fn total(items: &[CartItem]) -> anyhow::Result<Option<Money>> {
 }
 
 /// The document after `event`, or an error if the event cannot follow `before`.
-fn evolve(
+pub(crate) fn evolve(
     before: Option<CartDocument>,
     event: CartEvent,
     sequence: i64,
@@ -217,7 +232,9 @@ impl Projector for CartProjector {
         if envelope.aggregate_type != "Cart" {
             return Ok(Outcome::Duplicate);
         }
-        let key = self.keys.cart(self.generation, &envelope.aggregate_id);
+        let key = self
+            .keys
+            .cart(self.generation.get().await?, &envelope.aggregate_id);
         let (stored_version, before) = self.documents.load::<CartDocument>(&key, "version").await?;
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
@@ -246,7 +263,9 @@ impl Projector for CartProjector {
         if envelope.aggregate_type != "Cart" {
             return Ok(Outcome::Duplicate);
         }
-        let key = self.keys.cart(self.generation, &envelope.aggregate_id);
+        let key = self
+            .keys
+            .cart(self.generation.get().await?, &envelope.aggregate_id);
         self.documents
             .advance(&key, "version", envelope.sequence)
             .await

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
-use crate::documents::{live_generation, start_generation, Documents, GuardedWrite, IndexChange};
+use crate::documents::{live_generation, Documents, Generation, GuardedWrite, IndexChange};
 use crate::error::ProjectionError;
 use crate::sequence::{after_write, sequence_check};
 
@@ -84,6 +84,21 @@ impl CatalogKeys {
         format!("{}catalog:g{generation}:vendor:{vendor_id}", self.prefix)
     }
 
+    /// The indexes `doc` belongs in, each with whether it is in (published) or out.
+    pub fn indexes(&self, generation: u64, doc: &ProductDocument) -> [(String, bool); 3] {
+        [
+            self.published(generation),
+            self.category(generation, &doc.category),
+            self.vendor(generation, &doc.vendor_id.to_string()),
+        ]
+        .map(|index| (index, doc.published))
+    }
+
+    /// Every key of one generation matches this pattern (for dropping it).
+    pub fn generation_pattern(&self, generation: u64) -> String {
+        format!("{}catalog:g{generation}:*", self.prefix)
+    }
+
     /// The live generation; 1 until a rebuild has swapped.
     pub async fn live_generation(&self, redis: &mut ConnectionManager) -> redis::RedisResult<u64> {
         live_generation(redis, &self.current()).await
@@ -94,14 +109,19 @@ impl CatalogKeys {
 pub struct CatalogProjector {
     documents: Documents,
     keys: CatalogKeys,
-    generation: u64,
+    generation: Generation,
 }
 
 impl CatalogProjector {
-    /// Starts projecting into the live generation (creating the generation marker if absent).
-    pub async fn start(mut redis: ConnectionManager, keys: CatalogKeys) -> anyhow::Result<Self> {
-        let generation = start_generation(&mut redis, &keys.current()).await?;
-        Ok(Self::into_generation(redis, keys, generation))
+    /// Projects into the live generation (creating the generation marker if absent), following
+    /// it when a rebuild swaps it.
+    pub async fn start(redis: ConnectionManager, keys: CatalogKeys) -> anyhow::Result<Self> {
+        let generation = Generation::live(redis.clone(), keys.current()).await?;
+        Ok(Self {
+            documents: Documents::new(redis),
+            keys,
+            generation,
+        })
     }
 
     /// Projects into an explicit generation (used by rebuilds).
@@ -109,12 +129,13 @@ impl CatalogProjector {
         Self {
             documents: Documents::new(redis),
             keys,
-            generation,
+            generation: Generation::Fixed(generation),
         }
     }
 
     async fn apply_product(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
-        let key = self.keys.product(self.generation, &envelope.aggregate_id);
+        let generation = self.generation.get().await?;
+        let key = self.keys.product(generation, &envelope.aggregate_id);
         let (stored_version, before) = self
             .documents
             .load::<ProductDocument>(&key, PRODUCT_VERSION)
@@ -125,15 +146,10 @@ impl CatalogProjector {
         let event: ProductEvent = serde_json::from_value(envelope.payload.clone())
             .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))
             .map_err(ProjectionError::Unprocessable)?;
-        let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
-        let indexes = [
-            self.keys.published(self.generation),
-            self.keys.category(self.generation, &doc.category),
-            self.keys
-                .vendor(self.generation, &doc.vendor_id.to_string()),
-        ]
-        .map(|index| {
-            if doc.published {
+        let doc = evolve(before, event, envelope.sequence, envelope.occurred_at)
+            .map_err(ProjectionError::Unprocessable)?;
+        let indexes = self.keys.indexes(generation, &doc).map(|(index, add)| {
+            if add {
                 IndexChange::Add(index)
             } else {
                 IndexChange::Remove(index)
@@ -155,7 +171,9 @@ impl CatalogProjector {
     }
 
     async fn apply_stock(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
-        let key = self.keys.product(self.generation, &envelope.aggregate_id);
+        let key = self
+            .keys
+            .product(self.generation.get().await?, &envelope.aggregate_id);
         let (stored_version, _) = self
             .documents
             .load::<serde_json::Value>(&key, STOCK_VERSION)
@@ -171,13 +189,7 @@ impl CatalogProjector {
                 )
             })
             .map_err(ProjectionError::Unprocessable)?;
-        let available = match event {
-            InventoryEvent::StockReceived { available, .. }
-            | InventoryEvent::StockReserved { available, .. }
-            | InventoryEvent::StockReleased { available, .. }
-            | InventoryEvent::StockCommitted { available, .. }
-            | InventoryEvent::StockReturned { available, .. } => available,
-        };
+        let available = available_after(&event);
         let written = self
             .documents
             .write_if(GuardedWrite {
@@ -194,19 +206,32 @@ impl CatalogProjector {
     }
 }
 
+/// Units available after a stock event: every one of them carries the new count.
+pub(crate) fn available_after(event: &InventoryEvent) -> u64 {
+    match event {
+        InventoryEvent::StockReceived { available, .. }
+        | InventoryEvent::StockReserved { available, .. }
+        | InventoryEvent::StockReleased { available, .. }
+        | InventoryEvent::StockCommitted { available, .. }
+        | InventoryEvent::StockReturned { available, .. } => *available,
+    }
+}
+
 /// Hash field holding the last applied Product sequence.
-const PRODUCT_VERSION: &str = "version";
+pub(crate) const PRODUCT_VERSION: &str = "version";
 /// Hash field holding the last applied Inventory sequence.
 /// The hash field of the last applied Inventory sequence.
 pub const STOCK_VERSION: &str = "stock_version";
 /// Hash field holding the units available.
 pub const AVAILABLE: &str = "available";
 
-/// The document after `event`, or an error if the event cannot follow `before`.
-fn evolve(
+/// The document after `event` (the product stream's `sequence`, at `occurred_at`), or an error
+/// if the event cannot follow `before`.
+pub(crate) fn evolve(
     before: Option<ProductDocument>,
     event: ProductEvent,
-    envelope: &EventEnvelope,
+    sequence: i64,
+    occurred_at: DateTime<Utc>,
 ) -> anyhow::Result<ProductDocument> {
     let mut doc = match (before, event) {
         (
@@ -232,7 +257,7 @@ fn evolve(
             available: 0,
             version: 0,
             stock_version: 0,
-            updated_at: envelope.occurred_at,
+            updated_at: occurred_at,
         },
         (Some(mut doc), ProductEvent::ProductPriceChanged { price, .. }) => {
             doc.price = price;
@@ -256,8 +281,8 @@ fn evolve(
             }
         ),
     };
-    doc.version = envelope.sequence;
-    doc.updated_at = envelope.occurred_at;
+    doc.version = sequence;
+    doc.updated_at = occurred_at;
     Ok(doc)
 }
 
@@ -281,7 +306,9 @@ impl Projector for CatalogProjector {
             "Inventory" => STOCK_VERSION,
             _ => return Ok(Outcome::Duplicate),
         };
-        let key = self.keys.product(self.generation, &envelope.aggregate_id);
+        let key = self
+            .keys
+            .product(self.generation.get().await?, &envelope.aggregate_id);
         self.documents
             .advance(&key, version_field, envelope.sequence)
             .await

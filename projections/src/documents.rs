@@ -203,3 +203,51 @@ pub async fn start_generation(
         .context("initialising a read model generation")?;
     Ok(live_generation(redis, current_key).await?)
 }
+
+/// How long a projector trusts the live generation it last read before reading it again: a
+/// rebuild's swap reaches every projector within this, and costs no read per event.
+const GENERATION_REFRESH: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The generation a projector writes into: a fixed one (a rebuild's), or the live one, followed
+/// as rebuilds swap it (re-read at most every [`GENERATION_REFRESH`]).
+pub enum Generation {
+    Fixed(u64),
+    Live {
+        current_key: String,
+        redis: ConnectionManager,
+        last: std::sync::Mutex<(u64, std::time::Instant)>,
+    },
+}
+
+impl Generation {
+    /// Follows the live generation named by `current_key`, creating its marker if absent.
+    pub async fn live(mut redis: ConnectionManager, current_key: String) -> anyhow::Result<Self> {
+        let generation = start_generation(&mut redis, &current_key).await?;
+        Ok(Generation::Live {
+            current_key,
+            redis,
+            last: std::sync::Mutex::new((generation, std::time::Instant::now())),
+        })
+    }
+
+    pub async fn get(&self) -> Result<u64, ProjectionError> {
+        match self {
+            Generation::Fixed(generation) => Ok(*generation),
+            Generation::Live {
+                current_key,
+                redis,
+                last,
+            } => {
+                let cached = *last.lock().unwrap_or_else(|e| e.into_inner());
+                if cached.1.elapsed() < GENERATION_REFRESH {
+                    return Ok(cached.0);
+                }
+                let mut redis = redis.clone();
+                let generation = live_generation(&mut redis, current_key).await?;
+                *last.lock().unwrap_or_else(|e| e.into_inner()) =
+                    (generation, std::time::Instant::now());
+                Ok(generation)
+            }
+        }
+    }
+}

@@ -12,6 +12,8 @@
 //!   which the read API uses to read.
 //! - `cart`: the cart projector (Redis cart documents) and its key layout.
 //! - `documents`: Redis document hashes with per-stream version guards, written atomically.
+//! - `rebuild`: rebuilding a Redis model into a new generation from `es.events` while the live
+//!   one serves, then swapping.
 //! - `orders`: the orders projector (Postgres schema `read`) and its migrations.
 //! - `config`: `COMMERCE_*` settings of the projector workers.
 #![forbid(unsafe_code)]
@@ -24,6 +26,7 @@ pub mod documents;
 pub mod error;
 pub mod history;
 pub mod orders;
+pub mod rebuild;
 pub mod sequence;
 
 pub use config::Config;

@@ -117,7 +117,7 @@ pub async fn list_events(
         }
     }
     let filter = StreamFilter {
-        aggregate_type: params.aggregate_type,
+        aggregate_types: params.aggregate_type.into_iter().collect(),
         event_types: params.event_type.into_iter().collect(),
         ..StreamFilter::default()
     };

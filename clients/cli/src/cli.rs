@@ -131,6 +131,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Read models: their generations, and rebuilding one from the event store while it serves.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
     /// Dead-letter queues: messages a consumer kept failing on; see them and send them back.
     Dlq {
         #[command(subcommand)]
@@ -284,6 +289,24 @@ pub enum EventsCommand {
         /// Keep streaming new events once caught up, until Ctrl-C.
         #[arg(long)]
         follow: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each Redis model's live generation and the rebuild under way, if any.
+    List,
+    /// Build a new generation of a model from es.events while the live one serves, catch up with
+    /// live events, swap it in, drop the old one. Killed, it resumes where it stopped when run
+    /// again. Needs COMMERCE_DATABASE_URL (read as commerce_reader), COMMERCE_REDIS_URL and
+    /// COMMERCE_REDIS_PREFIX as the services'.
+    Rebuild {
+        /// The model: catalog or cart.
+        #[arg(value_parser = ["catalog", "cart"])]
+        model: String,
+        /// Events per page of the scan (one Redis MULTI each), 1 to 100,000.
+        #[arg(long, default_value_t = crate::projections::DEFAULT_PAGE, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        page: i64,
     },
 }
 

@@ -11,6 +11,7 @@
 //! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
 //!   `commerce-client`.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
+//! - `projections`: `commerce projections list|rebuild`.
 //! - `render`: the summaries of the storefront answers.
 //! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod loadgen;
 pub mod output;
+pub mod projections;
 pub mod render;
 pub mod replay;
 pub mod storefront;

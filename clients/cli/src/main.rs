@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use commerce_cli::cli::{
     BenchCommand, Cli, Command, DlqCommand, EventsCommand, InfraCommand, LoadgenCommand,
-    OutboxCommand, SagasCommand,
+    OutboxCommand, ProjectionsCommand, SagasCommand,
 };
 use commerce_cli::output::Output;
 use commerce_cli::storefront::ApiTarget;
@@ -197,7 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let replay = commerce_cli::replay::Replay {
                 after,
                 filter: commerce_platform::event_stream::StreamFilter {
-                    aggregate_type,
+                    aggregate_types: aggregate_type.into_iter().collect(),
                     event_types: event_type,
                     from,
                     to,
@@ -212,6 +212,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     replayed.map(|_| ())
                 }
                 () = commerce_platform::http::termination_signal() => Ok(()),
+            }
+        }
+        Command::Projections { command } => {
+            let database = DatabaseConfig::from_env()?;
+            let redis = commerce_platform::config::RedisConfig::from_env()?;
+            match command {
+                ProjectionsCommand::List => {
+                    commerce_cli::projections::list(&database, &redis, output).await
+                }
+                ProjectionsCommand::Rebuild { model, page } => {
+                    let model = commerce_projections::rebuild::Model::parse(&model)
+                        .ok_or_else(|| anyhow::anyhow!("no model {model:?}"))?;
+                    commerce_cli::projections::rebuild(model, &database, &redis, page).await
+                }
             }
         }
         Command::Dlq { command } => {

@@ -16,6 +16,7 @@ mod order_saga;
 mod outages;
 mod outbox_retention;
 mod product_changes;
+mod projection_rebuild;
 mod proxy;
 mod publishing_limits;
 mod read_access;

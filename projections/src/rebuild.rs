@@ -1,0 +1,647 @@
+//! Rebuilding a Redis read model (catalog, cart) from `es.events` while the live one serves.
+//!
+//! 1. **Start.** Generation N serves (`{model}:current`). The rebuild takes N+1 and records, in
+//!    `{model}:rebuild`, the generation and the safe horizon of that moment
+//!    (`pg_snapshot_xmin(pg_current_snapshot())`): every event committed before it has a smaller
+//!    transaction id, every event committed after it a larger or equal one.
+//! 2. **Scan.** The model's streams are read aggregate by aggregate, in primary-key order (large
+//!    pages, each stream in sequence order, so no gaps), folded in memory with the projector's own
+//!    `evolve`, and written to N+1 with one pipelined `MULTI` per page that also records where the
+//!    scan stands: a rebuild that is killed resumes after the last page written, and an aggregate
+//!    cut by a page boundary continues from its stored document (events at or below its stored
+//!    version are skipped, so nothing is applied twice).
+//! 3. **Catch up.** Events committed since the start (transaction id at or above the recorded
+//!    horizon) are read from the global stream and applied through the projector's guarded path:
+//!    duplicates are dropped, a gap is filled from the aggregate's history first.
+//! 4. **Swap.** `{model}:current` becomes N+1 in one command; the read API reads it per request,
+//!    the live projectors re-read it every 100 ms. A second catch-up then applies what the live
+//!    projectors wrote to N in between; they repair any gap this leaves from `es.events` at once.
+//! 5. **Drop.** After a grace period, N's keys are unlinked.
+use std::time::Duration;
+
+use anyhow::Context;
+use commerce_domain::cart::CartEvent;
+use commerce_domain::inventory::InventoryEvent;
+use commerce_domain::product::ProductEvent;
+use commerce_platform::envelope::EventEnvelope;
+use commerce_platform::event_stream::{self, StreamCursor, StreamFilter};
+use redis::aio::ConnectionManager;
+use sqlx::{PgPool, Row};
+
+use crate::cart::{self, CartDocument, CartKeys, CartProjector};
+use crate::catalog::{self, CatalogKeys, CatalogProjector, ProductDocument};
+use crate::consumer::{Outcome, Projector};
+use crate::documents::live_generation;
+use crate::history::EventHistory;
+
+/// The Redis models a rebuild knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Model {
+    Catalog,
+    Cart,
+}
+
+impl Model {
+    pub const ALL: [Model; 2] = [Model::Catalog, Model::Cart];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Catalog => "catalog",
+            Model::Cart => "cart",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The aggregate types whose events feed the model.
+    pub fn aggregate_types(self) -> &'static [&'static str] {
+        match self {
+            Model::Catalog => &["Product", "Inventory"],
+            Model::Cart => &["Cart"],
+        }
+    }
+}
+
+/// Where a model stands: its live generation and the rebuild under way, if any.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelStatus {
+    pub model: &'static str,
+    pub generation: u64,
+    pub rebuilding: Option<RebuildState>,
+}
+
+/// A rebuild's record in `{model}:rebuild`, enough to resume it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RebuildState {
+    pub generation: u64,
+    /// The safe horizon when the rebuild started (a transaction id).
+    pub start_horizon: i64,
+    /// `scan` or `catch-up`.
+    pub phase: String,
+    /// Index into the model's aggregate types of the stream being scanned.
+    pub scan_type: usize,
+    /// The last aggregate id and sequence written by the scan.
+    pub scan_aggregate: String,
+    pub scan_sequence: i64,
+    /// Events written so far.
+    pub events: u64,
+}
+
+/// Progress as the rebuild reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub phase: &'static str,
+    pub events: u64,
+    /// Events the model's streams held at the start (an estimate of the total).
+    pub total: u64,
+}
+
+/// What a rebuild does and reports.
+pub struct Rebuild {
+    pub model: Model,
+    pub redis: ConnectionManager,
+    /// Reads `es.events` (the read-only role will do).
+    pub events: PgPool,
+    pub key_prefix: String,
+    /// Events per page of the scan.
+    pub page: i64,
+    /// How long the old generation is kept after the swap (live projectors re-read the live
+    /// generation every 100 ms).
+    pub grace: Duration,
+}
+
+impl Rebuild {
+    fn state_key(&self) -> String {
+        format!("{}{}:rebuild", self.key_prefix, self.model.name())
+    }
+
+    fn current_key(&self) -> String {
+        format!("{}{}:current", self.key_prefix, self.model.name())
+    }
+
+    fn generation_pattern(&self, generation: u64) -> String {
+        match self.model {
+            Model::Catalog => CatalogKeys::new(&self.key_prefix).generation_pattern(generation),
+            Model::Cart => CartKeys::new(&self.key_prefix).generation_pattern(generation),
+        }
+    }
+
+    /// The model's live generation and its rebuild under way.
+    pub async fn status(&self) -> anyhow::Result<ModelStatus> {
+        let mut redis = self.redis.clone();
+        Ok(ModelStatus {
+            model: self.model.name(),
+            generation: live_generation(&mut redis, &self.current_key()).await?,
+            rebuilding: self.load_state().await?,
+        })
+    }
+
+    async fn load_state(&self) -> anyhow::Result<Option<RebuildState>> {
+        let mut redis = self.redis.clone();
+        let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.state_key())
+            .query_async(&mut redis)
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let number = |name: &str| -> anyhow::Result<i64> {
+            fields
+                .get(name)
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("{} has no {name}", self.state_key()))
+        };
+        Ok(Some(RebuildState {
+            generation: number("generation")? as u64,
+            start_horizon: number("start_horizon")?,
+            phase: fields
+                .get("phase")
+                .cloned()
+                .unwrap_or_else(|| "scan".into()),
+            scan_type: number("scan_type")? as usize,
+            scan_aggregate: fields.get("scan_aggregate").cloned().unwrap_or_default(),
+            scan_sequence: number("scan_sequence")?,
+            events: number("events")? as u64,
+        }))
+    }
+
+    /// Runs (or resumes) the rebuild to its swap; answers the new live generation.
+    pub async fn run(&self, mut report: impl FnMut(Progress)) -> anyhow::Result<u64> {
+        let total = self.count_events().await?;
+        let mut state = match self.load_state().await? {
+            Some(state) => {
+                tracing::info!(
+                    model = self.model.name(),
+                    generation = state.generation,
+                    events = state.events,
+                    "resuming the rebuild"
+                );
+                state
+            }
+            None => self.begin().await?,
+        };
+        report(Progress {
+            phase: "scan",
+            events: state.events,
+            total,
+        });
+        if state.phase == "scan" {
+            self.scan(&mut state, total, &mut report).await?;
+        }
+        let generation = state.generation;
+        let start = StreamCursor {
+            transaction_id: state.start_horizon - 1,
+            global_position: i64::MAX,
+        };
+        let caught_up = self
+            .catch_up(generation, start, &mut state, total, &mut report)
+            .await?;
+
+        // Swap: one command; readers see either generation whole.
+        let mut redis = self.redis.clone();
+        let old = live_generation(&mut redis, &self.current_key()).await?;
+        let _: () = redis::pipe()
+            .atomic()
+            .set(self.current_key(), generation)
+            .del(self.state_key())
+            .query_async(&mut redis)
+            .await
+            .context("swapping the live generation")?;
+        tracing::info!(
+            model = self.model.name(),
+            from = old,
+            to = generation,
+            "generation swapped"
+        );
+        // What the live projectors wrote to the old generation until they saw the swap.
+        tokio::time::sleep(self.grace).await;
+        self.catch_up(generation, caught_up, &mut state, total, &mut report)
+            .await?;
+        self.drop_generation(old).await?;
+        Ok(generation)
+    }
+
+    /// Events of the model's streams now: the progress bar's total.
+    async fn count_events(&self) -> anyhow::Result<u64> {
+        let types: Vec<String> = self
+            .model
+            .aggregate_types()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM es.events WHERE aggregate_type = ANY($1)")
+                .bind(&types)
+                .fetch_one(&self.events)
+                .await?;
+        Ok(count.max(0) as u64)
+    }
+
+    /// Takes the next generation and the horizon, and records them.
+    async fn begin(&self) -> anyhow::Result<RebuildState> {
+        let mut redis = self.redis.clone();
+        let live = live_generation(&mut redis, &self.current_key()).await?;
+        let generation = live + 1;
+        // Leftovers of an abandoned rebuild into the same generation go first.
+        self.drop_generation(generation).await?;
+        let horizon: i64 =
+            sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                .fetch_one(&self.events)
+                .await?;
+        let state = RebuildState {
+            generation,
+            start_horizon: horizon,
+            phase: "scan".into(),
+            scan_type: 0,
+            scan_aggregate: String::new(),
+            scan_sequence: 0,
+            events: 0,
+        };
+        let _: () = redis::cmd("HSET")
+            .arg(self.state_key())
+            .arg(state_fields(&state))
+            .query_async(&mut redis)
+            .await?;
+        tracing::info!(
+            model = self.model.name(),
+            generation,
+            horizon,
+            "rebuild started"
+        );
+        Ok(state)
+    }
+
+    /// Step 2: every stream of the model, page by page, folded and written with the page's place.
+    async fn scan(
+        &self,
+        state: &mut RebuildState,
+        total: u64,
+        report: &mut impl FnMut(Progress),
+    ) -> anyhow::Result<()> {
+        let types = self.model.aggregate_types();
+        while state.scan_type < types.len() {
+            let aggregate_type = types[state.scan_type];
+            let rows = sqlx::query(
+                "SELECT aggregate_id, sequence, payload::text AS payload, occurred_at \
+                 FROM es.events WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
+                 ORDER BY aggregate_id, sequence LIMIT $4",
+            )
+            .bind(aggregate_type)
+            .bind(&state.scan_aggregate)
+            .bind(state.scan_sequence)
+            .bind(self.page)
+            .fetch_all(&self.events)
+            .await
+            .with_context(|| format!("reading {aggregate_type} events"))?;
+            let Some(last) = rows.last() else {
+                state.scan_type += 1;
+                state.scan_aggregate.clear();
+                state.scan_sequence = 0;
+                if state.scan_type == types.len() {
+                    state.phase = "catch-up".into();
+                }
+                self.save_state(state).await?;
+                continue;
+            };
+            state.scan_aggregate = last.try_get("aggregate_id")?;
+            state.scan_sequence = last.try_get("sequence")?;
+            self.write_page(state, aggregate_type, &rows).await?;
+            report(Progress {
+                phase: "scan",
+                events: state.events,
+                total,
+            });
+        }
+        Ok(())
+    }
+
+    async fn save_state(&self, state: &RebuildState) -> anyhow::Result<()> {
+        let mut redis = self.redis.clone();
+        let _: () = redis::cmd("HSET")
+            .arg(self.state_key())
+            .arg(state_fields(state))
+            .query_async(&mut redis)
+            .await?;
+        Ok(())
+    }
+
+    /// Folds one page of rows (one aggregate type, in (aggregate, sequence) order) and writes each
+    /// aggregate's result and the rebuild's new place (`state`, whose event count it advances) in
+    /// one `MULTI`: a rebuild killed at any point resumes from a page it wrote whole.
+    async fn write_page(
+        &self,
+        state: &mut RebuildState,
+        aggregate_type: &str,
+        rows: &[sqlx::postgres::PgRow],
+    ) -> anyhow::Result<()> {
+        let generation = state.generation;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let mut applied = 0;
+        let mut start = 0;
+        while start < rows.len() {
+            let id: String = rows[start].try_get("aggregate_id")?;
+            let mut end = start;
+            while end < rows.len() && rows[end].try_get::<String, _>("aggregate_id")? == id {
+                end += 1;
+            }
+            applied += self
+                .fold_aggregate(
+                    &mut pipe,
+                    generation,
+                    aggregate_type,
+                    &id,
+                    &rows[start..end],
+                )
+                .await?;
+            start = end;
+        }
+        state.events += applied;
+        pipe.cmd("HSET")
+            .arg(self.state_key())
+            .arg(state_fields(state));
+        let mut redis = self.redis.clone();
+        let _: () = pipe
+            .query_async(&mut redis)
+            .await
+            .context("writing a page of the rebuild")?;
+        Ok(())
+    }
+
+    /// Adds to `pipe` the writes of one aggregate's `rows`, continuing from what generation
+    /// `generation` holds when the rows do not start at sequence 1.
+    async fn fold_aggregate(
+        &self,
+        pipe: &mut redis::Pipeline,
+        generation: u64,
+        aggregate_type: &str,
+        id: &str,
+        rows: &[sqlx::postgres::PgRow],
+    ) -> anyhow::Result<u64> {
+        let first: i64 = rows[0].try_get("sequence")?;
+        let event = |row: &sqlx::postgres::PgRow| -> anyhow::Result<(i64, String, chrono::DateTime<chrono::Utc>)> {
+            Ok((
+                row.try_get("sequence")?,
+                row.try_get("payload")?,
+                row.try_get("occurred_at")?,
+            ))
+        };
+        let mut redis = self.redis.clone();
+        let mut applied = 0;
+        match (self.model, aggregate_type) {
+            (Model::Catalog, "Product") => {
+                let keys = CatalogKeys::new(&self.key_prefix);
+                let key = keys.product(generation, id);
+                let (mut version, mut doc) = if first > 1 {
+                    stored::<ProductDocument>(&mut redis, &key, catalog::PRODUCT_VERSION).await?
+                } else {
+                    (0, None)
+                };
+                for row in rows {
+                    let (sequence, payload, occurred_at) = event(row)?;
+                    if sequence <= version {
+                        continue;
+                    }
+                    let parsed: ProductEvent = serde_json::from_str(&payload)
+                        .with_context(|| format!("Product {id} event {sequence}"))?;
+                    doc = Some(catalog::evolve(doc, parsed, sequence, occurred_at)?);
+                    version = sequence;
+                    applied += 1;
+                }
+                if let Some(doc) = doc {
+                    pipe.cmd("HSET")
+                        .arg(&key)
+                        .arg("doc")
+                        .arg(serde_json::to_string(&doc)?)
+                        .arg(catalog::PRODUCT_VERSION)
+                        .arg(version);
+                    for (index, member) in keys.indexes(generation, &doc) {
+                        let command = if member { "ZADD" } else { "ZREM" };
+                        let mut index_command = redis::cmd(command);
+                        index_command.arg(index);
+                        if member {
+                            index_command.arg(0);
+                        }
+                        index_command.arg(doc.product_id.to_string());
+                        pipe.add_command(index_command);
+                    }
+                }
+            }
+            (Model::Catalog, "Inventory") => {
+                let key = CatalogKeys::new(&self.key_prefix).product(generation, id);
+                let mut version = if first > 1 {
+                    let stored: Option<i64> = redis::cmd("HGET")
+                        .arg(&key)
+                        .arg(catalog::STOCK_VERSION)
+                        .query_async(&mut redis)
+                        .await?;
+                    stored.unwrap_or(0)
+                } else {
+                    0
+                };
+                let mut available = None;
+                for row in rows {
+                    let (sequence, payload, _) = event(row)?;
+                    if sequence <= version {
+                        continue;
+                    }
+                    let parsed: InventoryEvent = serde_json::from_str(&payload)
+                        .with_context(|| format!("Inventory {id} event {sequence}"))?;
+                    available = Some(catalog::available_after(&parsed));
+                    version = sequence;
+                    applied += 1;
+                }
+                if let Some(available) = available {
+                    pipe.cmd("HSET")
+                        .arg(&key)
+                        .arg(catalog::AVAILABLE)
+                        .arg(available)
+                        .arg(catalog::STOCK_VERSION)
+                        .arg(version);
+                }
+            }
+            (Model::Cart, "Cart") => {
+                let key = CartKeys::new(&self.key_prefix).cart(generation, id);
+                let (mut version, mut doc) = if first > 1 {
+                    stored::<CartDocument>(&mut redis, &key, "version").await?
+                } else {
+                    (0, None)
+                };
+                for row in rows {
+                    let (sequence, payload, _) = event(row)?;
+                    if sequence <= version {
+                        continue;
+                    }
+                    let parsed: CartEvent = serde_json::from_str(&payload)
+                        .with_context(|| format!("Cart {id} event {sequence}"))?;
+                    doc = Some(cart::evolve(doc, parsed, sequence)?);
+                    version = sequence;
+                    applied += 1;
+                }
+                if let Some(doc) = doc {
+                    pipe.cmd("HSET")
+                        .arg(&key)
+                        .arg("doc")
+                        .arg(serde_json::to_string(&doc)?)
+                        .arg("version")
+                        .arg(version);
+                }
+            }
+            (model, other) => anyhow::bail!("{} does not project {other}", model.name()),
+        }
+        Ok(applied)
+    }
+
+    /// Steps 3 and 4b: the model's events after `from` in the global stream, applied to
+    /// `generation` through the projector's guarded path, gaps filled from each aggregate's history.
+    /// Answers where it stopped.
+    async fn catch_up(
+        &self,
+        generation: u64,
+        from: StreamCursor,
+        state: &mut RebuildState,
+        total: u64,
+        report: &mut impl FnMut(Progress),
+    ) -> anyhow::Result<StreamCursor> {
+        let filter = StreamFilter {
+            aggregate_types: self
+                .model
+                .aggregate_types()
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            ..StreamFilter::default()
+        };
+        let history = EventHistory::new(self.events.clone());
+        let mut cursor = from;
+        loop {
+            let page = event_stream::read_page(&self.events, cursor, &filter, 1000).await?;
+            for streamed in &page {
+                let envelope = EventEnvelope::from_row(&streamed.row)?;
+                self.apply_guarded(generation, &history, &envelope).await?;
+                cursor = streamed.cursor;
+            }
+            state.events += page.len() as u64;
+            report(Progress {
+                phase: "catch-up",
+                events: state.events,
+                total,
+            });
+            if page.len() < 1000 {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    async fn apply_guarded(
+        &self,
+        generation: u64,
+        history: &EventHistory,
+        envelope: &EventEnvelope,
+    ) -> anyhow::Result<()> {
+        let apply = |event: &EventEnvelope| {
+            let event = event.clone();
+            let redis = self.redis.clone();
+            let prefix = self.key_prefix.clone();
+            let model = self.model;
+            async move {
+                match model {
+                    Model::Catalog => {
+                        CatalogProjector::into_generation(
+                            redis,
+                            CatalogKeys::new(&prefix),
+                            generation,
+                        )
+                        .apply(&event)
+                        .await
+                    }
+                    Model::Cart => {
+                        CartProjector::into_generation(redis, CartKeys::new(&prefix), generation)
+                            .apply(&event)
+                            .await
+                    }
+                }
+            }
+        };
+        match apply(envelope).await? {
+            Outcome::Applied | Outcome::Duplicate => Ok(()),
+            Outcome::Gap { have } => {
+                let missing = history
+                    .between(
+                        &envelope.aggregate_type,
+                        &envelope.aggregate_id,
+                        have,
+                        envelope.sequence,
+                    )
+                    .await?;
+                for event in missing.iter().chain([envelope]) {
+                    if let Outcome::Gap { have } = apply(event).await? {
+                        anyhow::bail!(
+                            "{} {} is missing events after {have}",
+                            event.aggregate_type,
+                            event.aggregate_id
+                        );
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Unlinks every key of `generation`, a batch at a time.
+    async fn drop_generation(&self, generation: u64) -> anyhow::Result<()> {
+        let mut redis = self.redis.clone();
+        let pattern = self.generation_pattern(generation);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut redis)
+                .await?;
+            if !keys.is_empty() {
+                let _: () = redis::cmd("UNLINK")
+                    .arg(&keys)
+                    .query_async(&mut redis)
+                    .await?;
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// The stored version and document of a hash, as a page boundary left them.
+async fn stored<T: serde::de::DeserializeOwned>(
+    redis: &mut ConnectionManager,
+    key: &str,
+    version_field: &str,
+) -> anyhow::Result<(i64, Option<T>)> {
+    let (version, doc): (Option<i64>, Option<String>) = redis::cmd("HMGET")
+        .arg(key)
+        .arg(version_field)
+        .arg("doc")
+        .query_async(redis)
+        .await?;
+    let doc = doc.map(|d| serde_json::from_str(&d)).transpose()?;
+    Ok((version.unwrap_or(0), doc))
+}
+
+fn state_fields(state: &RebuildState) -> Vec<(&'static str, String)> {
+    vec![
+        ("generation", state.generation.to_string()),
+        ("start_horizon", state.start_horizon.to_string()),
+        ("phase", state.phase.clone()),
+        ("scan_type", state.scan_type.to_string()),
+        ("scan_aggregate", state.scan_aggregate.clone()),
+        ("scan_sequence", state.scan_sequence.to_string()),
+        ("events", state.events.to_string()),
+    ]
+}
