@@ -281,20 +281,36 @@ impl Rebuild {
         report: &mut impl FnMut(Progress),
     ) -> anyhow::Result<()> {
         let types = self.model.aggregate_types();
+        // The next page is read while the current one is folded and written.
+        let fetch = |aggregate_type: &'static str, after: (String, i64)| {
+            let pool = self.events.clone();
+            let page = self.page;
+            tokio::spawn(async move {
+                sqlx::query(
+                    "SELECT aggregate_id, sequence, payload::text AS payload, occurred_at \
+                     FROM es.events WHERE aggregate_type = $1 \
+                       AND (aggregate_id, sequence) > ($2, $3) \
+                     ORDER BY aggregate_id, sequence LIMIT $4",
+                )
+                .bind(aggregate_type)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(page)
+                .fetch_all(&pool)
+                .await
+                .with_context(|| format!("reading {aggregate_type} events"))
+            })
+        };
+        let mut next = None;
         while state.scan_type < types.len() {
             let aggregate_type = types[state.scan_type];
-            let rows = sqlx::query(
-                "SELECT aggregate_id, sequence, payload::text AS payload, occurred_at \
-                 FROM es.events WHERE aggregate_type = $1 AND (aggregate_id, sequence) > ($2, $3) \
-                 ORDER BY aggregate_id, sequence LIMIT $4",
-            )
-            .bind(aggregate_type)
-            .bind(&state.scan_aggregate)
-            .bind(state.scan_sequence)
-            .bind(self.page)
-            .fetch_all(&self.events)
-            .await
-            .with_context(|| format!("reading {aggregate_type} events"))?;
+            let fetching = next.take().unwrap_or_else(|| {
+                fetch(
+                    aggregate_type,
+                    (state.scan_aggregate.clone(), state.scan_sequence),
+                )
+            });
+            let rows = fetching.await.context("reading the event store")??;
             let Some(last) = rows.last() else {
                 state.scan_type += 1;
                 state.scan_aggregate.clear();
@@ -307,6 +323,10 @@ impl Rebuild {
             };
             state.scan_aggregate = last.try_get("aggregate_id")?;
             state.scan_sequence = last.try_get("sequence")?;
+            next = Some(fetch(
+                aggregate_type,
+                (state.scan_aggregate.clone(), state.scan_sequence),
+            ));
             self.write_page(state, aggregate_type, &rows).await?;
             report(Progress {
                 phase: "scan",

@@ -1,6 +1,7 @@
 //! `commerce bench replay`: `commerce events replay` into a file against the rate PostgreSQL
 //! itself streams the same rows out with `COPY … TO STDOUT`, in the same run, over an event store
-//! seeded with order-like events.
+//! seeded with order-like events. `commerce bench rebuild`: a catalog rebuild into Redis against
+//! `redis-ceiling`'s pipelined SET rate, in the same run.
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -163,4 +164,170 @@ async fn replay_rate(
         "replay wrote {written} events, expected {events}"
     );
     Ok(events as f64 / elapsed.max(Duration::from_micros(1)).as_secs_f64())
+}
+
+/// What `commerce bench rebuild` measures.
+#[derive(Debug, Clone)]
+pub struct RebuildBench {
+    pub events: i64,
+    pub rounds: usize,
+    pub redis: commerce_platform::config::RedisConfig,
+    /// `../shared/bench/redis-ceiling` unless given.
+    pub redis_ceiling: Option<std::path::PathBuf>,
+}
+
+/// One round: catalog rebuild events/s, and the ceiling's pipelined SET/s.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildRound {
+    pub rebuild: f64,
+    pub pipelined_set: f64,
+}
+
+pub async fn rebuild(
+    database: &DatabaseConfig,
+    bench: &RebuildBench,
+) -> anyhow::Result<Vec<RebuildRound>> {
+    use commerce_projections::rebuild::{Model, Rebuild};
+    let run_id = Uuid::new_v4().simple().to_string();
+    let url =
+        crate::bench::replace_database(database.url.expose(), &format!("bench_rebuild_{run_id}"));
+    commerce_platform::database::create_database_if_missing(&url).await?;
+    let bench_db = DatabaseConfig {
+        url: Secret::new(url.clone()),
+        max_connections: 4,
+    };
+    let prefix = format!("bench:{run_id}:");
+    let redis = commerce_platform::redis_connection::connect(bench.redis.url.expose()).await?;
+    let outcome = async {
+        let pool = commerce_platform::database::connect(&bench_db).await?;
+        commerce_command_api::event_store::migrate(&pool).await?;
+        seed_catalog(&pool, bench.events).await?;
+        let reader = commerce_platform::database::connect_reader(&bench_db).await?;
+        let ceiling_script = bench
+            .redis_ceiling
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from(REDIS_CEILING));
+        let mut rounds = Vec::new();
+        for round in 0..=bench.rounds {
+            let rebuild = Rebuild {
+                model: Model::Catalog,
+                redis: redis.clone(),
+                events: reader.clone(),
+                key_prefix: prefix.clone(),
+                page: crate::projections::DEFAULT_PAGE,
+                grace: Duration::ZERO,
+            };
+            let started = Instant::now();
+            rebuild.run(|_| {}).await?;
+            let rate = bench.events as f64 / started.elapsed().as_secs_f64();
+            let pipelined_set = redis_ceiling(&ceiling_script)?;
+            if round > 0 {
+                eprintln!(
+                    "round {round}: rebuild {rate:.0} events/s, pipelined SET {pipelined_set:.0}/s"
+                );
+                rounds.push(RebuildRound {
+                    rebuild: rate,
+                    pipelined_set,
+                });
+            }
+        }
+        reader.close().await;
+        pool.close().await;
+        anyhow::Ok(rounds)
+    }
+    .await;
+    let mut cleanup = redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut cleanup)
+        .await
+        .unwrap_or_default();
+    for chunk in keys.chunks(1000) {
+        let _: Result<(), _> = redis::cmd("UNLINK")
+            .arg(chunk)
+            .query_async(&mut cleanup)
+            .await;
+    }
+    crate::bench::drop_database(&url).await;
+    outcome
+}
+
+/// The ceiling script, from the repository root.
+const REDIS_CEILING: &str = "../shared/bench/redis-ceiling";
+
+/// `redis-ceiling`'s pipelined SET rate.
+fn redis_ceiling(script: &std::path::Path) -> anyhow::Result<f64> {
+    let output = std::process::Command::new(script)
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("redis-ceiling:"))
+        .context("redis-ceiling printed no `redis-ceiling:` line")?;
+    let rate = line
+        .split("pipelined(16) SET ")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|n| n.parse::<f64>().ok())
+        .with_context(|| format!("cannot read {line:?}"))?;
+    Ok(rate)
+}
+
+/// `events` catalog events: per product created, published and repriced twice, plus (one product
+/// in four) a stock receipt on the Inventory stream; payloads as the domain writes them.
+async fn seed_catalog(pool: &PgPool, events: i64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let products = events / 4;
+    let mut from = 0;
+    while from < products {
+        let to = (from + SEED_CHUNK / 4).min(products);
+        sqlx::query(
+            "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
+               event_version, payload, metadata, event_id) \
+             SELECT 'Product', id::text, s, \
+               (ARRAY['ProductCreated','ProductPublished','ProductPriceChanged','ProductPriceChanged'])[s], \
+               '1.0', \
+               CASE s \
+                 WHEN 1 THEN jsonb_build_object('type', 'ProductCreated', 'data', jsonb_build_object( \
+                   'product_id', id, 'vendor_id', md5((i % 97)::text)::uuid, 'sku', 'SKU-' || i, \
+                   'title', 'Organic cotton tee ' || i, 'description', 'Soft and fair.', \
+                   'category', 'category-' || (i % 20), \
+                   'price', jsonb_build_object('amount_minor', 1999, 'currency', 'EUR'))) \
+                 WHEN 2 THEN jsonb_build_object('type', 'ProductPublished', 'data', \
+                   jsonb_build_object('product_id', id)) \
+                 ELSE jsonb_build_object('type', 'ProductPriceChanged', 'data', jsonb_build_object( \
+                   'product_id', id, \
+                   'previous_price', jsonb_build_object('amount_minor', 1999, 'currency', 'EUR'), \
+                   'price', jsonb_build_object('amount_minor', 2000 + s, 'currency', 'EUR'))) \
+               END, \
+               '{}', gen_random_uuid() \
+             FROM generate_series($1::bigint, $2::bigint - 1) AS i, \
+               LATERAL (SELECT md5('product-' || i)::uuid AS id) AS ids, \
+               generate_series(1, 4) AS s",
+        )
+        .bind(from)
+        .bind(to)
+        .execute(pool)
+        .await
+        .context("seeding catalog events")?;
+        from = to;
+    }
+    sqlx::query("VACUUM ANALYZE es.events")
+        .execute(pool)
+        .await
+        .context("vacuuming the seeded events")?;
+    eprintln!(
+        "seeded {} catalog events in {:.1} s",
+        products * 4,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

@@ -195,6 +195,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
         rounds: u64,
     },
+    /// A catalog rebuild (`commerce projections rebuild catalog`) into Redis vs redis-ceiling's
+    /// pipelined SET rate, over a new database seeded with product events (COMMERCE_DATABASE_URL's
+    /// server) and a key prefix of its own (COMMERCE_REDIS_URL).
+    Rebuild {
+        /// Events to seed (four per product).
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(i64).range(4..))]
+        events: i64,
+        /// Rounds of rebuild-then-ceiling; the summary gives medians.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        rounds: u64,
+        /// The ceiling script [default: ../shared/bench/redis-ceiling from the repository root].
+        #[arg(long)]
+        redis_ceiling: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

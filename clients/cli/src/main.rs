@@ -118,6 +118,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench {
+            command:
+                BenchCommand::Rebuild {
+                    events,
+                    rounds,
+                    redis_ceiling,
+                },
+        } => {
+            let bench = commerce_cli::bench_stream::RebuildBench {
+                events,
+                rounds: rounds as usize,
+                redis: commerce_platform::config::RedisConfig::from_env()?,
+                redis_ceiling,
+            };
+            let results =
+                commerce_cli::bench_stream::rebuild(&DatabaseConfig::from_env()?, &bench).await?;
+            let median = |mut v: Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                v[v.len() / 2]
+            };
+            let rebuild = median(results.iter().map(|r| r.rebuild).collect());
+            let ceiling = median(results.iter().map(|r| r.pipelined_set).collect());
+            let ratio = median(
+                results
+                    .iter()
+                    .map(|r| r.rebuild / r.pipelined_set)
+                    .collect(),
+            );
+            println!(
+                "median of {rounds}: catalog rebuild {rebuild:.0} events/s, pipelined SET {ceiling:.0}/s, ratio {ratio:.2} ({events} events)"
+            );
+            Ok(())
+        }
         Command::Loadgen {
             command:
                 LoadgenCommand::AddItems {
