@@ -61,7 +61,8 @@ pub async fn connect_reader(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     .await
     .with_context(|| {
         format!(
-            "connecting as the read-only role {READER_ROLE} (the migrations create it and grant              it to the user that runs them; another user needs `GRANT {READER_ROLE} TO <user>`)"
+            "connecting as the read-only role {READER_ROLE} (the migrations create it and grant \
+             it to the user that runs them; another user needs `GRANT {READER_ROLE} TO <user>`)"
         )
     })
 }

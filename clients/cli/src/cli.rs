@@ -131,6 +131,19 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// The pipeline at a glance: outbox backlog and parked rows, the relay's leader, each
+    /// queue's depth, dead letters and lag, sagas by state, the read models' generations. Reads
+    /// COMMERCE_DATABASE_URL, the SNS/SQS and Redis settings as the services do.
+    Status {
+        /// Where a projector's Prometheus metrics are served, for the lag column (`commerce up`
+        /// serves them on the command API's port).
+        #[arg(
+            long,
+            env = "COMMERCE_METRICS_URL",
+            default_value = "http://127.0.0.1:8080/metrics"
+        )]
+        metrics_url: String,
+    },
     /// Read models: their generations, and rebuilding one from the event store while it serves.
     Projections {
         #[command(subcommand)]

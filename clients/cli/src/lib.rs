@@ -12,6 +12,7 @@
 //!   `commerce-client`.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `projections`: `commerce projections list|rebuild`.
+//! - `status`: `commerce status`, the pipeline at a glance.
 //! - `render`: the summaries of the storefront answers.
 //! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
@@ -28,5 +29,6 @@ pub mod output;
 pub mod projections;
 pub mod render;
 pub mod replay;
+pub mod status;
 pub mod storefront;
 pub mod system;

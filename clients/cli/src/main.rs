@@ -247,6 +247,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 () = commerce_platform::http::termination_signal() => Ok(()),
             }
         }
+        Command::Status { metrics_url } => {
+            let status = commerce_cli::status::collect(
+                &DatabaseConfig::from_env()?,
+                &MessagingConfig::from_env()?,
+                &commerce_platform::config::RedisConfig::from_env()?,
+                &metrics_url,
+            )
+            .await;
+            commerce_cli::status::show(&status, output).await
+        }
         Command::Projections { command } => {
             let database = DatabaseConfig::from_env()?;
             let redis = commerce_platform::config::RedisConfig::from_env()?;

@@ -22,6 +22,7 @@ mod publishing_limits;
 mod read_access;
 mod readme_walkthrough;
 mod relay_fencing;
+mod status;
 mod store_layout;
 mod storefront;
 mod support;
