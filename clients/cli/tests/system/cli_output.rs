@@ -33,12 +33,8 @@ impl Ran {
 
 /// Runs `commerce` against `system` with `token`; stdout is a pipe, so JSON unless asked.
 async fn commerce(system: &TestSystem, token: &str, args: &[&str]) -> Ran {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
-    command
-        .args(args)
-        .env("COMMERCE_COMMAND_API_URL", &system.command_url)
-        .env("COMMERCE_READ_API_URL", &system.read_url)
-        .env("COMMERCE_TOKEN", token);
+    let mut command = system.commerce();
+    command.args(args).env("COMMERCE_TOKEN", token);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("join")

@@ -13,18 +13,8 @@ use crate::support::TestSystem;
 
 /// Runs `commerce dlq …` against the test's queues.
 async fn dlq(system: &TestSystem, args: &[&str]) -> String {
-    let messaging = &system.config.command_api.messaging;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
-    command
-        .arg("dlq")
-        .args(args)
-        .env(
-            "COMMERCE_AWS_ENDPOINT",
-            messaging.endpoint.as_deref().unwrap_or_default(),
-        )
-        .env("COMMERCE_AWS_REGION", &messaging.region)
-        .env("COMMERCE_TOPIC", &messaging.topic)
-        .env("COMMERCE_QUEUE_PREFIX", &messaging.queue_prefix);
+    let mut command = system.commerce();
+    command.arg("dlq").args(args);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("join")

@@ -229,12 +229,11 @@ async fn commerce_events_replay_writes_every_event_as_a_json_line_as_the_read_on
     for label in ["a", "b", "c"] {
         probe(&system, label).await;
     }
-    let url = system.config.command_api.database.url.expose().to_owned();
     let replay = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"))
+        let output = system
+            .commerce()
             .args(["events", "replay"])
             .args(args)
-            .env("COMMERCE_DATABASE_URL", &url)
             .output()
             .expect("run commerce events replay");
         assert!(output.status.success(), "{output:?}");
@@ -282,5 +281,55 @@ async fn commerce_events_replay_writes_every_event_as_a_json_line_as_the_read_on
         .await;
     assert!(refused.is_err(), "the reader writes nothing");
     reader.close().await;
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn replay_with_follow_keeps_streaming_events_committed_after_it_started() {
+    use std::io::BufRead;
+    let system = TestSystem::start().await;
+    probe(&system, "first").await;
+    let mut child = system
+        .commerce()
+        .args(["events", "replay", "--follow", "--aggregate-type", "Probe"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the replay");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let received = std::sync::Arc::new(std::sync::Mutex::new(received));
+    let next_label = || {
+        let received = received.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let line = received
+                    .lock()
+                    .expect("receiver")
+                    .recv_timeout(std::time::Duration::from_secs(15))
+                    .expect("a line within 15 s")
+                    .expect("readable");
+                let event: Value = serde_json::from_str(&line).expect("a JSON line");
+                event["payload"]["label"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .await
+            .expect("join")
+        }
+    };
+    assert_eq!(next_label().await, "first");
+    probe(&system, "second").await;
+    assert_eq!(next_label().await, "second", "streamed after it caught up");
+    child.kill().expect("stop the replay");
+    let _ = child.wait();
     system.stop().await;
 }

@@ -31,20 +31,8 @@ fn prefix(system: &TestSystem) -> String {
 
 /// A `commerce projections …` command for the test's stack.
 fn projections(system: &TestSystem, args: &[&str]) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
-    command
-        .arg("projections")
-        .args(args)
-        .env(
-            "COMMERCE_DATABASE_URL",
-            system.config.command_api.database.url.expose(),
-        )
-        .env(
-            "COMMERCE_REDIS_URL",
-            system.config.read_api.redis.url.expose(),
-        )
-        .env("COMMERCE_REDIS_PREFIX", prefix(system))
-        .env("RUST_LOG", "warn");
+    let mut command = system.commerce();
+    command.arg("projections").args(args);
     command
 }
 

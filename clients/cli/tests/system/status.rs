@@ -9,34 +9,8 @@ use uuid::Uuid;
 use crate::support::TestSystem;
 
 async fn status(system: &TestSystem, args: &[&str]) -> String {
-    let messaging = &system.config.command_api.messaging;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
-    command
-        .arg("status")
-        .args(args)
-        .env(
-            "COMMERCE_DATABASE_URL",
-            system.config.command_api.database.url.expose(),
-        )
-        .env(
-            "COMMERCE_REDIS_URL",
-            system.config.read_api.redis.url.expose(),
-        )
-        .env(
-            "COMMERCE_REDIS_PREFIX",
-            &system.config.read_api.redis.key_prefix,
-        )
-        .env(
-            "COMMERCE_AWS_ENDPOINT",
-            messaging.endpoint.as_deref().unwrap_or_default(),
-        )
-        .env("COMMERCE_AWS_REGION", &messaging.region)
-        .env("COMMERCE_TOPIC", &messaging.topic)
-        .env("COMMERCE_QUEUE_PREFIX", &messaging.queue_prefix)
-        .env(
-            "COMMERCE_METRICS_URL",
-            format!("{}/metrics", system.command_url),
-        );
+    let mut command = system.commerce();
+    command.arg("status").args(args);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("join")

@@ -265,6 +265,38 @@ impl TestSystem {
             .expect("mint a token")
     }
 
+    /// The `commerce` binary set up for this stack, as its operator's shell would be: the
+    /// database, Redis, SNS/SQS, both APIs, the JWT secret and the metrics endpoint.
+    pub fn commerce(&self) -> std::process::Command {
+        let messaging = &self.config.command_api.messaging;
+        let redis = &self.config.read_api.redis;
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_commerce"));
+        command
+            .env(
+                "COMMERCE_DATABASE_URL",
+                self.config.command_api.database.url.expose(),
+            )
+            .env("COMMERCE_REDIS_URL", redis.url.expose())
+            .env("COMMERCE_REDIS_PREFIX", &redis.key_prefix)
+            .env(
+                "COMMERCE_AWS_ENDPOINT",
+                messaging.endpoint.as_deref().unwrap_or_default(),
+            )
+            .env("COMMERCE_AWS_REGION", &messaging.region)
+            .env("COMMERCE_TOPIC", &messaging.topic)
+            .env("COMMERCE_QUEUE_PREFIX", &messaging.queue_prefix)
+            .env("COMMERCE_COMMAND_API_URL", &self.command_url)
+            .env("COMMERCE_READ_API_URL", &self.read_url)
+            .env("COMMERCE_JWT_SECRET", JWT_SECRET)
+            .env(
+                "COMMERCE_METRICS_URL",
+                format!("{}/metrics", self.command_url),
+            )
+            .env("RUST_LOG", "warn")
+            .env_remove("COMMERCE_TOKEN");
+        command
+    }
+
     pub fn vendor_token(&self, vendor_id: Uuid) -> String {
         self.token(Role::Vendor, Some(vendor_id))
     }
