@@ -7,6 +7,7 @@
 //!   trait it drives.
 //! - `error`: `ProjectionError`, failures sorted by what the consumer does about them.
 //! - `sequence`: the per-aggregate sequence guard every projector applies.
+//! - `upcast`: events stored in older shapes lifted to the current ones before they are read.
 //! - `history`: read-only access to `es.events` for gap repair, and the record of skipped events.
 //! - `catalog`: the catalog projector (Redis product documents and indexes) and its key layout,
 //!   which the read API uses to read.
@@ -28,6 +29,7 @@ pub mod history;
 pub mod orders;
 pub mod rebuild;
 pub mod sequence;
+pub mod upcast;
 
 pub use config::Config;
 

@@ -287,7 +287,8 @@ impl Rebuild {
             let page = self.page;
             tokio::spawn(async move {
                 sqlx::query(
-                    "SELECT aggregate_id, sequence, payload::text AS payload, occurred_at \
+                    "SELECT aggregate_id, sequence, event_type, event_version, \
+                       payload::text AS payload, occurred_at \
                      FROM es.events WHERE aggregate_type = $1 \
                        AND (aggregate_id, sequence) > ($2, $3) \
                      ORDER BY aggregate_id, sequence LIMIT $4",
@@ -401,13 +402,21 @@ impl Rebuild {
         rows: &[sqlx::postgres::PgRow],
     ) -> anyhow::Result<u64> {
         let first: i64 = rows[0].try_get("sequence")?;
-        let event = |row: &sqlx::postgres::PgRow| -> anyhow::Result<(i64, String, chrono::DateTime<chrono::Utc>)> {
-            Ok((
-                row.try_get("sequence")?,
-                row.try_get("payload")?,
-                row.try_get("occurred_at")?,
-            ))
-        };
+        // Each event in the shape this code reads (older versions upcast on the way).
+        fn event<T: serde::de::DeserializeOwned>(
+            row: &sqlx::postgres::PgRow,
+            aggregate_type: &str,
+            id: &str,
+        ) -> anyhow::Result<(i64, T, chrono::DateTime<chrono::Utc>)> {
+            let sequence: i64 = row.try_get("sequence")?;
+            let payload: &str = row.try_get("payload")?;
+            let event_type: &str = row.try_get("event_type")?;
+            let event_version: &str = row.try_get("event_version")?;
+            let parsed =
+                crate::upcast::parse(aggregate_type, id, event_type, event_version, payload)
+                    .with_context(|| format!("{aggregate_type} {id} event {sequence}"))?;
+            Ok((sequence, parsed, row.try_get("occurred_at")?))
+        }
         let mut redis = self.redis.clone();
         let mut applied = 0;
         match (self.model, aggregate_type) {
@@ -420,12 +429,11 @@ impl Rebuild {
                     (0, None)
                 };
                 for row in rows {
-                    let (sequence, payload, occurred_at) = event(row)?;
+                    let (sequence, parsed, occurred_at) =
+                        event::<ProductEvent>(row, aggregate_type, id)?;
                     if sequence <= version {
                         continue;
                     }
-                    let parsed: ProductEvent = serde_json::from_str(&payload)
-                        .with_context(|| format!("Product {id} event {sequence}"))?;
                     doc = Some(catalog::evolve(doc, parsed, sequence, occurred_at)?);
                     version = sequence;
                     applied += 1;
@@ -463,12 +471,10 @@ impl Rebuild {
                 };
                 let mut available = None;
                 for row in rows {
-                    let (sequence, payload, _) = event(row)?;
+                    let (sequence, parsed, _) = event::<InventoryEvent>(row, aggregate_type, id)?;
                     if sequence <= version {
                         continue;
                     }
-                    let parsed: InventoryEvent = serde_json::from_str(&payload)
-                        .with_context(|| format!("Inventory {id} event {sequence}"))?;
                     available = Some(catalog::available_after(&parsed));
                     version = sequence;
                     applied += 1;
@@ -490,12 +496,10 @@ impl Rebuild {
                     (0, None)
                 };
                 for row in rows {
-                    let (sequence, payload, _) = event(row)?;
+                    let (sequence, parsed, _) = event::<CartEvent>(row, aggregate_type, id)?;
                     if sequence <= version {
                         continue;
                     }
-                    let parsed: CartEvent = serde_json::from_str(&payload)
-                        .with_context(|| format!("Cart {id} event {sequence}"))?;
                     doc = Some(cart::evolve(doc, parsed, sequence)?);
                     version = sequence;
                     applied += 1;

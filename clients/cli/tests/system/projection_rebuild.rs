@@ -319,3 +319,37 @@ async fn a_rebuild_killed_halfway_resumes_and_ends_the_same() {
     assert_eq!(rebuilt, snapshot(&system, "catalog", REFERENCE).await);
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_rebuild_reads_events_stored_in_older_shapes_through_the_upcasters() {
+    let system = TestSystem::start().await;
+    // `ProductCreated` 0.9 had no category; the upcaster gives it the default one.
+    let product = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+           payload, metadata, event_id) \
+         VALUES ('Product', $1, 1, 'ProductCreated', '0.9', $2, '{}', gen_random_uuid())",
+    )
+    .bind(product.to_string())
+    .bind(serde_json::json!({"type": "ProductCreated", "data": {
+        "product_id": product, "vendor_id": Uuid::new_v4(), "sku": "OLD-1",
+        "title": "From before categories", "description": "",
+        "price": {"amount_minor": 500, "currency": "EUR"}}}))
+    .execute(&system.pool)
+    .await
+    .expect("store an old event");
+
+    let rebuilt = run(projections(&system, &["rebuild", "catalog"])).await;
+    assert!(rebuilt.contains("generation 2"), "{rebuilt}");
+    let admin = system.token(Role::Admin, None);
+    let (status, document) = system
+        .read(&format!("/v1/catalog/products/{product}"), &admin)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{document}");
+    assert_eq!(
+        document["category"],
+        commerce_domain::product::UNCATEGORIZED
+    );
+    assert_eq!(document["sku"], "OLD-1");
+    system.stop().await;
+}
