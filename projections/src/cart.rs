@@ -239,15 +239,9 @@ impl Projector for CartProjector {
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
         }
-        let event: CartEvent = serde_json::from_value(crate::upcast::current_shape(
-            &envelope.aggregate_type,
-            &envelope.aggregate_id,
-            &envelope.event_type,
-            &envelope.event_version,
-            envelope.payload.clone(),
-        ))
-        .with_context(|| format!("payload of {} is not a CartEvent", envelope.event_type))
-        .map_err(ProjectionError::Unprocessable)?;
+        let event: CartEvent = crate::upcast::read_event(envelope)
+            .with_context(|| format!("payload of {} is not a CartEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
         let doc =
             evolve(before, event, envelope.sequence).map_err(ProjectionError::Unprocessable)?;
         let written = self

@@ -143,15 +143,9 @@ impl CatalogProjector {
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
         }
-        let event: ProductEvent = serde_json::from_value(crate::upcast::current_shape(
-            &envelope.aggregate_type,
-            &envelope.aggregate_id,
-            &envelope.event_type,
-            &envelope.event_version,
-            envelope.payload.clone(),
-        ))
-        .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))
-        .map_err(ProjectionError::Unprocessable)?;
+        let event: ProductEvent = crate::upcast::read_event(envelope)
+            .with_context(|| format!("payload of {} is not a ProductEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
         let doc = evolve(before, event, envelope.sequence, envelope.occurred_at)
             .map_err(ProjectionError::Unprocessable)?;
         let indexes = self.keys.indexes(generation, &doc).map(|(index, add)| {
@@ -187,20 +181,14 @@ impl CatalogProjector {
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
         }
-        let event: InventoryEvent = serde_json::from_value(crate::upcast::current_shape(
-            &envelope.aggregate_type,
-            &envelope.aggregate_id,
-            &envelope.event_type,
-            &envelope.event_version,
-            envelope.payload.clone(),
-        ))
-        .with_context(|| {
-            format!(
-                "payload of {} is not an InventoryEvent",
-                envelope.event_type
-            )
-        })
-        .map_err(ProjectionError::Unprocessable)?;
+        let event: InventoryEvent = crate::upcast::read_event(envelope)
+            .with_context(|| {
+                format!(
+                    "payload of {} is not an InventoryEvent",
+                    envelope.event_type
+                )
+            })
+            .map_err(ProjectionError::Unprocessable)?;
         let available = available_after(&event);
         let written = self
             .documents

@@ -327,15 +327,9 @@ impl Projector for OrdersProjector {
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
         }
-        let event: OrderEvent = serde_json::from_value(crate::upcast::current_shape(
-            &envelope.aggregate_type,
-            &envelope.aggregate_id,
-            &envelope.event_type,
-            &envelope.event_version,
-            envelope.payload.clone(),
-        ))
-        .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))
-        .map_err(ProjectionError::Unprocessable)?;
+        let event: OrderEvent = crate::upcast::read_event(envelope)
+            .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
         let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
         Ok(if self.write(order_id, &doc, stored_version).await? {
             self.recent.keep(order_id, doc);

@@ -45,6 +45,19 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     ))
 }
 
+/// The typed event an envelope carries, upcast first when it is in an older shape.
+pub fn read_event<T: serde::de::DeserializeOwned>(
+    envelope: &commerce_platform::envelope::EventEnvelope,
+) -> serde_json::Result<T> {
+    serde_json::from_value(current_shape(
+        &envelope.aggregate_type,
+        &envelope.aggregate_id,
+        &envelope.event_type,
+        &envelope.event_version,
+        envelope.payload.clone(),
+    ))
+}
+
 /// `payload` of an `event_type` event stored at `event_version`, in the current shape.
 pub fn current_shape(
     aggregate_type: &str,
