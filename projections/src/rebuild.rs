@@ -539,12 +539,25 @@ impl Rebuild {
             ..StreamFilter::default()
         };
         let history = EventHistory::new(self.events.clone());
+        // One projector for the whole catch-up: its write script is hashed once, not per event.
+        let projector = match self.model {
+            Model::Catalog => GuardedProjector::Catalog(CatalogProjector::into_generation(
+                self.redis.clone(),
+                CatalogKeys::new(&self.key_prefix),
+                generation,
+            )),
+            Model::Cart => GuardedProjector::Cart(CartProjector::into_generation(
+                self.redis.clone(),
+                CartKeys::new(&self.key_prefix),
+                generation,
+            )),
+        };
         let mut cursor = from;
         loop {
             let page = event_stream::read_page(&self.events, cursor, &filter, 1000).await?;
             for streamed in &page {
                 let envelope = EventEnvelope::from_row(&streamed.row)?;
-                self.apply_guarded(generation, &history, &envelope).await?;
+                self.apply_guarded(&projector, &history, &envelope).await?;
                 cursor = streamed.cursor;
             }
             state.events += page.len() as u64;
@@ -561,35 +574,11 @@ impl Rebuild {
 
     async fn apply_guarded(
         &self,
-        generation: u64,
+        projector: &GuardedProjector,
         history: &EventHistory,
         envelope: &EventEnvelope,
     ) -> anyhow::Result<()> {
-        let apply = |event: &EventEnvelope| {
-            let event = event.clone();
-            let redis = self.redis.clone();
-            let prefix = self.key_prefix.clone();
-            let model = self.model;
-            async move {
-                match model {
-                    Model::Catalog => {
-                        CatalogProjector::into_generation(
-                            redis,
-                            CatalogKeys::new(&prefix),
-                            generation,
-                        )
-                        .apply(&event)
-                        .await
-                    }
-                    Model::Cart => {
-                        CartProjector::into_generation(redis, CartKeys::new(&prefix), generation)
-                            .apply(&event)
-                            .await
-                    }
-                }
-            }
-        };
-        match apply(envelope).await? {
+        match projector.apply(envelope).await? {
             Outcome::Applied | Outcome::Duplicate => Ok(()),
             Outcome::Gap { have } => {
                 let missing = history
@@ -601,7 +590,7 @@ impl Rebuild {
                     )
                     .await?;
                 for event in missing.iter().chain([envelope]) {
-                    if let Outcome::Gap { have } = apply(event).await? {
+                    if let Outcome::Gap { have } = projector.apply(event).await? {
                         anyhow::bail!(
                             "{} {} is missing events after {have}",
                             event.aggregate_type,
@@ -638,6 +627,21 @@ impl Rebuild {
                 return Ok(());
             }
             cursor = next;
+        }
+    }
+}
+
+/// The live projector's guarded path, into the generation being rebuilt.
+enum GuardedProjector {
+    Catalog(CatalogProjector),
+    Cart(CartProjector),
+}
+
+impl GuardedProjector {
+    async fn apply(&self, event: &EventEnvelope) -> Result<Outcome, crate::error::ProjectionError> {
+        match self {
+            GuardedProjector::Catalog(projector) => projector.apply(event).await,
+            GuardedProjector::Cart(projector) => projector.apply(event).await,
         }
     }
 }

@@ -85,10 +85,10 @@ pub async fn replay(
 /// payloads of the size the order events have.
 async fn seed(pool: &PgPool, events: i64) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut from = 0;
-    while from < events {
-        let to = (from + SEED_CHUNK).min(events);
-        sqlx::query(
+    seed_in_chunks(
+        pool,
+        events,
+        SEED_CHUNK,
             "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
              event_version, payload, metadata, event_id) \
              SELECT 'Order', md5((i / 4)::text)::uuid::text, i % 4 + 1, \
@@ -108,22 +108,38 @@ async fn seed(pool: &PgPool, events: i64) -> anyhow::Result<()> {
                     jsonb_build_object('correlation_id', gen_random_uuid(), 'causation_id', gen_random_uuid()), \
                     gen_random_uuid() \
              FROM generate_series($1::bigint, $2::bigint - 1) AS i",
-        )
-        .bind(from)
-        .bind(to)
-        .execute(pool)
-        .await
-        .context("seeding events")?;
+    )
+    .await?;
+    eprintln!(
+        "seeded {events} events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs the seeding `statement` (with `$1..$2` the range of row numbers it inserts) over
+/// `0..rows` in chunks, each its own transaction, then vacuums: shared by both benchmarks.
+async fn seed_in_chunks(
+    pool: &PgPool,
+    rows: i64,
+    chunk: i64,
+    statement: &str,
+) -> anyhow::Result<()> {
+    let mut from = 0;
+    while from < rows {
+        let to = (from + chunk).min(rows);
+        sqlx::query(statement)
+            .bind(from)
+            .bind(to)
+            .execute(pool)
+            .await
+            .context("seeding events")?;
         from = to;
     }
     sqlx::query("VACUUM ANALYZE es.events")
         .execute(pool)
         .await
         .context("vacuuming the seeded events")?;
-    eprintln!(
-        "seeded {events} events in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
@@ -286,10 +302,10 @@ fn redis_ceiling(script: &std::path::Path) -> anyhow::Result<f64> {
 async fn seed_catalog(pool: &PgPool, events: i64) -> anyhow::Result<()> {
     let started = Instant::now();
     let products = events / 4;
-    let mut from = 0;
-    while from < products {
-        let to = (from + SEED_CHUNK / 4).min(products);
-        sqlx::query(
+    seed_in_chunks(
+        pool,
+        products,
+        SEED_CHUNK / 4,
             "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
                event_version, payload, metadata, event_id) \
              SELECT 'Product', id::text, s, \
@@ -312,18 +328,8 @@ async fn seed_catalog(pool: &PgPool, events: i64) -> anyhow::Result<()> {
              FROM generate_series($1::bigint, $2::bigint - 1) AS i, \
                LATERAL (SELECT md5('product-' || i)::uuid AS id) AS ids, \
                generate_series(1, 4) AS s",
-        )
-        .bind(from)
-        .bind(to)
-        .execute(pool)
-        .await
-        .context("seeding catalog events")?;
-        from = to;
-    }
-    sqlx::query("VACUUM ANALYZE es.events")
-        .execute(pool)
-        .await
-        .context("vacuuming the seeded events")?;
+    )
+    .await?;
     eprintln!(
         "seeded {} catalog events in {:.1} s",
         products * 4,
