@@ -93,7 +93,16 @@ fn evolve(
     event: OrderEvent,
     envelope: &EventEnvelope,
 ) -> anyhow::Result<OrderDocument> {
-    let at = envelope.occurred_at;
+    evolve_at(before, event, envelope.sequence, envelope.occurred_at)
+}
+
+/// [`evolve`] from an event's parts: its sequence and when it occurred.
+pub(crate) fn evolve_at(
+    before: Option<OrderDocument>,
+    event: OrderEvent,
+    sequence: i64,
+    at: DateTime<Utc>,
+) -> anyhow::Result<OrderDocument> {
     let mut doc = match (before, event) {
         (
             None,
@@ -150,57 +159,140 @@ fn evolve(
             at,
         });
     }
-    doc.version = envelope.sequence;
+    doc.version = sequence;
     Ok(doc)
 }
 
-/// Projects Order events into `read.orders`.
+/// Projects Order events into `read.orders` (the live generation), or into one generation's table
+/// for a rebuild.
 pub struct OrdersProjector {
     pool: PgPool,
+    statements: Statements,
     recent: RecentDocuments,
 }
 
+/// The projector's SQL, written once for the table it writes.
+struct Statements {
+    write: String,
+    read: String,
+    skip: String,
+    version: String,
+}
+
+impl Statements {
+    fn for_table(table: &str) -> Self {
+        Self {
+            // `$8`, when given, is the row's `updated_at` as the writer last saw it: a write from
+            // a remembered or just-read document goes through only if nothing else changed the
+            // row since (a rebuild's swap, an erasure of personal data).
+            write: format!(
+                "WITH written AS ( \
+                   INSERT INTO {table} (order_id, customer_id, vendor_ids, version, doc) \
+                   VALUES ($1, $2, $3, $4, $5) \
+                   ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
+                     doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
+                   WHERE {table}.version = $6 \
+                     AND ($8::timestamptz IS NULL OR {table}.updated_at = $8) \
+                   RETURNING order_id, version, updated_at) \
+                 SELECT updated_at, pg_notify($7, order_id::text || ':' || version) \
+                 FROM written"
+            ),
+            read: format!("SELECT version, doc, updated_at FROM {table} WHERE order_id = $1"),
+            skip: format!(
+                "INSERT INTO {table} (order_id, customer_id, vendor_ids, version, doc) \
+                 SELECT $1, '00000000-0000-0000-0000-000000000000', '{{}}', $2, 'null'::jsonb \
+                 WHERE $2 = 1 \
+                 ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
+                   updated_at = now() \
+                 WHERE {table}.version = EXCLUDED.version - 1"
+            ),
+            version: format!("SELECT version FROM {table} WHERE order_id = $1"),
+        }
+    }
+}
+
+/// A document as its row holds it, with the row's `updated_at` (what a guarded write compares).
+type Written = (OrderDocument, DateTime<Utc>);
+
+/// How many times an event is retried when its row changed between read and write for a reason
+/// other than another event (an erasure, a swap): each retry reads the row afresh.
+const WRITE_ATTEMPTS: usize = 5;
+
 impl OrdersProjector {
     pub fn new(pool: PgPool) -> Self {
+        Self::into_table(pool, "read.orders")
+    }
+
+    /// A projector writing `table` (a generation's table, `read.orders_g{N}`) rather than the live
+    /// generation.
+    pub fn into_table(pool: PgPool, table: &str) -> Self {
         Self {
             pool,
+            statements: Statements::for_table(table),
             recent: RecentDocuments::new(RECENT_DOCUMENTS),
         }
     }
 
-    /// Writes `doc` over the row at `stored_version` (0: no row yet). `false` if the row was not
-    /// at that version: another write got there first. The write notifies readers waiting for
-    /// the order (sent when it commits).
+    /// Writes `doc` over the row at `stored_version` (0: no row yet) and, when given, last
+    /// changed at `stored_at`. The row's new `updated_at`, or `None` if the row was not as
+    /// expected: another write got there first. The write notifies readers waiting for the
+    /// order (sent when it commits).
     async fn write(
         &self,
         order_id: Uuid,
         doc: &OrderDocument,
         stored_version: i64,
-    ) -> Result<bool, ProjectionError> {
-        let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
-        vendor_ids.sort();
-        vendor_ids.dedup();
-        let written = sqlx::query(
-            "WITH written AS ( \
-               INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
-               VALUES ($1, $2, $3, $4, $5) \
-               ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
-                 doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
-               WHERE read.orders.version = $6 \
-               RETURNING order_id, version) \
-             SELECT pg_notify($7, order_id::text || ':' || version) FROM written",
-        )
-        .bind(order_id)
-        .bind(doc.customer_id)
-        .bind(&vendor_ids)
-        .bind(doc.version)
-        .bind(serde_json::to_value(doc)?)
-        .bind(stored_version)
-        .bind(ORDER_CHANGES_CHANNEL)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(written.len() == 1)
+        stored_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<DateTime<Utc>>, ProjectionError> {
+        let written = sqlx::query(&self.statements.write)
+            .bind(order_id)
+            .bind(doc.customer_id)
+            .bind(vendor_ids(doc))
+            .bind(doc.version)
+            .bind(serde_json::to_value(doc)?)
+            .bind(stored_version)
+            .bind(ORDER_CHANGES_CHANNEL)
+            .bind(stored_at)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(written
+            .map(|row| row.try_get::<DateTime<Utc>, _>("updated_at"))
+            .transpose()?)
     }
+
+    /// The order's row: its version, its document (absent when its first event was skipped)
+    /// and when it last changed.
+    async fn stored(
+        &self,
+        order_id: Uuid,
+    ) -> Result<Option<(i64, Option<OrderDocument>, DateTime<Utc>)>, ProjectionError> {
+        let Some(row) = sqlx::query(&self.statements.read)
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let doc: serde_json::Value = row.try_get("doc")?;
+        // The order's row exists before its first readable document when that first event was
+        // skipped (see `skip`).
+        let doc = (!doc.is_null())
+            .then(|| serde_json::from_value(doc))
+            .transpose()?;
+        Ok(Some((
+            row.try_get("version")?,
+            doc,
+            row.try_get("updated_at")?,
+        )))
+    }
+}
+
+/// The vendors of an order's lines, each once, in order: the column the vendor filter searches.
+pub(crate) fn vendor_ids(doc: &OrderDocument) -> Vec<Uuid> {
+    let mut vendor_ids: Vec<Uuid> = doc.lines.iter().map(|l| l.vendor_id).collect();
+    vendor_ids.sort();
+    vendor_ids.dedup();
+    vendor_ids
 }
 
 /// How many order documents the projector remembers after writing them: the orders in flight
@@ -208,7 +300,8 @@ impl OrdersProjector {
 const RECENT_DOCUMENTS: usize = 10_000;
 
 /// The documents last written, by order, oldest forgotten first once `capacity` is reached.
-/// Only ever a shortcut: a write from a remembered document is guarded by its version.
+/// Only ever a shortcut: a write from a remembered document is guarded by its version and by
+/// the row's `updated_at` as written.
 struct RecentDocuments {
     capacity: usize,
     inner: std::sync::Mutex<RecentInner>,
@@ -216,7 +309,7 @@ struct RecentDocuments {
 
 #[derive(Default)]
 struct RecentInner {
-    documents: std::collections::HashMap<Uuid, OrderDocument>,
+    documents: std::collections::HashMap<Uuid, Written>,
     /// Orders in the order they were remembered; may name orders since taken or replaced.
     age: std::collections::VecDeque<Uuid>,
 }
@@ -231,19 +324,23 @@ impl RecentDocuments {
 
     /// The remembered document of `order_id` if it is at `version`; forgotten either way (the
     /// caller keeps what it writes next).
-    fn take(&self, order_id: Uuid, version: i64) -> Option<OrderDocument> {
+    fn take(&self, order_id: Uuid, version: i64) -> Option<Written> {
         let mut inner = self.inner.lock().ok()?;
         inner
             .documents
             .remove(&order_id)
-            .filter(|doc| doc.version == version)
+            .filter(|(doc, _)| doc.version == version)
     }
 
-    fn keep(&self, order_id: Uuid, doc: OrderDocument) {
+    fn keep(&self, order_id: Uuid, doc: OrderDocument, written_at: DateTime<Utc>) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        if inner.documents.insert(order_id, doc).is_none() {
+        if inner
+            .documents
+            .insert(order_id, (doc, written_at))
+            .is_none()
+        {
             inner.age.push_back(order_id);
         }
         while inner.documents.len() > self.capacity {
@@ -283,60 +380,58 @@ impl Projector for OrdersProjector {
                 .ok()
                 .and_then(|event| evolve(None, event, envelope).ok())
             {
-                if self.write(order_id, &doc, 0).await? {
-                    self.recent.keep(order_id, doc);
+                if let Some(at) = self.write(order_id, &doc, 0, None).await? {
+                    self.recent.keep(order_id, doc, at);
                     return Ok(Outcome::Applied);
                 }
             }
         }
         // The document this projector wrote last for the order, if it is the version this event
-        // follows: applied without reading the row. The write is guarded by that version, so a
-        // row that moved on meanwhile (another projector, a redelivery) refuses it, and the
-        // event goes the long way below.
-        if let Some(before) = self.recent.take(order_id, envelope.sequence - 1) {
+        // follows: applied without reading the row. The write is guarded by that version and
+        // that write's time, so a row changed meanwhile (another projector, a redelivery, an
+        // erasure, a rebuild's swap) refuses it, and the event goes the long way below.
+        if let Some((before, written_at)) = self.recent.take(order_id, envelope.sequence - 1) {
             let stored_version = before.version;
             if let Ok(event) = serde_json::from_value::<OrderEvent>(envelope.payload.clone()) {
                 if let Ok(doc) = evolve(Some(before), event, envelope) {
-                    if self.write(order_id, &doc, stored_version).await? {
-                        self.recent.keep(order_id, doc);
+                    if let Some(at) = self
+                        .write(order_id, &doc, stored_version, Some(written_at))
+                        .await?
+                    {
+                        self.recent.keep(order_id, doc, at);
                         return Ok(Outcome::Applied);
                     }
                 }
             }
         }
-        // No lock and no transaction: the write below goes through only if the row is still at
-        // the version read here, so two statements give the exactly-once effect that a locked
-        // read, a write and a commit gave in four round trips.
-        let stored = sqlx::query("SELECT version, doc FROM read.orders WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let (stored_version, before) = match stored {
-            Some(row) => {
-                let doc: serde_json::Value = row.try_get("doc")?;
-                let version = row.try_get::<i64, _>("version")?;
-                // The order's row exists before its first readable document when that first
-                // event was skipped (see `skip`).
-                let doc = (!doc.is_null())
-                    .then(|| serde_json::from_value(doc))
-                    .transpose()?;
-                (version, doc)
-            }
-            None => (0, None),
-        };
-        if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
-            return Ok(outcome);
-        }
         let event: OrderEvent = crate::upcast::read_event(envelope)
             .with_context(|| format!("payload of {} is not an OrderEvent", envelope.event_type))
             .map_err(ProjectionError::Unprocessable)?;
-        let doc = evolve(before, event, envelope).map_err(ProjectionError::Unprocessable)?;
-        Ok(if self.write(order_id, &doc, stored_version).await? {
-            self.recent.keep(order_id, doc);
-            Outcome::Applied
-        } else {
-            Outcome::Duplicate
-        })
+        // No lock and no transaction: the write below goes through only if the row is still as
+        // read here, so two statements give the exactly-once effect that a locked read, a write
+        // and a commit gave in four round trips.
+        for _ in 0..WRITE_ATTEMPTS {
+            let (stored_version, before, stored_at) = match self.stored(order_id).await? {
+                Some((version, doc, at)) => (version, doc, Some(at)),
+                None => (0, None, None),
+            };
+            if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
+                return Ok(outcome);
+            }
+            let doc =
+                evolve(before, event.clone(), envelope).map_err(ProjectionError::Unprocessable)?;
+            if let Some(at) = self
+                .write(order_id, &doc, stored_version, stored_at)
+                .await?
+            {
+                self.recent.keep(order_id, doc, at);
+                return Ok(Outcome::Applied);
+            }
+        }
+        Err(ProjectionError::Failed(anyhow::anyhow!(
+            "order {order_id} kept changing under event {}; retried {WRITE_ATTEMPTS} times",
+            envelope.sequence
+        )))
     }
 
     /// Advances the order's version without changing its document. An order whose first event is
@@ -348,22 +443,16 @@ impl Projector for OrdersProjector {
         let order_id = Uuid::parse_str(&envelope.aggregate_id)
             .context("order id is not a UUID")
             .map_err(ProjectionError::Failed)?;
-        let advanced = sqlx::query(
-            "INSERT INTO read.orders (order_id, customer_id, vendor_ids, version, doc) \
-             SELECT $1, '00000000-0000-0000-0000-000000000000', '{}', $2, 'null'::jsonb \
-             WHERE $2 = 1 \
-             ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now() \
-             WHERE read.orders.version = EXCLUDED.version - 1",
-        )
-        .bind(order_id)
-        .bind(envelope.sequence)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let advanced = sqlx::query(&self.statements.skip)
+            .bind(order_id)
+            .bind(envelope.sequence)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         if advanced == 1 {
             return Ok(Outcome::Applied);
         }
-        let stored: i64 = sqlx::query_scalar("SELECT version FROM read.orders WHERE order_id = $1")
+        let stored: i64 = sqlx::query_scalar(&self.statements.version)
             .bind(order_id)
             .fetch_optional(&self.pool)
             .await?
@@ -451,14 +540,14 @@ mod tests {
             Uuid::from_u128(12),
             Uuid::from_u128(13),
         );
-        recent.keep(a, document(1));
+        recent.keep(a, document(1), Utc::now());
         assert_eq!(recent.take(a, 2), None, "another version is no shortcut");
         assert_eq!(recent.take(a, 1), None, "a mismatch forgets it");
-        recent.keep(a, document(1));
-        assert_eq!(recent.take(a, 1).map(|d| d.version), Some(1));
+        recent.keep(a, document(1), Utc::now());
+        assert_eq!(recent.take(a, 1).map(|(d, _)| d.version), Some(1));
         assert_eq!(recent.take(a, 1), None, "taken once");
         for id in [a, b, c] {
-            recent.keep(id, document(1));
+            recent.keep(id, document(1), Utc::now());
         }
         assert_eq!(
             recent.take(a, 1),

@@ -1,4 +1,9 @@
-//! Rebuilding a Redis read model (catalog, cart) from `es.events` while the live one serves.
+//! Rebuilding a read model (catalog and cart in Redis, orders in Postgres) from `es.events` while
+//! the live one serves.
+//!
+//! Each generation of a Redis model is a key space (`{prefix}{model}:g{N}:…`), named by
+//! `{model}:current`; each generation of a Postgres model is a table (`read.orders_g{N}`), the live
+//! one behind the view `read.orders` and named in `read.generations`. The steps are the same:
 //!
 //! 1. **Start.** Generation N serves (`{model}:current`). The rebuild takes N+1 and records, in
 //!    `{model}:rebuild`, the generation and the safe horizon of that moment
@@ -6,22 +11,25 @@
 //!    transaction id, every event committed after it a larger or equal one.
 //! 2. **Scan.** The model's streams are read aggregate by aggregate, in primary-key order (large
 //!    pages, each stream in sequence order, so no gaps), folded in memory with the projector's own
-//!    `evolve`, and written to N+1 with one pipelined `MULTI` per page that also records where the
-//!    scan stands: a rebuild that is killed resumes after the last page written, and an aggregate
+//!    `evolve`, and written to N+1 with one pipelined `MULTI` (Redis) or one multi-row upsert in a
+//!    transaction (Postgres) per page that also records where the scan stands: a rebuild that is killed resumes after the last page written, and an aggregate
 //!    cut by a page boundary continues from its stored document (events at or below its stored
 //!    version are skipped, so nothing is applied twice).
 //! 3. **Catch up.** Events committed since the start (transaction id at or above the recorded
 //!    horizon) are read from the global stream and applied through the projector's guarded path:
 //!    duplicates are dropped, a gap is filled from the aggregate's history first.
 //! 4. **Swap.** `{model}:current` becomes N+1 in one command; the read API reads it per request,
-//!    the live projectors re-read it every 100 ms. A second catch-up then applies what the live
+//!    the live projectors re-read it every 100 ms. In Postgres the view is redefined in the same
+//!    transaction as `read.generations`: readers and the live projector see the new table from
+//!    their next statement. A second catch-up then applies what the live
 //!    projectors wrote to N in between; they repair any gap this leaves from `es.events` at once.
-//! 5. **Drop.** After a grace period, N's keys are unlinked.
+//! 5. **Drop.** After a grace period, N's keys are unlinked (its table dropped).
 use std::time::Duration;
 
 use anyhow::Context;
 use commerce_domain::cart::CartEvent;
 use commerce_domain::inventory::InventoryEvent;
+use commerce_domain::order::OrderEvent;
 use commerce_domain::product::ProductEvent;
 use commerce_platform::envelope::EventEnvelope;
 use commerce_platform::event_stream::{self, StreamCursor, StreamFilter};
@@ -33,22 +41,30 @@ use crate::catalog::{self, CatalogKeys, CatalogProjector, ProductDocument};
 use crate::consumer::{Outcome, Projector};
 use crate::documents::live_generation;
 use crate::history::EventHistory;
+use crate::orders::{self, OrderDocument, OrdersProjector};
 
-/// The Redis models a rebuild knows.
+/// The read models a rebuild knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
     Catalog,
     Cart,
+    Orders,
 }
 
 impl Model {
-    pub const ALL: [Model; 2] = [Model::Catalog, Model::Cart];
+    pub const ALL: [Model; 3] = [Model::Catalog, Model::Cart, Model::Orders];
 
     pub fn name(self) -> &'static str {
         match self {
             Model::Catalog => "catalog",
             Model::Cart => "cart",
+            Model::Orders => "orders",
         }
+    }
+
+    /// Whether the model lives in Postgres (schema `read`) rather than Redis.
+    fn in_postgres(self) -> bool {
+        matches!(self, Model::Orders)
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -60,6 +76,7 @@ impl Model {
         match self {
             Model::Catalog => &["Product", "Inventory"],
             Model::Cart => &["Cart"],
+            Model::Orders => &["Order"],
         }
     }
 }
@@ -104,6 +121,8 @@ pub struct Rebuild {
     pub redis: ConnectionManager,
     /// Reads `es.events` (the read-only role will do).
     pub events: PgPool,
+    /// Writes the Postgres read models (schema `read`).
+    pub read_models: PgPool,
     pub key_prefix: String,
     /// Events per page of the scan.
     pub page: i64,
@@ -125,20 +144,61 @@ impl Rebuild {
         match self.model {
             Model::Catalog => CatalogKeys::new(&self.key_prefix).generation_pattern(generation),
             Model::Cart => CartKeys::new(&self.key_prefix).generation_pattern(generation),
+            Model::Orders => String::new(),
         }
+    }
+
+    /// The table of a Postgres model's generation.
+    fn table(&self, generation: u64) -> String {
+        format!("read.{}_g{generation}", self.model.name())
     }
 
     /// The model's live generation and its rebuild under way.
     pub async fn status(&self) -> anyhow::Result<ModelStatus> {
-        let mut redis = self.redis.clone();
         Ok(ModelStatus {
             model: self.model.name(),
-            generation: live_generation(&mut redis, &self.current_key()).await?,
+            generation: self.live_generation().await?,
             rebuilding: self.load_state().await?,
         })
     }
 
+    async fn live_generation(&self) -> anyhow::Result<u64> {
+        if self.model.in_postgres() {
+            let generation: Option<i64> =
+                sqlx::query_scalar("SELECT generation FROM read.generations WHERE model = $1")
+                    .bind(self.model.name())
+                    .fetch_optional(&self.read_models)
+                    .await
+                    .context("reading read.generations")?;
+            return Ok(generation.unwrap_or(1).max(1) as u64);
+        }
+        let mut redis = self.redis.clone();
+        Ok(live_generation(&mut redis, &self.current_key()).await?)
+    }
+
     async fn load_state(&self) -> anyhow::Result<Option<RebuildState>> {
+        if self.model.in_postgres() {
+            let row = sqlx::query(
+                "SELECT generation, start_horizon, phase, scan_type, scan_aggregate,                    scan_sequence, events FROM read.rebuilds WHERE model = $1",
+            )
+            .bind(self.model.name())
+            .fetch_optional(&self.read_models)
+            .await
+            .context("reading read.rebuilds")?;
+            return row
+                .map(|row| -> anyhow::Result<RebuildState> {
+                    Ok(RebuildState {
+                        generation: row.try_get::<i64, _>("generation")?.max(1) as u64,
+                        start_horizon: row.try_get("start_horizon")?,
+                        phase: row.try_get("phase")?,
+                        scan_type: row.try_get::<i32, _>("scan_type")?.max(0) as usize,
+                        scan_aggregate: row.try_get("scan_aggregate")?,
+                        scan_sequence: row.try_get("scan_sequence")?,
+                        events: row.try_get::<i64, _>("events")?.max(0) as u64,
+                    })
+                })
+                .transpose();
+        }
         let mut redis = self.redis.clone();
         let fields: std::collections::HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.state_key())
@@ -199,16 +259,9 @@ impl Rebuild {
             .catch_up(generation, start, &mut state, total, &mut report)
             .await?;
 
-        // Swap: one command; readers see either generation whole.
-        let mut redis = self.redis.clone();
-        let old = live_generation(&mut redis, &self.current_key()).await?;
-        let _: () = redis::pipe()
-            .atomic()
-            .set(self.current_key(), generation)
-            .del(self.state_key())
-            .query_async(&mut redis)
-            .await
-            .context("swapping the live generation")?;
+        // Swap: readers see either generation whole.
+        let old = self.live_generation().await?;
+        self.swap(generation).await?;
         tracing::info!(
             model = self.model.name(),
             from = old,
@@ -221,6 +274,50 @@ impl Rebuild {
             .await?;
         self.drop_generation(old).await?;
         Ok(generation)
+    }
+
+    /// Makes `generation` the live one and forgets the rebuild's state, in one step.
+    async fn swap(&self, generation: u64) -> anyhow::Result<()> {
+        if self.model.in_postgres() {
+            let mut transaction = self.read_models.begin().await?;
+            // Readers queue behind the view's lock for as long as the swap waits for it.
+            sqlx::query("SET LOCAL lock_timeout = '5s'")
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query(&format!(
+                "CREATE OR REPLACE VIEW read.{} AS SELECT * FROM {}",
+                self.model.name(),
+                self.table(generation)
+            ))
+            .execute(&mut *transaction)
+            .await
+            .context("pointing the view at the new generation")?;
+            sqlx::query(
+                "INSERT INTO read.generations (model, generation) VALUES ($1, $2)                  ON CONFLICT (model) DO UPDATE SET generation = EXCLUDED.generation,                    swapped_at = now()",
+            )
+            .bind(self.model.name())
+            .bind(generation as i64)
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query("DELETE FROM read.rebuilds WHERE model = $1")
+                .bind(self.model.name())
+                .execute(&mut *transaction)
+                .await?;
+            transaction
+                .commit()
+                .await
+                .context("swapping the live generation")?;
+            return Ok(());
+        }
+        let mut redis = self.redis.clone();
+        let _: () = redis::pipe()
+            .atomic()
+            .set(self.current_key(), generation)
+            .del(self.state_key())
+            .query_async(&mut redis)
+            .await
+            .context("swapping the live generation")?;
+        Ok(())
     }
 
     /// Events of the model's streams now: the progress bar's total.
@@ -241,11 +338,21 @@ impl Rebuild {
 
     /// Takes the next generation and the horizon, and records them.
     async fn begin(&self) -> anyhow::Result<RebuildState> {
-        let mut redis = self.redis.clone();
-        let live = live_generation(&mut redis, &self.current_key()).await?;
+        let live = self.live_generation().await?;
         let generation = live + 1;
         // Leftovers of an abandoned rebuild into the same generation go first.
         self.drop_generation(generation).await?;
+        if self.model.in_postgres() {
+            // The new table has the live one's columns, defaults, keys and indexes.
+            sqlx::query(&format!(
+                "CREATE TABLE {} (LIKE {} INCLUDING ALL)",
+                self.table(generation),
+                self.table(live)
+            ))
+            .execute(&self.read_models)
+            .await
+            .with_context(|| format!("creating {}", self.table(generation)))?;
+        }
         let horizon: i64 =
             sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
                 .fetch_one(&self.events)
@@ -259,11 +366,7 @@ impl Rebuild {
             scan_sequence: 0,
             events: 0,
         };
-        let _: () = redis::cmd("HSET")
-            .arg(self.state_key())
-            .arg(state_fields(&state))
-            .query_async(&mut redis)
-            .await?;
+        self.save_state(&state).await?;
         tracing::info!(
             model = self.model.name(),
             generation,
@@ -339,6 +442,10 @@ impl Rebuild {
     }
 
     async fn save_state(&self, state: &RebuildState) -> anyhow::Result<()> {
+        if self.model.in_postgres() {
+            save_state_in_postgres(&self.read_models, self.model, state).await?;
+            return Ok(());
+        }
         let mut redis = self.redis.clone();
         let _: () = redis::cmd("HSET")
             .arg(self.state_key())
@@ -357,6 +464,9 @@ impl Rebuild {
         aggregate_type: &str,
         rows: &[sqlx::postgres::PgRow],
     ) -> anyhow::Result<()> {
+        if self.model.in_postgres() {
+            return self.write_orders_page(state, rows).await;
+        }
         let generation = state.generation;
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -386,6 +496,106 @@ impl Rebuild {
         let mut redis = self.redis.clone();
         let _: () = pipe
             .query_async(&mut redis)
+            .await
+            .context("writing a page of the rebuild")?;
+        Ok(())
+    }
+
+    /// Folds one page of Order rows into documents and upserts them into the generation's table
+    /// with one multi-row statement, in the same transaction as the rebuild's new place.
+    async fn write_orders_page(
+        &self,
+        state: &mut RebuildState,
+        rows: &[sqlx::postgres::PgRow],
+    ) -> anyhow::Result<()> {
+        let table = self.table(state.generation);
+        let mut transaction = self.read_models.begin().await?;
+        let mut documents: Vec<OrderDocument> = Vec::new();
+        let mut applied = 0;
+        let mut start = 0;
+        while start < rows.len() {
+            let id: String = rows[start].try_get("aggregate_id")?;
+            let mut end = start;
+            while end < rows.len() && rows[end].try_get::<String, _>("aggregate_id")? == id {
+                end += 1;
+            }
+            let first: i64 = rows[start].try_get("sequence")?;
+            // An order cut by the previous page continues from what that page wrote.
+            let (mut version, mut doc) = if first > 1 {
+                let stored: Option<(i64, serde_json::Value)> = sqlx::query_as(&format!(
+                    "SELECT version, doc FROM {table} WHERE order_id = $1::uuid"
+                ))
+                .bind(&id)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                match stored {
+                    Some((version, doc)) if !doc.is_null() => {
+                        (version, Some(serde_json::from_value::<OrderDocument>(doc)?))
+                    }
+                    Some((version, _)) => (version, None),
+                    None => (0, None),
+                }
+            } else {
+                (0, None)
+            };
+            for row in &rows[start..end] {
+                let sequence: i64 = row.try_get("sequence")?;
+                if sequence <= version {
+                    continue;
+                }
+                let event: OrderEvent = crate::upcast::parse(
+                    "Order",
+                    &id,
+                    row.try_get("event_type")?,
+                    row.try_get("event_version")?,
+                    row.try_get("payload")?,
+                )
+                .with_context(|| format!("Order {id} event {sequence}"))?;
+                doc = Some(orders::evolve_at(
+                    doc,
+                    event,
+                    sequence,
+                    row.try_get("occurred_at")?,
+                )?);
+                version = sequence;
+                applied += 1;
+            }
+            documents.extend(doc);
+            start = end;
+        }
+        let mut order_ids = Vec::with_capacity(documents.len());
+        let mut customer_ids = Vec::with_capacity(documents.len());
+        let mut vendor_ids = Vec::with_capacity(documents.len());
+        let mut versions = Vec::with_capacity(documents.len());
+        let mut docs = Vec::with_capacity(documents.len());
+        for doc in &documents {
+            order_ids.push(doc.order_id);
+            customer_ids.push(doc.customer_id);
+            vendor_ids.push(uuid_array_literal(&orders::vendor_ids(doc)));
+            versions.push(doc.version);
+            docs.push(serde_json::to_string(doc)?);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {table} (order_id, customer_id, vendor_ids, version, doc) \
+             SELECT o, c, v::uuid[], n, d::jsonb \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[]) \
+               AS page(o, c, v, n, d) \
+             ON CONFLICT (order_id) DO UPDATE SET version = EXCLUDED.version, \
+               doc = EXCLUDED.doc, vendor_ids = EXCLUDED.vendor_ids, updated_at = now() \
+             WHERE {table}.version < EXCLUDED.version"
+        ))
+        .bind(&order_ids)
+        .bind(&customer_ids)
+        .bind(&vendor_ids)
+        .bind(&versions)
+        .bind(&docs)
+        .execute(&mut *transaction)
+        .await
+        .with_context(|| format!("writing a page into {table}"))?;
+        state.events += applied;
+        save_state_in_postgres(&mut *transaction, self.model, state).await?;
+        transaction
+            .commit()
             .await
             .context("writing a page of the rebuild")?;
         Ok(())
@@ -551,6 +761,10 @@ impl Rebuild {
                 CartKeys::new(&self.key_prefix),
                 generation,
             )),
+            Model::Orders => GuardedProjector::Orders(OrdersProjector::into_table(
+                self.read_models.clone(),
+                &self.table(generation),
+            )),
         };
         let mut cursor = from;
         loop {
@@ -605,6 +819,13 @@ impl Rebuild {
 
     /// Unlinks every key of `generation`, a batch at a time.
     async fn drop_generation(&self, generation: u64) -> anyhow::Result<()> {
+        if self.model.in_postgres() {
+            sqlx::query(&format!("DROP TABLE IF EXISTS {}", self.table(generation)))
+                .execute(&self.read_models)
+                .await
+                .with_context(|| format!("dropping {}", self.table(generation)))?;
+            return Ok(());
+        }
         let mut redis = self.redis.clone();
         let pattern = self.generation_pattern(generation);
         let mut cursor: u64 = 0;
@@ -635,6 +856,7 @@ impl Rebuild {
 enum GuardedProjector {
     Catalog(CatalogProjector),
     Cart(CartProjector),
+    Orders(OrdersProjector),
 }
 
 impl GuardedProjector {
@@ -642,6 +864,7 @@ impl GuardedProjector {
         match self {
             GuardedProjector::Catalog(projector) => projector.apply(event).await,
             GuardedProjector::Cart(projector) => projector.apply(event).await,
+            GuardedProjector::Orders(projector) => projector.apply(event).await,
         }
     }
 }
@@ -660,6 +883,48 @@ async fn stored<T: serde::de::DeserializeOwned>(
         .await?;
     let doc = doc.map(|d| serde_json::from_str(&d)).transpose()?;
     Ok((version.unwrap_or(0), doc))
+}
+
+/// Postgres's literal of a `uuid[]`: `{a,b}`.
+fn uuid_array_literal(ids: &[uuid::Uuid]) -> String {
+    let mut literal = String::with_capacity(2 + ids.len() * 37);
+    literal.push('{');
+    for (index, id) in ids.iter().enumerate() {
+        if index > 0 {
+            literal.push(',');
+        }
+        literal.push_str(&id.to_string());
+    }
+    literal.push('}');
+    literal
+}
+
+/// Records where a Postgres model's rebuild stands (in the caller's transaction, when given one).
+async fn save_state_in_postgres(
+    executor: impl sqlx::PgExecutor<'_>,
+    model: Model,
+    state: &RebuildState,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO read.rebuilds (model, generation, start_horizon, phase, scan_type, \
+           scan_aggregate, scan_sequence, events) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (model) DO UPDATE SET generation = EXCLUDED.generation, \
+           start_horizon = EXCLUDED.start_horizon, phase = EXCLUDED.phase, \
+           scan_type = EXCLUDED.scan_type, scan_aggregate = EXCLUDED.scan_aggregate, \
+           scan_sequence = EXCLUDED.scan_sequence, events = EXCLUDED.events",
+    )
+    .bind(model.name())
+    .bind(state.generation as i64)
+    .bind(state.start_horizon)
+    .bind(&state.phase)
+    .bind(state.scan_type as i32)
+    .bind(&state.scan_aggregate)
+    .bind(state.scan_sequence)
+    .bind(state.events as i64)
+    .execute(executor)
+    .await
+    .context("recording the rebuild's place")?;
+    Ok(())
 }
 
 fn state_fields(state: &RebuildState) -> Vec<(&'static str, String)> {

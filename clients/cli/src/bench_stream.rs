@@ -1,7 +1,8 @@
 //! `commerce bench replay`: `commerce events replay` into a file against the rate PostgreSQL
 //! itself streams the same rows out with `COPY … TO STDOUT`, in the same run, over an event store
 //! seeded with order-like events. `commerce bench rebuild`: a catalog rebuild into Redis against
-//! `redis-ceiling`'s pipelined SET rate, in the same run.
+//! `redis-ceiling`'s pipelined SET rate, or an orders rebuild into Postgres against Postgres
+//! writing the same documents in one `INSERT … SELECT`, in the same run.
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -192,11 +193,12 @@ pub struct RebuildBench {
     pub redis_ceiling: Option<std::path::PathBuf>,
 }
 
-/// One round: catalog rebuild events/s, and the ceiling's pipelined SET/s.
+/// One round: rebuild events/s, and the ceiling's rate (pipelined SET/s for Redis; events/s
+/// whose documents Postgres writes in one `INSERT … SELECT` for Postgres).
 #[derive(Debug, Clone, Copy)]
 pub struct RebuildRound {
     pub rebuild: f64,
-    pub pipelined_set: f64,
+    pub ceiling: f64,
 }
 
 pub async fn rebuild(
@@ -229,6 +231,7 @@ pub async fn rebuild(
                 model: Model::Catalog,
                 redis: redis.clone(),
                 events: reader.clone(),
+                read_models: pool.clone(),
                 key_prefix: prefix.clone(),
                 page: crate::projections::DEFAULT_PAGE,
                 grace: Duration::ZERO,
@@ -243,7 +246,7 @@ pub async fn rebuild(
                 );
                 rounds.push(RebuildRound {
                     rebuild: rate,
-                    pipelined_set,
+                    ceiling: pipelined_set,
                 });
             }
         }
@@ -266,6 +269,129 @@ pub async fn rebuild(
     }
     crate::bench::drop_database(&url).await;
     outcome
+}
+
+/// `bench.events` order events (placed, confirmed, shipped: three per order) rebuilt into the
+/// Postgres orders model, against Postgres writing the rebuilt documents again into a table with
+/// the same keys and indexes in one `INSERT … SELECT` (no per-event work at all).
+pub async fn orders_rebuild(
+    database: &DatabaseConfig,
+    bench: &RebuildBench,
+) -> anyhow::Result<Vec<RebuildRound>> {
+    use commerce_projections::rebuild::{Model, Rebuild};
+    let run_id = Uuid::new_v4().simple().to_string();
+    let url = crate::bench::replace_database(
+        database.url.expose(),
+        &format!("bench_orders_rebuild_{run_id}"),
+    );
+    commerce_platform::database::create_database_if_missing(&url).await?;
+    let bench_db = DatabaseConfig {
+        url: Secret::new(url.clone()),
+        max_connections: 4,
+    };
+    let outcome = async {
+        let pool = commerce_platform::database::connect(&bench_db).await?;
+        commerce_command_api::event_store::migrate(&pool).await?;
+        commerce_projections::orders::migrate(&pool).await?;
+        seed_orders(&pool, bench.events).await?;
+        let reader = commerce_platform::database::connect_reader(&bench_db).await?;
+        let redis = commerce_platform::redis_connection::connect(bench.redis.url.expose()).await?;
+        let mut rounds = Vec::new();
+        for round in 0..=bench.rounds {
+            let rebuild = Rebuild {
+                model: Model::Orders,
+                redis: redis.clone(),
+                events: reader.clone(),
+                read_models: pool.clone(),
+                key_prefix: String::new(),
+                page: crate::projections::DEFAULT_PAGE,
+                grace: Duration::ZERO,
+            };
+            let started = Instant::now();
+            let generation = rebuild.run(|_| {}).await?;
+            let rate = bench.events as f64 / started.elapsed().as_secs_f64();
+            let ceiling = insert_select_rate(&pool, generation, bench.events).await?;
+            if round > 0 {
+                eprintln!(
+                    "round {round}: rebuild {rate:.0} events/s, INSERT … SELECT {ceiling:.0} events/s"
+                );
+                rounds.push(RebuildRound {
+                    rebuild: rate,
+                    ceiling,
+                });
+            }
+        }
+        reader.close().await;
+        pool.close().await;
+        anyhow::Ok(rounds)
+    }
+    .await;
+    crate::bench::drop_database(&url).await;
+    outcome
+}
+
+/// Postgres copying generation `generation`'s documents into a new table like it (keys and
+/// indexes included) in one statement: the events those documents stand for, per second.
+async fn insert_select_rate(pool: &PgPool, generation: u64, events: i64) -> anyhow::Result<f64> {
+    sqlx::raw_sql(&format!(
+        "DROP TABLE IF EXISTS read.orders_ceiling; \
+         CREATE TABLE read.orders_ceiling (LIKE read.orders_g{generation} INCLUDING ALL)"
+    ))
+    .execute(pool)
+    .await?;
+    let started = Instant::now();
+    sqlx::query(&format!(
+        "INSERT INTO read.orders_ceiling SELECT * FROM read.orders_g{generation}"
+    ))
+    .execute(pool)
+    .await
+    .context("the INSERT … SELECT ceiling")?;
+    let elapsed = started.elapsed();
+    sqlx::query("DROP TABLE read.orders_ceiling")
+        .execute(pool)
+        .await?;
+    Ok(events as f64 / elapsed.max(Duration::from_micros(1)).as_secs_f64())
+}
+
+/// `events` order events: each order placed (with an address in parts), confirmed and shipped.
+async fn seed_orders(pool: &PgPool, events: i64) -> anyhow::Result<()> {
+    let started = Instant::now();
+    seed_in_chunks(
+        pool,
+        events,
+        SEED_CHUNK,
+        "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, event_id) \
+         SELECT 'Order', o.id::text, i % 3 + 1, \
+                (ARRAY['OrderPlaced','OrderConfirmed','OrderShipped'])[i % 3 + 1], \
+                (ARRAY['2.0','1.0','1.0'])[i % 3 + 1], \
+                jsonb_build_object('type', (ARRAY['OrderPlaced','OrderConfirmed','OrderShipped'])[i % 3 + 1], \
+                  'data', CASE i % 3 \
+                    WHEN 0 THEN o.data || jsonb_build_object('payment_token', 'tok_ok', \
+                      'shipping_address', jsonb_build_object('name', 'Ada Lovelace', \
+                        'line1', 'Unter den Linden 1', 'city', 'Berlin', 'postal_code', '10117', \
+                        'country', 'DE')) \
+                    WHEN 1 THEN o.data \
+                    ELSE jsonb_build_object('order_id', o.id, 'customer_id', o.data->'customer_id', \
+                      'tracking', 'TRK-' || (i / 3)) END), \
+                jsonb_build_object('correlation_id', gen_random_uuid()), gen_random_uuid() \
+         FROM generate_series($1::bigint, $2::bigint - 1) AS i \
+         CROSS JOIN LATERAL (SELECT md5('order-' || (i / 3))::uuid AS id) AS ids \
+         CROSS JOIN LATERAL (SELECT ids.id, jsonb_build_object('order_id', ids.id, \
+             'customer_id', md5('customer-' || (i / 30))::uuid, \
+             'lines', jsonb_build_array(jsonb_build_object( \
+               'product_id', md5('product-' || (i / 3 % 997))::uuid, \
+               'vendor_id', md5('vendor-' || (i / 3 % 31))::uuid, 'quantity', 2, \
+               'unit_price', jsonb_build_object('amount_minor', 1999, 'currency', 'EUR'), \
+               'line_total', jsonb_build_object('amount_minor', 3998, 'currency', 'EUR'))), \
+             'total', jsonb_build_object('amount_minor', 3998, 'currency', 'EUR')) AS data) AS o",
+    )
+    .await?;
+    eprintln!(
+        "seeded {events} order events in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// The ceiling script, from the repository root.

@@ -285,11 +285,18 @@ async fn filled_carts(
 
 /// Vacuums and analyses the tables the load rewrites.
 async fn vacuum(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    // `read.orders` is a view of the live generation's table.
+    let orders: String = sqlx::query_scalar(
+        "SELECT 'read.orders_g' || generation FROM read.generations WHERE model = 'orders'",
+    )
+    .fetch_one(pool)
+    .await
+    .context("finding the live orders table")?;
     for table in [
         "es.outbox",
         "es.snapshots",
         "saga.order_sagas",
-        "read.orders",
+        orders.as_str(),
     ] {
         // The simple protocol: VACUUM cannot run in the extended protocol's implicit transaction.
         sqlx::raw_sql(&format!("VACUUM (ANALYZE) {table}"))

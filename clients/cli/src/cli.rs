@@ -208,11 +208,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
         rounds: u64,
     },
-    /// A catalog rebuild (`commerce projections rebuild catalog`) into Redis vs redis-ceiling's
-    /// pipelined SET rate, over a new database seeded with product events (COMMERCE_DATABASE_URL's
-    /// server) and a key prefix of its own (COMMERCE_REDIS_URL).
+    /// A rebuild over a new database (on COMMERCE_DATABASE_URL's server) seeded with events:
+    /// `catalog` into Redis (a key prefix of its own, COMMERCE_REDIS_URL) vs redis-ceiling's
+    /// pipelined SET rate, or `orders` into Postgres vs Postgres writing the same documents in
+    /// one INSERT … SELECT.
     Rebuild {
-        /// Events to seed (four per product).
+        /// The model: catalog (Redis) or orders (Postgres).
+        #[arg(long, default_value = "catalog", value_parser = ["catalog", "orders"])]
+        model: String,
+        /// Events to seed (four per product, three per order).
         #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(i64).range(4..))]
         events: i64,
         /// Rounds of rebuild-then-ceiling; the summary gives medians.
@@ -321,17 +325,18 @@ pub enum EventsCommand {
 
 #[derive(Subcommand)]
 pub enum ProjectionsCommand {
-    /// Each Redis model's live generation and the rebuild under way, if any.
+    /// Each read model's live generation and the rebuild under way, if any.
     List,
     /// Build a new generation of a model from es.events while the live one serves, catch up with
     /// live events, swap it in, drop the old one. Killed, it resumes where it stopped when run
     /// again. Needs COMMERCE_DATABASE_URL (read as commerce_reader), COMMERCE_REDIS_URL and
     /// COMMERCE_REDIS_PREFIX as the services'.
     Rebuild {
-        /// The model: catalog or cart.
-        #[arg(value_parser = ["catalog", "cart"])]
+        /// The model: catalog or cart (Redis), orders (Postgres).
+        #[arg(value_parser = ["catalog", "cart", "orders"])]
         model: String,
-        /// Events per page of the scan (one Redis MULTI each), 1 to 100,000.
+        /// Events per page of the scan (one Redis MULTI or one Postgres transaction each), 1 to
+        /// 100,000.
         #[arg(long, default_value_t = crate::projections::DEFAULT_PAGE, value_parser = clap::value_parser!(i64).range(1..=100_000))]
         page: i64,
     },

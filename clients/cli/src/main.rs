@@ -121,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench {
             command:
                 BenchCommand::Rebuild {
+                    model,
                     events,
                     rounds,
                     redis_ceiling,
@@ -132,22 +133,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 redis: commerce_platform::config::RedisConfig::from_env()?,
                 redis_ceiling,
             };
-            let results =
-                commerce_cli::bench_stream::rebuild(&DatabaseConfig::from_env()?, &bench).await?;
+            let database = DatabaseConfig::from_env()?;
+            let (results, ceiling_name) = if model == "orders" {
+                (
+                    commerce_cli::bench_stream::orders_rebuild(&database, &bench).await?,
+                    "INSERT … SELECT",
+                )
+            } else {
+                (
+                    commerce_cli::bench_stream::rebuild(&database, &bench).await?,
+                    "pipelined SET",
+                )
+            };
             let median = |mut v: Vec<f64>| {
                 v.sort_by(f64::total_cmp);
                 v[v.len() / 2]
             };
             let rebuild = median(results.iter().map(|r| r.rebuild).collect());
-            let ceiling = median(results.iter().map(|r| r.pipelined_set).collect());
-            let ratio = median(
-                results
-                    .iter()
-                    .map(|r| r.rebuild / r.pipelined_set)
-                    .collect(),
-            );
+            let ceiling = median(results.iter().map(|r| r.ceiling).collect());
+            let ratio = median(results.iter().map(|r| r.rebuild / r.ceiling).collect());
             println!(
-                "median of {rounds}: catalog rebuild {rebuild:.0} events/s, pipelined SET {ceiling:.0}/s, ratio {ratio:.2} ({events} events)"
+                "median of {rounds}: {model} rebuild {rebuild:.0} events/s, {ceiling_name} {ceiling:.0}/s, ratio {ratio:.2} ({events} events)"
             );
             Ok(())
         }

@@ -1,4 +1,4 @@
-//! `commerce projections list|rebuild`: the Redis read models' generations, and rebuilding one
+//! `commerce projections list|rebuild`: the read models' generations, and rebuilding one
 //! from `es.events` while the live one serves (see `commerce_projections::rebuild`).
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ async fn rebuild_of(
         model,
         redis: commerce_platform::redis_connection::connect(redis.url.expose()).await?,
         events: commerce_platform::database::connect_reader(database).await?,
+        read_models: commerce_platform::database::connect(database).await?,
         key_prefix: redis.key_prefix.clone(),
         page,
         grace: Duration::from_millis(500),
@@ -38,6 +39,7 @@ pub async fn list(
         let rebuild = rebuild_of(model, database, redis, DEFAULT_PAGE).await?;
         statuses.push(rebuild.status().await?);
         rebuild.events.close().await;
+        rebuild.read_models.close().await;
     }
     output.print_rows(&statuses, |statuses| {
         let mut table = Table::new(&[
@@ -91,6 +93,7 @@ pub async fn rebuild(
         .await;
     bar.finish_and_clear();
     rebuild.events.close().await;
+    rebuild.read_models.close().await;
     let generation = result?;
     crate::output::emit(&format!(
         "{} rebuilt into generation {generation} and swapped in ({:.1} s)",

@@ -165,12 +165,14 @@ async fn models(
 ) -> anyhow::Result<Vec<ModelStatus>> {
     let connection = commerce_platform::redis_connection::connect(redis.url.expose()).await?;
     let pool = commerce_platform::database::connect_reader(database).await?;
+    let read_models = commerce_platform::database::connect(database).await?;
     let mut models = Vec::new();
     for model in Model::ALL {
         let rebuild = Rebuild {
             model,
             redis: connection.clone(),
             events: pool.clone(),
+            read_models: read_models.clone(),
             key_prefix: redis.key_prefix.clone(),
             page: crate::projections::DEFAULT_PAGE,
             grace: Duration::ZERO,
@@ -178,6 +180,7 @@ async fn models(
         models.push(rebuild.status().await?);
     }
     pool.close().await;
+    read_models.close().await;
     Ok(models)
 }
 

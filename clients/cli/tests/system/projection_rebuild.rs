@@ -9,12 +9,13 @@ use commerce_platform::envelope::{EventEnvelope, ENVELOPE_COLUMNS};
 use commerce_projections::cart::{CartKeys, CartProjector};
 use commerce_projections::catalog::{CatalogKeys, CatalogProjector};
 use commerce_projections::consumer::{Outcome, Projector};
+use commerce_projections::orders::OrdersProjector;
 use redis::aio::ConnectionManager;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::TestSystem;
+use crate::support::{checkout_body, TestSystem};
 
 /// The generation the reference model is built into, out of the way of real ones.
 const REFERENCE: u64 = 900;
@@ -351,5 +352,230 @@ async fn a_rebuild_reads_events_stored_in_older_shapes_through_the_upcasters() {
         commerce_domain::product::UNCATEGORIZED
     );
     assert_eq!(document["sku"], "OLD-1");
+    system.stop().await;
+}
+
+/// The orders model built event by event through the live projector's guarded path into a table
+/// of its own (`read.orders_g900`), and every row of it.
+async fn orders_reference(system: &TestSystem) -> BTreeMap<Uuid, Value> {
+    sqlx::raw_sql(
+        "DROP TABLE IF EXISTS read.orders_g900; \
+         CREATE TABLE read.orders_g900 (LIKE read.orders, PRIMARY KEY (order_id)); \
+         ALTER TABLE read.orders_g900 ALTER updated_at SET DEFAULT now()",
+    )
+    .execute(&system.pool)
+    .await
+    .expect("reference table");
+    let projector = OrdersProjector::into_table(system.pool.clone(), "read.orders_g900");
+    let rows = sqlx::query(&format!(
+        "SELECT {ENVELOPE_COLUMNS} FROM es.events e WHERE aggregate_type = 'Order' \
+         ORDER BY aggregate_id, sequence"
+    ))
+    .fetch_all(&system.pool)
+    .await
+    .expect("events");
+    for row in &rows {
+        let envelope = EventEnvelope::from_row(row).expect("envelope");
+        let outcome = projector.apply(&envelope).await.expect("applied");
+        assert_eq!(outcome, Outcome::Applied, "{envelope:?}");
+    }
+    orders_in(system, "read.orders_g900").await
+}
+
+/// Every order of a table (or the view `read.orders`): its version, vendors and document.
+async fn orders_in(system: &TestSystem, table: &str) -> BTreeMap<Uuid, Value> {
+    let rows: Vec<(Uuid, i64, Vec<Uuid>, Value)> = sqlx::query_as(&format!(
+        "SELECT order_id, version, vendor_ids, doc FROM {table}"
+    ))
+    .fetch_all(&system.pool)
+    .await
+    .expect("orders");
+    rows.into_iter()
+        .map(|(id, version, vendors, doc)| {
+            (
+                id,
+                serde_json::json!({"version": version, "vendor_ids": vendors, "doc": doc}),
+            )
+        })
+        .collect()
+}
+
+async fn orders_generation(system: &TestSystem) -> i64 {
+    sqlx::query_scalar("SELECT generation FROM read.generations WHERE model = 'orders'")
+        .fetch_one(&system.pool)
+        .await
+        .expect("generation")
+}
+
+#[tokio::test]
+async fn an_orders_rebuild_under_load_serves_throughout_and_equals_the_incremental_model() {
+    let system = TestSystem::start().await;
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let admin = system.token(Role::Admin, None);
+    let product = system.published_product(&vendor, 1000).await;
+    let checkout = |count: usize| {
+        let system = &system;
+        async move {
+            let mut orders = Vec::new();
+            for _ in 0..count {
+                let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+                let cart = system.open_cart(&customer).await;
+                let (status, body) = system.add_to_cart(&customer, cart, product, 1).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let (status, body) = system
+                    .command(
+                        reqwest::Method::POST,
+                        &format!("/v1/carts/{cart}/checkout"),
+                        Some(&customer),
+                        Some(checkout_body()),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+                orders.push(body["order_id"].as_str().expect("order_id").to_owned());
+            }
+            orders
+        }
+    };
+    let first = checkout(5).await;
+    for order in &first {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, body) = system.read(&format!("/v1/orders/{order}"), &admin).await;
+            if status == StatusCode::OK {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{status} {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    let load = checkout(25);
+    let rebuild = run(projections(&system, &["rebuild", "orders", "--page", "4"]));
+    let serving = async {
+        // Customers and vendors read throughout: never an error, never an empty list.
+        let mut reads = 0;
+        while orders_generation(&system).await == 1 || reads < 20 {
+            let (status, page) = system.read("/v1/orders?limit=100", &admin).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert!(
+                !page["items"].as_array().is_some_and(Vec::is_empty),
+                "the order list is never empty"
+            );
+            let (status, body) = system
+                .read(&format!("/v1/orders/{}", first[0]), &admin)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            reads += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        reads
+    };
+    let (placed, rebuilt, reads) = tokio::join!(load, rebuild, serving);
+    assert!(
+        rebuilt.contains("orders rebuilt into generation 2"),
+        "{rebuilt}"
+    );
+    assert!(reads >= 20);
+    assert_eq!(orders_generation(&system).await, 2);
+    let old: Option<String> = sqlx::query_scalar("SELECT to_regclass('read.orders_g1')::text")
+        .fetch_one(&system.pool)
+        .await
+        .expect("old table");
+    assert_eq!(old, None, "the old generation is dropped");
+
+    // The sagas confirm the last orders while this compares: until both agree.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let expected = orders_reference(&system).await;
+        let live = orders_in(&system, "read.orders").await;
+        if live == expected || tokio::time::Instant::now() > deadline {
+            assert_eq!(live.len(), 30);
+            assert_eq!(live, expected);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for order in first.iter().chain(&placed) {
+        let (status, body) = system.read(&format!("/v1/orders/{order}"), &admin).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn an_orders_rebuild_killed_halfway_resumes_and_ends_the_same() {
+    let system = TestSystem::start_with(crate::support::Options {
+        sagas: false,
+        ..Default::default()
+    })
+    .await;
+    // Two thousand orders, placed and then confirmed, stored only (never published).
+    sqlx::raw_sql(
+        "CREATE TEMP TABLE seeded AS SELECT i, md5('order-' || i)::uuid AS id, \
+           jsonb_build_object('order_id', md5('order-' || i)::uuid, \
+             'customer_id', md5('customer-' || (i % 50))::uuid, \
+             'lines', jsonb_build_array(jsonb_build_object( \
+               'product_id', md5('product-' || (i % 7))::uuid, \
+               'vendor_id', md5('vendor-' || (i % 3))::uuid, 'quantity', 1 + i % 4, \
+               'unit_price', jsonb_build_object('amount_minor', 250, 'currency', 'EUR'), \
+               'line_total', jsonb_build_object('amount_minor', 250 * (1 + i % 4), 'currency', 'EUR'))), \
+             'total', jsonb_build_object('amount_minor', 250 * (1 + i % 4), 'currency', 'EUR')) AS data \
+         FROM generate_series(1, 2000) AS i; \
+         INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+           payload, metadata, event_id) \
+         SELECT 'Order', id::text, 1, 'OrderPlaced', '2.0', jsonb_build_object('type', 'OrderPlaced', \
+             'data', data || jsonb_build_object('payment_token', 'tok_ok', 'shipping_address', \
+               jsonb_build_object('name', 'Customer ' || i, 'line1', i || ' Main Street', \
+                 'city', 'Springfield', 'postal_code', '12345', 'country', 'US'))), \
+           '{}'::jsonb, gen_random_uuid() FROM seeded \
+         UNION ALL \
+         SELECT 'Order', id::text, 2, 'OrderConfirmed', '1.0', \
+           jsonb_build_object('type', 'OrderConfirmed', 'data', data), '{}'::jsonb, gen_random_uuid() \
+         FROM seeded WHERE i % 2 = 0;",
+    )
+    .execute(&system.pool)
+    .await
+    .expect("seed orders");
+
+    let mut child = projections(&system, &["rebuild", "orders", "--page", "10"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the rebuild");
+    let written = || async {
+        sqlx::query_scalar::<_, i64>("SELECT events FROM read.rebuilds WHERE model = 'orders'")
+            .fetch_optional(&system.pool)
+            .await
+            .expect("state")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !written().await.is_some_and(|w| w >= 500) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rebuild makes no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("kill the rebuild");
+    let _ = child.wait();
+    let written = written().await.expect("a rebuild under way");
+    assert!(written < 3000, "killed halfway: {written}");
+    assert_eq!(orders_generation(&system).await, 1, "not swapped yet");
+
+    let resumed = run(projections(&system, &["rebuild", "orders", "--page", "10"])).await;
+    assert!(
+        resumed.contains("orders rebuilt into generation 2"),
+        "{resumed}"
+    );
+    let rebuilt = orders_in(&system, "read.orders_g2").await;
+    assert_eq!(rebuilt.len(), 2000);
+    assert_eq!(rebuilt, orders_reference(&system).await);
+    let listed = run(projections(&system, &["list", "--json"])).await;
+    let orders: Value = listed
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("JSON"))
+        .find(|row| row["model"] == "orders")
+        .expect("orders listed");
+    assert_eq!(orders["generation"], 2);
     system.stop().await;
 }
