@@ -94,11 +94,26 @@ pub struct AddressParts<'a> {
 /// free-text string) is read by that older rule into `line1`, every other part empty or absent.
 /// The string itself is read too, not only its upcast form `{"line1": …}`: projectors receive
 /// relayed payloads without the command side's upcasters, and old messages may still be queued.
+///
+/// An address is personal data, stored sealed under its customer's key (see
+/// [`crate::personal_data`]). A reader that does not open it (the command side, which decides
+/// nothing on it, or the saga) reads it as [`Withheld::Sealed`]; a reader that opens it after the
+/// customer's key was deleted reads `{"$erased": true}` as [`Withheld::Erased`]. A withheld
+/// address has no parts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
 #[serde(try_from = "StoredAddress")]
 pub struct ShippingAddress {
     /// Boxed: the events that carry an address stay as small as their other variants.
     parts: Box<Parts>,
+}
+
+/// Why an address has no parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Withheld {
+    /// Still sealed: this reader did not open it.
+    Sealed,
+    /// Erased: its customer's key was deleted (crypto-shredding).
+    Erased,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -119,13 +134,31 @@ struct Parts {
     /// Absent only on an address stored before addresses had parts.
     #[serde(skip_serializing_if = "Option::is_none")]
     country: Option<CountryCode>,
+    #[serde(skip)]
+    withheld: Option<Withheld>,
 }
 
 impl Serialize for ShippingAddress {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.parts.serialize(serializer)
+        use serde::ser::SerializeMap;
+        match self.parts.withheld {
+            None => self.parts.serialize(serializer),
+            Some(withheld) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                match withheld {
+                    Withheld::Erased => map.serialize_entry(ERASED, &true)?,
+                    Withheld::Sealed => map.serialize_entry(SEALED, &true)?,
+                }
+                map.end()
+            }
+        }
     }
 }
+
+/// The field of a stored value that is sealed (its ciphertext and key id inside).
+pub const SEALED: &str = "$sealed";
+/// The field that stands for a value whose key was deleted: `{"$erased": true}`.
+pub const ERASED: &str = "$erased";
 
 impl ShippingAddress {
     pub const NAME_MAX: usize = 100;
@@ -158,6 +191,7 @@ impl ShippingAddress {
             country: Some(CountryCode::parse(parts.country).map_err(|refused| {
                 ValidationError::new("shipping_address.country", refused.reason)
             })?),
+            withheld: None,
         }))
     }
 
@@ -185,7 +219,31 @@ impl ShippingAddress {
             region: None,
             postal_code: String::new(),
             country: None,
+            withheld: None,
         }))
+    }
+
+    /// An address whose customer's key was deleted: no parts left.
+    pub fn erased() -> Self {
+        Self::withheld_as(Withheld::Erased)
+    }
+
+    fn withheld_as(withheld: Withheld) -> Self {
+        Self::from(Parts {
+            name: String::new(),
+            line1: String::new(),
+            line2: None,
+            city: String::new(),
+            region: None,
+            postal_code: String::new(),
+            country: None,
+            withheld: Some(withheld),
+        })
+    }
+
+    /// Why this address has no parts, when it has none.
+    pub fn withheld(&self) -> Option<Withheld> {
+        self.parts.withheld
     }
 
     /// Empty on an address stored before addresses had parts.
@@ -236,8 +294,19 @@ impl From<Parts> for ShippingAddress {
 enum StoredAddress {
     /// Before 2.0: one free-text string.
     Text(String),
+    /// Sealed, or erased (see [`Withheld`]).
+    Withheld(WithheldMarker),
     /// 2.0: parts, or `{"line1": …}` alone for an upcast 1.0 address.
     Parts(StoredParts),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WithheldMarker {
+    #[serde(rename = "$sealed", default)]
+    sealed: Option<serde_json::Value>,
+    #[serde(rename = "$erased", default)]
+    erased: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -257,6 +326,18 @@ impl TryFrom<StoredAddress> for ShippingAddress {
     fn try_from(stored: StoredAddress) -> Result<Self, Self::Error> {
         let parts = match stored {
             StoredAddress::Text(text) => return Self::unstructured(&text),
+            StoredAddress::Withheld(WithheldMarker {
+                erased: Some(true), ..
+            }) => return Ok(Self::withheld_as(Withheld::Erased)),
+            StoredAddress::Withheld(WithheldMarker {
+                sealed: Some(_), ..
+            }) => return Ok(Self::withheld_as(Withheld::Sealed)),
+            StoredAddress::Withheld(_) => {
+                return Err(ValidationError::new(
+                    "shipping_address",
+                    "must be an address, sealed or erased",
+                ))
+            }
             StoredAddress::Parts(parts) => parts,
         };
         let only_line1 = parts.name.is_none()

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::envelope::{EnvelopeHead, ENVELOPE_COLUMNS};
+use crate::envelope::{EnvelopeHead, EventEnvelope, ENVELOPE_COLUMNS};
+use crate::personal_data::{self, KeyRing, PersonalDataError};
 
 /// Where a reader of the stream stands: after the event written by `transaction_id` at
 /// `global_position`. The start of the stream is `(0, 0)`.
@@ -49,6 +50,8 @@ pub struct StreamFilter {
 pub struct StreamedEvent {
     pub row: PgRow,
     pub cursor: StreamCursor,
+    /// The payload with its personal data opened (or marked erased), when it held sealed fields.
+    pub opened_payload: Option<String>,
 }
 
 impl StreamedEvent {
@@ -57,7 +60,19 @@ impl StreamedEvent {
     }
 
     pub fn payload_json(&self) -> Result<&str, sqlx::Error> {
-        self.row.try_get("payload_text")
+        match &self.opened_payload {
+            Some(opened) => Ok(opened),
+            None => self.row.try_get("payload_text"),
+        }
+    }
+
+    /// The event as an envelope, personal data opened.
+    pub fn envelope(&self) -> anyhow::Result<EventEnvelope> {
+        let mut envelope = EventEnvelope::from_row(&self.row)?;
+        if let Some(opened) = &self.opened_payload {
+            envelope.payload = serde_json::from_str(opened)?;
+        }
+        Ok(envelope)
     }
 
     /// The envelope as one line of JSON (no trailing newline).
@@ -119,15 +134,56 @@ pub async fn read_page(
         .bind(limit)
         .fetch_all(pool)
         .await?;
-    rows.into_iter()
+    let mut events = rows
+        .into_iter()
         .map(|row| {
             let cursor = StreamCursor {
                 transaction_id: row.try_get("stream_transaction")?,
                 global_position: row.try_get("global_position")?,
             };
-            Ok(StreamedEvent { row, cursor })
+            Ok(StreamedEvent {
+                row,
+                cursor,
+                opened_payload: None,
+            })
         })
-        .collect()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    open_personal_data(pool, &mut events).await?;
+    Ok(events)
+}
+
+/// Opens the sealed personal data of a page's events, with one fetch of their keys.
+async fn open_personal_data(
+    pool: &PgPool,
+    events: &mut [StreamedEvent],
+) -> Result<(), sqlx::Error> {
+    let malformed = |e: PersonalDataError| match e {
+        PersonalDataError::Database(e) => e,
+        other => sqlx::Error::Decode(Box::new(other)),
+    };
+    let mut sealed = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let event_type: &str = event.row.try_get("event_type")?;
+        let text: &str = event.row.try_get("payload_text")?;
+        if personal_data::may_be_sealed(event_type, text) {
+            let payload: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            sealed.push((index, event_type.to_owned(), payload));
+        }
+    }
+    if sealed.is_empty() {
+        return Ok(());
+    }
+    let key_ids: Vec<uuid::Uuid> = sealed
+        .iter()
+        .flat_map(|(_, event_type, payload)| personal_data::sealed_key_ids(event_type, payload))
+        .collect();
+    let keys = KeyRing::fetch(pool, &key_ids).await.map_err(malformed)?;
+    for (index, event_type, mut payload) in sealed {
+        personal_data::open(&event_type, &mut payload, &keys).map_err(malformed)?;
+        events[index].opened_payload = Some(payload.to_string());
+    }
+    Ok(())
 }
 
 /// How many events lie after `cursor` below the horizon, at most: the highest position minus the

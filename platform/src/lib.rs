@@ -9,6 +9,8 @@
 //! - `messaging`: AWS SDK clients (real AWS or the local emulator) and the topic/queue topology,
 //!   provisioned idempotently by the same code locally and on AWS.
 //! - `database`: Postgres pools and database creation.
+//! - `personal_data`: sealing personal data in events under per-customer keys, opening it, and
+//!   forgetting a customer by deleting their key (crypto-shredding).
 //! - `dead_letters`: reading dead-lettered messages and sending them back to their queues.
 //! - `redis_connection`: Redis connection managers that fail fast during an outage.
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
@@ -28,6 +30,7 @@ pub mod event_stream;
 pub mod http;
 pub mod messaging;
 pub mod openapi;
+pub mod personal_data;
 pub mod problem;
 pub mod redis_connection;
 pub mod telemetry;

@@ -5,8 +5,9 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use commerce_domain::order::{OrderEvent, PricedLine};
-use commerce_domain::{Money, ShippingAddress};
+use commerce_domain::{Money, ShippingAddress, Withheld};
 use commerce_platform::envelope::EventEnvelope;
+use commerce_platform::personal_data::{self, KeyRing};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
@@ -54,6 +55,10 @@ pub struct OrderDocument {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<commerce_platform::openapi::ShippingAddressSchema>)]
     pub shipping_address: Option<ShippingAddress>,
+    /// `true` when the customer's personal data was erased at their request (the shipping
+    /// address is then absent); absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal_data_erased: bool,
     pub version: i64,
 }
 
@@ -126,7 +131,13 @@ pub(crate) fn evolve_at(
                 status: "pending".into(),
                 at,
             }],
-            shipping_address: Some(shipping_address),
+            personal_data_erased: shipping_address.withheld() == Some(Withheld::Erased),
+            // Sealed here means unopened: the projector opens every sealed field before it
+            // folds, so only an erased one reaches this.
+            shipping_address: shipping_address
+                .withheld()
+                .is_none()
+                .then_some(shipping_address),
             version: 0,
         },
         (Some(mut doc), OrderEvent::OrderConfirmed { .. }) => {
@@ -174,6 +185,7 @@ pub struct OrdersProjector {
 /// The projector's SQL, written once for the table it writes.
 struct Statements {
     write: String,
+    erase: String,
     read: String,
     skip: String,
     version: String,
@@ -207,6 +219,7 @@ impl Statements {
                  WHERE {table}.version = EXCLUDED.version - 1"
             ),
             version: format!("SELECT version FROM {table} WHERE order_id = $1"),
+            erase: erase_statement(table, "order_id = ANY($1)"),
         }
     }
 }
@@ -372,6 +385,117 @@ impl Projector for OrdersProjector {
         let order_id = Uuid::parse_str(&envelope.aggregate_id)
             .context("order id is not a UUID")
             .map_err(ProjectionError::Unprocessable)?;
+        let key_ids = personal_data::sealed_key_ids(&envelope.event_type, &envelope.payload);
+        if key_ids.is_empty() {
+            return self.apply_opened(order_id, envelope).await;
+        }
+        // Personal data: opened with its key, written, and erased again at once if the key was
+        // deleted while this wrote (`commerce gdpr forget` deletes the key before it erases the
+        // read models, so a write it could have missed is caught here).
+        let keys = KeyRing::fetch(&self.pool, &key_ids)
+            .await
+            .map_err(personal_data_failure)?;
+        let mut opened = envelope.clone();
+        personal_data::open(&opened.event_type, &mut opened.payload, &keys)
+            .context("opening personal data")
+            .map_err(ProjectionError::Unprocessable)?;
+        let outcome = self.apply_opened(order_id, &opened).await?;
+        if !personal_data::deleted_keys(&self.pool, &key_ids)
+            .await
+            .map_err(personal_data_failure)?
+            .is_empty()
+        {
+            self.erase_orders(&[order_id]).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Advances the order's version without changing its document. An order whose first event is
+    /// skipped gets a row without a document (`doc` JSON null), which the read API treats as absent.
+    async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        if envelope.aggregate_type != "Order" {
+            return Ok(Outcome::Duplicate);
+        }
+        let order_id = Uuid::parse_str(&envelope.aggregate_id)
+            .context("order id is not a UUID")
+            .map_err(ProjectionError::Failed)?;
+        let advanced = sqlx::query(&self.statements.skip)
+            .bind(order_id)
+            .bind(envelope.sequence)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if advanced == 1 {
+            return Ok(Outcome::Applied);
+        }
+        let stored: i64 = sqlx::query_scalar(&self.statements.version)
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
+        Ok(sequence_check(envelope.sequence, stored).unwrap_or(Outcome::Gap { have: stored }))
+    }
+}
+
+/// A key store failure is transient (retried); a sealed field that does not open is not.
+fn personal_data_failure(error: personal_data::PersonalDataError) -> ProjectionError {
+    match error {
+        personal_data::PersonalDataError::Database(e) => e.into(),
+        other => ProjectionError::Unprocessable(other.into()),
+    }
+}
+
+/// The statement erasing the personal data of documents in `table`, chosen by `condition` (on
+/// `$1`): the address goes, `personal_data_erased` says so, and `updated_at` moves, so that no
+/// projector writes a document it remembers from before over it.
+fn erase_statement(table: &str, condition: &str) -> String {
+    format!(
+        "UPDATE {table} SET doc = (doc - 'shipping_address') \
+           || '{{\"personal_data_erased\": true}}'::jsonb, updated_at = now() \
+         WHERE {condition} AND jsonb_typeof(doc) = 'object' \
+           AND NOT doc @> '{{\"personal_data_erased\": true}}'::jsonb"
+    )
+}
+
+/// Erases `customer_id`'s personal data from every generation of the orders model (the live
+/// one, and one a rebuild is filling). Run after the customer's key is deleted
+/// (`commerce_platform::personal_data::forget`): from then on no projector or rebuild can open
+/// their data again. Answers how many documents changed.
+pub async fn erase_customer(pool: &PgPool, customer_id: Uuid) -> anyhow::Result<u64> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
+         WHERE schemaname = 'read' AND tablename ~ '^orders_g[0-9]+$' ORDER BY tablename",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut erased = 0;
+    for table in tables {
+        erased += sqlx::query(&erase_statement(&table, "customer_id = $1"))
+            .bind(customer_id)
+            .execute(pool)
+            .await
+            .with_context(|| format!("erasing personal data in {table}"))?
+            .rows_affected();
+    }
+    Ok(erased)
+}
+
+impl OrdersProjector {
+    /// Erases the personal data of these orders in this projector's table.
+    pub async fn erase_orders(&self, order_ids: &[Uuid]) -> Result<u64, ProjectionError> {
+        Ok(sqlx::query(&self.statements.erase)
+            .bind(order_ids)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// Applies an event whose personal data, if any, is open.
+    async fn apply_opened(
+        &self,
+        order_id: Uuid,
+        envelope: &EventEnvelope,
+    ) -> Result<Outcome, ProjectionError> {
         // An order's first event needs nothing stored: its document is written straight away.
         // Only a row already there (a redelivery, or a first event that was skipped) sends it
         // the long way below, which then finds it a duplicate.
@@ -432,32 +556,6 @@ impl Projector for OrdersProjector {
             "order {order_id} kept changing under event {}; retried {WRITE_ATTEMPTS} times",
             envelope.sequence
         )))
-    }
-
-    /// Advances the order's version without changing its document. An order whose first event is
-    /// skipped gets a row without a document (`doc` JSON null), which the read API treats as absent.
-    async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
-        if envelope.aggregate_type != "Order" {
-            return Ok(Outcome::Duplicate);
-        }
-        let order_id = Uuid::parse_str(&envelope.aggregate_id)
-            .context("order id is not a UUID")
-            .map_err(ProjectionError::Failed)?;
-        let advanced = sqlx::query(&self.statements.skip)
-            .bind(order_id)
-            .bind(envelope.sequence)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if advanced == 1 {
-            return Ok(Outcome::Applied);
-        }
-        let stored: i64 = sqlx::query_scalar(&self.statements.version)
-            .bind(order_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        Ok(sequence_check(envelope.sequence, stored).unwrap_or(Outcome::Gap { have: stored }))
     }
 }
 

@@ -33,6 +33,7 @@ use commerce_domain::order::OrderEvent;
 use commerce_domain::product::ProductEvent;
 use commerce_platform::envelope::EventEnvelope;
 use commerce_platform::event_stream::{self, StreamCursor, StreamFilter};
+use commerce_platform::personal_data::{self, KeyRing};
 use redis::aio::ConnectionManager;
 use sqlx::{PgPool, Row};
 
@@ -509,6 +510,29 @@ impl Rebuild {
         rows: &[sqlx::postgres::PgRow],
     ) -> anyhow::Result<()> {
         let table = self.table(state.generation);
+        // Personal data is opened with one fetch of the page's keys; what was opened under a
+        // key deleted meanwhile is erased again once the page is written (see `orders`).
+        let mut opened: std::collections::HashMap<usize, String> = Default::default();
+        let mut sealed_orders: Vec<(uuid::Uuid, uuid::Uuid)> = Vec::new();
+        let mut sealed = Vec::new();
+        for (index, row) in rows.iter().enumerate() {
+            let event_type: &str = row.try_get("event_type")?;
+            let text: &str = row.try_get("payload")?;
+            if personal_data::may_be_sealed(event_type, text) {
+                let payload: serde_json::Value = serde_json::from_str(text)?;
+                let order_id = uuid::Uuid::parse_str(row.try_get("aggregate_id")?)?;
+                for key_id in personal_data::sealed_key_ids(event_type, &payload) {
+                    sealed_orders.push((key_id, order_id));
+                }
+                sealed.push((index, event_type, payload));
+            }
+        }
+        let key_ids: Vec<uuid::Uuid> = sealed_orders.iter().map(|(key, _)| *key).collect();
+        let keys = KeyRing::fetch(&self.events, &key_ids).await?;
+        for (index, event_type, mut payload) in sealed {
+            personal_data::open(event_type, &mut payload, &keys)?;
+            opened.insert(index, payload.to_string());
+        }
         let mut transaction = self.read_models.begin().await?;
         let mut documents: Vec<OrderDocument> = Vec::new();
         let mut applied = 0;
@@ -538,17 +562,21 @@ impl Rebuild {
             } else {
                 (0, None)
             };
-            for row in &rows[start..end] {
+            for (index, row) in rows.iter().enumerate().take(end).skip(start) {
                 let sequence: i64 = row.try_get("sequence")?;
                 if sequence <= version {
                     continue;
                 }
+                let payload = match opened.get(&index) {
+                    Some(text) => text.as_str(),
+                    None => row.try_get("payload")?,
+                };
                 let event: OrderEvent = crate::upcast::parse(
                     "Order",
                     &id,
                     row.try_get("event_type")?,
                     row.try_get("event_version")?,
-                    row.try_get("payload")?,
+                    payload,
                 )
                 .with_context(|| format!("Order {id} event {sequence}"))?;
                 doc = Some(orders::evolve_at(
@@ -598,6 +626,17 @@ impl Rebuild {
             .commit()
             .await
             .context("writing a page of the rebuild")?;
+        let deleted = personal_data::deleted_keys(&self.read_models, &key_ids).await?;
+        if !deleted.is_empty() {
+            let forgotten: Vec<uuid::Uuid> = sealed_orders
+                .iter()
+                .filter(|(key, _)| deleted.contains(key))
+                .map(|(_, order)| *order)
+                .collect();
+            OrdersProjector::into_table(self.read_models.clone(), &table)
+                .erase_orders(&forgotten)
+                .await?;
+        }
         Ok(())
     }
 

@@ -149,6 +149,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Personal data: erase a customer's at their request (GDPR article 17).
+    Gdpr {
+        #[command(subcommand)]
+        command: GdprCommand,
+    },
     /// Dead-letter queues: messages a consumer kept failing on; see them and send them back.
     Dlq {
         #[command(subcommand)]
@@ -339,6 +344,19 @@ pub enum ProjectionsCommand {
         /// 100,000.
         #[arg(long, default_value_t = crate::projections::DEFAULT_PAGE, value_parser = clap::value_parser!(i64).range(1..=100_000))]
         page: i64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GdprCommand {
+    /// Erase a customer's personal data (the names and addresses they shipped to): their key is
+    /// deleted, so every copy of their events (the store, the outbox, queued and dead-lettered
+    /// messages, backups of es) shows it as erased in replays and rebuilds, and the read models'
+    /// copies are erased now. Every other field of their events, and every other customer, is
+    /// untouched. Repeating it is harmless. Needs COMMERCE_DATABASE_URL.
+    Forget {
+        /// The customer's id (their token's subject).
+        customer_id: uuid::Uuid,
     },
 }
 

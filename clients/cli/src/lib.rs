@@ -13,6 +13,7 @@
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `projections`: `commerce projections list|rebuild`.
 //! - `status`: `commerce status`, the pipeline at a glance.
+//! - `gdpr`: `commerce gdpr forget`, erasing a customer's personal data.
 //! - `render`: the summaries of the storefront answers.
 //! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
@@ -24,6 +25,7 @@ pub mod bench_stream;
 pub mod checkout_load;
 pub mod cli;
 pub mod commands;
+pub mod gdpr;
 pub mod loadgen;
 pub mod output;
 pub mod projections;

@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use commerce_cli::cli::{
-    BenchCommand, Cli, Command, DlqCommand, EventsCommand, InfraCommand, LoadgenCommand,
-    OutboxCommand, ProjectionsCommand, SagasCommand,
+    BenchCommand, Cli, Command, DlqCommand, EventsCommand, GdprCommand, InfraCommand,
+    LoadgenCommand, OutboxCommand, ProjectionsCommand, SagasCommand,
 };
 use commerce_cli::output::Output;
 use commerce_cli::storefront::ApiTarget;
@@ -277,6 +277,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Gdpr {
+            command: GdprCommand::Forget { customer_id },
+        } => commerce_cli::gdpr::forget(&DatabaseConfig::from_env()?, customer_id, output).await,
         Command::Dlq { command } => {
             let messaging = MessagingConfig::from_env()?;
             match command {

@@ -1,4 +1,8 @@
+use std::borrow::Cow;
 use std::sync::Arc;
+
+use commerce_domain::personal_data::personal_fields;
+use commerce_platform::personal_data::{self, PersonalDataError, SubjectKey};
 
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use serde_json::value::RawValue;
@@ -244,6 +248,8 @@ impl PgEventRepository {
         let (Some(first), Some(snapshot)) = (events.first(), snapshot) else {
             return self.append(events, read).await;
         };
+        let events = self.sealed(events).await?;
+        let events = events.as_ref();
         let query = bind_read_versions(
             bind_events(sqlx::query(APPEND_EVENTS_AND_SNAPSHOT), events)?,
             read,
@@ -264,8 +270,47 @@ impl PgEventRepository {
         if events.is_empty() {
             return Ok(());
         }
+        let events = self.sealed(events).await?;
+        let events = events.as_ref();
         let query = bind_read_versions(bind_events(sqlx::query(APPEND_EVENTS), events)?, read);
         self.execute_append(query, events.len()).await
+    }
+
+    /// The events as they are stored: personal data sealed under its subject's key (see
+    /// `commerce_platform::personal_data`), created on the subject's first such event. Events
+    /// without personal data are not copied.
+    async fn sealed<'e>(
+        &self,
+        events: &'e [SerializedEvent],
+    ) -> Result<Cow<'e, [SerializedEvent]>, PersistenceError> {
+        if !events
+            .iter()
+            .any(|e| personal_fields(&e.event_type).is_some())
+        {
+            return Ok(Cow::Borrowed(events));
+        }
+        let mut sealed = events.to_vec();
+        let mut keys: Vec<(Uuid, SubjectKey)> = Vec::new();
+        for event in &mut sealed {
+            let subject = personal_data::subject_of(&event.event_type, &event.payload)
+                .map_err(personal_data_error)?;
+            let Some(subject) = subject else {
+                continue;
+            };
+            let key = match keys.iter().find(|(s, _)| *s == subject) {
+                Some((_, key)) => key.clone(),
+                None => {
+                    let key = personal_data::key_for(&self.pool, subject)
+                        .await
+                        .map_err(personal_data_error)?;
+                    keys.push((subject, key.clone()));
+                    key
+                }
+            };
+            personal_data::seal(&event.event_type, &mut event.payload, &key)
+                .map_err(personal_data_error)?;
+        }
+        Ok(Cow::Owned(sealed))
     }
 
     /// Runs an append on its own, or, inside [`within_request_transaction`], in that transaction
@@ -392,4 +437,11 @@ fn bind_events<'q>(
         .bind(payloads)
         .bind(metadata)
         .bind(event_ids))
+}
+
+fn personal_data_error(error: PersonalDataError) -> PersistenceError {
+    match error {
+        PersonalDataError::Database(e) => persistence_error(e),
+        other => PersistenceError::UnknownError(Box::new(other)),
+    }
 }

@@ -10,6 +10,7 @@ mod delivery;
 mod document_bounds;
 mod error_rule;
 mod event_stream;
+mod gdpr;
 mod idempotency;
 mod operations;
 mod order_saga;

@@ -1,0 +1,200 @@
+//! `commerce gdpr forget`: a customer's names and addresses are stored sealed under their key;
+//! once the key is deleted, replays, the read models and rebuilt read models show them as erased,
+//! every other field still replays, and other customers are untouched.
+use std::time::Duration;
+
+use commerce_platform::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{checkout_body, shipping_address, TestSystem};
+
+/// A customer's order, placed and confirmed by the saga.
+async fn confirmed_order(system: &TestSystem, product: Uuid, customer: Uuid) -> Uuid {
+    let token = system.token_for(Role::Customer, customer, None);
+    let cart = system.open_cart(&token).await;
+    let (status, body) = system.add_to_cart(&token, cart, product, 1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/carts/{cart}/checkout"),
+            Some(&token),
+            Some(checkout_body()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let order = Uuid::parse_str(body["order_id"].as_str().expect("order_id")).expect("uuid");
+    order_reaching(system, order, |doc| doc["status"] == "confirmed").await;
+    order
+}
+
+/// The order's document once `ready` holds for it (within 10 s).
+async fn order_reaching(system: &TestSystem, order: Uuid, ready: impl Fn(&Value) -> bool) -> Value {
+    let admin = system.token(Role::Admin, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, doc) = system.read(&format!("/v1/orders/{order}"), &admin).await;
+        if status == StatusCode::OK && ready(&doc) {
+            return doc;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status} {doc}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `commerce …` with the test stack's settings; its standard output.
+fn commerce(system: &TestSystem, args: &[&str]) -> String {
+    let output = system.commerce().args(args).output().expect("run commerce");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The `OrderPlaced` of `order` as `commerce events replay` gives it.
+fn replayed_placement(system: &TestSystem, order: Uuid) -> Value {
+    commerce(system, &["events", "replay", "--event-type", "OrderPlaced"])
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+        .find(|event| event["aggregate_id"] == order.to_string())
+        .expect("the order's placement is replayed")
+}
+
+#[tokio::test]
+async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_else_is() {
+    let system = TestSystem::start().await;
+    let vendor_id = Uuid::new_v4();
+    let vendor = system.vendor_token(vendor_id);
+    let product = system.published_product(&vendor, 1200).await;
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/inventory/{product}/receipts"),
+            Some(&vendor),
+            Some(json!({ "quantity": 10 })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (ada, grace) = (Uuid::new_v4(), Uuid::new_v4());
+    let ada_order = confirmed_order(&system, product, ada).await;
+    let grace_order = confirmed_order(&system, product, grace).await;
+
+    // Stored sealed: no copy of the address in the event store or the outbox's events.
+    let in_clear: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM es.events WHERE payload::text LIKE '%Lovelace%' \
+            OR payload::text LIKE '%Linden%'",
+    )
+    .fetch_one(&system.pool)
+    .await
+    .expect("count");
+    assert_eq!(in_clear, 0, "personal data is never stored in clear");
+    let sealed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM es.events WHERE event_type IN ('OrderPlaced', 'CartCheckedOut') \
+           AND payload->'data'->'shipping_address' ? '$sealed'",
+    )
+    .fetch_one(&system.pool)
+    .await
+    .expect("count");
+    assert_eq!(sealed, 4, "two checkouts and two placements, sealed");
+
+    // Opened for those allowed to read it, before anyone is forgotten.
+    for order in [ada_order, grace_order] {
+        let doc = order_reaching(&system, order, |_| true).await;
+        assert_eq!(doc["shipping_address"], shipping_address());
+        assert_eq!(
+            replayed_placement(&system, order)["payload"]["data"]["shipping_address"],
+            shipping_address()
+        );
+    }
+
+    let forgotten = commerce(&system, &["gdpr", "forget", &ada.to_string(), "--json"]);
+    let forgotten: Value = serde_json::from_str(&forgotten).expect("JSON");
+    assert_eq!(forgotten["keys_deleted"], 1);
+    assert_eq!(forgotten["documents_erased"], 1);
+
+    // The read model: Ada's address is gone at once, Grace's is not.
+    let doc = order_reaching(&system, ada_order, |_| true).await;
+    assert!(doc.get("shipping_address").is_none(), "{doc}");
+    assert_eq!(doc["personal_data_erased"], true);
+    assert_eq!(doc["status"], "confirmed", "everything else stays");
+    let doc = order_reaching(&system, grace_order, |_| true).await;
+    assert_eq!(doc["shipping_address"], shipping_address());
+    assert!(doc.get("personal_data_erased").is_none(), "{doc}");
+
+    // Replay, over the CLI and over HTTP: erased for Ada, every other field as it was.
+    let placement = replayed_placement(&system, ada_order);
+    assert_eq!(
+        placement["payload"]["data"]["shipping_address"],
+        json!({"$erased": true})
+    );
+    assert_eq!(
+        placement["payload"]["data"]["order_id"],
+        ada_order.to_string()
+    );
+    assert_eq!(placement["payload"]["data"]["total"]["amount_minor"], 1200);
+    assert_eq!(
+        replayed_placement(&system, grace_order)["payload"]["data"]["shipping_address"],
+        shipping_address()
+    );
+    let analyst = system.token(Role::Analyst, None);
+    let (status, page) = system
+        .read("/v1/events?event_type=CartCheckedOut&limit=1000", &analyst)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let checkouts: Vec<&Value> = page["items"].as_array().expect("items").iter().collect();
+    assert_eq!(checkouts.len(), 2);
+    for checkout in checkouts {
+        let expected = if checkout["payload"]["data"]["customer_id"] == ada.to_string() {
+            json!({"$erased": true})
+        } else {
+            shipping_address()
+        };
+        assert_eq!(checkout["payload"]["data"]["shipping_address"], expected);
+    }
+
+    // Ada's order still moves on: shipped, and still erased (the projector's remembered copy
+    // of her document is not written back).
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{ada_order}/ship"),
+            Some(&vendor),
+            Some(json!({"tracking": "TRK-ADA"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let doc = order_reaching(&system, ada_order, |doc| doc["status"] == "shipped").await;
+    assert!(doc.get("shipping_address").is_none(), "{doc}");
+    assert_eq!(doc["personal_data_erased"], true);
+
+    // A rebuilt orders model erases her too, and keeps Grace's address.
+    let rebuilt = commerce(&system, &["projections", "rebuild", "orders"]);
+    assert!(
+        rebuilt.contains("orders rebuilt into generation 2"),
+        "{rebuilt}"
+    );
+    let doc = order_reaching(&system, ada_order, |_| true).await;
+    assert!(doc.get("shipping_address").is_none(), "{doc}");
+    assert_eq!(doc["personal_data_erased"], true);
+    assert_eq!(doc["status"], "shipped");
+    let doc = order_reaching(&system, grace_order, |_| true).await;
+    assert_eq!(doc["shipping_address"], shipping_address());
+
+    // Asking again is harmless; and what Ada orders after her request is hers to see again.
+    let again: Value = serde_json::from_str(&commerce(
+        &system,
+        &["gdpr", "forget", &ada.to_string(), "--json"],
+    ))
+    .expect("JSON");
+    assert_eq!(again["keys_deleted"], 0);
+    assert_eq!(again["documents_erased"], 0);
+    let later = confirmed_order(&system, product, ada).await;
+    let doc = order_reaching(&system, later, |_| true).await;
+    assert_eq!(doc["shipping_address"], shipping_address());
+    let doc = order_reaching(&system, ada_order, |_| true).await;
+    assert_eq!(
+        doc["personal_data_erased"], true,
+        "the old order stays erased"
+    );
+    system.stop().await;
+}
