@@ -25,3 +25,19 @@ CREATE TABLE pii.erasures (
 -- Replay and rebuild, as commerce_reader, open what they read.
 GRANT USAGE ON SCHEMA pii TO commerce_reader;
 GRANT SELECT ON pii.subject_keys TO commerce_reader;
+
+-- Events are still never changed, with one exception: `commerce gdpr seal-stored` seals the
+-- personal data that versions before sealing-on-write stored in clear, so that forgetting a
+-- customer erases it too. It marks its transaction (`commerce.sealing_stored_events`), and may
+-- change nothing but the fields of `payload->'data'`: every column, the event type in the
+-- payload and anything else outside `data` must stay as they were.
+CREATE OR REPLACE FUNCTION es.refuse_event_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND current_setting('commerce.sealing_stored_events', true) = 'on'
+       AND (to_jsonb(NEW) - 'payload') = (to_jsonb(OLD) - 'payload')
+       AND (NEW.payload - 'data') = (OLD.payload - 'data') THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'es.events is append-only';
+END $$;

@@ -345,6 +345,99 @@ pub async fn deleted_keys(
         .collect())
 }
 
+/// Events per batch of [`seal_stored`].
+pub const SEAL_BATCH: i64 = 2_000;
+
+/// Seals the personal data that versions before sealing-on-write stored in clear, a batch at a
+/// time (each its own transaction), so that [`forget`] erases it too. Events already sealed, or
+/// erased, are left alone; running it again seals nothing more. `progress` hears the events
+/// examined and sealed so far. Answers how many events it sealed.
+///
+/// The event store refuses every change but this one (see the migration that made the
+/// exception): only fields inside `payload->'data'` may change, in a transaction marked
+/// `commerce.sealing_stored_events`. Copies already published (queued or dead-lettered messages)
+/// are not reached; they expire with their queues' retention.
+pub async fn seal_stored(
+    pool: &sqlx::PgPool,
+    batch: i64,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<u64, PersonalDataError> {
+    let event_types: Vec<&str> = commerce_domain::personal_data::PERSONAL_DATA
+        .iter()
+        .map(|p| p.event_type)
+        .collect();
+    let (mut after, mut examined, mut sealed_total) = (0_i64, 0_u64, 0_u64);
+    loop {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT global_position, event_type, payload::text FROM es.events \
+             WHERE global_position > $1 AND event_type = ANY($2) \
+             ORDER BY global_position LIMIT $3",
+        )
+        .bind(after)
+        .bind(&event_types)
+        .bind(batch.max(1))
+        .fetch_all(pool)
+        .await?;
+        let Some((last, _, _)) = rows.last() else {
+            return Ok(sealed_total);
+        };
+        after = *last;
+        examined += rows.len() as u64;
+        let mut keys: HashMap<Uuid, SubjectKey> = HashMap::new();
+        let (mut positions, mut payloads) = (Vec::new(), Vec::new());
+        for (position, event_type, text) in rows {
+            let mut payload: Value = serde_json::from_str(&text)
+                .map_err(|e| PersonalDataError::Malformed(format!("event {position}: {e}")))?;
+            if !in_clear(&event_type, &payload) {
+                continue;
+            }
+            let Some(subject) = subject_of(&event_type, &payload)? else {
+                continue;
+            };
+            let key = match keys.get(&subject) {
+                Some(key) => key.clone(),
+                None => {
+                    let key = key_for(pool, subject).await?;
+                    keys.insert(subject, key.clone());
+                    key
+                }
+            };
+            seal(&event_type, &mut payload, &key)?;
+            positions.push(position);
+            payloads.push(payload.to_string());
+        }
+        if !positions.is_empty() {
+            let mut transaction = pool.begin().await?;
+            sqlx::query("SET LOCAL commerce.sealing_stored_events = 'on'")
+                .execute(&mut *transaction)
+                .await?;
+            sealed_total += sqlx::query(
+                "UPDATE es.events e SET payload = u.payload::jsonb \
+                 FROM UNNEST($1::bigint[], $2::text[]) AS u(position, payload) \
+                 WHERE e.global_position = u.position",
+            )
+            .bind(&positions)
+            .bind(&payloads)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            transaction.commit().await?;
+        }
+        progress(examined, sealed_total);
+    }
+}
+
+/// Whether a personal field of `payload` is stored in clear (neither sealed nor erased).
+fn in_clear(event_type: &str, payload: &Value) -> bool {
+    personal_fields(event_type).is_some_and(|rule| {
+        rule.fields.iter().any(|field| {
+            payload["data"]
+                .get(*field)
+                .is_some_and(|v| v.get(SEALED).is_none() && v.get(ERASED).is_none())
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -358,6 +358,14 @@ pub enum GdprCommand {
         /// The customer's id (their token's subject).
         customer_id: uuid::Uuid,
     },
+    /// Seal the personal data that versions before sealing-on-write stored in clear, so that
+    /// forgetting a customer erases it too (once, after upgrading; running it again seals
+    /// nothing more). Needs COMMERCE_DATABASE_URL.
+    SealStored {
+        /// Events per batch (each its own transaction), 1 to 100,000.
+        #[arg(long, default_value_t = commerce_platform::personal_data::SEAL_BATCH, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        batch: i64,
+    },
 }
 
 #[derive(Subcommand)]

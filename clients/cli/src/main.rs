@@ -277,9 +277,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Gdpr {
-            command: GdprCommand::Forget { customer_id },
-        } => commerce_cli::gdpr::forget(&DatabaseConfig::from_env()?, customer_id, output).await,
+        Command::Gdpr { command } => {
+            let database = DatabaseConfig::from_env()?;
+            match command {
+                GdprCommand::Forget { customer_id } => {
+                    commerce_cli::gdpr::forget(&database, customer_id, output).await
+                }
+                GdprCommand::SealStored { batch } => {
+                    commerce_cli::gdpr::seal_stored(&database, batch, output).await
+                }
+            }
+        }
         Command::Dlq { command } => {
             let messaging = MessagingConfig::from_env()?;
             match command {

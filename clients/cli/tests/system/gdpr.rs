@@ -198,3 +198,82 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
     );
     system.stop().await;
 }
+
+#[tokio::test]
+async fn personal_data_stored_in_clear_by_an_older_version_is_sealed_and_then_forgotten() {
+    let system = TestSystem::start_with(crate::support::Options {
+        sagas: false,
+        ..Default::default()
+    })
+    .await;
+    // An order placed by a version that stored addresses in clear (1.0: one free-text string).
+    let (customer, order) = (Uuid::new_v4(), Uuid::new_v4());
+    let eur = json!({"amount_minor": 700, "currency": "EUR"});
+    let payload = json!({"type": "OrderPlaced", "data": {
+        "order_id": order, "customer_id": customer,
+        "lines": [{"product_id": Uuid::new_v4(), "vendor_id": Uuid::new_v4(), "quantity": 1,
+                   "unit_price": eur, "line_total": eur}],
+        "total": eur, "payment_token": "tok_ok",
+        "shipping_address": "Charles Babbage\n1 Dorset Street\nLondon"}});
+    sqlx::query(
+        "INSERT INTO es.events (aggregate_type, aggregate_id, sequence, event_type, \
+           event_version, payload, metadata, event_id) \
+         VALUES ('Order', $1, 1, 'OrderPlaced', '1.0', $2, '{}', gen_random_uuid())",
+    )
+    .bind(order.to_string())
+    .bind(&payload)
+    .execute(&system.pool)
+    .await
+    .expect("an event stored in clear");
+
+    // Events stay facts: an ordinary change is refused, and so is a sealing that changes
+    // anything outside the payload's data.
+    let refused = sqlx::query("UPDATE es.events SET payload = '{}' WHERE aggregate_id = $1")
+        .bind(order.to_string())
+        .execute(&system.pool)
+        .await;
+    assert!(refused.is_err(), "es.events is append-only");
+    let mut transaction = system.pool.begin().await.expect("begin");
+    sqlx::query("SET LOCAL commerce.sealing_stored_events = 'on'")
+        .execute(&mut *transaction)
+        .await
+        .expect("mark");
+    let refused = sqlx::query(
+        "UPDATE es.events SET payload = jsonb_set(payload, '{type}', '\"OrderShipped\"') \
+         WHERE aggregate_id = $1",
+    )
+    .bind(order.to_string())
+    .execute(&mut *transaction)
+    .await;
+    assert!(refused.is_err(), "only the data's fields may change");
+    drop(transaction);
+
+    let sealed: Value =
+        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"])).expect("JSON");
+    assert!(
+        sealed["events_sealed"].as_u64().is_some_and(|n| n >= 1),
+        "{sealed}"
+    );
+    let stored: Value = sqlx::query_scalar("SELECT payload FROM es.events WHERE aggregate_id = $1")
+        .bind(order.to_string())
+        .fetch_one(&system.pool)
+        .await
+        .expect("stored");
+    assert!(!stored.to_string().contains("Babbage"), "{stored}");
+    assert_eq!(stored["data"]["order_id"], payload["data"]["order_id"]);
+    let again: Value =
+        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"])).expect("JSON");
+    assert_eq!(again["events_sealed"], 0, "nothing is sealed twice");
+
+    // Replay opens it as it was stored (then upcast by readers); forgetting erases it.
+    assert_eq!(
+        replayed_placement(&system, order)["payload"]["data"]["shipping_address"],
+        payload["data"]["shipping_address"]
+    );
+    commerce(&system, &["gdpr", "forget", &customer.to_string()]);
+    assert_eq!(
+        replayed_placement(&system, order)["payload"]["data"]["shipping_address"],
+        json!({"$erased": true})
+    );
+    system.stop().await;
+}
