@@ -49,6 +49,7 @@ pub async fn replay(
         let pool = commerce_platform::database::connect(&bench_db).await?;
         commerce_command_api::event_store::migrate(&pool).await?;
         seed(&pool, bench.events).await?;
+        seal_seeded(&pool).await?;
         let file = std::env::temp_dir().join(format!("replay-{run_id}.jsonl"));
         let mut rounds = Vec::new();
         // Round 0 warms the caches and is not counted.
@@ -294,19 +295,7 @@ pub async fn orders_rebuild(
         commerce_command_api::event_store::migrate(&pool).await?;
         commerce_projections::orders::migrate(&pool).await?;
         seed_orders(&pool, bench.events).await?;
-        // Addresses are stored sealed, as the command side writes them: the rebuild opens each.
-        let started = Instant::now();
-        let sealed = commerce_platform::personal_data::seal_stored(
-            &pool,
-            commerce_platform::personal_data::SEAL_BATCH,
-            |_, _| {},
-        )
-        .await?;
-        eprintln!(
-            "sealed {sealed} placements in {:.1} s ({:.0} events/s)",
-            started.elapsed().as_secs_f64(),
-            sealed as f64 / started.elapsed().as_secs_f64()
-        );
+        seal_seeded(&pool).await?;
         let reader = commerce_platform::database::connect_reader(&bench_db).await?;
         let redis = commerce_platform::redis_connection::connect(bench.redis.url.expose()).await?;
         let mut rounds = Vec::new();
@@ -404,6 +393,28 @@ async fn seed_orders(pool: &PgPool, events: i64) -> anyhow::Result<()> {
         "seeded {events} order events in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Seals the seeded events' addresses, as the command side stores them: replay and rebuild open
+/// each.
+async fn seal_seeded(pool: &PgPool) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let sealed = commerce_platform::personal_data::seal_stored(
+        pool,
+        commerce_platform::personal_data::SEAL_BATCH,
+        |_, _| {},
+    )
+    .await?;
+    eprintln!(
+        "sealed {sealed} placements in {:.1} s ({:.0} events/s)",
+        started.elapsed().as_secs_f64(),
+        sealed as f64 / started.elapsed().as_secs_f64()
+    );
+    sqlx::query("VACUUM ANALYZE es.events")
+        .execute(pool)
+        .await
+        .context("vacuuming the sealed events")?;
     Ok(())
 }
 
