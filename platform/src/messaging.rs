@@ -77,6 +77,15 @@ pub const ORDERS_QUEUE: QueueSpec = QueueSpec {
     event_types: &[],
 };
 
+/// The analytics projector's queue: orders (sales), carts (the funnel) and products (their
+/// categories). Every event of those aggregates, not only the counted ones: the projector
+/// checks each aggregate's sequence, and a filtered stream would look like gaps.
+pub const ANALYTICS_QUEUE: QueueSpec = QueueSpec {
+    name: "analytics",
+    aggregate_types: &["Order", "Cart", "Product"],
+    event_types: &[],
+};
+
 /// The order-fulfilment saga's queue: an order placed starts a saga, an order cancelled by
 /// someone else stops or reverses one. Nothing else of the stream concerns it.
 pub const ORDER_SAGA_QUEUE: QueueSpec = QueueSpec {
@@ -86,7 +95,13 @@ pub const ORDER_SAGA_QUEUE: QueueSpec = QueueSpec {
 };
 
 /// Every queue the system consumes from.
-pub const QUEUES: &[QueueSpec] = &[CATALOG_QUEUE, CART_QUEUE, ORDERS_QUEUE, ORDER_SAGA_QUEUE];
+pub const QUEUES: &[QueueSpec] = &[
+    CATALOG_QUEUE,
+    CART_QUEUE,
+    ORDERS_QUEUE,
+    ANALYTICS_QUEUE,
+    ORDER_SAGA_QUEUE,
+];
 
 impl QueueSpec {
     pub fn queue_name(&self, config: &MessagingConfig) -> String {

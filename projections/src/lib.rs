@@ -16,9 +16,12 @@
 //! - `rebuild`: rebuilding a Redis model into a new generation from `es.events` while the live
 //!   one serves, then swapping.
 //! - `orders`: the orders projector (Postgres schema `read`) and its migrations.
+//! - `analytics`: the analytics projector (sales lines, funnel steps, product categories in
+//!   schema `read`), which the read API sums.
 //! - `config`: `COMMERCE_*` settings of the projector workers.
 #![forbid(unsafe_code)]
 
+pub mod analytics;
 pub mod cart;
 pub mod catalog;
 mod config;
@@ -34,10 +37,11 @@ pub mod upcast;
 pub use config::Config;
 
 use commerce_platform::messaging::{
-    self, AwsClients, QueueSpec, CART_QUEUE, CATALOG_QUEUE, ORDERS_QUEUE,
+    self, AwsClients, QueueSpec, ANALYTICS_QUEUE, CART_QUEUE, CATALOG_QUEUE, ORDERS_QUEUE,
 };
 use commerce_platform::{retry_until_ready, Shutdown};
 
+use analytics::AnalyticsProjector;
 use cart::{CartKeys, CartProjector};
 use catalog::{CatalogKeys, CatalogProjector};
 use consumer::SqsConsumer;
@@ -112,9 +116,27 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .run(shutdown.clone())
         .await
     };
-    let (catalog, cart, orders): (anyhow::Result<()>, anyhow::Result<()>, anyhow::Result<()>) =
-        tokio::join!(catalog, cart, orders);
-    catalog.and(cart).and(orders)
+    let analytics = async {
+        let Some(queue_url) = queue(&aws, &config, ANALYTICS_QUEUE, &shutdown).await else {
+            return Ok(());
+        };
+        SqsConsumer::new(
+            aws.sqs.clone(),
+            queue_url,
+            AnalyticsProjector::new(pool.clone()),
+            history.clone(),
+            config.consumer.clone(),
+        )
+        .run(shutdown.clone())
+        .await
+    };
+    let (catalog, cart, orders, analytics): (
+        anyhow::Result<()>,
+        anyhow::Result<()>,
+        anyhow::Result<()>,
+        anyhow::Result<()>,
+    ) = tokio::join!(catalog, cart, orders, analytics);
+    catalog.and(cart).and(orders).and(analytics)
 }
 
 /// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).

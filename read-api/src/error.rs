@@ -9,6 +9,10 @@ pub enum ReadError {
     /// A parameter outside the bounds the document states for it (422 `invalid-value`).
     #[error("{0}")]
     Invalid(String),
+    /// Parameters each within their bounds that together break a rule the document cannot state,
+    /// such as a range that ends before it starts (422 `rule-violation`).
+    #[error("{0}")]
+    RuleViolation(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -48,6 +52,7 @@ impl IntoResponse for ReadError {
         let problem = match &self {
             ReadError::Malformed(d) => Problem::bad_request(d),
             ReadError::Invalid(d) => Problem::invalid_value(d),
+            ReadError::RuleViolation(d) => Problem::unprocessable(d),
             ReadError::NotFound(d) => Problem::not_found(d),
             ReadError::Forbidden(d) => Problem::forbidden(d),
             ReadError::VersionNotReached(d) => Problem::new(

@@ -7,8 +7,11 @@
 //! - `carts`: `GET /v1/carts/{id}` for the cart's customer.
 //! - `orders`: `GET /v1/orders/{id}` and `GET /v1/orders` for customers, vendors and admins.
 //! - `catalog`: `GET /v1/catalog/products` (filters, cursor pages) and `GET /v1/catalog/products/{id}`.
+//! - `events`: `GET /v1/events`, the global event stream for analysts and ops.
+//! - `analytics`: `GET /v1/analytics/sales` and `/v1/analytics/funnel` for analysts and admins.
 #![forbid(unsafe_code)]
 
+mod analytics;
 mod carts;
 mod catalog;
 mod config;
@@ -66,7 +69,9 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         carts::get_cart,
         orders::get_order,
         orders::list_orders,
-        events::list_events
+        events::list_events,
+        analytics::sales,
+        analytics::funnel
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
@@ -74,7 +79,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "catalog", description = "Published products"),
         (name = "carts", description = "A customer's cart"),
         (name = "orders", description = "Orders, for their customer and their vendors"),
-        (name = "events", description = "The global event stream, for analysts and ops")
+        (name = "events", description = "The global event stream, for analysts and ops"),
+        (name = "analytics", description = "Sales and the funnel, for analysts and admins")
     )
 )]
 pub struct ApiDoc;
@@ -88,6 +94,8 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{id}", get(orders::get_order))
         .route("/v1/events", get(events::list_events))
+        .route("/v1/analytics/sales", get(analytics::sales))
+        .route("/v1/analytics/funnel", get(analytics::funnel))
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),

@@ -1,0 +1,49 @@
+-- The analytics model: facts, one row per order line sold or refunded and per funnel step, from
+-- which every figure (sales by day, vendor, product or category; the funnel) is summed when read.
+-- Rows are keyed by what they record, so counting an order twice is impossible by construction;
+-- the projector also keeps a per-aggregate checkpoint, written in the same statement, so events
+-- apply in order, once.
+CREATE TABLE read.analytics_checkpoints (
+    aggregate_type text   NOT NULL,
+    aggregate_id   text   NOT NULL,
+    -- The last sequence applied.
+    version        bigint NOT NULL,
+    PRIMARY KEY (aggregate_type, aggregate_id)
+);
+
+-- A line of an order, counted as sold on the UTC day its order was confirmed (the payment
+-- captured), and as refunded on the day an order cancelled after confirmation was cancelled.
+CREATE TABLE read.sales_lines (
+    order_id     uuid   NOT NULL,
+    product_id   uuid   NOT NULL,
+    -- `sale` or `refund`.
+    kind         text   NOT NULL CHECK (kind IN ('sale', 'refund')),
+    vendor_id    uuid   NOT NULL,
+    day          date   NOT NULL,
+    currency     text   NOT NULL,
+    units        bigint NOT NULL,
+    amount_minor bigint NOT NULL,
+    PRIMARY KEY (order_id, product_id, kind)
+);
+CREATE INDEX sales_lines_by_day ON read.sales_lines (day);
+CREATE INDEX sales_lines_by_vendor ON read.sales_lines (vendor_id, day);
+
+-- What sales are grouped by that lines do not carry: each product's title and category (sales
+-- follow a product's category as it is now).
+CREATE TABLE read.analytics_products (
+    product_id uuid PRIMARY KEY,
+    vendor_id  uuid NOT NULL,
+    title      text NOT NULL,
+    category   text NOT NULL
+);
+
+-- The funnel: each cart created and checked out, each order paid (confirmed) and cancelled, on
+-- the UTC day it happened.
+CREATE TABLE read.funnel_steps (
+    subject_id uuid NOT NULL,
+    -- `cart_created`, `cart_checked_out`, `order_paid` or `order_cancelled`.
+    step       text NOT NULL,
+    day        date NOT NULL,
+    PRIMARY KEY (subject_id, step)
+);
+CREATE INDEX funnel_steps_by_day ON read.funnel_steps (day, step);
