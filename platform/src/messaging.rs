@@ -77,12 +77,12 @@ pub const ORDERS_QUEUE: QueueSpec = QueueSpec {
     event_types: &[],
 };
 
-/// The analytics projector's queue: orders (sales), carts (the funnel) and products (their
-/// categories). Every event of those aggregates, not only the counted ones: the projector
+/// The analytics projector's queue: orders (sales), carts (the funnel), products (their
+/// categories) and stock (vendors' low-stock alerts). Every event of those aggregates, not only the counted ones: the projector
 /// checks each aggregate's sequence, and a filtered stream would look like gaps.
 pub const ANALYTICS_QUEUE: QueueSpec = QueueSpec {
     name: "analytics",
-    aggregate_types: &["Order", "Cart", "Product"],
+    aggregate_types: &["Order", "Cart", "Product", "Inventory"],
     event_types: &[],
 };
 

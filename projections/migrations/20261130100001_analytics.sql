@@ -47,3 +47,12 @@ CREATE TABLE read.funnel_steps (
     PRIMARY KEY (subject_id, step)
 );
 CREATE INDEX funnel_steps_by_day ON read.funnel_steps (day, step);
+
+-- Each product's units available now, for vendors' low-stock alerts (every stock event carries
+-- the count after it).
+CREATE TABLE read.stock_levels (
+    product_id uuid   PRIMARY KEY,
+    vendor_id  uuid   NOT NULL,
+    available  bigint NOT NULL
+);
+CREATE INDEX stock_levels_by_vendor ON read.stock_levels (vendor_id, available);

@@ -6,6 +6,7 @@
 //!   revenue counts only paid orders, net of refunds, each day's figures final once the day ends.
 //! - A **funnel step** per cart created and checked out, per order paid and cancelled.
 //! - Each product's title and category (from `ProductCreated`), for grouping by category.
+//! - Each product's units available (from every stock event), for vendors' low-stock alerts.
 //!
 //! Each event's facts and the aggregate's checkpoint are written by one statement: all or
 //! nothing, and only if the event is the next one of its aggregate.
@@ -14,9 +15,11 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use chrono::NaiveDate;
 use commerce_domain::cart::CartEvent;
+use commerce_domain::inventory::InventoryEvent;
 use commerce_domain::order::{OrderEvent, OrderStatus, PricedLine};
 use commerce_domain::product::ProductEvent;
 use commerce_platform::envelope::EventEnvelope;
+use commerce_platform::messaging::ANALYTICS_QUEUE;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -70,6 +73,8 @@ struct Facts {
     steps: Vec<(Uuid, FunnelStep)>,
     /// Product id, vendor id, title, category.
     product: Option<(Uuid, Uuid, String, String)>,
+    /// Product id, vendor id, units available.
+    stock: Option<(Uuid, Uuid, i64)>,
 }
 
 /// The lines of an order by product (a product on two lines counts once, its units and amounts
@@ -103,6 +108,11 @@ const COUNTED: &[(&str, &str)] = &[
     ("Cart", "CartCreated"),
     ("Cart", "CartCheckedOut"),
     ("Product", "ProductCreated"),
+    ("Inventory", "StockReceived"),
+    ("Inventory", "StockReserved"),
+    ("Inventory", "StockReleased"),
+    ("Inventory", "StockCommitted"),
+    ("Inventory", "StockReturned"),
 ];
 
 /// The facts `envelope` adds; none for the events analytics does not count.
@@ -164,6 +174,46 @@ fn facts_of(envelope: &EventEnvelope) -> anyhow::Result<Facts> {
                 ));
             }
         }
+        "Inventory" => {
+            let (product_id, vendor_id, available) =
+                match crate::upcast::read_event::<InventoryEvent>(envelope)? {
+                    InventoryEvent::StockReceived {
+                        product_id,
+                        vendor_id,
+                        available,
+                        ..
+                    }
+                    | InventoryEvent::StockReserved {
+                        product_id,
+                        vendor_id,
+                        available,
+                        ..
+                    }
+                    | InventoryEvent::StockReleased {
+                        product_id,
+                        vendor_id,
+                        available,
+                        ..
+                    }
+                    | InventoryEvent::StockCommitted {
+                        product_id,
+                        vendor_id,
+                        available,
+                        ..
+                    }
+                    | InventoryEvent::StockReturned {
+                        product_id,
+                        vendor_id,
+                        available,
+                        ..
+                    } => (product_id, vendor_id, available),
+                };
+            facts.stock = Some((
+                product_id.0,
+                vendor_id.0,
+                i64::try_from(available).unwrap_or(i64::MAX),
+            ));
+        }
         _ => {}
     }
     Ok(facts)
@@ -171,7 +221,8 @@ fn facts_of(envelope: &EventEnvelope) -> anyhow::Result<Facts> {
 
 /// Advances the aggregate's checkpoint to `$3` if it is the next sequence (`$3 = 1` and no
 /// checkpoint, or the checkpoint at `$3 - 1`), and only then writes the event's facts, all on
-/// the UTC day `$4`: sales lines (`$5`..`$11`), funnel steps (`$12`, `$13`), a product (`$14`..`$17`).
+/// the UTC day `$4`: sales lines (`$5`..`$11`), funnel steps (`$12`, `$13`), a product
+/// (`$14`..`$17`), a stock level (`$18`..`$20`).
 const RECORD: &str = "\
     WITH advanced AS ( \
       INSERT INTO read.analytics_checkpoints (aggregate_type, aggregate_id, version) \
@@ -200,10 +251,16 @@ const RECORD: &str = "\
       SELECT * FROM UNNEST($14::uuid[], $15::uuid[], $16::text[], $17::text[]) \
       WHERE EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT (product_id) DO UPDATE SET vendor_id = EXCLUDED.vendor_id, \
-        title = EXCLUDED.title, category = EXCLUDED.category) \
+        title = EXCLUDED.title, category = EXCLUDED.category), \
+    stock AS ( \
+      INSERT INTO read.stock_levels (product_id, vendor_id, available) \
+      SELECT * FROM UNNEST($18::uuid[], $19::uuid[], $20::bigint[]) \
+      WHERE EXISTS (SELECT 1 FROM advanced) \
+      ON CONFLICT (product_id) DO UPDATE SET vendor_id = EXCLUDED.vendor_id, \
+        available = EXCLUDED.available) \
     SELECT count(*) FROM advanced";
 
-/// Projects Order, Cart and Product events into the analytics facts.
+/// Projects Order, Cart, Product and Inventory events into the analytics facts.
 pub struct AnalyticsProjector {
     pool: PgPool,
 }
@@ -248,6 +305,9 @@ impl AnalyticsProjector {
             .bind(product.clone().map(|p| p.1).collect::<Vec<_>>())
             .bind(product.clone().map(|p| p.2.as_str()).collect::<Vec<_>>())
             .bind(product.map(|p| p.3.as_str()).collect::<Vec<_>>())
+            .bind(facts.stock.iter().map(|s| s.0).collect::<Vec<_>>())
+            .bind(facts.stock.iter().map(|s| s.1).collect::<Vec<_>>())
+            .bind(facts.stock.iter().map(|s| s.2).collect::<Vec<_>>())
             .fetch_one(&self.pool)
             .await?;
         if advanced == 1 {
@@ -299,16 +359,18 @@ impl LineColumns {
     }
 }
 
+/// Whether the model counts this aggregate type's events: those its queue delivers.
+fn counts_aggregate(aggregate_type: &str) -> bool {
+    ANALYTICS_QUEUE.aggregate_types.contains(&aggregate_type)
+}
+
 impl Projector for AnalyticsProjector {
     fn name(&self) -> &'static str {
         "analytics"
     }
 
     async fn apply(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
-        if !matches!(
-            envelope.aggregate_type.as_str(),
-            "Order" | "Cart" | "Product"
-        ) {
+        if !counts_aggregate(&envelope.aggregate_type) {
             return Ok(Outcome::Duplicate);
         }
         let facts = facts_of(envelope)
@@ -319,10 +381,7 @@ impl Projector for AnalyticsProjector {
 
     /// Advances the checkpoint without adding facts.
     async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
-        if !matches!(
-            envelope.aggregate_type.as_str(),
-            "Order" | "Cart" | "Product"
-        ) {
+        if !counts_aggregate(&envelope.aggregate_type) {
             return Ok(Outcome::Duplicate);
         }
         self.record(envelope, &Facts::default()).await

@@ -67,6 +67,15 @@ pub struct Amount {
     currency: String,
 }
 
+impl Amount {
+    pub(crate) fn new(amount_minor: i64, currency: &str) -> Self {
+        Self {
+            amount_minor,
+            currency: currency.to_owned(),
+        }
+    }
+}
+
 /// One group's sales in one currency. Revenue counts the lines of orders paid (confirmed) in the
 /// range; refunds, the lines of orders cancelled in the range after they were paid.
 #[derive(Debug, Serialize, ToSchema)]
@@ -131,7 +140,7 @@ fn require_analyst(claims: &Claims) -> Result<(), ReadError> {
 }
 
 /// The range asked for, defaults filled, checked.
-fn day_range(
+pub(crate) fn day_range(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<(NaiveDate, NaiveDate), ReadError> {

@@ -9,6 +9,7 @@
 //! - `catalog`: `GET /v1/catalog/products` (filters, cursor pages) and `GET /v1/catalog/products/{id}`.
 //! - `events`: `GET /v1/events`, the global event stream for analysts and ops.
 //! - `analytics`: `GET /v1/analytics/sales` and `/v1/analytics/funnel` for analysts and admins.
+//! - `dashboard`: `GET /v1/vendors/{vendor_id}/dashboard`, a vendor's own figures.
 #![forbid(unsafe_code)]
 
 mod analytics;
@@ -16,6 +17,7 @@ mod carts;
 mod catalog;
 mod config;
 mod consistency;
+mod dashboard;
 mod error;
 mod events;
 mod orders;
@@ -71,7 +73,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         orders::list_orders,
         events::list_events,
         analytics::sales,
-        analytics::funnel
+        analytics::funnel,
+        dashboard::vendor_dashboard
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
@@ -80,7 +83,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "carts", description = "A customer's cart"),
         (name = "orders", description = "Orders, for their customer and their vendors"),
         (name = "events", description = "The global event stream, for analysts and ops"),
-        (name = "analytics", description = "Sales and the funnel, for analysts and admins")
+        (name = "analytics", description = "Sales, the funnel and vendors' dashboards")
     )
 )]
 pub struct ApiDoc;
@@ -96,6 +99,10 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/events", get(events::list_events))
         .route("/v1/analytics/sales", get(analytics::sales))
         .route("/v1/analytics/funnel", get(analytics::funnel))
+        .route(
+            "/v1/vendors/{vendor_id}/dashboard",
+            get(dashboard::vendor_dashboard),
+        )
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),

@@ -41,7 +41,7 @@ variable "queues" {
     catalog      = { aggregate_types = ["Product", "Inventory"] }
     cart         = { aggregate_types = ["Cart"] }
     orders       = { aggregate_types = ["Order"] }
-    analytics    = { aggregate_types = ["Order", "Cart", "Product"] }
+    analytics    = { aggregate_types = ["Order", "Cart", "Product", "Inventory"] }
     "order-saga" = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled"] }
   }
 

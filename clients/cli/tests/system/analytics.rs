@@ -310,7 +310,171 @@ async fn every_sales_and_funnel_figure_equals_the_one_computed_from_the_events()
         .map(|r| r["key"].as_str().expect("key"))
         .collect();
     assert_eq!(keys, [atlas.to_string()]);
+
+    // North's dashboard, as North reads it: net of the refund, by day, its products, its stock.
+    // Stock events of other aggregates may still be on their way: until the two agree.
+    let fields = [
+        "orders",
+        "units",
+        "revenue",
+        "refunds",
+        "by_day",
+        "top_products",
+        "stock_alerts",
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let served = loop {
+        let (status, served) = system
+            .read(
+                &format!("/v1/vendors/{north}/dashboard?{range}&low_stock=1000"),
+                &north_token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{served}");
+        let dashboard = vendor_dashboard(&system, north).await;
+        if fields.iter().all(|f| served[f] == dashboard[f]) {
+            break served;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{served:#} != {dashboard:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(served["currency"], "EUR");
+    // The script's own arithmetic: 2 books and a toy shipped, a book refunded, 2 toys paid.
+    assert_eq!(served["revenue"]["amount_minor"], 2 * 1250 + 990 + 2 * 990);
+    assert_eq!(served["units"], 2 + 1 + 2);
+    assert_eq!(served["orders"], 3);
+    assert_eq!(served["by_day"].as_array().map(Vec::len), Some(3));
+
+    // Tenant isolation: North never reads South's; analysts and admins read any.
+    let (status, problem) = system
+        .read(&format!("/v1/vendors/{south}/dashboard"), &north_token)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    for token in [&analyst, &system.token(Role::Admin, None)] {
+        let (status, served) = system
+            .read(&format!("/v1/vendors/{south}/dashboard?{range}"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{served}");
+        assert_eq!(served["vendor_id"], south.to_string());
+        assert_eq!(
+            served["revenue"]["amount_minor"], 4500,
+            "the refunded atlas nets out"
+        );
+    }
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let (status, _) = system
+        .read(&format!("/v1/vendors/{north}/dashboard"), &customer)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     system.stop().await;
+}
+
+/// `vendor`'s dashboard over yesterday to tomorrow, computed from the stored events: net units
+/// and revenue per day and product, paid orders, and each product's last stock count.
+async fn vendor_dashboard(system: &TestSystem, vendor: Uuid) -> Value {
+    let rows: Vec<(String, DateTime<Utc>, Value)> = sqlx::query_as(
+        "SELECT event_type, occurred_at, payload FROM es.events ORDER BY global_position",
+    )
+    .fetch_all(&system.pool)
+    .await
+    .expect("events");
+    let vendor = vendor.to_string();
+    let today = Utc::now().date_naive();
+    let days: Vec<String> = [
+        today.checked_sub_days(Days::new(1)).expect("yesterday"),
+        today,
+        today.checked_add_days(Days::new(1)).expect("tomorrow"),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let mut per_day: BTreeMap<String, (std::collections::BTreeSet<String>, i64, i64)> = days
+        .iter()
+        .map(|d| (d.clone(), Default::default()))
+        .collect();
+    let mut per_product: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut titles = BTreeMap::new();
+    let mut stock: BTreeMap<String, i64> = BTreeMap::new();
+    let (mut orders, mut refunds) = (std::collections::BTreeSet::new(), 0);
+    for (event_type, at, payload) in &rows {
+        let data = &payload["data"];
+        match event_type.as_str() {
+            "ProductCreated" if data["vendor_id"] == vendor.as_str() => {
+                titles.insert(
+                    data["product_id"].as_str().expect("id").to_owned(),
+                    data["title"].clone(),
+                );
+            }
+            "StockReceived" | "StockReserved" | "StockReleased" | "StockCommitted"
+            | "StockReturned"
+                if data["vendor_id"] == vendor.as_str() =>
+            {
+                stock.insert(
+                    data["product_id"].as_str().expect("id").to_owned(),
+                    data["available"].as_i64().expect("available"),
+                );
+            }
+            "OrderConfirmed" | "OrderCancelled" => {
+                let sign = if event_type == "OrderConfirmed" {
+                    1
+                } else if matches!(
+                    data["previous_status"].as_str(),
+                    Some("confirmed" | "shipped")
+                ) {
+                    -1
+                } else {
+                    continue;
+                };
+                let order = data["order_id"].as_str().expect("order").to_owned();
+                for line in data["lines"].as_array().expect("lines") {
+                    if line["vendor_id"] != vendor.as_str() {
+                        continue;
+                    }
+                    let units = sign * line["quantity"].as_i64().expect("quantity");
+                    let amount =
+                        sign * line["line_total"]["amount_minor"].as_i64().expect("amount");
+                    let day = per_day.entry(at.date_naive().to_string()).or_default();
+                    if sign > 0 {
+                        day.0.insert(order.clone());
+                        orders.insert(order.clone());
+                    } else {
+                        refunds -= amount;
+                    }
+                    day.1 += units;
+                    day.2 += amount;
+                    let product = per_product
+                        .entry(line["product_id"].as_str().expect("product").to_owned())
+                        .or_default();
+                    product.0 += units;
+                    product.1 += amount;
+                }
+            }
+            _ => {}
+        }
+    }
+    let money = |amount: i64| json!({"amount_minor": amount, "currency": "EUR"});
+    let mut top: Vec<(String, (i64, i64))> = per_product.into_iter().collect();
+    top.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then(a.0.cmp(&b.0)));
+    let mut alerts: Vec<(String, i64)> = stock.into_iter().collect();
+    alerts.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    json!({
+        "orders": orders.len(),
+        "units": per_day.values().map(|d| d.1).sum::<i64>(),
+        "revenue": money(per_day.values().map(|d| d.2).sum()),
+        "refunds": money(refunds),
+        "by_day": per_day.iter().map(|(day, (orders, units, revenue))| json!({
+            "day": day, "revenue": money(*revenue), "orders": orders.len(), "units": units,
+        })).collect::<Vec<_>>(),
+        "top_products": top.iter().take(5).map(|(id, (units, revenue))| json!({
+            "product_id": id, "title": titles[id], "units": units, "revenue": money(*revenue),
+        })).collect::<Vec<_>>(),
+        "stock_alerts": alerts.iter().map(|(id, available)| json!({
+            "product_id": id, "title": titles[id], "available": available,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 #[tokio::test]

@@ -229,18 +229,22 @@ async fn commerce_events_replay_writes_every_event_as_a_json_line_as_the_read_on
     for label in ["a", "b", "c"] {
         probe(&system, label).await;
     }
+    // Run off the test's runtime: the services run on it, and one blocked in the middle of a
+    // transaction would hold the stream's horizon back for as long as the replay waits.
     let replay = |args: &[&str]| {
-        let output = system
-            .commerce()
-            .args(["events", "replay"])
-            .args(args)
-            .output()
-            .expect("run commerce events replay");
-        assert!(output.status.success(), "{output:?}");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
-            .collect::<Vec<_>>()
+        let mut command = system.commerce();
+        command.args(["events", "replay"]).args(args);
+        async move {
+            let output = tokio::task::spawn_blocking(move || command.output())
+                .await
+                .expect("join")
+                .expect("run commerce events replay");
+            assert!(output.status.success(), "{output:?}");
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+                .collect::<Vec<_>>()
+        }
     };
     let expected: i64 = sqlx::query_scalar("SELECT count(*) FROM es.events")
         .fetch_one(&system.pool)
@@ -248,24 +252,24 @@ async fn commerce_events_replay_writes_every_event_as_a_json_line_as_the_read_on
         .expect("count");
     // Another test's open transaction may hold the horizon back a moment.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let mut everything = replay(&[]);
+    let mut everything = replay(&[]).await;
     while (everything.len() as i64) < expected && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        everything = replay(&[]);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        everything = replay(&[]).await;
     }
     assert_eq!(everything.len() as i64, expected);
-    let probes = replay(&["--aggregate-type", "Probe"]);
+    let probes = replay(&["--aggregate-type", "Probe"]).await;
     let labels: Vec<&str> = probes
         .iter()
         .filter_map(|e| e["payload"]["label"].as_str())
         .collect();
     assert_eq!(labels, ["a", "b", "c"]);
     let first = probes[0]["global_position"].as_i64().expect("position");
-    let after_first = replay(&["--aggregate-type", "Probe", "--after", &first.to_string()]);
+    let after_first = replay(&["--aggregate-type", "Probe", "--after", &first.to_string()]).await;
     assert_eq!(after_first, probes[1..]);
-    let published = replay(&["--event-type", "ProductPublished", "--event-type", "Probed"]);
+    let published = replay(&["--event-type", "ProductPublished", "--event-type", "Probed"]).await;
     assert_eq!(published.len(), 4);
-    let none = replay(&["--to", "2000-01-01"]);
+    let none = replay(&["--to", "2000-01-01"]).await;
     assert!(none.is_empty());
 
     // The reader's role reads events and nothing else, and writes nothing.

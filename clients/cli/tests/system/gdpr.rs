@@ -44,16 +44,23 @@ async fn order_reaching(system: &TestSystem, order: Uuid, ready: impl Fn(&Value)
     }
 }
 
-/// `commerce …` with the test stack's settings; its standard output.
-fn commerce(system: &TestSystem, args: &[&str]) -> String {
-    let output = system.commerce().args(args).output().expect("run commerce");
+/// `commerce …` with the test stack's settings; its standard output. Run off the test's runtime,
+/// where the services run: one blocked mid-transaction would hold the replay's horizon back.
+async fn commerce(system: &TestSystem, args: &[&str]) -> String {
+    let mut command = system.commerce();
+    command.args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run commerce");
     assert!(output.status.success(), "{output:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// The `OrderPlaced` of `order` as `commerce events replay` gives it.
-fn replayed_placement(system: &TestSystem, order: Uuid) -> Value {
+async fn replayed_placement(system: &TestSystem, order: Uuid) -> Value {
     commerce(system, &["events", "replay", "--event-type", "OrderPlaced"])
+        .await
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
         .find(|event| event["aggregate_id"] == order.to_string())
@@ -102,12 +109,12 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
         let doc = order_reaching(&system, order, |_| true).await;
         assert_eq!(doc["shipping_address"], shipping_address());
         assert_eq!(
-            replayed_placement(&system, order)["payload"]["data"]["shipping_address"],
+            replayed_placement(&system, order).await["payload"]["data"]["shipping_address"],
             shipping_address()
         );
     }
 
-    let forgotten = commerce(&system, &["gdpr", "forget", &ada.to_string(), "--json"]);
+    let forgotten = commerce(&system, &["gdpr", "forget", &ada.to_string(), "--json"]).await;
     let forgotten: Value = serde_json::from_str(&forgotten).expect("JSON");
     assert_eq!(forgotten["keys_deleted"], 1);
     assert_eq!(forgotten["documents_erased"], 1);
@@ -122,7 +129,7 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
     assert!(doc.get("personal_data_erased").is_none(), "{doc}");
 
     // Replay, over the CLI and over HTTP: erased for Ada, every other field as it was.
-    let placement = replayed_placement(&system, ada_order);
+    let placement = replayed_placement(&system, ada_order).await;
     assert_eq!(
         placement["payload"]["data"]["shipping_address"],
         json!({"$erased": true})
@@ -133,7 +140,7 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
     );
     assert_eq!(placement["payload"]["data"]["total"]["amount_minor"], 1200);
     assert_eq!(
-        replayed_placement(&system, grace_order)["payload"]["data"]["shipping_address"],
+        replayed_placement(&system, grace_order).await["payload"]["data"]["shipping_address"],
         shipping_address()
     );
     let analyst = system.token(Role::Analyst, None);
@@ -168,7 +175,7 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
     assert_eq!(doc["personal_data_erased"], true);
 
     // A rebuilt orders model erases her too, and keeps Grace's address.
-    let rebuilt = commerce(&system, &["projections", "rebuild", "orders"]);
+    let rebuilt = commerce(&system, &["projections", "rebuild", "orders"]).await;
     assert!(
         rebuilt.contains("orders rebuilt into generation 2"),
         "{rebuilt}"
@@ -181,10 +188,9 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
     assert_eq!(doc["shipping_address"], shipping_address());
 
     // Asking again is harmless; and what Ada orders after her request is hers to see again.
-    let again: Value = serde_json::from_str(&commerce(
-        &system,
-        &["gdpr", "forget", &ada.to_string(), "--json"],
-    ))
+    let again: Value = serde_json::from_str(
+        &commerce(&system, &["gdpr", "forget", &ada.to_string(), "--json"]).await,
+    )
     .expect("JSON");
     assert_eq!(again["keys_deleted"], 0);
     assert_eq!(again["documents_erased"], 0);
@@ -249,7 +255,8 @@ async fn personal_data_stored_in_clear_by_an_older_version_is_sealed_and_then_fo
     drop(transaction);
 
     let sealed: Value =
-        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"])).expect("JSON");
+        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"]).await)
+            .expect("JSON");
     assert!(
         sealed["events_sealed"].as_u64().is_some_and(|n| n >= 1),
         "{sealed}"
@@ -262,17 +269,18 @@ async fn personal_data_stored_in_clear_by_an_older_version_is_sealed_and_then_fo
     assert!(!stored.to_string().contains("Babbage"), "{stored}");
     assert_eq!(stored["data"]["order_id"], payload["data"]["order_id"]);
     let again: Value =
-        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"])).expect("JSON");
+        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"]).await)
+            .expect("JSON");
     assert_eq!(again["events_sealed"], 0, "nothing is sealed twice");
 
     // Replay opens it as it was stored (then upcast by readers); forgetting erases it.
     assert_eq!(
-        replayed_placement(&system, order)["payload"]["data"]["shipping_address"],
+        replayed_placement(&system, order).await["payload"]["data"]["shipping_address"],
         payload["data"]["shipping_address"]
     );
-    commerce(&system, &["gdpr", "forget", &customer.to_string()]);
+    commerce(&system, &["gdpr", "forget", &customer.to_string()]).await;
     assert_eq!(
-        replayed_placement(&system, order)["payload"]["data"]["shipping_address"],
+        replayed_placement(&system, order).await["payload"]["data"]["shipping_address"],
         json!({"$erased": true})
     );
     system.stop().await;

@@ -148,6 +148,7 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/events", "get"),
                 ("/v1/analytics/sales", "get"),
                 ("/v1/analytics/funnel", "get"),
+                ("/v1/vendors/{vendor_id}/dashboard", "get"),
             ],
         ),
     ];

@@ -55,7 +55,10 @@ async fn status_shows_the_outbox_relay_queues_sagas_and_models() {
         .iter()
         .filter_map(|q| q["queue"].as_str())
         .collect();
-    assert_eq!(queues, ["catalog", "cart", "orders", "analytics", "order-saga"]);
+    assert_eq!(
+        queues,
+        ["catalog", "cart", "orders", "analytics", "order-saga"]
+    );
     let catalog = &report["queues"][0];
     assert_eq!(catalog["dead_lettered"], 0);
     assert!(
