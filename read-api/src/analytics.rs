@@ -62,9 +62,9 @@ pub struct FunnelParams {
 /// An amount in a currency's minor units.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Amount {
-    amount_minor: i64,
+    pub(crate) amount_minor: i64,
     /// ISO 4217.
-    currency: String,
+    pub(crate) currency: String,
 }
 
 impl Amount {

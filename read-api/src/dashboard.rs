@@ -21,7 +21,7 @@ use crate::error::ReadError;
 use crate::AppState;
 
 /// Products at or below this many units available are alerted on, unless asked otherwise.
-const DEFAULT_LOW_STOCK: i64 = 5;
+pub(crate) const DEFAULT_LOW_STOCK: i64 = 5;
 /// How many products the dashboard ranks.
 const TOP_PRODUCTS: i64 = 5;
 /// How many low-stock alerts it lists, lowest stock first.
@@ -51,55 +51,55 @@ pub struct DashboardParams {
 /// order cancelled later is refunded on the day it was cancelled).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Dashboard {
-    vendor_id: Uuid,
+    pub(crate) vendor_id: Uuid,
     #[schema(value_type = String, format = Date)]
-    from: NaiveDate,
+    pub(crate) from: NaiveDate,
     #[schema(value_type = String, format = Date)]
-    to: NaiveDate,
-    currency: String,
-    revenue: Amount,
-    refunds: Amount,
-    orders: i64,
-    units: i64,
+    pub(crate) to: NaiveDate,
+    pub(crate) currency: String,
+    pub(crate) revenue: Amount,
+    pub(crate) refunds: Amount,
+    pub(crate) orders: i64,
+    pub(crate) units: i64,
     /// Every day of the range, oldest first, zero on days without sales.
-    by_day: Vec<DayFigures>,
+    pub(crate) by_day: Vec<DayFigures>,
     /// The vendor's best products over the range by revenue, at most 5.
-    top_products: Vec<ProductFigures>,
+    pub(crate) top_products: Vec<ProductFigures>,
     /// The vendor's products at or below `low_stock` units available, fewest first, at most 50.
-    stock_alerts: Vec<StockAlert>,
+    pub(crate) stock_alerts: Vec<StockAlert>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DayFigures {
     #[schema(value_type = String, format = Date)]
-    day: NaiveDate,
-    revenue: Amount,
-    orders: i64,
-    units: i64,
+    pub(crate) day: NaiveDate,
+    pub(crate) revenue: Amount,
+    pub(crate) orders: i64,
+    pub(crate) units: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductFigures {
-    product_id: Uuid,
-    title: Option<String>,
-    units: i64,
-    revenue: Amount,
+    pub(crate) product_id: Uuid,
+    pub(crate) title: Option<String>,
+    pub(crate) units: i64,
+    pub(crate) revenue: Amount,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StockAlert {
-    product_id: Uuid,
-    title: Option<String>,
-    available: i64,
+    pub(crate) product_id: Uuid,
+    pub(crate) title: Option<String>,
+    pub(crate) available: i64,
 }
 
 /// The one vendor whose rows a request may read.
 #[derive(Debug, Clone, Copy)]
-struct Tenant(Uuid);
+pub(crate) struct Tenant(Uuid);
 
 impl Tenant {
     /// A vendor reads its own dashboard only; admins and analysts read any.
-    fn of(claims: &Claims, vendor_id: Uuid) -> Result<Self, ReadError> {
+    pub(crate) fn of(claims: &Claims, vendor_id: Uuid) -> Result<Self, ReadError> {
         match claims.role {
             Role::Admin | Role::Analyst => Ok(Tenant(vendor_id)),
             Role::Vendor if claims.vendor_id == Some(vendor_id) => Ok(Tenant(vendor_id)),
@@ -158,7 +158,8 @@ pub async fn vendor_dashboard(
         .map(Json)
 }
 
-async fn load(
+/// The dashboard of `tenant` over `from..=to` (checked), in `currency` or the one it sold most in.
+pub(crate) async fn load(
     state: &AppState,
     Tenant(vendor_id): Tenant,
     from: NaiveDate,

@@ -10,6 +10,7 @@
 //! - `events`: `GET /v1/events`, the global event stream for analysts and ops.
 //! - `analytics`: `GET /v1/analytics/sales` and `/v1/analytics/funnel` for analysts and admins.
 //! - `dashboard`: `GET /v1/vendors/{vendor_id}/dashboard`, a vendor's own figures.
+//! - `vendor_page`: `/vendor/dashboard`, the same as a page with charts, signed in by cookie.
 #![forbid(unsafe_code)]
 
 mod analytics;
@@ -21,12 +22,13 @@ mod dashboard;
 mod error;
 mod events;
 mod orders;
+mod vendor_page;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
@@ -103,6 +105,9 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
             "/v1/vendors/{vendor_id}/dashboard",
             get(dashboard::vendor_dashboard),
         )
+        .route("/vendor/dashboard", get(vendor_page::page))
+        .route("/vendor/session", post(vendor_page::sign_in))
+        .route("/vendor/logout", post(vendor_page::sign_out))
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),

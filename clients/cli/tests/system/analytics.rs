@@ -13,7 +13,12 @@ use uuid::Uuid;
 use crate::support::{shipping_address, TestSystem};
 
 /// A published product of `vendor` in `category` at `price_minor`, with 100 units in stock.
-async fn product(system: &TestSystem, vendor: &str, category: &str, price_minor: i64) -> Uuid {
+pub(crate) async fn product(
+    system: &TestSystem,
+    vendor: &str,
+    category: &str,
+    price_minor: i64,
+) -> Uuid {
     let (status, body) = system
         .command(
             Method::POST,
@@ -42,7 +47,11 @@ async fn product(system: &TestSystem, vendor: &str, category: &str, price_minor:
 
 /// A new customer's order of `lines`, paid with `card`; the customer's token and the order id,
 /// once the saga has finished with it.
-async fn order(system: &TestSystem, lines: &[(Uuid, u32)], card: &str) -> (String, Uuid) {
+pub(crate) async fn order(
+    system: &TestSystem,
+    lines: &[(Uuid, u32)],
+    card: &str,
+) -> (String, Uuid) {
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let cart = system.open_cart(&customer).await;
     for (product, quantity) in lines {
@@ -374,7 +383,7 @@ async fn every_sales_and_funnel_figure_equals_the_one_computed_from_the_events()
 
 /// `vendor`'s dashboard over yesterday to tomorrow, computed from the stored events: net units
 /// and revenue per day and product, paid orders, and each product's last stock count.
-async fn vendor_dashboard(system: &TestSystem, vendor: Uuid) -> Value {
+pub(crate) async fn vendor_dashboard(system: &TestSystem, vendor: Uuid) -> Value {
     let rows: Vec<(String, DateTime<Utc>, Value)> = sqlx::query_as(
         "SELECT event_type, occurred_at, payload FROM es.events ORDER BY global_position",
     )

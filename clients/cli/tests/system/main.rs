@@ -29,3 +29,4 @@ mod store_layout;
 mod storefront;
 mod support;
 mod typed_client;
+mod vendor_page;
