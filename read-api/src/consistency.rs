@@ -162,7 +162,7 @@ impl DocumentChanges {
     /// Returns when the document may have reached `min_version`: a notification names it at that
     /// version or later (or without a version), or some were missed. A change to an older
     /// version wakes nobody: loading it would only find it still too old.
-    async fn next(&mut self, min_version: Option<i64>) {
+    pub(crate) async fn next(&mut self, min_version: Option<i64>) {
         loop {
             match self.feed.recv().await {
                 Ok(change) if change.id == self.id => {

@@ -73,6 +73,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         carts::get_cart,
         orders::get_order,
         orders::list_orders,
+        orders::order_events,
         events::list_events,
         analytics::sales,
         analytics::funnel,
@@ -98,6 +99,7 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/carts/{id}", get(carts::get_cart))
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{id}", get(orders::get_order))
+        .route("/v1/orders/{id}/events", get(orders::order_events))
         .route("/v1/events", get(events::list_events))
         .route("/v1/analytics/sales", get(analytics::sales))
         .route("/v1/analytics/funnel", get(analytics::funnel))

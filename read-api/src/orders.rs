@@ -1,6 +1,11 @@
-//! `GET /v1/orders/{id}` and `GET /v1/orders` over the Postgres orders model.
+//! `GET /v1/orders/{id}` and `GET /v1/orders` over the Postgres orders model, and
+//! `GET /v1/orders/{id}/events`, an order's status changes as Server-Sent Events.
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::openapi::CommonFailures;
@@ -13,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::catalog::GetParams;
-use crate::consistency::{requested_min_version, wait_for_readable_woken, Access};
+use crate::consistency::{requested_min_version, wait_for_readable_woken, Access, DocumentChanges};
 use crate::error::ReadError;
 use crate::AppState;
 
@@ -201,6 +206,168 @@ fn as_seen_by(who: &Visibility, mut order: OrderDocument) -> Result<OrderDocumen
         order.total.amount_minor = minor;
     }
     Ok(order)
+}
+
+/// How long one event stream stays open before the server ends it; a client reconnects with
+/// `Last-Event-ID` and misses nothing.
+const STREAM_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// How often a stream re-reads the order without a notification (the notification feed may be
+/// down, or a notification lost).
+const STREAM_RECHECK: Duration = Duration::from_secs(5);
+
+/// One status change as an event stream sends it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusEvent {
+    order_id: Uuid,
+    /// `pending`, `confirmed`, `cancelled` or `shipped`.
+    status: String,
+    at: chrono::DateTime<chrono::Utc>,
+    /// Why it was cancelled, on `cancelled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancel_reason: Option<String>,
+}
+
+/// What an open stream has sent and still has to.
+struct OrderStream {
+    state: AppState,
+    order_id: Uuid,
+    changes: Option<DocumentChanges>,
+    /// Status changes sent so far (the next event's id is this plus one).
+    sent: usize,
+    queued: std::collections::VecDeque<Event>,
+    /// The order reached a status after which nothing changes.
+    finished: bool,
+    closes_at: tokio::time::Instant,
+}
+
+impl OrderStream {
+    /// Queues every status change of `order` not sent yet; finished after a final one.
+    fn queue_changes(&mut self, order: &OrderDocument) {
+        for (index, change) in order.status_history.iter().enumerate().skip(self.sent) {
+            let event = StatusEvent {
+                order_id: order.order_id,
+                status: change.status.clone(),
+                at: change.at,
+                cancel_reason: (change.status == "cancelled")
+                    .then(|| order.cancel_reason.clone())
+                    .flatten(),
+            };
+            match Event::default()
+                .event("status")
+                .id((index + 1).to_string())
+                .json_data(&event)
+            {
+                Ok(event) => self.queued.push_back(event),
+                Err(error) => tracing::error!(%error, "a status event did not serialise"),
+            }
+            self.sent = index + 1;
+            if matches!(change.status.as_str(), "cancelled" | "shipped") {
+                self.finished = true;
+            }
+        }
+    }
+
+    /// The next event: queued, or after the order changes; `None` once finished or too old.
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        loop {
+            if let Some(event) = self.queued.pop_front() {
+                return Some((Ok(event), self));
+            }
+            if self.finished || tokio::time::Instant::now() >= self.closes_at {
+                return None;
+            }
+            let wait = async {
+                match &mut self.changes {
+                    Some(changes) => changes.next(None).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let _ = tokio::time::timeout(STREAM_RECHECK, wait).await;
+            match load_order(&self.state, self.order_id).await {
+                Ok(Some(order)) => self.queue_changes(&order),
+                Ok(None) => {}
+                // The read model store is away: keep the stream, try again at the next recheck.
+                Err(error) => {
+                    tracing::warn!(%error, order_id = %self.order_id, "order stream could not read the order")
+                }
+            }
+        }
+    }
+}
+
+/// The order's status changes as Server-Sent Events (`text/event-stream`), for those who may
+/// read the order: every change so far at once, then each as it happens. Each event is
+/// `event: status`, `id: n` (the n-th status of the order), `data: {order_id, status, at,
+/// cancel_reason}`. The stream ends after `cancelled` or `shipped`, or after 30 minutes; a client
+/// that reconnects with `Last-Event-ID: n` gets the changes after the n-th. A comment is sent every
+/// 15 s to keep idle connections open.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}/events",
+    tag = "orders",
+    params(("id" = Uuid, Path, description = "The order")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The event stream (`text/event-stream`); each event's data is a StatusEvent", body = StatusEvent, content_type = "text/event-stream"),
+        (status = 400, description = "Malformed order id or Last-Event-ID", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or not one the caller may read (an order just placed is waited for up to 2 s)", body = Problem, content_type = "application/problem+json"),
+        CommonFailures
+    )
+)]
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub async fn order_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated(claims): Authenticated,
+    headers: HeaderMap,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, ReadError> {
+    let id = commerce_platform::http::path_id(&id, "order id").map_err(ReadError::Malformed)?;
+    let who = visibility(&claims)?;
+    let already_seen = match headers.get("last-event-id") {
+        None => 0,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .ok_or_else(|| {
+                ReadError::Malformed(
+                    "Last-Event-ID must be the id of an event of this stream (a whole number)"
+                        .into(),
+                )
+            })?,
+    };
+    // Subscribed before the first read, so a change in between still wakes the stream.
+    let changes = state.order_changes.subscribe(id);
+    // An order just placed may not be projected yet: waited for like a read at version 1.
+    let order = wait_for_readable_woken(
+        state.min_version_wait,
+        Some(1),
+        |o: &OrderDocument| o.version,
+        |o| who.access(o),
+        || load_order(&state, id),
+        state.order_changes.subscribe(id),
+    )
+    .await
+    .map_err(|error| match error {
+        ReadError::VersionNotReached(_) => {
+            ReadError::NotFound(format!("no order {id} that you may read"))
+        }
+        other => other,
+    })?
+    .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))?;
+    let mut stream = OrderStream {
+        state: state.clone(),
+        order_id: id,
+        changes,
+        sent: already_seen,
+        queued: Default::default(),
+        finished: false,
+        closes_at: tokio::time::Instant::now() + STREAM_LIFETIME,
+    };
+    stream.queue_changes(&order);
+    let events = futures::stream::unfold(stream, OrderStream::next);
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 async fn load_order(state: &AppState, id: Uuid) -> Result<Option<OrderDocument>, ReadError> {

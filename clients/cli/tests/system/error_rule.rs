@@ -238,6 +238,7 @@ fn table() -> Vec<Row> {
             "2.5",
             &["min_version", "at least 1", "got 0"],
         ),
+        row(Read, Method::GET, "/v1/orders/{id}/events", Customer),
         row(Read, Method::GET, "/v1/orders", Customer).query(
             "limit",
             "101",

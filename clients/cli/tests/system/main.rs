@@ -14,6 +14,7 @@ mod event_stream;
 mod gdpr;
 mod idempotency;
 mod operations;
+mod order_events;
 mod order_saga;
 mod outages;
 mod outbox_retention;
