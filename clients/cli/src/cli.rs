@@ -278,6 +278,27 @@ pub enum LoadgenCommand {
         #[arg(long, default_value_t = 1)]
         rounds: usize,
     },
+    /// Carts created at a steady rate against the running stack, each timed from accepted to
+    /// counted by the analytics model; then the analytics projector's throughput over stored
+    /// events (in a database of its own) and the PostgreSQL ceiling. Needs COMMERCE_DATABASE_URL
+    /// and COMMERCE_JWT_SECRET as the services'.
+    Analytics {
+        /// Commands per second.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        rate: u32,
+        /// How long each round sends them.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+        /// Stored events the throughput part applies.
+        #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(i64).range(1..=10_000_000))]
+        events: i64,
+        /// The ceiling script [default: ../shared/bench/pg-ceiling from the repository root].
+        #[arg(long)]
+        pg_ceiling: Option<PathBuf>,
+        /// Rounds; the summary gives medians.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+        rounds: u64,
+    },
 }
 
 #[derive(Subcommand)]

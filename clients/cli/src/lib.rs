@@ -18,8 +18,11 @@
 //! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
 //! - `checkout_load`: `commerce loadgen checkout`, orders from checkout to confirmed by the saga.
+//! - `analytics_load`: `commerce loadgen analytics`, the analytics model's freshness at a steady
+//!   rate and its projector's throughput.
 #![forbid(unsafe_code)]
 
+pub mod analytics_load;
 pub mod bench;
 pub mod bench_stream;
 pub mod checkout_load;

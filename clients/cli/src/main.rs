@@ -205,6 +205,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Loadgen {
+            command:
+                LoadgenCommand::Analytics {
+                    rate,
+                    seconds,
+                    events,
+                    pg_ceiling,
+                    rounds,
+                },
+        } => {
+            let load = commerce_cli::analytics_load::AnalyticsLoad {
+                command_api: target.command_api,
+                read_api: target.read_api,
+                rate,
+                seconds,
+                events,
+                pg_ceiling,
+                rounds: rounds as usize,
+            };
+            commerce_cli::analytics_load::run(
+                &AuthConfig::from_env()?,
+                &DatabaseConfig::from_env()?,
+                &load,
+            )
+            .await
+        }
         Command::Products { command } => {
             storefront::products(&target.session(output)?, command).await
         }
