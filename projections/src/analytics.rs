@@ -223,16 +223,25 @@ fn facts_of(envelope: &EventEnvelope) -> anyhow::Result<Facts> {
 /// checkpoint, or the checkpoint at `$3 - 1`), and only then writes the event's facts, all on
 /// the UTC day `$4`: sales lines (`$5`..`$11`), funnel steps (`$12`, `$13`), a product
 /// (`$14`..`$17`), a stock level (`$18`..`$20`).
-const RECORD: &str = "\
+fn record_statement(tables: &Tables) -> String {
+    let Tables {
+        checkpoints,
+        sales_lines,
+        products,
+        funnel_steps,
+        stock_levels,
+    } = tables;
+    format!(
+        "\
     WITH advanced AS ( \
-      INSERT INTO read.analytics_checkpoints (aggregate_type, aggregate_id, version) \
-      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM read.analytics_checkpoints \
+      INSERT INTO {checkpoints} (aggregate_type, aggregate_id, version) \
+      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM {checkpoints} \
           WHERE aggregate_type = $1 AND aggregate_id = $2) \
       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version \
-      WHERE read.analytics_checkpoints.version = EXCLUDED.version - 1 \
+      WHERE {checkpoints}.version = EXCLUDED.version - 1 \
       RETURNING 1), \
     lines AS ( \
-      INSERT INTO read.sales_lines (order_id, product_id, kind, vendor_id, day, currency, units, \
+      INSERT INTO {sales_lines} (order_id, product_id, kind, vendor_id, day, currency, units, \
           amount_minor) \
       SELECT l.order_id, l.product_id, l.kind, l.vendor_id, $4::date, l.currency, l.units, \
           l.amount_minor \
@@ -241,33 +250,95 @@ const RECORD: &str = "\
       WHERE EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT DO NOTHING), \
     steps AS ( \
-      INSERT INTO read.funnel_steps (subject_id, step, day) \
+      INSERT INTO {funnel_steps} (subject_id, step, day) \
       SELECT s.subject_id, s.step, $4::date \
       FROM UNNEST($12::uuid[], $13::text[]) AS s(subject_id, step) \
       WHERE EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT DO NOTHING), \
     products AS ( \
-      INSERT INTO read.analytics_products (product_id, vendor_id, title, category) \
+      INSERT INTO {products} (product_id, vendor_id, title, category) \
       SELECT * FROM UNNEST($14::uuid[], $15::uuid[], $16::text[], $17::text[]) \
       WHERE EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT (product_id) DO UPDATE SET vendor_id = EXCLUDED.vendor_id, \
         title = EXCLUDED.title, category = EXCLUDED.category), \
     stock AS ( \
-      INSERT INTO read.stock_levels (product_id, vendor_id, available) \
+      INSERT INTO {stock_levels} (product_id, vendor_id, available) \
       SELECT * FROM UNNEST($18::uuid[], $19::uuid[], $20::bigint[]) \
       WHERE EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT (product_id) DO UPDATE SET vendor_id = EXCLUDED.vendor_id, \
         available = EXCLUDED.available) \
-    SELECT count(*) FROM advanced";
+    SELECT count(*) FROM advanced"
+    )
+}
+
+/// The tables one generation of the model is written to.
+pub struct Tables {
+    checkpoints: String,
+    sales_lines: String,
+    products: String,
+    funnel_steps: String,
+    stock_levels: String,
+}
+
+/// The model's tables by their plain names (`read.sales_lines`, …): in a generation, each is
+/// `read.<name>_g{N}`, and the plain name is the view of the live one.
+pub const TABLES: [&str; 5] = [
+    "analytics_checkpoints",
+    "sales_lines",
+    "analytics_products",
+    "funnel_steps",
+    "stock_levels",
+];
+
+impl Tables {
+    /// The live generation, through the views.
+    fn live() -> Self {
+        Self::named(|table| format!("read.{table}"))
+    }
+
+    /// Generation `generation`'s own tables.
+    fn of_generation(generation: u64) -> Self {
+        Self::named(|table| format!("read.{table}_g{generation}"))
+    }
+
+    fn named(name: impl Fn(&str) -> String) -> Self {
+        Self {
+            checkpoints: name(TABLES[0]),
+            sales_lines: name(TABLES[1]),
+            products: name(TABLES[2]),
+            funnel_steps: name(TABLES[3]),
+            stock_levels: name(TABLES[4]),
+        }
+    }
+}
 
 /// Projects Order, Cart, Product and Inventory events into the analytics facts.
 pub struct AnalyticsProjector {
     pool: PgPool,
+    record: String,
+    checkpoint: String,
 }
 
 impl AnalyticsProjector {
+    /// The live projector: it writes the live generation, through the views.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::writing(pool, &Tables::live())
+    }
+
+    /// A projector writing generation `generation`'s tables (a rebuild's).
+    pub fn into_generation(pool: PgPool, generation: u64) -> Self {
+        Self::writing(pool, &Tables::of_generation(generation))
+    }
+
+    fn writing(pool: PgPool, tables: &Tables) -> Self {
+        Self {
+            pool,
+            record: record_statement(tables),
+            checkpoint: format!(
+                "SELECT version FROM {} WHERE aggregate_type = $1 AND aggregate_id = $2",
+                tables.checkpoints
+            ),
+        }
     }
 
     /// Writes `facts` with the checkpoint's advance to `envelope.sequence`, or tells why not.
@@ -287,7 +358,7 @@ impl AnalyticsProjector {
             .map(|(subject, step)| (*subject, step.as_str()))
             .unzip();
         let product = facts.product.iter();
-        let advanced: i64 = sqlx::query_scalar(RECORD)
+        let advanced: i64 = sqlx::query_scalar(&self.record)
             .bind(&envelope.aggregate_type)
             .bind(&envelope.aggregate_id)
             .bind(envelope.sequence)
@@ -313,15 +384,12 @@ impl AnalyticsProjector {
         if advanced == 1 {
             return Ok(Outcome::Applied);
         }
-        let stored: i64 = sqlx::query_scalar(
-            "SELECT version FROM read.analytics_checkpoints \
-             WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(&envelope.aggregate_type)
-        .bind(&envelope.aggregate_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .unwrap_or(0);
+        let stored: i64 = sqlx::query_scalar(&self.checkpoint)
+            .bind(&envelope.aggregate_type)
+            .bind(&envelope.aggregate_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
         // The next one after all: another delivery moved the checkpoint between the two reads
         // and back is impossible, so this is a write lost to a concurrent one; retry it.
         sequence_check(envelope.sequence, stored).ok_or_else(|| {

@@ -37,6 +37,7 @@ use commerce_platform::personal_data::{self, KeyRing};
 use redis::aio::ConnectionManager;
 use sqlx::{PgPool, Row};
 
+use crate::analytics::AnalyticsProjector;
 use crate::cart::{self, CartDocument, CartKeys, CartProjector};
 use crate::catalog::{self, CatalogKeys, CatalogProjector, ProductDocument};
 use crate::consumer::{Outcome, Projector};
@@ -50,22 +51,34 @@ pub enum Model {
     Catalog,
     Cart,
     Orders,
+    Analytics,
 }
 
 impl Model {
-    pub const ALL: [Model; 3] = [Model::Catalog, Model::Cart, Model::Orders];
+    pub const ALL: [Model; 4] = [Model::Catalog, Model::Cart, Model::Orders, Model::Analytics];
 
     pub fn name(self) -> &'static str {
         match self {
             Model::Catalog => "catalog",
             Model::Cart => "cart",
             Model::Orders => "orders",
+            Model::Analytics => "analytics",
         }
     }
 
     /// Whether the model lives in Postgres (schema `read`) rather than Redis.
     fn in_postgres(self) -> bool {
-        matches!(self, Model::Orders)
+        matches!(self, Model::Orders | Model::Analytics)
+    }
+
+    /// A Postgres model's tables by their plain names: the views of the live generation, each
+    /// generation's own being `read.<name>_g{N}`.
+    fn tables(self) -> &'static [&'static str] {
+        match self {
+            Model::Orders => &["orders"],
+            Model::Analytics => &crate::analytics::TABLES,
+            Model::Catalog | Model::Cart => &[],
+        }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
@@ -78,6 +91,7 @@ impl Model {
             Model::Catalog => &["Product", "Inventory"],
             Model::Cart => &["Cart"],
             Model::Orders => &["Order"],
+            Model::Analytics => commerce_platform::messaging::ANALYTICS_QUEUE.aggregate_types,
         }
     }
 }
@@ -145,7 +159,7 @@ impl Rebuild {
         match self.model {
             Model::Catalog => CatalogKeys::new(&self.key_prefix).generation_pattern(generation),
             Model::Cart => CartKeys::new(&self.key_prefix).generation_pattern(generation),
-            Model::Orders => String::new(),
+            Model::Orders | Model::Analytics => String::new(),
         }
     }
 
@@ -285,14 +299,14 @@ impl Rebuild {
             sqlx::query("SET LOCAL lock_timeout = '5s'")
                 .execute(&mut *transaction)
                 .await?;
-            sqlx::query(&format!(
-                "CREATE OR REPLACE VIEW read.{} AS SELECT * FROM {}",
-                self.model.name(),
-                self.table(generation)
-            ))
-            .execute(&mut *transaction)
-            .await
-            .context("pointing the view at the new generation")?;
+            for table in self.model.tables() {
+                sqlx::query(&format!(
+                    "CREATE OR REPLACE VIEW read.{table} AS SELECT * FROM read.{table}_g{generation}"
+                ))
+                .execute(&mut *transaction)
+                .await
+                .with_context(|| format!("pointing read.{table} at the new generation"))?;
+            }
             sqlx::query(
                 "INSERT INTO read.generations (model, generation) VALUES ($1, $2)                  ON CONFLICT (model) DO UPDATE SET generation = EXCLUDED.generation,                    swapped_at = now()",
             )
@@ -344,15 +358,16 @@ impl Rebuild {
         // Leftovers of an abandoned rebuild into the same generation go first.
         self.drop_generation(generation).await?;
         if self.model.in_postgres() {
-            // The new table has the live one's columns, defaults, keys and indexes.
-            sqlx::query(&format!(
-                "CREATE TABLE {} (LIKE {} INCLUDING ALL)",
-                self.table(generation),
-                self.table(live)
-            ))
-            .execute(&self.read_models)
-            .await
-            .with_context(|| format!("creating {}", self.table(generation)))?;
+            // Each new table has the live one's columns, defaults, keys and indexes.
+            for table in self.model.tables() {
+                sqlx::query(&format!(
+                    "CREATE TABLE read.{table}_g{generation} \
+                     (LIKE read.{table}_g{live} INCLUDING ALL)"
+                ))
+                .execute(&self.read_models)
+                .await
+                .with_context(|| format!("creating read.{table}_g{generation}"))?;
+            }
         }
         let horizon: i64 =
             sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
@@ -465,8 +480,12 @@ impl Rebuild {
         aggregate_type: &str,
         rows: &[sqlx::postgres::PgRow],
     ) -> anyhow::Result<()> {
-        if self.model.in_postgres() {
-            return self.write_orders_page(state, rows).await;
+        match self.model {
+            Model::Orders => return self.write_orders_page(state, rows).await,
+            Model::Analytics => {
+                return self.write_analytics_page(state, aggregate_type, rows).await
+            }
+            Model::Catalog | Model::Cart => {}
         }
         let generation = state.generation;
         let mut pipe = redis::pipe();
@@ -640,6 +659,47 @@ impl Rebuild {
         Ok(())
     }
 
+    /// Applies one page of rows through the analytics projector into the generation, then records
+    /// the rebuild's place. Its facts are keyed by what they record and each aggregate's
+    /// checkpoint is written with them, so a page applied again after a kill changes nothing.
+    async fn write_analytics_page(
+        &self,
+        state: &mut RebuildState,
+        aggregate_type: &str,
+        rows: &[sqlx::postgres::PgRow],
+    ) -> anyhow::Result<()> {
+        let projector =
+            AnalyticsProjector::into_generation(self.read_models.clone(), state.generation);
+        for row in rows {
+            let payload: &str = row.try_get("payload")?;
+            let envelope = EventEnvelope {
+                event_id: uuid::Uuid::nil(),
+                global_position: 0,
+                aggregate_type: aggregate_type.to_owned(),
+                aggregate_id: row.try_get("aggregate_id")?,
+                sequence: row.try_get("sequence")?,
+                event_type: row.try_get("event_type")?,
+                event_version: row.try_get("event_version")?,
+                occurred_at: row.try_get("occurred_at")?,
+                correlation_id: None,
+                causation_id: None,
+                payload: serde_json::from_str(payload)?,
+            };
+            if let Outcome::Gap { have } = projector
+                .apply(&envelope)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            {
+                anyhow::bail!(
+                    "{aggregate_type} {} is missing events after {have}",
+                    envelope.aggregate_id
+                );
+            }
+        }
+        state.events += rows.len() as u64;
+        self.save_state(state).await
+    }
+
     /// Adds to `pipe` the writes of one aggregate's `rows`, continuing from what generation
     /// `generation` holds when the rows do not start at sequence 1.
     async fn fold_aggregate(
@@ -804,6 +864,10 @@ impl Rebuild {
                 self.read_models.clone(),
                 &self.table(generation),
             )),
+            Model::Analytics => GuardedProjector::Analytics(AnalyticsProjector::into_generation(
+                self.read_models.clone(),
+                generation,
+            )),
         };
         let mut cursor = from;
         loop {
@@ -859,10 +923,12 @@ impl Rebuild {
     /// Unlinks every key of `generation`, a batch at a time.
     async fn drop_generation(&self, generation: u64) -> anyhow::Result<()> {
         if self.model.in_postgres() {
-            sqlx::query(&format!("DROP TABLE IF EXISTS {}", self.table(generation)))
-                .execute(&self.read_models)
-                .await
-                .with_context(|| format!("dropping {}", self.table(generation)))?;
+            for table in self.model.tables() {
+                sqlx::query(&format!("DROP TABLE IF EXISTS read.{table}_g{generation}"))
+                    .execute(&self.read_models)
+                    .await
+                    .with_context(|| format!("dropping read.{table}_g{generation}"))?;
+            }
             return Ok(());
         }
         let mut redis = self.redis.clone();
@@ -896,6 +962,7 @@ enum GuardedProjector {
     Catalog(CatalogProjector),
     Cart(CartProjector),
     Orders(OrdersProjector),
+    Analytics(AnalyticsProjector),
 }
 
 impl GuardedProjector {
@@ -904,6 +971,7 @@ impl GuardedProjector {
             GuardedProjector::Catalog(projector) => projector.apply(event).await,
             GuardedProjector::Cart(projector) => projector.apply(event).await,
             GuardedProjector::Orders(projector) => projector.apply(event).await,
+            GuardedProjector::Analytics(projector) => projector.apply(event).await,
         }
     }
 }
