@@ -86,6 +86,13 @@ pub const ANALYTICS_QUEUE: QueueSpec = QueueSpec {
     event_types: &[],
 };
 
+/// The notifications projector's queue: every Order event (it checks each order's sequence).
+pub const NOTIFICATIONS_QUEUE: QueueSpec = QueueSpec {
+    name: "notifications",
+    aggregate_types: &["Order"],
+    event_types: &[],
+};
+
 /// The order-fulfilment saga's queue: an order placed starts a saga, an order cancelled by
 /// someone else stops or reverses one. Nothing else of the stream concerns it.
 pub const ORDER_SAGA_QUEUE: QueueSpec = QueueSpec {
@@ -100,6 +107,7 @@ pub const QUEUES: &[QueueSpec] = &[
     CART_QUEUE,
     ORDERS_QUEUE,
     ANALYTICS_QUEUE,
+    NOTIFICATIONS_QUEUE,
     ORDER_SAGA_QUEUE,
 ];
 

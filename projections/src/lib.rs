@@ -16,6 +16,7 @@
 //! - `rebuild`: rebuilding a Redis model into a new generation from `es.events` while the live
 //!   one serves, then swapping.
 //! - `orders`: the orders projector (Postgres schema `read`) and its migrations.
+//! - `notifications`: what customers and vendors are told about their orders (schema `read`).
 //! - `analytics`: the analytics projector (sales lines, funnel steps, product categories in
 //!   schema `read`), which the read API sums.
 //! - `config`: `COMMERCE_*` settings of the projector workers.
@@ -29,6 +30,7 @@ pub mod consumer;
 pub mod documents;
 pub mod error;
 pub mod history;
+pub mod notifications;
 pub mod orders;
 pub mod rebuild;
 pub mod sequence;
@@ -37,7 +39,8 @@ pub mod upcast;
 pub use config::Config;
 
 use commerce_platform::messaging::{
-    self, AwsClients, QueueSpec, ANALYTICS_QUEUE, CART_QUEUE, CATALOG_QUEUE, ORDERS_QUEUE,
+    self, AwsClients, QueueSpec, ANALYTICS_QUEUE, CART_QUEUE, CATALOG_QUEUE, NOTIFICATIONS_QUEUE,
+    ORDERS_QUEUE,
 };
 use commerce_platform::{retry_until_ready, Shutdown};
 
@@ -46,6 +49,7 @@ use cart::{CartKeys, CartProjector};
 use catalog::{CatalogKeys, CatalogProjector};
 use consumer::SqsConsumer;
 use history::EventHistory;
+use notifications::NotificationsProjector;
 use orders::OrdersProjector;
 
 /// Runs every projector of this crate until `shutdown`.
@@ -130,13 +134,29 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .run(shutdown.clone())
         .await
     };
-    let (catalog, cart, orders, analytics): (
-        anyhow::Result<()>,
-        anyhow::Result<()>,
-        anyhow::Result<()>,
-        anyhow::Result<()>,
-    ) = tokio::join!(catalog, cart, orders, analytics);
-    catalog.and(cart).and(orders).and(analytics)
+    let notifications = async {
+        let Some(queue_url) = queue(&aws, &config, NOTIFICATIONS_QUEUE, &shutdown).await else {
+            return Ok(());
+        };
+        SqsConsumer::new(
+            aws.sqs.clone(),
+            queue_url,
+            NotificationsProjector::new(pool.clone()),
+            history.clone(),
+            config.consumer.clone(),
+        )
+        .run(shutdown.clone())
+        .await
+    };
+    /// How one consumer ended.
+    type Ended = anyhow::Result<()>;
+    let (catalog, cart, orders, analytics, notifications): (Ended, Ended, Ended, Ended, Ended) =
+        tokio::join!(catalog, cart, orders, analytics, notifications);
+    catalog
+        .and(cart)
+        .and(orders)
+        .and(analytics)
+        .and(notifications)
 }
 
 /// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).

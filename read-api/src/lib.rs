@@ -10,6 +10,7 @@
 //! - `events`: `GET /v1/events`, the global event stream for analysts and ops.
 //! - `analytics`: `GET /v1/analytics/sales` and `/v1/analytics/funnel` for analysts and admins.
 //! - `dashboard`: `GET /v1/vendors/{vendor_id}/dashboard`, a vendor's own figures.
+//! - `notifications`: `GET /v1/notifications`, a customer's or vendor's, newest first.
 //! - `vendor_page`: `/vendor/dashboard`, the same as a page with charts, signed in by cookie.
 #![forbid(unsafe_code)]
 
@@ -21,6 +22,7 @@ mod consistency;
 mod dashboard;
 mod error;
 mod events;
+mod notifications;
 mod orders;
 mod vendor_page;
 
@@ -74,6 +76,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         orders::get_order,
         orders::list_orders,
         orders::order_events,
+        notifications::list_notifications,
         events::list_events,
         analytics::sales,
         analytics::funnel,
@@ -86,7 +89,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "carts", description = "A customer's cart"),
         (name = "orders", description = "Orders, for their customer and their vendors"),
         (name = "events", description = "The global event stream, for analysts and ops"),
-        (name = "analytics", description = "Sales, the funnel and vendors' dashboards")
+        (name = "analytics", description = "Sales, the funnel and vendors' dashboards"),
+        (name = "notifications", description = "What customers and vendors were told about their orders")
     )
 )]
 pub struct ApiDoc;
@@ -100,6 +104,7 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{id}", get(orders::get_order))
         .route("/v1/orders/{id}/events", get(orders::order_events))
+        .route("/v1/notifications", get(notifications::list_notifications))
         .route("/v1/events", get(events::list_events))
         .route("/v1/analytics/sales", get(analytics::sales))
         .route("/v1/analytics/funnel", get(analytics::funnel))

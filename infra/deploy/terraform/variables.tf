@@ -38,11 +38,12 @@ variable "queues" {
     event_types     = optional(list(string), [])
   }))
   default = {
-    catalog      = { aggregate_types = ["Product", "Inventory"] }
-    cart         = { aggregate_types = ["Cart"] }
-    orders       = { aggregate_types = ["Order"] }
-    analytics    = { aggregate_types = ["Order", "Cart", "Product", "Inventory"] }
-    "order-saga" = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled"] }
+    catalog       = { aggregate_types = ["Product", "Inventory"] }
+    cart          = { aggregate_types = ["Cart"] }
+    orders        = { aggregate_types = ["Order"] }
+    analytics     = { aggregate_types = ["Order", "Cart", "Product", "Inventory"] }
+    notifications = { aggregate_types = ["Order"] }
+    "order-saga"  = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled"] }
   }
 
   validation {

@@ -239,6 +239,12 @@ fn table() -> Vec<Row> {
             &["min_version", "at least 1", "got 0"],
         ),
         row(Read, Method::GET, "/v1/orders/{id}/events", Customer),
+        row(Read, Method::GET, "/v1/notifications", Customer).query(
+            "limit",
+            "0",
+            "few",
+            &["limit", "1 to 100", "got 0"],
+        ),
         row(Read, Method::GET, "/v1/orders", Customer).query(
             "limit",
             "101",

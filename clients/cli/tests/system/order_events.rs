@@ -152,5 +152,45 @@ async fn a_customer_sees_pending_then_confirmed_then_shipped_as_they_happen() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = open(&system, order, &customer, Some("two")).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // The customer and the vendor were told, newest first; nobody else was.
+    let expected = json!([
+        {"kind": "order_shipped", "order_id": order, "detail": {"tracking": "TRK-SSE"}},
+        {"kind": "order_confirmed", "order_id": order, "detail": {}},
+    ]);
+    for token in [&customer, &vendor] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, page) = system.read("/v1/notifications", token).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let told: Vec<Value> = page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|n| json!({"kind": n["kind"], "order_id": n["order_id"], "detail": n["detail"]}))
+                .collect();
+            if Value::from(told.clone()) == expected {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{told:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (status, page) = system.read("/v1/notifications?limit=1", &customer).await;
+    assert_eq!(status, StatusCode::OK);
+    let cursor = page["next_cursor"].as_str().expect("a second page");
+    let (_, older) = system
+        .read(
+            &format!("/v1/notifications?limit=1&cursor={cursor}"),
+            &customer,
+        )
+        .await;
+    assert_eq!(older["items"][0]["kind"], "order_confirmed");
+    assert!(older["next_cursor"].is_null());
+    let (_, page) = system.read("/v1/notifications", &stranger).await;
+    assert_eq!(page["items"], json!([]));
+    let analyst = system.token(Role::Analyst, None);
+    let (status, _) = system.read("/v1/notifications", &analyst).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     system.stop().await;
 }

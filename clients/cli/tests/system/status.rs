@@ -57,7 +57,14 @@ async fn status_shows_the_outbox_relay_queues_sagas_and_models() {
         .collect();
     assert_eq!(
         queues,
-        ["catalog", "cart", "orders", "analytics", "order-saga"]
+        [
+            "catalog",
+            "cart",
+            "orders",
+            "analytics",
+            "notifications",
+            "order-saga"
+        ]
     );
     let catalog = &report["queues"][0];
     assert_eq!(catalog["dead_lettered"], 0);

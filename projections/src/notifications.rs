@@ -1,0 +1,188 @@
+//! The notifications projector (Postgres schema `read`): what each customer and vendor is told
+//! about their orders, for the read API's list (`GET /v1/notifications`).
+//!
+//! An order confirmed, cancelled or shipped tells its customer and the vendors of its lines. A
+//! shipment names no lines, so each order's vendors are kept from its placement. Each event's
+//! notifications and the order's checkpoint are written by one statement, only if the event is
+//! the order's next: nobody is told twice.
+use anyhow::Context;
+use commerce_domain::order::{OrderEvent, PricedLine};
+use commerce_platform::envelope::EventEnvelope;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::consumer::{Outcome, Projector};
+use crate::error::ProjectionError;
+use crate::sequence::sequence_check;
+
+/// What one Order event adds.
+#[derive(Debug, Default)]
+struct Told {
+    /// The order's vendors, on its placement.
+    placed_vendors: Option<Vec<Uuid>>,
+    /// Who is told (besides the order's vendors on a shipment), and what.
+    recipients: Vec<Uuid>,
+    kind: Option<&'static str>,
+    /// Tell the vendors recorded at placement too (a shipment).
+    recorded_vendors: bool,
+    detail: serde_json::Value,
+}
+
+fn vendors(lines: &[PricedLine]) -> Vec<Uuid> {
+    let mut vendors: Vec<Uuid> = lines.iter().map(|l| l.vendor_id.0).collect();
+    vendors.sort();
+    vendors.dedup();
+    vendors
+}
+
+fn told_by(envelope: &EventEnvelope) -> anyhow::Result<Told> {
+    // The placement's address is not read here; only its lines.
+    let event: OrderEvent = crate::upcast::read_event(envelope)?;
+    let mut told = Told {
+        detail: serde_json::json!({}),
+        ..Told::default()
+    };
+    match event {
+        OrderEvent::OrderPlaced { lines, .. } => told.placed_vendors = Some(vendors(&lines)),
+        OrderEvent::OrderConfirmed {
+            customer_id, lines, ..
+        } => {
+            told.recipients = vendors(&lines);
+            told.recipients.push(customer_id.0);
+            told.kind = Some("order_confirmed");
+        }
+        OrderEvent::OrderCancelled {
+            customer_id,
+            lines,
+            reason,
+            ..
+        } => {
+            told.recipients = vendors(&lines);
+            told.recipients.push(customer_id.0);
+            told.kind = Some("order_cancelled");
+            told.detail = serde_json::json!({ "reason": reason.as_str() });
+        }
+        OrderEvent::OrderShipped {
+            customer_id,
+            tracking,
+            ..
+        } => {
+            told.recipients.push(customer_id.0);
+            told.recorded_vendors = true;
+            told.kind = Some("order_shipped");
+            told.detail = serde_json::json!({ "tracking": tracking.to_string() });
+        }
+    }
+    Ok(told)
+}
+
+/// Advances the order's checkpoint to `$3` if it is the next sequence, and only then records its
+/// vendors (`$5`, on a placement) and tells each recipient (`$6`, plus the recorded vendors when
+/// `$7`) of event `$8`: kind `$9`, at `$10`, with `$11`.
+const RECORD: &str = "\
+    WITH advanced AS ( \
+      INSERT INTO read.notification_checkpoints (aggregate_type, aggregate_id, version) \
+      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM read.notification_checkpoints \
+          WHERE aggregate_type = $1 AND aggregate_id = $2) \
+      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version \
+      WHERE read.notification_checkpoints.version = EXCLUDED.version - 1 \
+      RETURNING 1), \
+    placed AS ( \
+      INSERT INTO read.order_vendors (order_id, vendor_ids) \
+      SELECT $4, $5::uuid[] WHERE $5::uuid[] IS NOT NULL AND EXISTS (SELECT 1 FROM advanced) \
+      ON CONFLICT (order_id) DO NOTHING), \
+    recipients AS ( \
+      SELECT unnest($6::uuid[]) AS recipient_id \
+      UNION SELECT unnest(v.vendor_ids) FROM read.order_vendors v \
+          WHERE $7 AND v.order_id = $4), \
+    told AS ( \
+      INSERT INTO read.notifications (recipient_id, event_id, kind, order_id, at, detail) \
+      SELECT recipient_id, $8, $9::text, $4, $10, $11 FROM recipients \
+      WHERE $9::text IS NOT NULL AND EXISTS (SELECT 1 FROM advanced) \
+      ON CONFLICT DO NOTHING) \
+    SELECT count(*) FROM advanced";
+
+/// Projects Order events into customers' and vendors' notifications.
+pub struct NotificationsProjector {
+    pool: PgPool,
+}
+
+impl NotificationsProjector {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    async fn record(
+        &self,
+        envelope: &EventEnvelope,
+        told: &Told,
+    ) -> Result<Outcome, ProjectionError> {
+        let order_id = Uuid::parse_str(&envelope.aggregate_id)
+            .context("order id is not a UUID")
+            .map_err(ProjectionError::Unprocessable)?;
+        let advanced: i64 = sqlx::query_scalar(RECORD)
+            .bind(&envelope.aggregate_type)
+            .bind(&envelope.aggregate_id)
+            .bind(envelope.sequence)
+            .bind(order_id)
+            .bind(told.placed_vendors.as_deref())
+            .bind(&told.recipients)
+            .bind(told.recorded_vendors)
+            .bind(envelope.event_id)
+            .bind(told.kind)
+            .bind(envelope.occurred_at)
+            .bind(&told.detail)
+            .fetch_one(&self.pool)
+            .await?;
+        if advanced == 1 {
+            return Ok(Outcome::Applied);
+        }
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT version FROM read.notification_checkpoints \
+             WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(&envelope.aggregate_type)
+        .bind(&envelope.aggregate_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .unwrap_or(0);
+        sequence_check(envelope.sequence, stored).ok_or_else(|| {
+            ProjectionError::Failed(anyhow::anyhow!(
+                "order {} event {} was refused at checkpoint {stored}",
+                envelope.aggregate_id,
+                envelope.sequence
+            ))
+        })
+    }
+}
+
+impl Projector for NotificationsProjector {
+    fn name(&self) -> &'static str {
+        "notifications"
+    }
+
+    async fn apply(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        if envelope.aggregate_type != "Order" {
+            return Ok(Outcome::Duplicate);
+        }
+        let told = told_by(envelope)
+            .with_context(|| format!("reading {} for notifications", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
+        self.record(envelope, &told).await
+    }
+
+    /// Advances the checkpoint, telling nobody.
+    async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        if envelope.aggregate_type != "Order" {
+            return Ok(Outcome::Duplicate);
+        }
+        self.record(
+            envelope,
+            &Told {
+                detail: serde_json::json!({}),
+                ..Told::default()
+            },
+        )
+        .await
+    }
+}
