@@ -52,6 +52,7 @@ pub async fn page(
             &layout(
                 "Vendor dashboard",
                 &notice("The dates must be written YYYY-MM-DD."),
+                false,
             ),
         );
     };
@@ -64,7 +65,7 @@ pub async fn page(
         (Role::Admin | Role::Analyst, _, None) => {
             return html(
                 StatusCode::OK,
-                &layout("Vendor dashboard", &vendor_picker()),
+                &layout("Vendor dashboard", &vendor_picker(), true),
             );
         }
         _ => {
@@ -73,6 +74,7 @@ pub async fn page(
                 &layout(
                     "Vendor dashboard",
                     &notice("This page is for vendors (and admins and analysts)."),
+                    true,
                 ),
             )
         }
@@ -94,7 +96,7 @@ pub async fn page(
                 other => other.to_string(),
             };
             let status = error.into_response().status();
-            html(status, &layout("Vendor dashboard", &notice(&message)))
+            html(status, &layout("Vendor dashboard", &notice(&message), true))
         }
     }
 }
@@ -201,14 +203,19 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:4px 8px;
 .notice{background:#fff3cd;padding:12px 16px;border-radius:8px}\
 form.inline{display:inline}input[type=text]{width:28em}";
 
-fn layout(title: &str, content: &str) -> String {
+/// A page; `signed_in` adds the sign-out button.
+fn layout(title: &str, content: &str, signed_in: bool) -> String {
+    let sign_out = if signed_in {
+        "<form class=\"inline\" method=\"post\" action=\"/vendor/logout\">\
+         <button type=\"submit\">Sign out</button></form>"
+    } else {
+        ""
+    };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style></head>\
-         <body><header><strong>{title}</strong>\
-         <form class=\"inline\" method=\"post\" action=\"/vendor/logout\">\
-         <button type=\"submit\">Sign out</button></form></header><main>{content}</main></body></html>",
+         <body><header><strong>{title}</strong>{sign_out}</header><main>{content}</main></body></html>",
         title = escape(title)
     )
 }
@@ -229,6 +236,7 @@ fn sign_in_page(error: Option<&str>) -> String {
              <p>A vendor's token (<code>commerce token --role vendor --vendor-id …</code>); it is \
              kept in a cookie only this site's pages send, never shown to scripts.</p></section>"
         ),
+        false,
     )
 }
 
@@ -340,7 +348,7 @@ fn dashboard_page(dashboard: &Dashboard, claims: &Claims) -> String {
         content.push_str("<tr><td colspan=\"2\">Every product is well stocked.</td></tr>");
     }
     content.push_str("</tbody></table></section>");
-    layout("Vendor dashboard", &content)
+    layout("Vendor dashboard", &content, true)
 }
 
 /// A bar per day, zero on the axis (negative days, net refunds, below it); each bar carries its

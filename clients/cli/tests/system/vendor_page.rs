@@ -84,11 +84,9 @@ async fn a_vendor_signs_in_and_sees_its_figures_as_charts_in_a_browser() {
         .expect("csp")
         .to_owned();
     assert!(csp.contains("default-src 'none'"), "{csp}");
-    assert!(answer
-        .text()
-        .await
-        .expect("html")
-        .contains("name=\"token\""));
+    let form = answer.text().await.expect("html");
+    assert!(form.contains("name=\"token\""), "{form}");
+    assert!(!form.contains("Sign out"), "nobody to sign out yet");
     let answer = browserless
         .post(format!("{}/vendor/session", system.read_url))
         .form(&[("token", "not-a-token")])
