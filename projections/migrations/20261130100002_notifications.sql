@@ -1,7 +1,7 @@
 -- What customers and vendors are told about their orders (confirmed, cancelled, shipped), for
 -- the read API's list. Keyed by recipient and event: each is written once, however often the
 -- event is delivered.
-CREATE TABLE read.notifications (
+CREATE TABLE read.notifications_g1 (
     recipient_id uuid        NOT NULL,
     -- The event it tells of (UUID v7: newest last).
     event_id     uuid        NOT NULL,
@@ -15,7 +15,7 @@ CREATE TABLE read.notifications (
 );
 
 -- The notifications projector's per-aggregate checkpoint, written with what each event adds.
-CREATE TABLE read.notification_checkpoints (
+CREATE TABLE read.notification_checkpoints_g1 (
     aggregate_type text   NOT NULL,
     aggregate_id   text   NOT NULL,
     version        bigint NOT NULL,
@@ -23,7 +23,13 @@ CREATE TABLE read.notification_checkpoints (
 );
 
 -- Each order's vendors, from its placement: a shipment names none, and its vendors are told too.
-CREATE TABLE read.order_vendors (
+CREATE TABLE read.order_vendors_g1 (
     order_id   uuid   PRIMARY KEY,
     vendor_ids uuid[] NOT NULL
 );
+
+-- Generations, as for orders and analytics: the live one behind views of the plain names.
+CREATE VIEW read.notifications AS SELECT * FROM read.notifications_g1;
+CREATE VIEW read.notification_checkpoints AS SELECT * FROM read.notification_checkpoints_g1;
+CREATE VIEW read.order_vendors AS SELECT * FROM read.order_vendors_g1;
+INSERT INTO read.generations (model, generation) VALUES ('notifications', 1);

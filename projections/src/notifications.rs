@@ -76,40 +76,79 @@ fn told_by(envelope: &EventEnvelope) -> anyhow::Result<Told> {
     Ok(told)
 }
 
+/// The model's tables by their plain names: in a generation, each is `read.<name>_g{N}`, and
+/// the plain name is the view of the live one.
+pub const TABLES: [&str; 3] = ["notifications", "notification_checkpoints", "order_vendors"];
+
 /// Advances the order's checkpoint to `$3` if it is the next sequence, and only then records its
 /// vendors (`$5`, on a placement) and tells each recipient (`$6`, plus the recorded vendors when
 /// `$7`) of event `$8`: kind `$9`, at `$10`, with `$11`.
-const RECORD: &str = "\
+fn record_statement(generation: Option<u64>) -> String {
+    let table = |name: &str| match generation {
+        Some(generation) => format!("read.{name}_g{generation}"),
+        None => format!("read.{name}"),
+    };
+    let (checkpoints, vendors, notifications) = (
+        table("notification_checkpoints"),
+        table("order_vendors"),
+        table("notifications"),
+    );
+    format!(
+        "\
     WITH advanced AS ( \
-      INSERT INTO read.notification_checkpoints (aggregate_type, aggregate_id, version) \
-      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM read.notification_checkpoints \
+      INSERT INTO {checkpoints} (aggregate_type, aggregate_id, version) \
+      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM {checkpoints} \
           WHERE aggregate_type = $1 AND aggregate_id = $2) \
       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version \
-      WHERE read.notification_checkpoints.version = EXCLUDED.version - 1 \
+      WHERE {checkpoints}.version = EXCLUDED.version - 1 \
       RETURNING 1), \
     placed AS ( \
-      INSERT INTO read.order_vendors (order_id, vendor_ids) \
+      INSERT INTO {vendors} (order_id, vendor_ids) \
       SELECT $4, $5::uuid[] WHERE $5::uuid[] IS NOT NULL AND EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT (order_id) DO NOTHING), \
     recipients AS ( \
       SELECT unnest($6::uuid[]) AS recipient_id \
-      UNION SELECT unnest(v.vendor_ids) FROM read.order_vendors v \
+      UNION SELECT unnest(v.vendor_ids) FROM {vendors} v \
           WHERE $7 AND v.order_id = $4), \
     told AS ( \
-      INSERT INTO read.notifications (recipient_id, event_id, kind, order_id, at, detail) \
+      INSERT INTO {notifications} (recipient_id, event_id, kind, order_id, at, detail) \
       SELECT recipient_id, $8, $9::text, $4, $10, $11 FROM recipients \
       WHERE $9::text IS NOT NULL AND EXISTS (SELECT 1 FROM advanced) \
       ON CONFLICT DO NOTHING) \
-    SELECT count(*) FROM advanced";
+    SELECT count(*) FROM advanced"
+    )
+}
 
 /// Projects Order events into customers' and vendors' notifications.
 pub struct NotificationsProjector {
     pool: PgPool,
+    record: String,
+    checkpoint: String,
 }
 
 impl NotificationsProjector {
+    /// The live projector: it writes the live generation, through the views.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self::writing(pool, None)
+    }
+
+    /// A projector writing generation `generation`'s tables (a rebuild's).
+    pub fn into_generation(pool: PgPool, generation: u64) -> Self {
+        Self::writing(pool, Some(generation))
+    }
+
+    fn writing(pool: PgPool, generation: Option<u64>) -> Self {
+        let checkpoints = match generation {
+            Some(generation) => format!("read.notification_checkpoints_g{generation}"),
+            None => "read.notification_checkpoints".to_owned(),
+        };
+        Self {
+            pool,
+            record: record_statement(generation),
+            checkpoint: format!(
+                "SELECT version FROM {checkpoints} WHERE aggregate_type = $1 AND aggregate_id = $2"
+            ),
+        }
     }
 
     async fn record(
@@ -120,7 +159,7 @@ impl NotificationsProjector {
         let order_id = Uuid::parse_str(&envelope.aggregate_id)
             .context("order id is not a UUID")
             .map_err(ProjectionError::Unprocessable)?;
-        let advanced: i64 = sqlx::query_scalar(RECORD)
+        let advanced: i64 = sqlx::query_scalar(&self.record)
             .bind(&envelope.aggregate_type)
             .bind(&envelope.aggregate_id)
             .bind(envelope.sequence)
@@ -137,15 +176,12 @@ impl NotificationsProjector {
         if advanced == 1 {
             return Ok(Outcome::Applied);
         }
-        let stored: i64 = sqlx::query_scalar(
-            "SELECT version FROM read.notification_checkpoints \
-             WHERE aggregate_type = $1 AND aggregate_id = $2",
-        )
-        .bind(&envelope.aggregate_type)
-        .bind(&envelope.aggregate_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .unwrap_or(0);
+        let stored: i64 = sqlx::query_scalar(&self.checkpoint)
+            .bind(&envelope.aggregate_type)
+            .bind(&envelope.aggregate_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or(0);
         sequence_check(envelope.sequence, stored).ok_or_else(|| {
             ProjectionError::Failed(anyhow::anyhow!(
                 "order {} event {} was refused at checkpoint {stored}",

@@ -43,6 +43,7 @@ use crate::catalog::{self, CatalogKeys, CatalogProjector, ProductDocument};
 use crate::consumer::{Outcome, Projector};
 use crate::documents::live_generation;
 use crate::history::EventHistory;
+use crate::notifications::NotificationsProjector;
 use crate::orders::{self, OrderDocument, OrdersProjector};
 
 /// The read models a rebuild knows.
@@ -52,10 +53,17 @@ pub enum Model {
     Cart,
     Orders,
     Analytics,
+    Notifications,
 }
 
 impl Model {
-    pub const ALL: [Model; 4] = [Model::Catalog, Model::Cart, Model::Orders, Model::Analytics];
+    pub const ALL: [Model; 5] = [
+        Model::Catalog,
+        Model::Cart,
+        Model::Orders,
+        Model::Analytics,
+        Model::Notifications,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -63,12 +71,16 @@ impl Model {
             Model::Cart => "cart",
             Model::Orders => "orders",
             Model::Analytics => "analytics",
+            Model::Notifications => "notifications",
         }
     }
 
     /// Whether the model lives in Postgres (schema `read`) rather than Redis.
     fn in_postgres(self) -> bool {
-        matches!(self, Model::Orders | Model::Analytics)
+        matches!(
+            self,
+            Model::Orders | Model::Analytics | Model::Notifications
+        )
     }
 
     /// A Postgres model's tables by their plain names: the views of the live generation, each
@@ -77,6 +89,7 @@ impl Model {
         match self {
             Model::Orders => &["orders"],
             Model::Analytics => &crate::analytics::TABLES,
+            Model::Notifications => &crate::notifications::TABLES,
             Model::Catalog | Model::Cart => &[],
         }
     }
@@ -92,6 +105,9 @@ impl Model {
             Model::Cart => &["Cart"],
             Model::Orders => &["Order"],
             Model::Analytics => commerce_platform::messaging::ANALYTICS_QUEUE.aggregate_types,
+            Model::Notifications => {
+                commerce_platform::messaging::NOTIFICATIONS_QUEUE.aggregate_types
+            }
         }
     }
 }
@@ -159,7 +175,7 @@ impl Rebuild {
         match self.model {
             Model::Catalog => CatalogKeys::new(&self.key_prefix).generation_pattern(generation),
             Model::Cart => CartKeys::new(&self.key_prefix).generation_pattern(generation),
-            Model::Orders | Model::Analytics => String::new(),
+            Model::Orders | Model::Analytics | Model::Notifications => String::new(),
         }
     }
 
@@ -406,7 +422,7 @@ impl Rebuild {
             let page = self.page;
             tokio::spawn(async move {
                 sqlx::query(
-                    "SELECT aggregate_id, sequence, event_type, event_version, \
+                    "SELECT event_id, aggregate_id, sequence, event_type, event_version, \
                        payload::text AS payload, occurred_at \
                      FROM es.events WHERE aggregate_type = $1 \
                        AND (aggregate_id, sequence) > ($2, $3) \
@@ -482,8 +498,10 @@ impl Rebuild {
     ) -> anyhow::Result<()> {
         match self.model {
             Model::Orders => return self.write_orders_page(state, rows).await,
-            Model::Analytics => {
-                return self.write_analytics_page(state, aggregate_type, rows).await
+            Model::Analytics | Model::Notifications => {
+                return self
+                    .write_page_through_projector(state, aggregate_type, rows)
+                    .await
             }
             Model::Catalog | Model::Cart => {}
         }
@@ -659,21 +677,21 @@ impl Rebuild {
         Ok(())
     }
 
-    /// Applies one page of rows through the analytics projector into the generation, then records
-    /// the rebuild's place. Its facts are keyed by what they record and each aggregate's
-    /// checkpoint is written with them, so a page applied again after a kill changes nothing.
-    async fn write_analytics_page(
+    /// Applies one page of rows through the model's projector into the generation, then records
+    /// the rebuild's place (analytics, notifications). What they write is keyed by what it
+    /// records and each aggregate's checkpoint is written with it, so a page applied again after
+    /// a kill changes nothing.
+    async fn write_page_through_projector(
         &self,
         state: &mut RebuildState,
         aggregate_type: &str,
         rows: &[sqlx::postgres::PgRow],
     ) -> anyhow::Result<()> {
-        let projector =
-            AnalyticsProjector::into_generation(self.read_models.clone(), state.generation);
+        let projector = self.projector_into(state.generation);
         for row in rows {
             let payload: &str = row.try_get("payload")?;
             let envelope = EventEnvelope {
-                event_id: uuid::Uuid::nil(),
+                event_id: row.try_get("event_id")?,
                 global_position: 0,
                 aggregate_type: aggregate_type.to_owned(),
                 aggregate_id: row.try_get("aggregate_id")?,
@@ -849,7 +867,30 @@ impl Rebuild {
         };
         let history = EventHistory::new(self.events.clone());
         // One projector for the whole catch-up: its write script is hashed once, not per event.
-        let projector = match self.model {
+        let projector = self.projector_into(generation);
+        let mut cursor = from;
+        loop {
+            let page = event_stream::read_page(&self.events, cursor, &filter, 1000).await?;
+            for streamed in &page {
+                let envelope = EventEnvelope::from_row(&streamed.row)?;
+                self.apply_guarded(&projector, &history, &envelope).await?;
+                cursor = streamed.cursor;
+            }
+            state.events += page.len() as u64;
+            report(Progress {
+                phase: "catch-up",
+                events: state.events,
+                total,
+            });
+            if page.len() < 1000 {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    /// The model's projector, writing `generation` through its guarded path.
+    fn projector_into(&self, generation: u64) -> GuardedProjector {
+        match self.model {
             Model::Catalog => GuardedProjector::Catalog(CatalogProjector::into_generation(
                 self.redis.clone(),
                 CatalogKeys::new(&self.key_prefix),
@@ -868,24 +909,9 @@ impl Rebuild {
                 self.read_models.clone(),
                 generation,
             )),
-        };
-        let mut cursor = from;
-        loop {
-            let page = event_stream::read_page(&self.events, cursor, &filter, 1000).await?;
-            for streamed in &page {
-                let envelope = EventEnvelope::from_row(&streamed.row)?;
-                self.apply_guarded(&projector, &history, &envelope).await?;
-                cursor = streamed.cursor;
-            }
-            state.events += page.len() as u64;
-            report(Progress {
-                phase: "catch-up",
-                events: state.events,
-                total,
-            });
-            if page.len() < 1000 {
-                return Ok(cursor);
-            }
+            Model::Notifications => GuardedProjector::Notifications(
+                NotificationsProjector::into_generation(self.read_models.clone(), generation),
+            ),
         }
     }
 
@@ -963,6 +989,7 @@ enum GuardedProjector {
     Cart(CartProjector),
     Orders(OrdersProjector),
     Analytics(AnalyticsProjector),
+    Notifications(NotificationsProjector),
 }
 
 impl GuardedProjector {
@@ -972,6 +999,7 @@ impl GuardedProjector {
             GuardedProjector::Cart(projector) => projector.apply(event).await,
             GuardedProjector::Orders(projector) => projector.apply(event).await,
             GuardedProjector::Analytics(projector) => projector.apply(event).await,
+            GuardedProjector::Notifications(projector) => projector.apply(event).await,
         }
     }
 }

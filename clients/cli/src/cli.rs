@@ -358,8 +358,8 @@ pub enum ProjectionsCommand {
     /// again. Needs COMMERCE_DATABASE_URL (read as commerce_reader), COMMERCE_REDIS_URL and
     /// COMMERCE_REDIS_PREFIX as the services'.
     Rebuild {
-        /// The model: catalog or cart (Redis), orders or analytics (Postgres).
-        #[arg(value_parser = ["catalog", "cart", "orders", "analytics"])]
+        /// The model: catalog or cart (Redis); orders, analytics or notifications (Postgres).
+        #[arg(value_parser = ["catalog", "cart", "orders", "analytics", "notifications"])]
         model: String,
         /// Events per page of the scan (one Redis MULTI or one Postgres transaction each), 1 to
         /// 100,000.

@@ -57,14 +57,25 @@ async fn commerce(system: &TestSystem, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The `OrderPlaced` of `order` as `commerce events replay` gives it.
+/// The `OrderPlaced` of `order` as `commerce events replay` gives it. The stream is read below
+/// the cluster's safe horizon, which another test's open transaction may hold back a moment.
 async fn replayed_placement(system: &TestSystem, order: Uuid) -> Value {
-    commerce(system, &["events", "replay", "--event-type", "OrderPlaced"])
-        .await
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
-        .find(|event| event["aggregate_id"] == order.to_string())
-        .expect("the order's placement is replayed")
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = commerce(system, &["events", "replay", "--event-type", "OrderPlaced"])
+            .await
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+            .find(|event| event["aggregate_id"] == order.to_string());
+        if let Some(placement) = found {
+            return placement;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the order's placement is replayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -192,5 +192,27 @@ async fn a_customer_sees_pending_then_confirmed_then_shipped_as_they_happen() {
     let analyst = system.token(Role::Analyst, None);
     let (status, _) = system.read("/v1/notifications", &analyst).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Ops rebuild the notifications from the events: a new generation, the same lists.
+    let (_, customers_before) = system.read("/v1/notifications", &customer).await;
+    let (_, vendors_before) = system.read("/v1/notifications", &vendor).await;
+    let mut rebuild = system.commerce();
+    rebuild.args(["projections", "rebuild", "notifications"]);
+    let output = tokio::task::spawn_blocking(move || rebuild.output())
+        .await
+        .expect("join")
+        .expect("run the rebuild");
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("notifications rebuilt into generation 2")
+    );
+    assert_eq!(
+        system.read("/v1/notifications", &customer).await.1,
+        customers_before
+    );
+    assert_eq!(
+        system.read("/v1/notifications", &vendor).await.1,
+        vendors_before
+    );
     system.stop().await;
 }
