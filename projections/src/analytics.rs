@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
 use crate::error::ProjectionError;
-use crate::sequence::sequence_check;
+use crate::sequence::{checkpoint_advance, refused_at_checkpoint};
 
 /// A step of the funnel, as stored and as the API names its counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,15 +231,10 @@ fn record_statement(tables: &Tables) -> String {
         funnel_steps,
         stock_levels,
     } = tables;
+    let advanced = checkpoint_advance(checkpoints);
     format!(
         "\
-    WITH advanced AS ( \
-      INSERT INTO {checkpoints} (aggregate_type, aggregate_id, version) \
-      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM {checkpoints} \
-          WHERE aggregate_type = $1 AND aggregate_id = $2) \
-      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version \
-      WHERE {checkpoints}.version = EXCLUDED.version - 1 \
-      RETURNING 1), \
+    WITH {advanced}, \
     lines AS ( \
       INSERT INTO {sales_lines} (order_id, product_id, kind, vendor_id, day, currency, units, \
           amount_minor) \
@@ -316,7 +311,8 @@ impl Tables {
 pub struct AnalyticsProjector {
     pool: PgPool,
     record: String,
-    checkpoint: String,
+    /// The checkpoints' table, to tell a duplicate from a gap.
+    checkpoints: String,
 }
 
 impl AnalyticsProjector {
@@ -334,10 +330,7 @@ impl AnalyticsProjector {
         Self {
             pool,
             record: record_statement(tables),
-            checkpoint: format!(
-                "SELECT version FROM {} WHERE aggregate_type = $1 AND aggregate_id = $2",
-                tables.checkpoints
-            ),
+            checkpoints: tables.checkpoints.clone(),
         }
     }
 
@@ -384,22 +377,7 @@ impl AnalyticsProjector {
         if advanced == 1 {
             return Ok(Outcome::Applied);
         }
-        let stored: i64 = sqlx::query_scalar(&self.checkpoint)
-            .bind(&envelope.aggregate_type)
-            .bind(&envelope.aggregate_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        // The next one after all: another delivery moved the checkpoint between the two reads
-        // and back is impossible, so this is a write lost to a concurrent one; retry it.
-        sequence_check(envelope.sequence, stored).ok_or_else(|| {
-            ProjectionError::Failed(anyhow::anyhow!(
-                "{} {} event {} was refused at checkpoint {stored}",
-                envelope.aggregate_type,
-                envelope.aggregate_id,
-                envelope.sequence
-            ))
-        })
+        refused_at_checkpoint(&self.pool, &self.checkpoints, envelope).await
     }
 }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
 use crate::error::ProjectionError;
-use crate::sequence::sequence_check;
+use crate::sequence::{checkpoint_advance, refused_at_checkpoint};
 
 /// What one Order event adds.
 #[derive(Debug, Default)]
@@ -80,28 +80,27 @@ fn told_by(envelope: &EventEnvelope) -> anyhow::Result<Told> {
 /// the plain name is the view of the live one.
 pub const TABLES: [&str; 3] = ["notifications", "notification_checkpoints", "order_vendors"];
 
+/// Table `name` of generation `generation`, or its view (the live one) without one.
+fn table(name: &str, generation: Option<u64>) -> String {
+    match generation {
+        Some(generation) => format!("read.{name}_g{generation}"),
+        None => format!("read.{name}"),
+    }
+}
+
 /// Advances the order's checkpoint to `$3` if it is the next sequence, and only then records its
 /// vendors (`$5`, on a placement) and tells each recipient (`$6`, plus the recorded vendors when
 /// `$7`) of event `$8`: kind `$9`, at `$10`, with `$11`.
 fn record_statement(generation: Option<u64>) -> String {
-    let table = |name: &str| match generation {
-        Some(generation) => format!("read.{name}_g{generation}"),
-        None => format!("read.{name}"),
-    };
     let (checkpoints, vendors, notifications) = (
-        table("notification_checkpoints"),
-        table("order_vendors"),
-        table("notifications"),
+        table(TABLES[1], generation),
+        table(TABLES[2], generation),
+        table(TABLES[0], generation),
     );
+    let advanced = checkpoint_advance(&checkpoints);
     format!(
         "\
-    WITH advanced AS ( \
-      INSERT INTO {checkpoints} (aggregate_type, aggregate_id, version) \
-      SELECT $1, $2, $3 WHERE $3 = 1 OR EXISTS (SELECT 1 FROM {checkpoints} \
-          WHERE aggregate_type = $1 AND aggregate_id = $2) \
-      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version \
-      WHERE {checkpoints}.version = EXCLUDED.version - 1 \
-      RETURNING 1), \
+    WITH {advanced}, \
     placed AS ( \
       INSERT INTO {vendors} (order_id, vendor_ids) \
       SELECT $4, $5::uuid[] WHERE $5::uuid[] IS NOT NULL AND EXISTS (SELECT 1 FROM advanced) \
@@ -123,7 +122,8 @@ fn record_statement(generation: Option<u64>) -> String {
 pub struct NotificationsProjector {
     pool: PgPool,
     record: String,
-    checkpoint: String,
+    /// The checkpoints' table, to tell a duplicate from a gap.
+    checkpoints: String,
 }
 
 impl NotificationsProjector {
@@ -138,16 +138,10 @@ impl NotificationsProjector {
     }
 
     fn writing(pool: PgPool, generation: Option<u64>) -> Self {
-        let checkpoints = match generation {
-            Some(generation) => format!("read.notification_checkpoints_g{generation}"),
-            None => "read.notification_checkpoints".to_owned(),
-        };
         Self {
             pool,
             record: record_statement(generation),
-            checkpoint: format!(
-                "SELECT version FROM {checkpoints} WHERE aggregate_type = $1 AND aggregate_id = $2"
-            ),
+            checkpoints: table(TABLES[1], generation),
         }
     }
 
@@ -176,19 +170,7 @@ impl NotificationsProjector {
         if advanced == 1 {
             return Ok(Outcome::Applied);
         }
-        let stored: i64 = sqlx::query_scalar(&self.checkpoint)
-            .bind(&envelope.aggregate_type)
-            .bind(&envelope.aggregate_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .unwrap_or(0);
-        sequence_check(envelope.sequence, stored).ok_or_else(|| {
-            ProjectionError::Failed(anyhow::anyhow!(
-                "order {} event {} was refused at checkpoint {stored}",
-                envelope.aggregate_id,
-                envelope.sequence
-            ))
-        })
+        refused_at_checkpoint(&self.pool, &self.checkpoints, envelope).await
     }
 }
 
