@@ -22,6 +22,9 @@ pub struct Config {
     pub outbox_retention: OutboxRetention,
     /// Whether this process also runs the outbox relay (`COMMERCE_RUN_RELAY`, default true).
     pub run_relay: bool,
+    /// Which webhook URLs vendors may set: `COMMERCE_WEBHOOK_LOCAL_TARGETS=true` also allows
+    /// plain HTTP and private addresses (a local stack); default public HTTPS only.
+    pub webhook_targets: commerce_platform::webhooks::Targets,
 }
 
 impl Config {
@@ -38,6 +41,10 @@ impl Config {
                 ..OutboxRetention::default()
             },
             run_relay: env_or("COMMERCE_RUN_RELAY", "true")?,
+            webhook_targets: commerce_platform::webhooks::Targets::from_flag(env_or(
+                "COMMERCE_WEBHOOK_LOCAL_TARGETS",
+                "false",
+            )?),
         })
     }
 }

@@ -51,6 +51,19 @@ impl From<ExecuteError<DomainError>> for ApiError {
     }
 }
 
+/// Direct reads and writes outside the event store (webhook settings).
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => ApiError::Unavailable(error.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     /// A refusal because the `aggregate` addressed does not exist, said with the `id` asked for:
     /// the aggregate itself cannot say it (an aggregate without events knows no id).

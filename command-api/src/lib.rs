@@ -9,7 +9,7 @@
 //! - `idempotency`: `Idempotency-Key` handling (first answer replayed, other bodies refused).
 //! - `relay`: the outbox relay (single active publisher, ordered per aggregate, batched to SNS).
 //! - `outbox_retention`: removal of published outbox rows after their retention.
-//! - `routes`: one module per aggregate's endpoints, as listed in API.md.
+//! - `routes`: one module per aggregate's endpoints, as listed in API.md, and vendors' webhooks.
 #![forbid(unsafe_code)]
 
 mod config;
@@ -55,8 +55,11 @@ pub struct AppState {
     pub inventory: Arc<CommandExecutor<Inventory>>,
     pub carts: Arc<CommandExecutor<Cart>>,
     pub orders: Arc<CommandExecutor<Order>>,
-    /// For commands that append to two aggregates at once (checkout).
+    /// For commands that append to two aggregates at once (checkout), and its pool for the
+    /// webhook settings.
     pub repository: PgEventRepository,
+    /// Which webhook URLs vendors may set.
+    pub webhook_targets: commerce_platform::webhooks::Targets,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -82,6 +85,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::carts::checkout,
         routes::orders::cancel,
         routes::orders::ship,
+        routes::webhooks::set_webhook,
+        routes::webhooks::remove_webhook,
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
@@ -89,7 +94,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "products", description = "A vendor's catalogue"),
         (name = "inventory", description = "A vendor's stock"),
         (name = "carts", description = "A customer's cart and checkout"),
-        (name = "orders", description = "Cancelling and shipping orders")
+        (name = "orders", description = "Cancelling and shipping orders"),
+        (name = "webhooks", description = "Where a vendor's order notifications are posted")
     )
 )]
 pub struct ApiDoc;
@@ -125,6 +131,10 @@ pub fn router(
         .route("/v1/carts/{id}/checkout", post(routes::carts::checkout))
         .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
         .route("/v1/orders/{id}/ship", post(routes::orders::ship))
+        .route(
+            "/v1/vendors/{vendor_id}/webhook",
+            put(routes::webhooks::set_webhook).delete(routes::webhooks::remove_webhook),
+        )
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             idempotency,
@@ -249,6 +259,7 @@ impl CommandApi {
                     .with_upcasters(order_upcasters()),
             ),
             repository: PgEventRepository::new(pool.clone()),
+            webhook_targets: config.webhook_targets,
         };
         let deps = Dependencies {
             postgres: Some(pool),

@@ -20,6 +20,8 @@ export COMMERCE_PAYMENT_SIMULATOR_ADDR="${COMMERCE_PAYMENT_SIMULATOR_ADDR:-127.0
 # Local mode lets the services fall back on their built-in development JWT secret (and tokens from
 # `commerce token` match it). Outside local mode a missing COMMERCE_JWT_SECRET stops them at start.
 export COMMERCE_LOCAL_MODE="${COMMERCE_LOCAL_MODE:-true}"
+# Vendors' webhooks may point at receivers on this machine (http, 127.0.0.1); never in production.
+export COMMERCE_WEBHOOK_LOCAL_TARGETS="${COMMERCE_WEBHOOK_LOCAL_TARGETS:-true}"
 
 # host and port of a URL such as postgres://user@host:port/db (defaults when absent).
 url_host() { local u="${1#*://}"; u="${u#*@}"; u="${u%%/*}"; echo "${u%%:*}"; }

@@ -18,6 +18,7 @@
 //! - `openapi`: the problem+json and money schemas, bearer security, `/openapi.json` and `/docs`.
 //! - `whole_number`: integer body fields that also accept integer-valued numbers (`24.0`), as JSON
 //!   Schema's `type: integer` does.
+//! - `webhooks`: which URLs a vendor's notifications may be sent to, and how they are signed.
 //! - `http`: `/healthz`, `/readyz`, `/metrics`, request metrics, correlation ids, serving with shutdown.
 #![forbid(unsafe_code)]
 
@@ -34,6 +35,7 @@ pub mod personal_data;
 pub mod problem;
 pub mod redis_connection;
 pub mod telemetry;
+pub mod webhooks;
 pub mod whole_number;
 
 pub use tokio_util::sync::CancellationToken as Shutdown;

@@ -4,6 +4,7 @@ use commerce_platform::config::{
 };
 
 use crate::consumer::ConsumerConfig;
+use crate::webhooks::WebhookConfig;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -12,6 +13,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub messaging: MessagingConfig,
     pub consumer: ConsumerConfig,
+    pub webhooks: WebhookConfig,
 }
 
 impl Config {
@@ -28,6 +30,26 @@ impl Config {
                     "20",
                 )?),
                 ..ConsumerConfig::default()
+            },
+            webhooks: WebhookConfig {
+                targets: commerce_platform::webhooks::Targets::from_flag(env_or(
+                    "COMMERCE_WEBHOOK_LOCAL_TARGETS",
+                    "false",
+                )?),
+                retry_base: std::time::Duration::from_millis(env_or(
+                    "COMMERCE_WEBHOOK_RETRY_BASE_MS",
+                    "5000",
+                )?),
+                retry_max: std::time::Duration::from_secs(env_or(
+                    "COMMERCE_WEBHOOK_RETRY_MAX_SECS",
+                    "3600",
+                )?),
+                max_attempts: env_or("COMMERCE_WEBHOOK_MAX_ATTEMPTS", "10")?,
+                request_timeout: std::time::Duration::from_millis(env_or(
+                    "COMMERCE_WEBHOOK_TIMEOUT_MS",
+                    "10000",
+                )?),
+                ..WebhookConfig::default()
             },
         })
     }

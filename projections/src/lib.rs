@@ -19,6 +19,8 @@
 //! - `notifications`: what customers and vendors are told about their orders (schema `read`).
 //! - `analytics`: the analytics projector (sales lines, funnel steps, product categories in
 //!   schema `read`), which the read API sums.
+//! - `webhooks`: sending the webhook deliveries the notifications projector queues (signed,
+//!   retried with backoff, dead-lettered when the attempts run out).
 //! - `config`: `COMMERCE_*` settings of the projector workers.
 #![forbid(unsafe_code)]
 
@@ -35,6 +37,7 @@ pub mod orders;
 pub mod rebuild;
 pub mod sequence;
 pub mod upcast;
+pub mod webhooks;
 
 pub use config::Config;
 
@@ -51,6 +54,7 @@ use consumer::SqsConsumer;
 use history::EventHistory;
 use notifications::NotificationsProjector;
 use orders::OrdersProjector;
+use webhooks::WebhookSender;
 
 /// Runs every projector of this crate until `shutdown`.
 /// Dependencies that are not there yet are waited for (and logged), not treated as fatal.
@@ -148,15 +152,40 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .run(shutdown.clone())
         .await
     };
+    let webhooks = async {
+        let dlq = NOTIFICATIONS_QUEUE.dlq_name(&config.messaging);
+        let Some(dlq_url) = retry_until_ready(&format!("queue {dlq}"), &shutdown, || {
+            messaging::queue_url(&aws, &dlq)
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        WebhookSender::new(
+            pool.clone(),
+            aws.sqs.clone(),
+            dlq_url,
+            config.webhooks.clone(),
+        )?
+        .run(shutdown.clone())
+        .await
+    };
     /// How one consumer ended.
     type Ended = anyhow::Result<()>;
-    let (catalog, cart, orders, analytics, notifications): (Ended, Ended, Ended, Ended, Ended) =
-        tokio::join!(catalog, cart, orders, analytics, notifications);
+    let (catalog, cart, orders, analytics, notifications, webhooks): (
+        Ended,
+        Ended,
+        Ended,
+        Ended,
+        Ended,
+        Ended,
+    ) = tokio::join!(catalog, cart, orders, analytics, notifications, webhooks);
     catalog
         .and(cart)
         .and(orders)
         .and(analytics)
         .and(notifications)
+        .and(webhooks)
 }
 
 /// Applies the `read` schema migrations (shared bookkeeping with other crates' migrations).

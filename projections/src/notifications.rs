@@ -4,7 +4,8 @@
 //! An order confirmed, cancelled or shipped tells its customer and the vendors of its lines. A
 //! shipment names no lines, so each order's vendors are kept from its placement. Each event's
 //! notifications and the order's checkpoint are written by one statement, only if the event is
-//! the order's next: nobody is told twice.
+//! the order's next: nobody is told twice. The live projector also queues a webhook delivery
+//! to each told vendor that has one, in the same statement; `crate::webhooks` sends them.
 use anyhow::Context;
 use commerce_domain::order::{OrderEvent, PricedLine};
 use commerce_platform::envelope::EventEnvelope;
@@ -113,8 +114,36 @@ fn record_statement(generation: Option<u64>) -> String {
       INSERT INTO {notifications} (recipient_id, event_id, kind, order_id, at, detail) \
       SELECT recipient_id, $8, $9::text, $4, $10, $11 FROM recipients \
       WHERE $9::text IS NOT NULL AND EXISTS (SELECT 1 FROM advanced) \
-      ON CONFLICT DO NOTHING) \
-    SELECT count(*) FROM advanced"
+      ON CONFLICT DO NOTHING){queued} \
+    SELECT count(*) FROM advanced",
+        queued = match generation {
+            None => queue_deliveries(&checkpoints),
+            Some(_) => String::new(),
+        }
+    )
+}
+
+/// The live statement's last part: a webhook delivery to each told vendor with a webhook. Queued
+/// for an event applied now or before (a copy arriving after a rebuild's swap, which applied it,
+/// still queues what the live model never did); once per event and vendor. An event delivered
+/// again revives its dead deliveries: that is how `commerce dlq redrive notifications` retries
+/// them. A rebuild's statement queues nothing: replaying history tells nobody anything again.
+fn queue_deliveries(checkpoints: &str) -> String {
+    format!(
+        ", \
+    queued AS ( \
+      INSERT INTO notify.webhook_deliveries \
+        (delivery_id, vendor_id, event_id, kind, order_id, at, detail) \
+      SELECT gen_random_uuid(), w.vendor_id, $8, $9::text, $4, $10, $11 \
+      FROM notify.webhooks w \
+      WHERE $9::text IS NOT NULL \
+        AND w.vendor_id IN (SELECT recipient_id FROM recipients) \
+        AND (EXISTS (SELECT 1 FROM advanced) \
+             OR $3 <= (SELECT c.version FROM {checkpoints} c \
+                       WHERE c.aggregate_type = $1 AND c.aggregate_id = $2)) \
+      ON CONFLICT (event_id, vendor_id) DO UPDATE \
+        SET state = 'pending', attempts = 0, next_attempt_at = now() \
+        WHERE notify.webhook_deliveries.state = 'dead')"
     )
 }
 

@@ -98,16 +98,22 @@ pub struct StockAlert {
 pub(crate) struct Tenant(Uuid);
 
 impl Tenant {
+    /// The vendor every query of this request filters on.
+    pub(crate) fn vendor_id(&self) -> Uuid {
+        self.0
+    }
+
     /// A vendor reads its own dashboard only; admins and analysts read any.
     pub(crate) fn of(claims: &Claims, vendor_id: Uuid) -> Result<Self, ReadError> {
         match claims.role {
             Role::Admin | Role::Analyst => Ok(Tenant(vendor_id)),
             Role::Vendor if claims.vendor_id == Some(vendor_id) => Ok(Tenant(vendor_id)),
             Role::Vendor => Err(ReadError::Forbidden(format!(
-                "a vendor reads only its own dashboard, not vendor {vendor_id}'s"
+                "a vendor reads only its own figures and deliveries, not vendor {vendor_id}'s"
             ))),
             _ => Err(ReadError::Forbidden(
-                "only the vendor itself, admins and analysts read a vendor's dashboard".into(),
+                "only the vendor itself, admins and analysts read a vendor's figures and deliveries"
+                    .into(),
             )),
         }
     }

@@ -11,6 +11,7 @@
 //! - `analytics`: `GET /v1/analytics/sales` and `/v1/analytics/funnel` for analysts and admins.
 //! - `dashboard`: `GET /v1/vendors/{vendor_id}/dashboard`, a vendor's own figures.
 //! - `notifications`: `GET /v1/notifications`, a customer's or vendor's, newest first.
+//! - `webhook_deliveries`: `GET /v1/vendors/{vendor_id}/webhook/deliveries`, their states.
 //! - `vendor_page`: `/vendor/dashboard`, the same as a page with charts, signed in by cookie.
 #![forbid(unsafe_code)]
 
@@ -25,6 +26,7 @@ mod events;
 mod notifications;
 mod orders;
 mod vendor_page;
+mod webhook_deliveries;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,7 +82,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         events::list_events,
         analytics::sales,
         analytics::funnel,
-        dashboard::vendor_dashboard
+        dashboard::vendor_dashboard,
+        webhook_deliveries::list_deliveries
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
@@ -90,7 +93,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "orders", description = "Orders, for their customer and their vendors"),
         (name = "events", description = "The global event stream, for analysts and ops"),
         (name = "analytics", description = "Sales, the funnel and vendors' dashboards"),
-        (name = "notifications", description = "What customers and vendors were told about their orders")
+        (name = "notifications", description = "What customers and vendors were told about their orders"),
+        (name = "webhooks", description = "What became of a vendor's webhook deliveries")
     )
 )]
 pub struct ApiDoc;
@@ -111,6 +115,10 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route(
             "/v1/vendors/{vendor_id}/dashboard",
             get(dashboard::vendor_dashboard),
+        )
+        .route(
+            "/v1/vendors/{vendor_id}/webhook/deliveries",
+            get(webhook_deliveries::list_deliveries),
         )
         .route("/vendor/dashboard", get(vendor_page::page))
         .route("/vendor/session", post(vendor_page::sign_in))

@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod orders;
 pub mod products;
 mod schemas;
+pub mod webhooks;
 
 pub(crate) use commerce_platform::openapi::ProblemSchema as Problem;
 

@@ -8,61 +8,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::{checkout_body, shipping_address, TestSystem};
-
-/// A customer's order, placed and confirmed by the saga.
-async fn confirmed_order(system: &TestSystem, product: Uuid, customer: Uuid) -> Uuid {
-    let token = system.token_for(Role::Customer, customer, None);
-    let cart = system.open_cart(&token).await;
-    let (status, body) = system.add_to_cart(&token, cart, product, 1).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = system
-        .command(
-            Method::POST,
-            &format!("/v1/carts/{cart}/checkout"),
-            Some(&token),
-            Some(checkout_body()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let order = Uuid::parse_str(body["order_id"].as_str().expect("order_id")).expect("uuid");
-    order_reaching(system, order, |doc| doc["status"] == "confirmed").await;
-    order
-}
-
-/// The order's document once `ready` holds for it (within 10 s).
-async fn order_reaching(system: &TestSystem, order: Uuid, ready: impl Fn(&Value) -> bool) -> Value {
-    let admin = system.token(Role::Admin, None);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, doc) = system.read(&format!("/v1/orders/{order}"), &admin).await;
-        if status == StatusCode::OK && ready(&doc) {
-            return doc;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{status} {doc}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// `commerce …` with the test stack's settings; its standard output. Run off the test's runtime,
-/// where the services run: one blocked mid-transaction would hold the replay's horizon back.
-async fn commerce(system: &TestSystem, args: &[&str]) -> String {
-    let mut command = system.commerce();
-    command.args(args);
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("join")
-        .expect("run commerce");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use crate::support::{shipping_address, TestSystem};
 
 /// The `OrderPlaced` of `order` as `commerce events replay` gives it. The stream is read below
 /// the cluster's safe horizon, which another test's open transaction may hold back a moment.
 async fn replayed_placement(system: &TestSystem, order: Uuid) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let found = commerce(system, &["events", "replay", "--event-type", "OrderPlaced"])
+        let found = system
+            .run_commerce(&["events", "replay", "--event-type", "OrderPlaced"])
             .await
             .lines()
             .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
@@ -94,8 +48,8 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (ada, grace) = (Uuid::new_v4(), Uuid::new_v4());
-    let ada_order = confirmed_order(&system, product, ada).await;
-    let grace_order = confirmed_order(&system, product, grace).await;
+    let ada_order = system.confirmed_order(product, ada).await;
+    let grace_order = system.confirmed_order(product, grace).await;
 
     // Stored sealed: no copy of the address in the event store or the outbox's events.
     let in_clear: i64 = sqlx::query_scalar(
@@ -117,7 +71,7 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
 
     // Opened for those allowed to read it, before anyone is forgotten.
     for order in [ada_order, grace_order] {
-        let doc = order_reaching(&system, order, |_| true).await;
+        let doc = system.order_reaching(order, |_| true).await;
         assert_eq!(doc["shipping_address"], shipping_address());
         assert_eq!(
             replayed_placement(&system, order).await["payload"]["data"]["shipping_address"],
@@ -125,17 +79,19 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
         );
     }
 
-    let forgotten = commerce(&system, &["gdpr", "forget", &ada.to_string(), "--json"]).await;
+    let forgotten = system
+        .run_commerce(&["gdpr", "forget", &ada.to_string(), "--json"])
+        .await;
     let forgotten: Value = serde_json::from_str(&forgotten).expect("JSON");
     assert_eq!(forgotten["keys_deleted"], 1);
     assert_eq!(forgotten["documents_erased"], 1);
 
     // The read model: Ada's address is gone at once, Grace's is not.
-    let doc = order_reaching(&system, ada_order, |_| true).await;
+    let doc = system.order_reaching(ada_order, |_| true).await;
     assert!(doc.get("shipping_address").is_none(), "{doc}");
     assert_eq!(doc["personal_data_erased"], true);
     assert_eq!(doc["status"], "confirmed", "everything else stays");
-    let doc = order_reaching(&system, grace_order, |_| true).await;
+    let doc = system.order_reaching(grace_order, |_| true).await;
     assert_eq!(doc["shipping_address"], shipping_address());
     assert!(doc.get("personal_data_erased").is_none(), "{doc}");
 
@@ -181,34 +137,40 @@ async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let doc = order_reaching(&system, ada_order, |doc| doc["status"] == "shipped").await;
+    let doc = system
+        .order_reaching(ada_order, |doc| doc["status"] == "shipped")
+        .await;
     assert!(doc.get("shipping_address").is_none(), "{doc}");
     assert_eq!(doc["personal_data_erased"], true);
 
     // A rebuilt orders model erases her too, and keeps Grace's address.
-    let rebuilt = commerce(&system, &["projections", "rebuild", "orders"]).await;
+    let rebuilt = system
+        .run_commerce(&["projections", "rebuild", "orders"])
+        .await;
     assert!(
         rebuilt.contains("orders rebuilt into generation 2"),
         "{rebuilt}"
     );
-    let doc = order_reaching(&system, ada_order, |_| true).await;
+    let doc = system.order_reaching(ada_order, |_| true).await;
     assert!(doc.get("shipping_address").is_none(), "{doc}");
     assert_eq!(doc["personal_data_erased"], true);
     assert_eq!(doc["status"], "shipped");
-    let doc = order_reaching(&system, grace_order, |_| true).await;
+    let doc = system.order_reaching(grace_order, |_| true).await;
     assert_eq!(doc["shipping_address"], shipping_address());
 
     // Asking again is harmless; and what Ada orders after her request is hers to see again.
     let again: Value = serde_json::from_str(
-        &commerce(&system, &["gdpr", "forget", &ada.to_string(), "--json"]).await,
+        &system
+            .run_commerce(&["gdpr", "forget", &ada.to_string(), "--json"])
+            .await,
     )
     .expect("JSON");
     assert_eq!(again["keys_deleted"], 0);
     assert_eq!(again["documents_erased"], 0);
-    let later = confirmed_order(&system, product, ada).await;
-    let doc = order_reaching(&system, later, |_| true).await;
+    let later = system.confirmed_order(product, ada).await;
+    let doc = system.order_reaching(later, |_| true).await;
     assert_eq!(doc["shipping_address"], shipping_address());
-    let doc = order_reaching(&system, ada_order, |_| true).await;
+    let doc = system.order_reaching(ada_order, |_| true).await;
     assert_eq!(
         doc["personal_data_erased"], true,
         "the old order stays erased"
@@ -265,9 +227,12 @@ async fn personal_data_stored_in_clear_by_an_older_version_is_sealed_and_then_fo
     assert!(refused.is_err(), "only the data's fields may change");
     drop(transaction);
 
-    let sealed: Value =
-        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"]).await)
-            .expect("JSON");
+    let sealed: Value = serde_json::from_str(
+        &system
+            .run_commerce(&["gdpr", "seal-stored", "--json"])
+            .await,
+    )
+    .expect("JSON");
     assert!(
         sealed["events_sealed"].as_u64().is_some_and(|n| n >= 1),
         "{sealed}"
@@ -279,9 +244,12 @@ async fn personal_data_stored_in_clear_by_an_older_version_is_sealed_and_then_fo
         .expect("stored");
     assert!(!stored.to_string().contains("Babbage"), "{stored}");
     assert_eq!(stored["data"]["order_id"], payload["data"]["order_id"]);
-    let again: Value =
-        serde_json::from_str(&commerce(&system, &["gdpr", "seal-stored", "--json"]).await)
-            .expect("JSON");
+    let again: Value = serde_json::from_str(
+        &system
+            .run_commerce(&["gdpr", "seal-stored", "--json"])
+            .await,
+    )
+    .expect("JSON");
     assert_eq!(again["events_sealed"], 0, "nothing is sealed twice");
 
     // Replay opens it as it was stored (then upcast by readers); forgetting erases it.
@@ -289,7 +257,9 @@ async fn personal_data_stored_in_clear_by_an_older_version_is_sealed_and_then_fo
         replayed_placement(&system, order).await["payload"]["data"]["shipping_address"],
         payload["data"]["shipping_address"]
     );
-    commerce(&system, &["gdpr", "forget", &customer.to_string()]).await;
+    system
+        .run_commerce(&["gdpr", "forget", &customer.to_string()])
+        .await;
     assert_eq!(
         replayed_placement(&system, order).await["payload"]["data"]["shipping_address"],
         json!({"$erased": true})

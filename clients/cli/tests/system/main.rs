@@ -31,3 +31,4 @@ mod storefront;
 mod support;
 mod typed_client;
 mod vendor_page;
+mod webhooks;

@@ -135,6 +135,8 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/carts/{id}/checkout", "post"),
                 ("/v1/orders/{id}/cancel", "post"),
                 ("/v1/orders/{id}/ship", "post"),
+                ("/v1/vendors/{vendor_id}/webhook", "put"),
+                ("/v1/vendors/{vendor_id}/webhook", "delete"),
             ],
         ),
         (
@@ -151,6 +153,7 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/analytics/sales", "get"),
                 ("/v1/analytics/funnel", "get"),
                 ("/v1/vendors/{vendor_id}/dashboard", "get"),
+                ("/v1/vendors/{vendor_id}/webhook/deliveries", "get"),
             ],
         ),
     ];

@@ -9,8 +9,10 @@ use commerce_command_api::relay::RelayConfig;
 use commerce_platform::auth::{Claims, JwtKeys, Role};
 use commerce_platform::config::{AuthConfig, DatabaseConfig, MessagingConfig, RedisConfig, Secret};
 use commerce_platform::messaging::{self, AwsClients, Topology, CATALOG_QUEUE};
+use commerce_platform::webhooks::Targets;
 use commerce_platform::Shutdown;
 use commerce_projections::consumer::ConsumerConfig;
+use commerce_projections::webhooks::WebhookConfig;
 use commerce_sagas::clock::{ManualClock, SagaClock};
 use commerce_sagas::model::SagaTimings;
 use commerce_sagas::payments::{PaymentSimulator, SimulatorHandle};
@@ -171,6 +173,7 @@ impl TestSystem {
                 max_body_bytes: MAX_BODY_BYTES,
                 outbox_retention: OutboxRetention::default(),
                 run_relay: options.relay,
+                webhook_targets: Targets::AlsoLocal,
             },
             projections: commerce_projections::Config {
                 database: projection_database,
@@ -179,6 +182,16 @@ impl TestSystem {
                 consumer: ConsumerConfig {
                     retry_base_secs: 0,
                     ..ConsumerConfig::default()
+                },
+                // Receivers listen on 127.0.0.1; three quick attempts.
+                webhooks: WebhookConfig {
+                    targets: Targets::AlsoLocal,
+                    retry_base: Duration::from_millis(50),
+                    retry_max: Duration::from_millis(200),
+                    max_attempts: 3,
+                    request_timeout: Duration::from_secs(2),
+                    poll_interval: Duration::from_millis(50),
+                    ..WebhookConfig::default()
                 },
             },
             read_api: commerce_read_api::Config {
@@ -517,6 +530,63 @@ impl TestSystem {
             Some(checkout_body()),
         )
         .await
+    }
+
+    /// `commerce …` with the test stack's settings; its standard output. Run off the test's
+    /// runtime, where the services run: one blocked mid-transaction would hold the event
+    /// stream's horizon back.
+    pub async fn run_commerce(&self, args: &[&str]) -> String {
+        let mut command = self.commerce();
+        command.args(args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("join")
+            .expect("run commerce");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// A product of `token`'s vendor, published, with `units` in stock.
+    pub async fn stocked_product(&self, token: &str, price_minor: i64, units: u32) -> Uuid {
+        let product = self.published_product(token, price_minor).await;
+        let (status, body) = self
+            .command(
+                reqwest::Method::POST,
+                &format!("/v1/inventory/{product}/receipts"),
+                Some(token),
+                Some(json!({ "quantity": units })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        product
+    }
+
+    /// A customer's order of one `product`, placed and confirmed by the saga.
+    pub async fn confirmed_order(&self, product: Uuid, customer: Uuid) -> Uuid {
+        let token = self.token_for(Role::Customer, customer, None);
+        let cart = self.open_cart(&token).await;
+        let (status, body) = self.add_to_cart(&token, cart, product, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self.checkout(&token, cart).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let order = Uuid::parse_str(body["order_id"].as_str().expect("order_id")).expect("uuid");
+        self.order_reaching(order, |doc| doc["status"] == "confirmed")
+            .await;
+        order
+    }
+
+    /// The order's document once `ready` holds for it (within 10 s).
+    pub async fn order_reaching(&self, order: Uuid, ready: impl Fn(&Value) -> bool) -> Value {
+        let admin = self.token(Role::Admin, None);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, doc) = self.read(&format!("/v1/orders/{order}"), &admin).await;
+            if status == StatusCode::OK && ready(&doc) {
+                return doc;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{status} {doc}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The payload of `aggregate`'s latest event.
