@@ -120,6 +120,11 @@ pub enum Command {
         #[command(subcommand)]
         command: StockCommand,
     },
+    /// A vendor's webhook: where its order notifications are posted, and their deliveries.
+    Webhooks {
+        #[command(subcommand)]
+        command: crate::webhooks::WebhooksCommand,
+    },
     /// The outbox: events SNS keeps refusing are parked there (with the later events of their
     /// aggregate); list them and put them back.
     Outbox {

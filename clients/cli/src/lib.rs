@@ -10,6 +10,7 @@
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
 //! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
 //!   `commerce-client`.
+//! - `webhooks`: `commerce webhooks set|remove|deliveries`, a vendor's webhook.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `projections`: `commerce projections list|rebuild`.
 //! - `status`: `commerce status`, the pipeline at a glance.
@@ -37,3 +38,4 @@ pub mod replay;
 pub mod status;
 pub mod storefront;
 pub mod system;
+pub mod webhooks;

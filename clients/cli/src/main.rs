@@ -238,6 +238,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Checkout(args) => storefront::checkout(&target.session(output)?, args).await,
         Command::Orders { command } => storefront::orders(&target.session(output)?, command).await,
         Command::Stock { command } => storefront::stock(&target.session(output)?, command).await,
+        Command::Webhooks { command } => {
+            commerce_cli::webhooks::webhooks(&target.session(output)?, command).await
+        }
         Command::Outbox { command } => {
             let database = DatabaseConfig::from_env()?;
             match command {

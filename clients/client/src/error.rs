@@ -105,6 +105,8 @@ pub(crate) fn decode_answer<T: DeserializeOwned>(
     if !(200..300).contains(&status) {
         return Err(decode_error(status, retry_after, body));
     }
+    // An answer without a body (204) reads as `null`: what `()` is made from.
+    let body = if body.is_empty() { &b"null"[..] } else { body };
     serde_json::from_slice(body).map_err(|source| ClientError::Decode {
         status,
         body: String::from_utf8_lossy(body).into_owned(),

@@ -12,6 +12,7 @@
 //! - `inventory`: stock receipts.
 //! - `carts`: cart commands, checkout and cart reads.
 //! - `orders`: order commands (cancel, ship) and order reads.
+//! - `webhooks`: a vendor's webhook and its deliveries.
 //!
 //! Read documents accept fields they do not know and default the ones they can live without, so a
 //! server that adds fields never breaks a client built against an older one.
@@ -53,6 +54,7 @@ mod error;
 mod inventory;
 mod orders;
 mod products;
+mod webhooks;
 mod wire;
 
 pub use carts::{CartCreated, CartDocument, CartItem, CheckoutAccepted};
@@ -60,4 +62,5 @@ pub use client::{CommandOptions, CommerceClient};
 pub use error::{ClientError, Problem};
 pub use orders::{CancelReason, OrderDocument, OrderLine, OrderPage, OrderStatus, StatusChange};
 pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};
+pub use webhooks::{Webhook, WebhookDelivery};
 pub use wire::{Accepted, Money, ShippingAddress};

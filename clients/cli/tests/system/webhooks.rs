@@ -278,6 +278,28 @@ async fn a_vendor_receives_signed_notifications_once_each_from_a_receiver_that_f
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The CLI lists the same, one JSON line each.
+    let vendor_arg = vendor.to_string();
+    let listed = system
+        .run_commerce(&[
+            "webhooks",
+            "deliveries",
+            &vendor_arg,
+            "--state",
+            "delivered",
+            "--json",
+            "--token",
+            &vendor_token,
+        ])
+        .await;
+    let kinds: Vec<String> = listed
+        .lines()
+        .map(|line| {
+            let delivery: Value = serde_json::from_str(line).expect("a JSON line");
+            delivery["kind"].as_str().expect("kind").to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["order_shipped", "order_confirmed"], "{listed}");
 
     // Removed, the webhook is told nothing more: the next order's confirmation is in the
     // vendor's list (written with the deliveries it queues) and no delivery is added.
