@@ -12,6 +12,7 @@ pub enum WebhooksCommand {
     /// Post the vendor's order notifications to URL (the vendor, an admin); prints the new
     /// signing secret, shown only now.
     Set {
+        /// The vendor's id.
         #[arg(value_parser = parse_id)]
         vendor: Uuid,
         /// An https URL of a public host (a local stack also takes http://127.0.0.1:…).
@@ -20,13 +21,16 @@ pub enum WebhooksCommand {
     },
     /// Stop posting the vendor's notifications; pending deliveries are dropped.
     Remove {
+        /// The vendor's id.
         #[arg(value_parser = parse_id)]
         vendor: Uuid,
     },
     /// The vendor's deliveries, newest first: pending (and when next tried), delivered, dead.
     Deliveries {
+        /// The vendor's id.
         #[arg(value_parser = parse_id)]
         vendor: Uuid,
+        /// Only the deliveries in this state.
         #[arg(long, value_enum)]
         state: Option<DeliveryState>,
         /// How many, 1 to 100 (default 20).
