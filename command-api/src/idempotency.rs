@@ -70,7 +70,7 @@ pub async fn idempotent(
         }
     };
     // Without a caller there is no scope to keep the key in: refuse rather than run unprotected.
-    let claims = match layer.keys.authenticate(request.headers()) {
+    let claims = match layer.keys.authenticate(request.headers()).await {
         Ok(claims) => claims,
         Err(refusal) => return refusal.into_response(),
     };

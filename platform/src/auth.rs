@@ -100,10 +100,18 @@ pub enum AuthError {
     Missing,
     #[error("the bearer token is invalid: {0}")]
     Invalid(String),
+    /// The token names a key of the identity provider's key set, which cannot be read now.
+    #[error("the token's signing keys cannot be read: {0}")]
+    KeysUnavailable(String),
 }
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
+        if let AuthError::KeysUnavailable(cause) = &self {
+            tracing::warn!(%cause, "the key set is unreachable");
+            return Problem::unavailable("the token's signing keys cannot be read now")
+                .into_response();
+        }
         let mut response = Problem::unauthorized(self.to_string()).into_response();
         response
             .headers_mut()
@@ -129,14 +137,22 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// HS256 keys derived from `COMMERCE_JWT_SECRET`, with the audience and issuer tokens must carry
-/// when those are configured.
+/// How bearer tokens are checked: HS256 tokens with the shared `COMMERCE_JWT_SECRET` (what
+/// `commerce token` mints; absent when only an identity provider is trusted), and asymmetric
+/// ones (EdDSA, RS256, ES256) with the public keys of the identity provider's JWKS
+/// (`COMMERCE_JWKS_URL`: the auth service's, or an external provider's). Either way with the
+/// audience and issuer tokens must carry when those are configured.
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    shared: Option<SharedKey>,
+    key_set: Option<crate::jwks::KeySet>,
     audience: Option<String>,
     issuer: Option<String>,
+}
+
+/// The HS256 key of `COMMERCE_JWT_SECRET`.
+struct SharedKey {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
     /// Whether the secret is the local stack's development secret: a bad signature then most
     /// likely means the token was minted with another secret than the services'.
     development_secret: bool,
@@ -144,7 +160,12 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwtKeys(HS256)")
+        write!(
+            f,
+            "JwtKeys(shared secret: {}, key set: {:?})",
+            self.shared.is_some(),
+            self.key_set.as_ref().map(crate::jwks::KeySet::url)
+        )
     }
 }
 
@@ -157,10 +178,25 @@ impl JwtKeys {
     /// Keys for a service: when an audience or issuer is configured, tokens must carry it
     /// (`aud`, `iss`), and tokens minted with these keys do.
     pub fn from_config(config: &AuthConfig) -> Self {
-        let bytes = config.jwt_secret.expose().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
+        let shared = config.jwt_secret.as_ref().map(|secret| SharedKey {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            development_secret: secret.expose() == crate::config::LOCAL_DEVELOPMENT_JWT_SECRET,
+        });
+        Self {
+            shared,
+            key_set: config.jwks_url.as_deref().map(crate::jwks::KeySet::new),
+            audience: config.audience.clone(),
+            issuer: config.issuer.clone(),
+        }
+    }
+
+    /// The checks of a token signed with `algorithm`: expiry, subject, and the configured
+    /// audience and issuer.
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
         let mut required = vec!["exp", "sub"];
-        match &config.audience {
+        match &self.audience {
             Some(audience) => {
                 validation.set_audience(&[audience]);
                 required.push("aud");
@@ -168,42 +204,97 @@ impl JwtKeys {
             // Nothing to compare with: a token's `aud`, if any, is not ours to judge.
             None => validation.validate_aud = false,
         }
-        if let Some(issuer) = &config.issuer {
+        if let Some(issuer) = &self.issuer {
             validation.set_issuer(&[issuer]);
             required.push("iss");
         }
         validation.set_required_spec_claims(&required);
         validation.leeway = 5;
-        Self {
-            encoding: EncodingKey::from_secret(bytes),
-            decoding: DecodingKey::from_secret(bytes),
-            validation,
-            audience: config.audience.clone(),
-            issuer: config.issuer.clone(),
-            development_secret: config.jwt_secret.expose()
-                == crate::config::LOCAL_DEVELOPMENT_JWT_SECRET,
-        }
+        validation
     }
 
-    /// A signed token for `claims`, with the configured audience and issuer.
+    /// A token for `claims` signed with the shared secret (HS256), with the configured audience
+    /// and issuer: what `commerce token` prints.
     pub fn mint(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        let Some(shared) = &self.shared else {
+            return Err(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into());
+        };
         let minted = MintedClaims {
             claims,
             aud: self.audience.as_deref(),
             iss: self.issuer.as_deref(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &minted, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &minted, &shared.encoding)
     }
 
     /// The caller of a request: its bearer token, verified.
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Claims, AuthError> {
-        self.verify(bearer_token(headers)?)
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Claims, AuthError> {
+        self.verify_current(bearer_token(headers)?).await
     }
 
+    /// [`Self::verify`], reading the key set first when it is stale or lacks the token's key
+    /// (a key just added by a rotation).
+    pub async fn verify_current(&self, token: &str) -> Result<Claims, AuthError> {
+        let Some(key_set) = &self.key_set else {
+            return self.verify(token);
+        };
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+        if let Some(kid) = kid {
+            if key_set.is_stale() || !key_set.knows(&kid) {
+                key_set.refresh(Some(&kid)).await?;
+            }
+        }
+        self.verify(token)
+    }
+
+    /// The token's claims if it verifies with the keys known now.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| AuthError::Invalid(self.which_check_failed(&e)))?
-            .claims;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|e| AuthError::Invalid(self.header_check_failed(token, &e)))?;
+        let algorithm = header.alg;
+        let claims = match algorithm {
+            Algorithm::HS256 => {
+                let shared = self.shared.as_ref().ok_or_else(|| {
+                    AuthError::Invalid(
+                        "wrong algorithm: this service accepts only tokens signed by its \
+                         identity provider's keys, not HS256"
+                            .into(),
+                    )
+                })?;
+                jsonwebtoken::decode::<Claims>(
+                    token,
+                    &shared.decoding,
+                    &self.validation(Algorithm::HS256),
+                )
+                .map_err(|e| AuthError::Invalid(self.which_check_failed(&e)))?
+                .claims
+            }
+            Algorithm::EdDSA | Algorithm::RS256 | Algorithm::ES256 | Algorithm::PS256 => {
+                let key_set = self.key_set.as_ref().ok_or_else(|| {
+                    AuthError::Invalid(format!(
+                        "wrong algorithm: this service has no identity provider's keys to \
+                         check {algorithm:?} tokens with; tokens here are signed with HS256"
+                    ))
+                })?;
+                let kid = header.kid.ok_or_else(|| {
+                    AuthError::Invalid("unknown key: the token names no key (`kid`)".into())
+                })?;
+                let key = key_set.key(&kid, algorithm).ok_or_else(|| {
+                    AuthError::Invalid(format!(
+                        "unknown key: {kid:?} is not a {algorithm:?} key of the identity \
+                         provider's key set"
+                    ))
+                })?;
+                jsonwebtoken::decode::<Claims>(token, &key, &self.validation(algorithm))
+                    .map_err(|e| AuthError::Invalid(self.which_check_failed(&e)))?
+                    .claims
+            }
+            other => {
+                return Err(AuthError::Invalid(format!(
+                    "wrong algorithm: {other:?} tokens are not accepted"
+                )))
+            }
+        };
         match (claims.role, claims.vendor_id) {
             (Role::Vendor, None) => Err(AuthError::Invalid(
                 "a vendor token must carry vendor_id".into(),
@@ -211,21 +302,49 @@ impl JwtKeys {
             _ => Ok(claims),
         }
     }
+
+    /// Why a token's header does not parse: an unsigned token (`alg: none`) is said as such.
+    fn header_check_failed(&self, token: &str, error: &jsonwebtoken::errors::Error) -> String {
+        use base64::Engine;
+        let alg = token
+            .split('.')
+            .next()
+            .and_then(|h| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(h)
+                    .ok()
+            })
+            .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+            .and_then(|h| h.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
+        match alg {
+            Some(alg) if alg.eq_ignore_ascii_case("none") => {
+                "wrong algorithm: unsigned tokens (`alg: none`) are never accepted".to_owned()
+            }
+            Some(alg) => format!("wrong algorithm: {alg} tokens are not accepted"),
+            None => self.which_check_failed(error),
+        }
+    }
 }
 
 impl JwtKeys {
+    fn development_secret(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.development_secret)
+    }
+
     /// Which check a token failed, in words that say what to do about it.
     fn which_check_failed(&self, error: &jsonwebtoken::errors::Error) -> String {
         use jsonwebtoken::errors::ErrorKind;
         match error.kind() {
-            ErrorKind::InvalidSignature if self.development_secret => "bad signature: the token \
+            ErrorKind::InvalidSignature if self.development_secret() => "bad signature: the token \
                 was not signed with this service's secret; on a local stack the secret may \
                 differ between `commerce token` and the services (set the same \
                 COMMERCE_JWT_SECRET for both, or leave it unset on both with \
                 COMMERCE_LOCAL_MODE=true)"
                 .to_owned(),
             ErrorKind::InvalidSignature => {
-                "bad signature: the token was not signed with this service's secret".to_owned()
+                "bad signature: the token was not signed with this service's secret or its \
+                 identity provider's key"
+                    .to_owned()
             }
             ErrorKind::ExpiredSignature => {
                 "expired: the token's `exp` has passed; get a new token".to_owned()
@@ -243,7 +362,7 @@ impl JwtKeys {
                 format!("missing claim: the token has no `{claim}`")
             }
             ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-                "wrong algorithm: tokens here are signed with HS256".to_owned()
+                "wrong algorithm: the token's algorithm does not match its key".to_owned()
             }
             ErrorKind::InvalidToken
             | ErrorKind::Base64(_)
@@ -274,7 +393,11 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let claims = match parts.extensions.get::<Authenticated>() {
             Some(Authenticated(known)) => known.clone(),
-            None => Arc::<JwtKeys>::from_ref(state).authenticate(&parts.headers)?,
+            None => {
+                Arc::<JwtKeys>::from_ref(state)
+                    .authenticate(&parts.headers)
+                    .await?
+            }
         };
         tracing::Span::current().record("user", claims.sub.as_str());
         Ok(Self(claims))
@@ -342,21 +465,23 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn a_lower_case_scheme_authenticates_the_same_caller() {
+    #[tokio::test]
+    async fn a_lower_case_scheme_authenticates_the_same_caller() {
         let claims = Claims::new("u1", Role::Admin, None, 60);
         let token = keys().mint(&claims).unwrap();
         let caller = keys()
             .authenticate(&headers(&format!("bearer {token}")))
+            .await
             .unwrap();
         assert_eq!(caller, claims);
     }
 
     fn keys_for(audience: Option<&str>, issuer: Option<&str>) -> JwtKeys {
         JwtKeys::from_config(&AuthConfig {
-            jwt_secret: Secret::new("a-test-secret-of-enough-length"),
+            jwt_secret: Some(Secret::new("a-test-secret-of-enough-length")),
             audience: audience.map(str::to_owned),
             issuer: issuer.map(str::to_owned),
+            jwks_url: None,
         })
     }
 

@@ -136,32 +136,41 @@ pub const LOCAL_DEVELOPMENT_JWT_SECRET: &str = "local-development-secret-change-
 /// Bearer-token verification settings.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    pub jwt_secret: Secret,
+    /// `COMMERCE_JWT_SECRET`: HS256 tokens (`commerce token`'s) are checked with it. Absent only
+    /// when a key set is configured and no local mode: then only the identity provider's tokens
+    /// are accepted.
+    pub jwt_secret: Option<Secret>,
     /// `COMMERCE_JWT_AUDIENCE`: when set, a token must name it in `aud` (and tokens minted here
     /// carry it), so a token issued for another service is not accepted here.
     pub audience: Option<String>,
     /// `COMMERCE_JWT_ISSUER`: when set, a token's `iss` must be exactly this.
     pub issuer: Option<String>,
+    /// `COMMERCE_JWKS_URL`: the identity provider's public keys (the auth service's
+    /// `/.well-known/jwks.json`, or an external provider's), for EdDSA, RS256 and ES256 tokens.
+    pub jwks_url: Option<String>,
 }
 
 impl AuthConfig {
     /// `COMMERCE_JWT_SECRET` is required unless `COMMERCE_LOCAL_MODE=true` (set by
-    /// `infra/local/up`), which allows the built-in development secret.
+    /// `infra/local/up`), which allows the built-in development secret, or a key set is
+    /// configured (`COMMERCE_JWKS_URL`).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_settings(
             env_opt("COMMERCE_JWT_SECRET"),
             env_or("COMMERCE_LOCAL_MODE", "false")?,
             env_opt("COMMERCE_JWT_AUDIENCE"),
             env_opt("COMMERCE_JWT_ISSUER"),
+            env_opt("COMMERCE_JWKS_URL"),
         )
     }
 
     /// A secret with no audience or issuer checks: for tests and tools.
     pub fn with_secret(secret: Secret) -> Self {
         Self {
-            jwt_secret: secret,
+            jwt_secret: Some(secret),
             audience: None,
             issuer: None,
+            jwks_url: None,
         }
     }
 
@@ -172,6 +181,7 @@ impl AuthConfig {
         local_mode: bool,
         audience: Option<String>,
         issuer: Option<String>,
+        jwks_url: Option<String>,
     ) -> Result<Self, ConfigError> {
         let invalid = |value: &str, reason: &str| ConfigError {
             name: "COMMERCE_JWT_SECRET".into(),
@@ -180,13 +190,22 @@ impl AuthConfig {
         };
         let secret = match secret {
             None if local_mode => LOCAL_DEVELOPMENT_JWT_SECRET.to_owned(),
+            // Only the identity provider's tokens.
+            None if jwks_url.is_some() => {
+                return Ok(Self {
+                    jwt_secret: None,
+                    audience,
+                    issuer,
+                    jwks_url,
+                })
+            }
             None => {
                 return Err(invalid(
                     "(unset)",
                     "a secret is required: set COMMERCE_JWT_SECRET to a random value of at \
-                     least 16 characters (e.g. `openssl rand -hex 32`), or set \
-                     COMMERCE_LOCAL_MODE=true to use the built-in development secret on a local \
-                     stack",
+                     least 16 characters (e.g. `openssl rand -hex 32`), or COMMERCE_JWKS_URL to \
+                     trust only an identity provider's keys, or set COMMERCE_LOCAL_MODE=true to \
+                     use the built-in development secret on a local stack",
                 ))
             }
             Some(secret) if secret == LOCAL_DEVELOPMENT_JWT_SECRET && !local_mode => {
@@ -202,9 +221,10 @@ impl AuthConfig {
             Some(secret) => secret,
         };
         Ok(Self {
-            jwt_secret: Secret::new(secret),
+            jwt_secret: Some(Secret::new(secret)),
             audience,
             issuer,
+            jwks_url,
         })
     }
 }
@@ -215,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_missing_secret_stops_the_service_with_what_to_set() {
-        let error = AuthConfig::from_settings(None, false, None, None).unwrap_err();
+        let error = AuthConfig::from_settings(None, false, None, None, None).unwrap_err();
         assert_eq!(error.name, "COMMERCE_JWT_SECRET");
         let message = error.to_string();
         assert!(message.contains("set COMMERCE_JWT_SECRET"), "{message}");
@@ -224,15 +244,18 @@ mod tests {
 
     #[test]
     fn local_mode_falls_back_on_the_development_secret() {
-        let config = AuthConfig::from_settings(None, true, None, None).unwrap();
-        assert_eq!(config.jwt_secret.expose(), LOCAL_DEVELOPMENT_JWT_SECRET);
+        let config = AuthConfig::from_settings(None, true, None, None, None).unwrap();
+        assert_eq!(
+            config.jwt_secret.as_ref().map(Secret::expose),
+            Some(LOCAL_DEVELOPMENT_JWT_SECRET)
+        );
     }
 
     #[test]
     fn the_development_secret_is_refused_outside_local_mode_even_when_set() {
         let set = Some(LOCAL_DEVELOPMENT_JWT_SECRET.to_owned());
-        assert!(AuthConfig::from_settings(set.clone(), false, None, None).is_err());
-        assert!(AuthConfig::from_settings(set, true, None, None).is_ok());
+        assert!(AuthConfig::from_settings(set.clone(), false, None, None, None).is_err());
+        assert!(AuthConfig::from_settings(set, true, None, None, None).is_ok());
     }
 
     #[test]
@@ -242,14 +265,23 @@ mod tests {
             false,
             Some("commerce".into()),
             Some("https://id.example".into()),
+            None,
         )
         .unwrap();
         assert_eq!(
-            config.jwt_secret.expose(),
-            "a-real-secret-of-32-characters!!"
+            config.jwt_secret.as_ref().map(Secret::expose),
+            Some("a-real-secret-of-32-characters!!")
         );
         assert_eq!(config.audience.as_deref(), Some("commerce"));
         assert_eq!(config.issuer.as_deref(), Some("https://id.example"));
-        assert!(AuthConfig::from_settings(Some("short".into()), true, None, None).is_err());
+        assert!(AuthConfig::from_settings(Some("short".into()), true, None, None, None).is_err());
+    }
+
+    #[test]
+    fn a_key_set_alone_trusts_only_the_identity_provider() {
+        let jwks = Some("https://id.example/.well-known/jwks.json".to_owned());
+        let config = AuthConfig::from_settings(None, false, None, None, jwks.clone()).unwrap();
+        assert!(config.jwt_secret.is_none());
+        assert_eq!(config.jwks_url, jwks);
     }
 }

@@ -347,6 +347,22 @@ pub async fn serve(
         .map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
 }
 
+/// [`serve`], with each connection's peer address in the requests' extensions
+/// (`ConnectInfo<SocketAddr>`), for services that throttle by client address.
+pub async fn serve_with_client_addresses(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+    .map_err(|e| anyhow::anyhow!("HTTP server failed: {e}"))
+}
+
 /// Resolves on ctrl-c or SIGTERM, whichever comes first.
 pub async fn termination_signal() {
     let ctrl_c = async {

@@ -13,7 +13,9 @@
 //!   forgetting a customer by deleting their key (crypto-shredding).
 //! - `dead_letters`: reading dead-lettered messages and sending them back to their queues.
 //! - `redis_connection`: Redis connection managers that fail fast during an outage.
+//! - `audit`: the audit log of sensitive operations (`audit.entries`), recorded and listed.
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
+//! - `jwks`: an identity provider's public keys (JWKS), fetched and cached for verification.
 //! - `problem`: RFC 7807 problem+json responses and a JSON body extractor that answers with them.
 //! - `openapi`: the problem+json and money schemas, bearer security, `/openapi.json` and `/docs`.
 //! - `whole_number`: integer body fields that also accept integer-valued numbers (`24.0`), as JSON
@@ -22,6 +24,7 @@
 //! - `http`: `/healthz`, `/readyz`, `/metrics`, request metrics, correlation ids, serving with shutdown.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod database;
@@ -29,6 +32,7 @@ pub mod dead_letters;
 pub mod envelope;
 pub mod event_stream;
 pub mod http;
+pub mod jwks;
 pub mod messaging;
 pub mod openapi;
 pub mod personal_data;

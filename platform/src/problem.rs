@@ -102,6 +102,18 @@ impl Problem {
         )
     }
 
+    /// 429: too many attempts; `retry_after_secs` says when to try again.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u32) -> Self {
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        );
+        problem.retry_after = Some(retry_after_secs.max(1));
+        problem
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         let mut problem = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,

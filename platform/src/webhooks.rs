@@ -50,13 +50,17 @@ impl Targets {
     }
 }
 
+/// Whether a URL has a length a webhook URL may have (the bound the API documents), or why
+/// not.
+pub fn length_refusal(raw: &str) -> Option<String> {
+    (raw.is_empty() || raw.len() > MAX_URL_BYTES)
+        .then(|| format!("must be 1 to {MAX_URL_BYTES} bytes long, got {}", raw.len()))
+}
+
 /// `raw` as a webhook URL, or why it is not one.
 pub fn target(raw: &str, targets: Targets) -> Result<Url, String> {
-    if raw.is_empty() || raw.len() > MAX_URL_BYTES {
-        return Err(format!(
-            "must be 1 to {MAX_URL_BYTES} bytes long, got {}",
-            raw.len()
-        ));
+    if let Some(why) = length_refusal(raw) {
+        return Err(why);
     }
     let url = Url::parse(raw).map_err(|e| format!("not an absolute URL ({e})"))?;
     match (url.scheme(), targets) {

@@ -56,7 +56,7 @@ pub async fn page(
             ),
         );
     };
-    let Some(claims) = session(&state, &headers) else {
+    let Some(claims) = session(&state, &headers).await else {
         return html(StatusCode::OK, &sign_in_page(None));
     };
     let vendor_id = match (claims.role, claims.vendor_id, params.vendor_id) {
@@ -104,7 +104,7 @@ pub async fn page(
 /// Exchanges a token for the session cookie.
 pub async fn sign_in(State(state): State<AppState>, Form(form): Form<SignIn>) -> Response {
     let token = form.token.trim();
-    match state.keys.verify(token) {
+    match state.keys.verify_current(token).await {
         Ok(claims) => {
             let max_age = (claims.exp - Utc::now().timestamp()).max(0);
             let cookie = format!(
@@ -127,15 +127,16 @@ pub async fn sign_out() -> Response {
 }
 
 /// The session's claims, if its cookie holds a token that still verifies.
-fn session(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
-    headers
+async fn session(state: &AppState, headers: &HeaderMap) -> Option<Claims> {
+    let token = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, token)| state.keys.verify(token).ok())
+        .map(|(_, token)| token.to_owned())?;
+    state.keys.verify_current(&token).await.ok()
 }
 
 fn redirect(cookie: Option<String>) -> Response {

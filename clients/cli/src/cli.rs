@@ -45,7 +45,16 @@ pub struct ApiArgs {
         default_value = "http://127.0.0.1:8081"
     )]
     pub read_api: String,
-    /// Bearer token for the storefront commands (e.g. from `commerce token`).
+    /// Base URL of the auth service (sign-up, sign-in).
+    #[arg(
+        long,
+        global = true,
+        env = "COMMERCE_AUTH_API_URL",
+        default_value = "http://127.0.0.1:8084"
+    )]
+    pub auth_api: String,
+    /// Bearer token for the storefront commands (e.g. from `commerce token`); without one, the
+    /// sign-in kept by `commerce login` is used.
     #[arg(long, global = true, env = "COMMERCE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Sent with a command as `Idempotency-Key`: running the command again with the same key
@@ -120,6 +129,25 @@ pub enum Command {
         #[command(subcommand)]
         command: StockCommand,
     },
+    /// Create an account and sign in (the token pair is kept for the other commands).
+    Signup(crate::accounts::SignInArgs),
+    /// Sign in; the token pair is kept for the other commands (COMMERCE_CREDENTIALS, or
+    /// ~/.config/commerce/credentials.json).
+    Login(crate::accounts::SignInArgs),
+    /// Sign out: the kept sign-in is revoked and forgotten.
+    Logout,
+    /// Accounts: the first admin, roles (admins).
+    Users {
+        #[command(subcommand)]
+        command: crate::accounts::UsersCommand,
+    },
+    /// The auth service's signing keys.
+    Auth {
+        #[command(subcommand)]
+        command: crate::accounts::AuthCommand,
+    },
+    /// The audit log of sensitive operations, newest first (admins).
+    Audit(crate::accounts::AuditArgs),
     /// A vendor's webhook: where its order notifications are posted, and their deliveries.
     Webhooks {
         #[command(subcommand)]

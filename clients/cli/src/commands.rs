@@ -353,14 +353,15 @@ mod tests {
     #[test]
     fn a_token_carries_the_configured_audience_and_issuer_and_passes_the_services_check() {
         let auth = AuthConfig {
-            jwt_secret: Secret::new("a-test-secret-of-enough-length"),
+            jwt_secret: Some(Secret::new("a-test-secret-of-enough-length")),
             audience: Some("commerce".into()),
             issuer: Some("https://id.example".into()),
+            jwks_url: None,
         };
         let token = token(&auth, Role::Admin, Some("ops-1".into()), None, 60).unwrap();
         let claims = JwtKeys::from_config(&auth).verify(&token).unwrap();
         assert_eq!(claims.sub, "ops-1");
-        let unchecked = AuthConfig::with_secret(auth.jwt_secret.clone());
+        let unchecked = AuthConfig::with_secret(auth.jwt_secret.clone().expect("a secret"));
         let bare = super::token(&unchecked, Role::Admin, None, None, 60).unwrap();
         assert!(
             JwtKeys::from_config(&auth).verify(&bare).is_err(),

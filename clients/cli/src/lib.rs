@@ -10,6 +10,8 @@
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
 //! - `storefront`: `commerce products|cart|checkout|orders|stock`, the public API through
 //!   `commerce-client`.
+//! - `accounts`: `commerce signup|login|logout|users|auth|audit`; `credentials`: the kept
+//!   token pair.
 //! - `webhooks`: `commerce webhooks set|remove|deliveries`, a vendor's webhook.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `projections`: `commerce projections list|rebuild`.
@@ -23,12 +25,14 @@
 //!   rate and its projector's throughput.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod analytics_load;
 pub mod bench;
 pub mod bench_stream;
 pub mod checkout_load;
 pub mod cli;
 pub mod commands;
+pub mod credentials;
 pub mod gdpr;
 pub mod loadgen;
 pub mod output;

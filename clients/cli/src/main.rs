@@ -40,6 +40,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let target = ApiTarget {
         command_api: cli.api.command_api,
         read_api: cli.api.read_api,
+        auth_api: cli.api.auth_api,
         token: cli.api.token,
         idempotency_key: cli.api.idempotency_key,
     };
@@ -232,14 +233,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Products { command } => {
-            storefront::products(&target.session(output)?, command).await
+            storefront::products(&target.session(output).await?, command).await
         }
-        Command::Cart { command } => storefront::cart(&target.session(output)?, command).await,
-        Command::Checkout(args) => storefront::checkout(&target.session(output)?, args).await,
-        Command::Orders { command } => storefront::orders(&target.session(output)?, command).await,
-        Command::Stock { command } => storefront::stock(&target.session(output)?, command).await,
+        Command::Cart { command } => {
+            storefront::cart(&target.session(output).await?, command).await
+        }
+        Command::Checkout(args) => storefront::checkout(&target.session(output).await?, args).await,
+        Command::Orders { command } => {
+            storefront::orders(&target.session(output).await?, command).await
+        }
+        Command::Stock { command } => {
+            storefront::stock(&target.session(output).await?, command).await
+        }
+        Command::Signup(args) => commerce_cli::accounts::signup(&target, args, output).await,
+        Command::Login(args) => commerce_cli::accounts::login(&target, args, output).await,
+        Command::Logout => commerce_cli::accounts::logout(&target, output).await,
+        Command::Users { command } => commerce_cli::accounts::users(&target, command, output).await,
+        Command::Auth { command } => commerce_cli::accounts::auth(command, output).await,
+        Command::Audit(args) => commerce_cli::accounts::audit_log(&target, args, output).await,
         Command::Webhooks { command } => {
-            commerce_cli::webhooks::webhooks(&target.session(output)?, command).await
+            commerce_cli::webhooks::webhooks(&target.session(output).await?, command).await
         }
         Command::Outbox { command } => {
             let database = DatabaseConfig::from_env()?;
@@ -376,6 +389,7 @@ async fn up() -> anyhow::Result<()> {
     let running = system::start(config, shutdown.clone()).await?;
     println!("command-api  http://{}", running.command_api);
     println!("read-api     http://{}", running.read_api);
+    println!("auth         http://{}", running.auth);
     if let Some(sagas) = running.sagas {
         println!("sagas        http://{sagas}/metrics");
     }

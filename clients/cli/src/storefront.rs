@@ -24,7 +24,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ApiTarget {
     pub command_api: String,
     pub read_api: String,
-    /// A bearer token (e.g. from `commerce token`); without one the server answers 401.
+    /// The auth service (sign-up, sign-in, refresh).
+    pub auth_api: String,
+    /// A bearer token (e.g. from `commerce token`); without one, the sign-in `commerce login`
+    /// kept is used, and without that the server answers 401.
     pub token: Option<String>,
     /// Sent as `Idempotency-Key` with the command, so running it again changes nothing.
     pub idempotency_key: Option<String>,
@@ -37,17 +40,31 @@ impl ApiTarget {
             .timeout(REQUEST_TIMEOUT)
             .build()
             .context("building the HTTP client")?;
-        let client = CommerceClient::with_http_client(http, &self.command_api, &self.read_api);
+        let client = CommerceClient::with_http_client(http, &self.command_api, &self.read_api)
+            .with_auth_api(&self.auth_api);
         Ok(match &self.token {
             Some(token) => client.with_token(token),
             None => client,
         })
     }
 
+    /// The client with `--token`, or else the kept sign-in's access token (refreshed when it
+    /// is about to expire).
+    pub async fn authenticated_client(&self) -> anyhow::Result<CommerceClient> {
+        let client = self.client()?;
+        if self.token.is_some() {
+            return Ok(client);
+        }
+        Ok(match crate::credentials::access_token(&client).await? {
+            Some(token) => client.with_token(token),
+            None => client,
+        })
+    }
+
     /// The client with this run's command options and output format.
-    pub fn session(&self, output: Output) -> anyhow::Result<Session> {
+    pub async fn session(&self, output: Output) -> anyhow::Result<Session> {
         Ok(Session {
-            client: self.client()?,
+            client: self.authenticated_client().await?,
             options: CommandOptions {
                 idempotency_key: self.idempotency_key.clone(),
                 correlation_id: None,

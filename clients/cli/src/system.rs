@@ -2,6 +2,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use commerce_auth::AuthService;
 use commerce_command_api::CommandApi;
 use commerce_platform::config::ConfigError;
 use commerce_platform::Shutdown;
@@ -17,6 +18,7 @@ pub struct SystemConfig {
     pub projections: commerce_projections::Config,
     pub read_api: commerce_read_api::Config,
     pub sagas: commerce_sagas::Config,
+    pub auth: commerce_auth::Config,
     /// Where the local payment simulator listens (`COMMERCE_PAYMENT_SIMULATOR_ADDR`, default
     /// 127.0.0.1:8083; `off` runs none, for a real provider at `COMMERCE_PAYMENT_URL`).
     pub payment_simulator: Option<SocketAddr>,
@@ -31,6 +33,7 @@ impl SystemConfig {
             projections: commerce_projections::Config::from_env()?,
             read_api: commerce_read_api::Config::from_env()?,
             sagas: commerce_sagas::Config::from_env()?,
+            auth: commerce_auth::Config::from_env()?,
             payment_simulator: match commerce_platform::config::env_opt(
                 "COMMERCE_PAYMENT_SIMULATOR_ADDR",
             ) {
@@ -49,6 +52,7 @@ impl SystemConfig {
 pub struct RunningSystem {
     pub command_api: SocketAddr,
     pub read_api: SocketAddr,
+    pub auth: SocketAddr,
     /// The saga service's operational endpoints, when it runs here.
     pub sagas: Option<SocketAddr>,
     /// The payment simulator, when it runs here.
@@ -94,8 +98,18 @@ impl RunningSystem {
     }
 }
 
-/// Migrates the event store, then starts every service; returns once all are bound.
-pub async fn start(config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<RunningSystem> {
+/// Migrates the event store, then starts every service; returns once all are bound. Without
+/// `COMMERCE_JWKS_URL`, the APIs trust the keys of the auth service started here.
+pub async fn start(mut config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<RunningSystem> {
+    let auth = AuthService::build(config.auth)
+        .await
+        .context("starting auth")?;
+    let auth_addr = auth.address();
+    for verification in [&mut config.command_api.auth, &mut config.read_api.auth] {
+        verification
+            .jwks_url
+            .get_or_insert_with(|| commerce_auth::jwks_url(auth_addr));
+    }
     let command_api = CommandApi::build(config.command_api)
         .await
         .context("starting command-api")?;
@@ -125,6 +139,10 @@ pub async fn start(config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<R
     };
     let sagas_addr = sagas.as_ref().map(SagaService::address);
     let mut tasks = vec![
+        (
+            "auth",
+            tokio::spawn(auth.run_until_stopped(shutdown.clone())),
+        ),
         (
             "command-api",
             tokio::spawn(command_api.run_until_stopped(shutdown.clone())),
@@ -156,6 +174,7 @@ pub async fn start(config: SystemConfig, shutdown: Shutdown) -> anyhow::Result<R
     Ok(RunningSystem {
         command_api: command_addr,
         read_api: read_addr,
+        auth: auth_addr,
         sagas: sagas_addr,
         payment_simulator: simulator_addr,
         shutdown,

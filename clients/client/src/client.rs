@@ -56,6 +56,9 @@ pub struct CommerceClient {
     command_api: Arc<str>,
     /// Where reads go (the read API, `:8081` by default).
     read_api: Arc<str>,
+    /// Where accounts and sign-in live (the auth service, `:8084` by default); set with
+    /// [`Self::with_auth_api`] before the account methods.
+    auth_api: Arc<str>,
     /// Sent as `Authorization: Bearer`; left out of `Debug` so it never lands in a log.
     token: Option<Arc<str>>,
 }
@@ -65,6 +68,7 @@ impl fmt::Debug for CommerceClient {
         f.debug_struct("CommerceClient")
             .field("command_api", &self.command_api)
             .field("read_api", &self.read_api)
+            .field("auth_api", &self.auth_api)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish_non_exhaustive()
     }
@@ -89,7 +93,17 @@ impl CommerceClient {
             http,
             command_api: command_api_base.into().into(),
             read_api: read_api_base.into().into(),
+            auth_api: "".into(),
             token: None,
+        }
+    }
+
+    /// A clone whose account methods (sign-up, sign-in, refresh, roles, audit) go to the auth
+    /// service at `auth_api_base`.
+    pub fn with_auth_api(&self, auth_api_base: impl Into<String>) -> Self {
+        Self {
+            auth_api: auth_api_base.into().into(),
+            ..self.clone()
         }
     }
 
@@ -133,6 +147,24 @@ impl CommerceClient {
         options: &CommandOptions,
     ) -> Result<T, ClientError> {
         self.send(self.command_request(method, path, options)).await
+    }
+
+    /// Sends a request with a JSON body to the auth service.
+    pub(crate) async fn auth_call<B, T>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ClientError>
+    where
+        B: Serialize + ?Sized,
+        T: DeserializeOwned,
+    {
+        let request = self.authorized(self.http.request(method, endpoint(&self.auth_api, path)));
+        match body {
+            Some(body) => self.send(request.json(body)).await,
+            None => self.send(request).await,
+        }
     }
 
     /// Sends a GET to a URL built from [`Self::read_api_base`].

@@ -13,6 +13,7 @@
 //! - `carts`: cart commands, checkout and cart reads.
 //! - `orders`: order commands (cancel, ship) and order reads.
 //! - `webhooks`: a vendor's webhook and its deliveries.
+//! - `accounts`: signing up, in and out (the auth service); roles and the audit log for admins.
 //!
 //! Read documents accept fields they do not know and default the ones they can live without, so a
 //! server that adds fields never breaks a client built against an older one.
@@ -47,6 +48,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod accounts;
 mod carts;
 mod client;
 mod endpoint;
@@ -57,6 +59,7 @@ mod products;
 mod webhooks;
 mod wire;
 
+pub use accounts::{Account, AuditEntry, AuditPage, AuditQuery, TokenPair};
 pub use carts::{CartCreated, CartDocument, CartItem, CheckoutAccepted};
 pub use client::{CommandOptions, CommerceClient};
 pub use error::{ClientError, Problem};

@@ -66,7 +66,7 @@ fn may_manage(claims: &Claims, vendor_id: Uuid) -> Result<(), ApiError> {
         (status = 200, description = "The webhook and its new signing secret", body = Webhook),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another vendor's webhook, or a role that manages none", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an `https` URL of a public host (`/problems/invalid-value`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A URL longer than 2048 bytes (`/problems/invalid-value`); not an absolute `https` URL of a public host (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -79,8 +79,13 @@ pub async fn set_webhook(
 ) -> Result<Json<Webhook>, ApiError> {
     let vendor_id = parse_id(&vendor_id, "vendor id")?;
     may_manage(&claims, vendor_id)?;
+    // Its length is a documented bound; the rest (an absolute https URL of a public host) is a
+    // rule no schema states.
+    if let Some(why) = webhooks::length_refusal(&body.url) {
+        return Err(ValidationError::new("url", why).into());
+    }
     let url = webhooks::target(&body.url, state.webhook_targets)
-        .map_err(|why| ValidationError::new("url", why))?;
+        .map_err(|why| ApiError::RuleBroken(format!("url: {why}")))?;
     let secret = webhooks::new_secret();
     let updated_at: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO notify.webhooks (vendor_id, url, secret) VALUES ($1, $2, $3) \

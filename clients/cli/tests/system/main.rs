@@ -1,5 +1,6 @@
 //! End-to-end tests of the spine: HTTP command -> event store + outbox -> relay -> SNS -> SQS ->
 //! catalog projector -> Redis -> read API, against real services.
+mod accounts;
 mod analytics;
 mod bad_input;
 mod catalog_flow;

@@ -25,6 +25,9 @@ use uuid::Uuid;
 use crate::proxy::TcpProxy;
 
 pub const JWT_SECRET: &str = "test-secret-for-the-system-tests";
+/// What the test auth service writes into the tokens it issues.
+pub const AUTH_ISSUER: &str = "commerce-auth";
+pub const AUTH_AUDIENCE: &str = "commerce";
 
 /// The body limit of both services under test.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -45,6 +48,9 @@ pub struct Options {
     pub projection_stores_behind_proxies: bool,
     /// Run the order saga (off: orders stay pending, or a test runs the saga itself).
     pub sagas: bool,
+    /// The services require the auth service's audience and issuer in every token (the test
+    /// tokens carry them too).
+    pub token_audience_and_issuer: bool,
 }
 
 impl Default for Options {
@@ -54,6 +60,7 @@ impl Default for Options {
             command_api_without_sns: false,
             projection_stores_behind_proxies: false,
             sagas: true,
+            token_audience_and_issuer: false,
         }
     }
 }
@@ -67,6 +74,8 @@ pub struct ProjectionStoreProxies {
 pub struct TestSystem {
     pub command_url: String,
     pub read_url: String,
+    /// The auth service (sign-up, sign-in, the key set).
+    pub auth_url: String,
     pub http: reqwest::Client,
     pub pool: PgPool,
     pub aws: AwsClients,
@@ -120,7 +129,11 @@ impl TestSystem {
             url: Secret::new(env_or("COMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379")),
             key_prefix: format!("test:{id}:"),
         };
-        let auth = AuthConfig::with_secret(Secret::new(JWT_SECRET));
+        let mut auth = AuthConfig::with_secret(Secret::new(JWT_SECRET));
+        if options.token_audience_and_issuer {
+            auth.audience = Some(AUTH_AUDIENCE.to_owned());
+            auth.issuer = Some(AUTH_ISSUER.to_owned());
+        }
         let database = DatabaseConfig {
             url: Secret::new(database_url),
             max_connections: 10,
@@ -227,6 +240,28 @@ impl TestSystem {
                 clock: SagaClock::new(saga_clock.clone()),
                 faults: FaultInjection::default(),
             },
+            auth: commerce_auth::Config {
+                listen: "127.0.0.1:0".parse().expect("address"),
+                database: database.clone(),
+                verification: auth.clone(),
+                issuer: AUTH_ISSUER.to_owned(),
+                audience: AUTH_AUDIENCE.to_owned(),
+                access_ttl: Duration::from_secs(900),
+                refresh_ttl: Duration::from_secs(3600),
+                key_activation: Duration::from_secs(300),
+                // A short window, so the throttling test can wait it out.
+                throttle: commerce_auth::Throttle {
+                    max_failures: 5,
+                    window: Duration::from_secs(3),
+                },
+                // Cheaper than production's 19 MiB: the tests check behaviour, not cost.
+                hashing: commerce_auth::passwords::HashParams {
+                    memory_kib: 4096,
+                    iterations: 1,
+                    parallelism: 1,
+                },
+                trust_forwarded_for: false,
+            },
             payment_simulator: None,
             run_sagas: options.sagas,
         };
@@ -239,11 +274,12 @@ impl TestSystem {
         Self {
             command_url: format!("http://{}", running.command_api),
             read_url: format!("http://{}", running.read_api),
+            auth_url: format!("http://{}", running.auth),
             http: reqwest::Client::new(),
             pool,
             aws,
             topology,
-            keys: JwtKeys::from_secret(&auth.jwt_secret),
+            keys: JwtKeys::from_config(&auth),
             config,
             projection_proxies,
             payments,
@@ -300,6 +336,8 @@ impl TestSystem {
             .env("COMMERCE_QUEUE_PREFIX", &messaging.queue_prefix)
             .env("COMMERCE_COMMAND_API_URL", &self.command_url)
             .env("COMMERCE_READ_API_URL", &self.read_url)
+            .env("COMMERCE_AUTH_API_URL", &self.auth_url)
+            .env("COMMERCE_CREDENTIALS", self.credentials_path())
             .env("COMMERCE_JWT_SECRET", JWT_SECRET)
             .env(
                 "COMMERCE_METRICS_URL",
@@ -307,7 +345,22 @@ impl TestSystem {
             )
             .env("RUST_LOG", "warn")
             .env_remove("COMMERCE_TOKEN");
+        let verification = &self.config.command_api.auth;
+        for (name, value) in [
+            ("COMMERCE_JWT_AUDIENCE", &verification.audience),
+            ("COMMERCE_JWT_ISSUER", &verification.issuer),
+        ] {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
         command
+    }
+
+    /// Where `commerce login` keeps this test's sign-in.
+    pub fn credentials_path(&self) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("{}-credentials.json", self.database_name))
     }
 
     pub fn vendor_token(&self, vendor_id: Uuid) -> String {
