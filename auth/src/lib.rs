@@ -52,6 +52,7 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     /// Verifies the bearer tokens of the admin routes.
     pub keys: Arc<JwtKeys>,
+    /// Whether the client address is the last `X-Forwarded-For` hop.
     pub trust_forwarded_for: bool,
 }
 
@@ -95,6 +96,7 @@ pub async fn migrate(pool: &sqlx::PgPool) -> anyhow::Result<()> {
 
 /// Every route of the service, with its layers.
 pub fn router(state: AppState, deps: Dependencies) -> Router {
+    let trust_forwarded_for = state.trust_forwarded_for;
     let api = Router::new()
         .route("/v1/auth/register", post(routes::register))
         .route("/v1/auth/login", post(routes::login))
@@ -104,6 +106,10 @@ pub fn router(state: AppState, deps: Dependencies) -> Router {
         .route("/v1/users", get(routes::find_account))
         .route("/v1/users/{user_id}/role", put(routes::grant_role))
         .route("/v1/audit", get(routes::audit_log))
+        .layer(axum::middleware::from_fn_with_state(
+            trust_forwarded_for,
+            http::resolve_client_address,
+        ))
         .with_state(state)
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),

@@ -1,17 +1,13 @@
 //! The auth service's HTTP routes: sign-up, sign-in, refresh, sign-out, the public keys, role
 //! grants and the audit log.
-use std::net::SocketAddr;
-
-use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use commerce_platform::audit::{self, AuditEntry, AuditFilter, RecordedEntry};
 use commerce_platform::auth::{Authenticated, Claims, Role};
-use commerce_platform::http::CorrelationId;
+use commerce_platform::http::{ClientAddress, CorrelationId};
 use commerce_platform::openapi::{BodyFailures, CommonFailures, ProblemSchema as Problem};
 use commerce_platform::problem::{ApiJson, ApiQuery};
 use serde::{Deserialize, Serialize};
@@ -24,39 +20,6 @@ use crate::keys::{self, KeySetDocument};
 use crate::throttle::AttemptKeys;
 use crate::tokens::{self, Holder, TokenPair};
 use crate::AppState;
-
-/// Where a request came from: the connection's address, or the last `X-Forwarded-For` hop when
-/// the service sits behind a load balancer it trusts to append it.
-#[derive(Debug, Clone)]
-pub struct ClientAddress(pub Option<String>);
-
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if state.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty());
-            if forwarded.is_some() {
-                return Ok(Self(forwarded));
-            }
-        }
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip().to_string()),
-        ))
-    }
-}
 
 /// An email and a password.
 #[derive(Deserialize, ToSchema)]

@@ -25,6 +25,9 @@ pub struct Config {
     /// Which webhook URLs vendors may set: `COMMERCE_WEBHOOK_LOCAL_TARGETS=true` also allows
     /// plain HTTP and private addresses (a local stack); default public HTTPS only.
     pub webhook_targets: commerce_platform::webhooks::Targets,
+    /// Whether the client address (in the audit log) is the last `X-Forwarded-For` hop, behind
+    /// a load balancer that appends it (`COMMERCE_TRUST_FORWARDED_FOR`, default false).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
@@ -45,6 +48,7 @@ impl Config {
                 "COMMERCE_WEBHOOK_LOCAL_TARGETS",
                 "false",
             )?),
+            trust_forwarded_for: env_or("COMMERCE_TRUST_FORWARDED_FOR", "false")?,
         })
     }
 }

@@ -60,6 +60,8 @@ pub struct AppState {
     pub repository: PgEventRepository,
     /// Which webhook URLs vendors may set.
     pub webhook_targets: commerce_platform::webhooks::Targets,
+    /// Wakes the relay after a transaction a handler commits itself (an audited command).
+    pub relay_waker: Arc<Notify>,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -106,6 +108,7 @@ pub fn router(
     deps: Dependencies,
     idempotency: idempotency::IdempotencyLayer,
     max_body_bytes: usize,
+    trust_forwarded_for: bool,
 ) -> Router {
     let api = Router::new()
         .route("/v1/products", post(routes::products::create_product))
@@ -139,6 +142,10 @@ pub fn router(
         .layer(axum::middleware::from_fn_with_state(
             idempotency,
             idempotency::idempotent,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            trust_forwarded_for,
+            http::resolve_client_address,
         ))
         .merge(commerce_platform::openapi::docs_routes(
             <ApiDoc as utoipa::OpenApi>::openapi(),
@@ -199,6 +206,8 @@ impl CommandApi {
         let pool =
             commerce_platform::database::connect_with_generic_plans(&config.database).await?;
         event_store::migrate(&pool).await?;
+        // Audited commands (price changes) write the audit log.
+        commerce_platform::audit::migrate(&pool).await?;
         let aws = AwsClients::connect(&config.messaging).await;
         let waker = Arc::new(Notify::new());
         // A pool of its own, planning each claim from the outbox as it is (see
@@ -260,6 +269,7 @@ impl CommandApi {
             ),
             repository: PgEventRepository::new(pool.clone()),
             webhook_targets: config.webhook_targets,
+            relay_waker: waker.clone(),
         };
         let deps = Dependencies {
             postgres: Some(pool),
@@ -270,7 +280,13 @@ impl CommandApi {
         Ok(Self {
             listener,
             address,
-            router: router(state, deps, idempotency, config.max_body_bytes),
+            router: router(
+                state,
+                deps,
+                idempotency,
+                config.max_body_bytes,
+                config.trust_forwarded_for,
+            ),
             relay,
             sweeper_pool,
             outbox_retention: config.outbox_retention,
@@ -302,7 +318,8 @@ impl CommandApi {
             self.outbox_retention,
             shutdown.clone(),
         ));
-        let served = http::serve(self.listener, self.router, shutdown.clone()).await;
+        let served =
+            http::serve_with_client_addresses(self.listener, self.router, shutdown.clone()).await;
         shutdown.cancel();
         if let Some(relay) = relay {
             relay.await.context("outbox relay task panicked")??;

@@ -17,6 +17,7 @@ export COMMERCE_COMMAND_API_ADDR="${COMMERCE_COMMAND_API_ADDR:-127.0.0.1:8080}"
 export COMMERCE_READ_API_ADDR="${COMMERCE_READ_API_ADDR:-127.0.0.1:8081}"
 export COMMERCE_SAGAS_ADDR="${COMMERCE_SAGAS_ADDR:-127.0.0.1:8082}"
 export COMMERCE_PAYMENT_SIMULATOR_ADDR="${COMMERCE_PAYMENT_SIMULATOR_ADDR:-127.0.0.1:8083}"
+export COMMERCE_AUTH_ADDR="${COMMERCE_AUTH_ADDR:-127.0.0.1:8084}"
 # Local mode lets the services fall back on their built-in development JWT secret (and tokens from
 # `commerce token` match it). Outside local mode a missing COMMERCE_JWT_SECRET stops them at start.
 export COMMERCE_LOCAL_MODE="${COMMERCE_LOCAL_MODE:-true}"

@@ -43,6 +43,55 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CorrelationId {
     }
 }
 
+/// Where a request came from: the connection's address (served with
+/// [`serve_with_client_addresses`]), or the last `X-Forwarded-For` hop behind a load balancer
+/// trusted to append it. Set by [`resolve_client_address`]; `None` when neither is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientAddress(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<ClientAddress>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Middleware that finds a request's [`ClientAddress`]; its state says whether the last
+/// `X-Forwarded-For` hop is trusted (`COMMERCE_TRUST_FORWARDED_FOR`).
+pub async fn resolve_client_address(
+    State(trust_forwarded_for): State<bool>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        })
+        .flatten();
+    let address = forwarded.or_else(|| {
+        request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string())
+    });
+    request.extensions_mut().insert(ClientAddress(address));
+    next.run(request).await
+}
+
 /// An id from a request's path, `what` naming it (`order id`): a malformed id is refused in
 /// words that quote what was sent.
 pub fn path_id(raw: &str, what: &str) -> Result<Uuid, String> {

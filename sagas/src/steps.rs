@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commerce_command_api::event_store::{
-    CommandExecutor, ExecuteError, PgEventRepository, StoredStream,
+    audited, CommandExecutor, ExecuteError, PgEventRepository, StoredStream,
 };
 use commerce_domain::inventory::{Inventory, InventoryCommand};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::{Actor, DomainError, OrderId, PaymentToken, Quantity};
+use commerce_platform::audit::AuditEntry;
 use commerce_platform::envelope::metadata_keys;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 
@@ -356,10 +357,32 @@ impl SagaSteps {
                 self.provider
                     .refund(payment_id.0, refund_id.0, &saga.total)
                     .await?;
-                PaymentCommand::Refund {
+                let command = PaymentCommand::Refund {
                     refund_id,
                     amount: saga.total.clone(),
-                }
+                };
+                // Money going back is audited, with the refund recorded.
+                let entry = AuditEntry::new("refund_issued")
+                    .actor("order-saga")
+                    .target(format!("order {}", saga.order_id))
+                    .correlation(saga.correlation_id.unwrap_or(saga.order_id))
+                    .detail(serde_json::json!({
+                        "payment_id": payment_id.0,
+                        "refund_id": refund_id.0,
+                        "amount_minor": saga.total.amount_minor,
+                        "currency": saga.total.currency.as_str(),
+                    }));
+                let payment = payment_id.to_string();
+                let refund = self.payments.execute(
+                    &payment,
+                    command,
+                    Self::metadata(saga),
+                    &(),
+                );
+                audited(self.repository.pool(), &entry, refund)
+                    .await
+                    .map_err(|e| Transient(format!("recording the refund: {e}")))??;
+                return Ok(());
             }
             Some(PaymentStatus::Voided | PaymentStatus::Refunded) => return Ok(()),
         };

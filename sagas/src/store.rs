@@ -21,6 +21,8 @@ use crate::model::{
 
 /// Applies the `saga` schema migrations (shared bookkeeping with other crates' migrations).
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    // Refunds are audited.
+    commerce_platform::audit::migrate(pool).await?;
     let mut migrator = sqlx::migrate!("./migrations");
     migrator.set_ignore_missing(true);
     migrator

@@ -5,7 +5,8 @@ mod repository;
 
 pub use executor::{CommandExecutor, Committed, Decided, ExecuteError, Loaded};
 pub use repository::{
-    within_request_transaction, PgEventRepository, ReadVersion, RequestTransaction, StoredStream,
+    audited, current_request_transaction, within_request_transaction, PgEventRepository,
+    ReadVersion, RequestTransaction, StoredStream,
 };
 
 /// Applies the `es` schema migrations. Other crates' migrations share the bookkeeping table, so

@@ -112,6 +112,43 @@ pub async fn within_request_transaction<F: std::future::Future>(
     REQUEST_TRANSACTION.scope(transaction, work).await
 }
 
+/// Runs `work` (commands appended through executors) and records `entry` in the audit log, in
+/// one transaction: the change and its entry commit together or not at all. Inside a request
+/// transaction (a command with an `Idempotency-Key`) both join it and its owner commits.
+/// The outer error is the transaction's; the inner result is `work`'s (a refusal rolls back).
+pub async fn audited<T, E>(
+    pool: &PgPool,
+    entry: &commerce_platform::audit::AuditEntry,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Result<T, E>, sqlx::Error> {
+    if let Some(shared) = current_request_transaction() {
+        let answer = match work.await {
+            Ok(answer) => answer,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let mut guard = shared.lock().await;
+        let transaction = guard.as_mut().ok_or(sqlx::Error::PoolClosed)?;
+        entry.record(&mut **transaction).await?;
+        return Ok(Ok(answer));
+    }
+    let transaction = pool.begin().await?;
+    let shared: RequestTransaction = Arc::new(Mutex::new(Some(transaction)));
+    let answer = match within_request_transaction(shared.clone(), work).await {
+        Ok(answer) => answer,
+        // Dropped, the transaction rolls back: nothing appended, nothing audited.
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let mut transaction = shared.lock().await.take().ok_or(sqlx::Error::PoolClosed)?;
+    entry.record(&mut *transaction).await?;
+    transaction.commit().await?;
+    Ok(Ok(answer))
+}
+
+/// The transaction of the request being served, when it runs in one.
+pub fn current_request_transaction() -> Option<RequestTransaction> {
+    REQUEST_TRANSACTION.try_with(Arc::clone).ok()
+}
+
 /// One aggregate's history as a load needs it: its latest snapshot, if any, and the events after it.
 #[derive(Debug, Default)]
 pub struct StoredStream {

@@ -90,6 +90,19 @@ where
     Ok(axum::Json(committed.into()))
 }
 
+/// Runs `command` and records `entry` in the audit log in the same transaction (see
+/// [`crate::event_store::audited`]), then wakes the relay.
+pub(crate) async fn audited<T>(
+    state: &crate::AppState,
+    entry: commerce_platform::audit::AuditEntry,
+    command: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let answer = crate::event_store::audited(state.repository.pool(), &entry, command).await??;
+    // The events are visible now: the relay need not wait for its next poll.
+    state.relay_waker.notify_one();
+    Ok(answer)
+}
+
 /// Tracing ids stored with every event of a command.
 pub(crate) fn event_metadata(
     claims: &Claims,

@@ -6,15 +6,16 @@ use commerce_domain::product::{ProductCommand, ProductDetails};
 use commerce_domain::{
     Actor, Category, Currency, Description, Money, ProductId, Sku, Title, ValidationError, VendorId,
 };
+use commerce_platform::audit::AuditEntry;
 use commerce_platform::auth::Authenticated;
-use commerce_platform::http::CorrelationId;
+use commerce_platform::http::{ClientAddress, CorrelationId};
 use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{catalog_actor, event_metadata, parse_id, run, schemas, Accepted, Problem};
+use super::{audited, catalog_actor, event_metadata, parse_id, run, schemas, Accepted, Problem};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -164,19 +165,29 @@ pub async fn change_price(
     Path(id): Path<String>,
     Authenticated(claims): Authenticated,
     correlation: CorrelationId,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<ChangePriceBody>,
 ) -> Result<Json<Accepted>, ApiError> {
     let product_id = parse_id(&id, "product id")?;
     let actor = catalog_actor(&claims)?;
     let price = body.price.parse()?;
-    run(
+    let entry = AuditEntry::new("price_changed")
+        .actor(claims.sub.clone())
+        .target(format!("product {product_id}"))
+        .from_address(address)
+        .correlation(correlation.0)
+        .detail(serde_json::json!({
+            "amount_minor": body.price.amount_minor,
+            "currency": body.price.currency,
+        }));
+    let change = run(
         &state.products,
         product_id,
         ProductCommand::ChangePrice { price, actor },
         &claims,
         correlation,
-    )
-    .await
+    );
+    audited(&state, entry, change).await
 }
 
 /// Shows the product in the storefront.

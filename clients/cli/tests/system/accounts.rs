@@ -601,3 +601,55 @@ async fn a_person_signs_up_shops_and_signs_out_from_the_cli_and_an_admin_grants_
     let _ = std::fs::remove_file(system.credentials_path());
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_price_change_commits_with_exactly_one_audit_entry() {
+    let system = TestSystem::start().await;
+    let (vendor, member) = (Uuid::new_v4(), Uuid::new_v4());
+    let token = system.token_for(Role::Vendor, member, Some(vendor));
+    let product = system.create_product(&token, 1000).await;
+
+    // With an idempotency key, sent twice: one change, one entry.
+    let correlation = Uuid::new_v4();
+    for _ in 0..2 {
+        let response = system
+            .http
+            .put(format!(
+                "{}/v1/products/{product}/price",
+                system.command_url
+            ))
+            .bearer_auth(&token)
+            .header("idempotency-key", "reprice-1")
+            .header("x-correlation-id", correlation.to_string())
+            .json(&json!({ "price": { "amount_minor": 1250, "currency": "EUR" } }))
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // Without one; and a refused change (another currency) leaves none.
+    let (status, body) = system.change_price(&token, product, 1500).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = system
+        .command(
+            Method::PUT,
+            &format!("/v1/products/{product}/price"),
+            Some(&token),
+            Some(json!({ "price": { "amount_minor": 1500, "currency": "USD" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let entries = audited(&system, &member.to_string()).await;
+    assert_eq!(
+        actions(&entries),
+        ["price_changed", "price_changed"],
+        "{entries:?}"
+    );
+    assert_eq!(entries[0]["target"], format!("product {product}"));
+    assert_eq!(entries[0]["correlation_id"], correlation.to_string());
+    assert_eq!(entries[0]["client_address"], "127.0.0.1");
+    assert_eq!(entries[0]["detail"]["amount_minor"], 1250);
+    assert_eq!(entries[1]["detail"]["amount_minor"], 1500);
+    system.stop().await;
+}

@@ -187,6 +187,7 @@ impl TestSystem {
                 outbox_retention: OutboxRetention::default(),
                 run_relay: options.relay,
                 webhook_targets: Targets::AlsoLocal,
+                trust_forwarded_for: false,
             },
             projections: commerce_projections::Config {
                 database: projection_database,
