@@ -332,6 +332,17 @@ pub enum LoadgenCommand {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
         rounds: u64,
     },
+    /// Sign-ins per second and their latency against the running auth service, next to one
+    /// Argon2id hash (COMMERCE_ARGON2_* as the service's); then the command API's requests per
+    /// second with a token to verify, without one, and on /healthz.
+    Auth {
+        /// Concurrent sign-ins and requests.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+        concurrency: u64,
+        /// How long each part runs.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+    },
 }
 
 #[derive(Subcommand)]

@@ -21,12 +21,14 @@
 //! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
 //! - `checkout_load`: `commerce loadgen checkout`, orders from checkout to confirmed by the saga.
+//! - `auth_load`: `commerce loadgen auth`, sign-ins per second and the cost of verifying tokens.
 //! - `analytics_load`: `commerce loadgen analytics`, the analytics model's freshness at a steady
 //!   rate and its projector's throughput.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod analytics_load;
+pub mod auth_load;
 pub mod bench;
 pub mod bench_stream;
 pub mod checkout_load;

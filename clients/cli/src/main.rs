@@ -232,6 +232,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Loadgen {
+            command:
+                LoadgenCommand::Auth {
+                    concurrency,
+                    seconds,
+                },
+        } => {
+            use commerce_platform::config::env_or;
+            let load = commerce_cli::auth_load::AuthLoad {
+                command_api: target.command_api,
+                auth_api: target.auth_api,
+                concurrency: concurrency as usize,
+                seconds,
+                hashing: commerce_auth::passwords::HashParams {
+                    memory_kib: env_or("COMMERCE_ARGON2_MEMORY_KIB", "19456")?,
+                    iterations: env_or("COMMERCE_ARGON2_ITERATIONS", "2")?,
+                    parallelism: env_or("COMMERCE_ARGON2_PARALLELISM", "1")?,
+                },
+            };
+            let report = commerce_cli::auth_load::run(&load).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Products { command } => {
             storefront::products(&target.session(output).await?, command).await
         }

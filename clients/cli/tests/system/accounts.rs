@@ -599,6 +599,37 @@ async fn a_person_signs_up_shops_and_signs_out_from_the_cli_and_an_admin_grants_
     assert_eq!(entry["target"], account["user_id"], "{entry}");
     assert_eq!(entry["detail"]["role"], "analyst", "{entry}");
     let _ = std::fs::remove_file(system.credentials_path());
+
+    // The service documents what it serves.
+    let document: Value = system
+        .http
+        .get(format!("{}/openapi.json", system.auth_url))
+        .send()
+        .await
+        .expect("the document")
+        .json()
+        .await
+        .expect("JSON");
+    let mut documented: Vec<String> = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("a path item").keys() {
+            documented.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    documented.sort();
+    assert_eq!(
+        documented,
+        [
+            "GET /.well-known/jwks.json",
+            "GET /v1/audit",
+            "GET /v1/users",
+            "POST /v1/auth/login",
+            "POST /v1/auth/logout",
+            "POST /v1/auth/refresh",
+            "POST /v1/auth/register",
+            "PUT /v1/users/{user_id}/role",
+        ]
+    );
     system.stop().await;
 }
 
