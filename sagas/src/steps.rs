@@ -373,12 +373,9 @@ impl SagaSteps {
                         "currency": saga.total.currency.as_str(),
                     }));
                 let payment = payment_id.to_string();
-                let refund = self.payments.execute(
-                    &payment,
-                    command,
-                    Self::metadata(saga),
-                    &(),
-                );
+                let refund = self
+                    .payments
+                    .execute(&payment, command, Self::metadata(saga), &());
                 audited(self.repository.pool(), &entry, refund)
                     .await
                     .map_err(|e| Transient(format!("recording the refund: {e}")))??;

@@ -152,7 +152,10 @@ pub async fn run(load: &AuthLoad) -> anyhow::Result<AuthReport> {
             }
         }
     };
-    eprintln!("commands with and without a token for {} s each …", load.seconds);
+    eprintln!(
+        "commands with and without a token for {} s each …",
+        load.seconds
+    );
     let with_token = drive(load.concurrency, load.seconds, request(Some(token), 400)).await?;
     let without_token = drive(load.concurrency, load.seconds, request(None, 401)).await?;
     let healthz = {

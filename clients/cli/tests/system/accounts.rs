@@ -684,3 +684,71 @@ async fn a_price_change_commits_with_exactly_one_audit_entry() {
     assert_eq!(entries[1]["detail"]["amount_minor"], 1500);
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_deployment_can_trust_an_external_identity_provider_by_configuration_alone() {
+    // The provider: an Ed25519 key, its key set served on a local port.
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut seed);
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
+    let key_set = json!({ "keys": [
+        { "kty": "OKP", "crv": "Ed25519", "x": x, "kid": "idp-1", "alg": "EdDSA", "use": "sig" }
+    ]});
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let key_set = key_set.clone();
+            async move { axum::Json(key_set) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url: &'static str = Box::leak(
+        format!(
+            "http://{}/jwks.json",
+            listener.local_addr().expect("address")
+        )
+        .into_boxed_str(),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (issuer, audience) = ("https://idp.example", "commerce-api");
+    let system = TestSystem::start_with(Options {
+        identity_provider: Some(crate::support::IdentityProvider {
+            jwks_url,
+            issuer,
+            audience,
+        }),
+        ..Options::default()
+    })
+    .await;
+
+    let der = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_der(&key).expect("der");
+    let signing = jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("idp-1".to_owned());
+    let customer = Uuid::new_v4();
+    let token = jsonwebtoken::encode(&header, &claims(customer, 600, audience, issuer), &signing)
+        .expect("sign");
+    let (status, cart) = open_cart_with(&system, &token).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the provider's token is trusted: {cart}"
+    );
+
+    // Its own audience and issuer are required; the auth service's tokens are not its tokens.
+    let foreign = jsonwebtoken::encode(&header, &claims(customer, 600, "other", issuer), &signing)
+        .expect("sign");
+    let (status, problem) = open_cart_with(&system, &foreign).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    let email = format!("ada-{}@example.com", Uuid::new_v4().simple());
+    let (status, _) = register(&system, &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, pair) = login(&system, &email, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let (status, problem) = open_cart_with(&system, access(&pair)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    system.stop().await;
+}

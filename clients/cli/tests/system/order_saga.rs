@@ -529,12 +529,11 @@ async fn a_customer_cancelling_a_confirmed_order_gets_the_money_back_and_the_sto
         "PaymentRefunded"
     );
     // The refund is in the audit log, once.
-    let refunds: Vec<(String, Value)> = sqlx::query_as(
-        "SELECT target, detail FROM audit.entries WHERE action = 'refund_issued'",
-    )
-    .fetch_all(&market.system.pool)
-    .await
-    .expect("the audit log");
+    let refunds: Vec<(String, Value)> =
+        sqlx::query_as("SELECT target, detail FROM audit.entries WHERE action = 'refund_issued'")
+            .fetch_all(&market.system.pool)
+            .await
+            .expect("the audit log");
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert_eq!(refunds[0].0, format!("order {order}"));
     assert_eq!(refunds[0].1["amount_minor"], 3000);

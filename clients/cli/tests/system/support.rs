@@ -51,6 +51,17 @@ pub struct Options {
     /// The services require the auth service's audience and issuer in every token (the test
     /// tokens carry them too).
     pub token_audience_and_issuer: bool,
+    /// The APIs trust this key set (an external identity provider's) instead of the auth
+    /// service's, with its issuer and audience.
+    pub identity_provider: Option<IdentityProvider>,
+}
+
+/// An external identity provider, as a deployment configures it.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityProvider {
+    pub jwks_url: &'static str,
+    pub issuer: &'static str,
+    pub audience: &'static str,
 }
 
 impl Default for Options {
@@ -61,6 +72,7 @@ impl Default for Options {
             projection_stores_behind_proxies: false,
             sagas: true,
             token_audience_and_issuer: false,
+            identity_provider: None,
         }
     }
 }
@@ -133,6 +145,11 @@ impl TestSystem {
         if options.token_audience_and_issuer {
             auth.audience = Some(AUTH_AUDIENCE.to_owned());
             auth.issuer = Some(AUTH_ISSUER.to_owned());
+        }
+        if let Some(provider) = options.identity_provider {
+            auth.jwks_url = Some(provider.jwks_url.to_owned());
+            auth.audience = Some(provider.audience.to_owned());
+            auth.issuer = Some(provider.issuer.to_owned());
         }
         let database = DatabaseConfig {
             url: Secret::new(database_url),
