@@ -45,6 +45,7 @@ pub async fn create(
     hashing: &Arc<PasswordHashing>,
     email: &str,
     password: String,
+    name: Option<&str>,
     role: Role,
     audit: AuditEntry,
 ) -> Result<(Uuid, String), AuthApiError> {
@@ -62,13 +63,14 @@ pub async fn create(
     let user_id = Uuid::now_v7();
     let mut transaction = pool.begin().await?;
     let inserted = sqlx::query(
-        "INSERT INTO auth.users (user_id, email, password_hash, role) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO auth.users (user_id, email, password_hash, role, name) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING",
     )
     .bind(user_id)
     .bind(&email)
     .bind(&hash)
     .bind(role.as_str())
+    .bind(name)
     .execute(&mut *transaction)
     .await?
     .rows_affected();

@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::Router;
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, Dependencies};
@@ -104,7 +104,7 @@ pub fn router(state: AppState, deps: Dependencies) -> Router {
         .route("/v1/auth/logout", post(routes::logout))
         .route("/.well-known/jwks.json", get(routes::jwks))
         .route("/v1/users", get(routes::find_account))
-        .route("/v1/users/{user_id}/role", put(routes::grant_role))
+        .route("/v1/users/{user_id}/roles", post(routes::grant_role))
         .route("/v1/audit", get(routes::audit_log))
         .layer(axum::middleware::from_fn_with_state(
             trust_forwarded_for,

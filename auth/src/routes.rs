@@ -32,6 +32,29 @@ pub struct Credentials {
     password: String,
 }
 
+/// A new account: an email, a password and, if given, the holder's name.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    #[schema(min_length = 3, max_length = 254, example = "ada@example.com")]
+    email: String,
+    /// At least 8 characters and not one of the most commonly used passwords.
+    #[schema(min_length = 8, max_length = 256)]
+    password: String,
+    /// How the storefront greets the holder.
+    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
@@ -54,12 +77,12 @@ pub struct Account {
 /// Creates a customer account.
 #[utoipa::path(
     post, path = "/v1/auth/register", tag = "auth",
-    request_body = Credentials,
+    request_body = Registration,
     responses(
         (status = 201, description = "The account; sign in to get tokens", body = Account),
         (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email has an account", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An email or password outside its bounds (`/problems/invalid-value`), or a commonly used password (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An email, password or name outside its bounds (`/problems/invalid-value`), or a commonly used password (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -68,8 +91,17 @@ pub async fn register(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     correlation: CorrelationId,
-    ApiJson(body): ApiJson<Credentials>,
+    ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Account>), AuthApiError> {
+    let name = body.name.as_deref().map(str::trim).map(str::to_owned);
+    if let Some(name) = &name {
+        let chars = name.chars().count();
+        if !(1..=100).contains(&chars) {
+            return Err(AuthApiError::Invalid(format!(
+                "name: must be 1 to 100 characters long, got {chars}"
+            )));
+        }
+    }
     let audit = AuditEntry::new("user_registered")
         .from_address(address)
         .correlation(correlation.0);
@@ -78,6 +110,7 @@ pub async fn register(
         &state.hashing,
         &body.email,
         body.password,
+        name.as_deref(),
         Role::Customer,
         audit,
     )
@@ -354,7 +387,7 @@ pub struct RoleGrant {
 
 /// Gives an account its role (admins); it applies from the account's next token.
 #[utoipa::path(
-    put, path = "/v1/users/{user_id}/role", tag = "accounts",
+    post, path = "/v1/users/{user_id}/roles", tag = "accounts",
     params(("user_id" = Uuid, Path, description = "The account")),
     request_body = RoleGrant,
     security(("bearer" = [])),

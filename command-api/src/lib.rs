@@ -62,6 +62,10 @@ pub struct AppState {
     pub webhook_targets: commerce_platform::webhooks::Targets,
     /// Wakes the relay after a transaction a handler commits itself (an audited command).
     pub relay_waker: Arc<Notify>,
+    /// Where a handler opens a transaction it holds across a command (an audited one): not the
+    /// executors' pool, whose connections the command's own loads need, so holders can never
+    /// starve the commands they wait for. Shared with the idempotency layer, for that reason.
+    pub held_transactions: sqlx::PgPool,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -270,6 +274,7 @@ impl CommandApi {
             repository: PgEventRepository::new(pool.clone()),
             webhook_targets: config.webhook_targets,
             relay_waker: waker.clone(),
+            held_transactions: idempotency.pool.clone(),
         };
         let deps = Dependencies {
             postgres: Some(pool),

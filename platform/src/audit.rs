@@ -92,6 +92,8 @@ pub struct RecordedEntry {
     pub actor: Option<String>,
     pub action: String,
     pub target: Option<String>,
+    /// Where the request came from.
+    #[serde(rename = "ip")]
     pub client_address: Option<String>,
     pub correlation_id: Option<Uuid>,
     #[schema(value_type = Object)]

@@ -129,6 +129,8 @@ impl SagaService {
             payments: CommandExecutor::new(repository(), waker.clone()),
             orders: CommandExecutor::new(repository(), waker).with_upcasters(order_upcasters()),
             repository: repository(),
+            held_transactions: commerce_platform::database::connect(&config.database.at_most(2))
+                .await?,
             provider: Arc::new(provider),
         };
         let wake = Arc::new(Notify::new());

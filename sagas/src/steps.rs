@@ -33,6 +33,9 @@ pub struct SagaSteps {
     pub orders: CommandExecutor<Order>,
     /// For appends decided without a load (a payment's first event).
     pub repository: PgEventRepository,
+    /// For the transactions held across a command (an audited refund): apart from the pool the
+    /// executors load with, so that holders never starve the loads they wait for.
+    pub held_transactions: sqlx::PgPool,
     pub provider: Arc<dyn PaymentProvider>,
 }
 
@@ -376,7 +379,7 @@ impl SagaSteps {
                 let refund = self
                     .payments
                     .execute(&payment, command, Self::metadata(saga), &());
-                audited(self.repository.pool(), &entry, refund)
+                audited(&self.held_transactions, &entry, refund)
                     .await
                     .map_err(|e| Transient(format!("recording the refund: {e}")))??;
                 return Ok(());

@@ -28,6 +28,16 @@ pub struct SignInArgs {
     pub password_stdin: bool,
 }
 
+/// A new account.
+#[derive(Debug, Args)]
+pub struct SignUpArgs {
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+    /// How the storefront greets you.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
     /// Create an admin account directly in the database (the first admin of a deployment);
@@ -107,11 +117,12 @@ fn password(from_stdin: bool) -> anyhow::Result<String> {
 }
 
 /// `commerce signup`: an account, then a sign-in kept for the other commands.
-pub async fn signup(target: &ApiTarget, args: SignInArgs, output: Output) -> anyhow::Result<()> {
+pub async fn signup(target: &ApiTarget, args: SignUpArgs, output: Output) -> anyhow::Result<()> {
+    let (args, name) = (args.sign_in, args.name);
     let password = password(args.password_stdin)?;
     let client = target.client()?;
     let account = client
-        .register(&args.email, &password)
+        .register(&args.email, &password, name.as_deref())
         .await
         .map_err(describe)?;
     sign_in(target, &args.email, &password).await?;
@@ -206,6 +217,7 @@ pub async fn users(
                 &hashing,
                 &args.email,
                 password,
+                None,
                 Role::Admin,
                 entry,
             )

@@ -114,7 +114,7 @@ pub async fn run(load: &AuthLoad) -> anyhow::Result<AuthReport> {
     for _ in 0..load.concurrency {
         let email = format!("loadgen-{}@example.com", Uuid::new_v4().simple());
         client
-            .register(&email, &password)
+            .register(&email, &password, None)
             .await
             .with_context(|| format!("registering {email} at {}", load.auth_api))?;
         emails.push(email);

@@ -130,7 +130,7 @@ pub enum Command {
         command: StockCommand,
     },
     /// Create an account and sign in (the token pair is kept for the other commands).
-    Signup(crate::accounts::SignInArgs),
+    Signup(crate::accounts::SignUpArgs),
     /// Sign in; the token pair is kept for the other commands (COMMERCE_CREDENTIALS, or
     /// ~/.config/commerce/credentials.json).
     Login(crate::accounts::SignInArgs),

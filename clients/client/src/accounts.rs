@@ -53,6 +53,8 @@ pub struct AuditEntry {
     #[serde(default)]
     pub target: Option<String>,
     #[serde(default)]
+    /// Where the request came from.
+    #[serde(rename = "ip")]
     pub client_address: Option<String>,
     #[serde(default)]
     pub correlation_id: Option<Uuid>,
@@ -86,6 +88,14 @@ struct Credentials<'a> {
 }
 
 #[derive(Serialize)]
+struct Registration<'a> {
+    email: &'a str,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
 struct RefreshBody<'a> {
     refresh_token: &'a str,
 }
@@ -100,11 +110,20 @@ struct RoleGrant<'a> {
 impl CommerceClient {
     /// `POST /v1/auth/register`: a customer account (at least 8 characters of password, not a
     /// commonly used one).
-    pub async fn register(&self, email: &str, password: &str) -> Result<Account, ClientError> {
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+    ) -> Result<Account, ClientError> {
         self.auth_call(
             Method::POST,
             "/v1/auth/register",
-            Some(&Credentials { email, password }),
+            Some(&Registration {
+                email,
+                password,
+                name,
+            }),
         )
         .await
     }
@@ -147,7 +166,7 @@ impl CommerceClient {
         self.auth_call::<(), _>(Method::GET, &path, None).await
     }
 
-    /// `PUT /v1/users/{user_id}/role` (admins): `vendor_id` only with the `vendor` role.
+    /// `POST /v1/users/{user_id}/roles` (admins): `vendor_id` only with the `vendor` role.
     pub async fn grant_role(
         &self,
         user_id: Uuid,
@@ -155,8 +174,8 @@ impl CommerceClient {
         vendor_id: Option<Uuid>,
     ) -> Result<Account, ClientError> {
         self.auth_call(
-            Method::PUT,
-            &format!("/v1/users/{user_id}/role"),
+            Method::POST,
+            &format!("/v1/users/{user_id}/roles"),
             Some(&RoleGrant { role, vendor_id }),
         )
         .await

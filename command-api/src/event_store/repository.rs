@@ -116,6 +116,8 @@ pub async fn within_request_transaction<F: std::future::Future>(
 /// one transaction: the change and its entry commit together or not at all. Inside a request
 /// transaction (a command with an `Idempotency-Key`) both join it and its owner commits.
 /// The outer error is the transaction's; the inner result is `work`'s (a refusal rolls back).
+/// `pool` must not be the one `work`'s executors load with: the transaction holds its connection
+/// while they load, and a pool of both could run out with every connection held by a waiter.
 pub async fn audited<T, E>(
     pool: &PgPool,
     entry: &commerce_platform::audit::AuditEntry,

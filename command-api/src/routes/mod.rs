@@ -97,7 +97,7 @@ pub(crate) async fn audited<T>(
     entry: commerce_platform::audit::AuditEntry,
     command: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
-    let answer = crate::event_store::audited(state.repository.pool(), &entry, command).await??;
+    let answer = crate::event_store::audited(&state.held_transactions, &entry, command).await??;
     // The events are visible now: the relay need not wait for its next poll.
     state.relay_waker.notify_one();
     Ok(answer)

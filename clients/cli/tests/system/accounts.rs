@@ -241,7 +241,7 @@ async fn a_customer_signs_up_signs_in_uses_its_token_refreshes_once_and_signs_ou
     );
     for entry in &entries {
         assert_eq!(entry["target"], user_id.as_str(), "{entry}");
-        assert_eq!(entry["client_address"], "127.0.0.1", "{entry}");
+        assert_eq!(entry["ip"], "127.0.0.1", "{entry}");
         assert!(
             entry["at"].is_string() && entry["correlation_id"].is_string(),
             "{entry}"
@@ -518,6 +518,8 @@ async fn a_person_signs_up_shops_and_signs_out_from_the_cli_and_an_admin_grants_
             "signup".into(),
             "--email".into(),
             email.clone(),
+            "--name".into(),
+            "Lin Wei".into(),
             "--password-stdin".into(),
             "--json".into(),
         ],
@@ -527,6 +529,12 @@ async fn a_person_signs_up_shops_and_signs_out_from_the_cli_and_an_admin_grants_
     .expect("join");
     let account: Value = serde_json::from_str(&signed_up).expect("JSON");
     assert_eq!(account["email"], email.as_str());
+    let name: Option<String> = sqlx::query_scalar("SELECT name FROM auth.users WHERE email = $1")
+        .bind(&email)
+        .fetch_one(&system.pool)
+        .await
+        .expect("the account");
+    assert_eq!(name.as_deref(), Some("Lin Wei"));
 
     // The kept sign-in is used without --token.
     let created = system.run_commerce(&["cart", "create", "--json"]).await;
@@ -627,7 +635,7 @@ async fn a_person_signs_up_shops_and_signs_out_from_the_cli_and_an_admin_grants_
             "POST /v1/auth/logout",
             "POST /v1/auth/refresh",
             "POST /v1/auth/register",
-            "PUT /v1/users/{user_id}/role",
+            "POST /v1/users/{user_id}/roles",
         ]
     );
     system.stop().await;
@@ -679,7 +687,7 @@ async fn a_price_change_commits_with_exactly_one_audit_entry() {
     );
     assert_eq!(entries[0]["target"], format!("product {product}"));
     assert_eq!(entries[0]["correlation_id"], correlation.to_string());
-    assert_eq!(entries[0]["client_address"], "127.0.0.1");
+    assert_eq!(entries[0]["ip"], "127.0.0.1");
     assert_eq!(entries[0]["detail"]["amount_minor"], 1250);
     assert_eq!(entries[1]["detail"]["amount_minor"], 1500);
     system.stop().await;

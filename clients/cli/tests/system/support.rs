@@ -283,6 +283,10 @@ impl TestSystem {
             payment_simulator: None,
             run_sagas: options.sagas,
         };
+        // As `commerce up` does: every schema is there before any service or test reads it.
+        commerce_cli::commands::migrate(&database)
+            .await
+            .expect("migrate the test database");
         let running = system::start(config.clone(), Shutdown::new())
             .await
             .expect("start the system");
