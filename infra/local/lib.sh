@@ -18,6 +18,27 @@ export COMMERCE_READ_API_ADDR="${COMMERCE_READ_API_ADDR:-127.0.0.1:8081}"
 export COMMERCE_SAGAS_ADDR="${COMMERCE_SAGAS_ADDR:-127.0.0.1:8082}"
 export COMMERCE_PAYMENT_SIMULATOR_ADDR="${COMMERCE_PAYMENT_SIMULATOR_ADDR:-127.0.0.1:8083}"
 export COMMERCE_AUTH_ADDR="${COMMERCE_AUTH_ADDR:-127.0.0.1:8084}"
+export COMMERCE_WEB_ADDR="${COMMERCE_WEB_ADDR:-127.0.0.1:3000}"
+WEB_DIR="$ROOT/clients/web"
+
+# The web client's dependencies (pinned by its package-lock.json), installed when missing or older
+# than the lock.
+ensure_web_dependencies() {
+  if [ ! -f "$WEB_DIR/node_modules/next/package.json" ] \
+     || [ "$WEB_DIR/package-lock.json" -nt "$WEB_DIR/node_modules/.package-lock.json" ]; then
+    say "installing the web client's dependencies (npm ci)"
+    (cd "$WEB_DIR" && npm ci --no-audit --no-fund --loglevel=error >"$LOGS/web-npm.log" 2>&1) \
+      || die "npm ci failed in clients/web (see $LOGS/web-npm.log)"
+  fi
+}
+
+# Builds the web client (next build) for `next start`.
+build_web() {
+  ensure_web_dependencies
+  say "building the web client (next build)"
+  (cd "$WEB_DIR" && NEXT_TELEMETRY_DISABLED=1 npm run --silent build >"$LOGS/web-build.log" 2>&1) \
+    || die "the web client does not build (see $LOGS/web-build.log)"
+}
 # Local mode lets the services fall back on their built-in development JWT secret (and tokens from
 # `commerce token` match it). Outside local mode a missing COMMERCE_JWT_SECRET stops them at start.
 export COMMERCE_LOCAL_MODE="${COMMERCE_LOCAL_MODE:-true}"

@@ -42,6 +42,7 @@ impl DeliveryState {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     /// Only deliveries in this state.
+    #[param(inline)]
     state: Option<DeliveryState>,
     /// How many, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]

@@ -146,6 +146,13 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::accounts::AuthCommand,
     },
+    /// Print a service's OpenAPI document (the one it serves at /openapi.json), for client
+    /// generators.
+    Openapi {
+        /// Which service.
+        #[arg(value_enum)]
+        service: crate::commands::Service,
+    },
     /// The audit log of sensitive operations, newest first (admins).
     Audit(crate::accounts::AuditArgs),
     /// A vendor's webhook: where its order notifications are posted, and their deliveries.

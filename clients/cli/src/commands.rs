@@ -21,6 +21,25 @@ pub async fn migrate(database: &DatabaseConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A service with an HTTP API.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Service {
+    CommandApi,
+    ReadApi,
+    Auth,
+}
+
+/// `commerce openapi <service>`: the document the service serves, generated from its code.
+pub fn openapi(service: Service) -> anyhow::Result<String> {
+    use utoipa::OpenApi;
+    let document = match service {
+        Service::CommandApi => commerce_command_api::ApiDoc::openapi(),
+        Service::ReadApi => commerce_read_api::ApiDoc::openapi(),
+        Service::Auth => commerce_auth::ApiDoc::openapi(),
+    };
+    Ok(document.to_pretty_json()?)
+}
+
 /// `commerce infra provision`: the topic, queues, DLQs and subscriptions; prints what exists.
 pub async fn provision(messaging: &MessagingConfig) -> anyhow::Result<()> {
     let aws = AwsClients::connect(messaging).await;
@@ -349,6 +368,37 @@ mod tests {
     use commerce_platform::config::Secret;
 
     use super::*;
+
+    /// Every `$ref` of `value` that does not resolve in `document`.
+    fn dangling(document: &serde_json::Value, value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(reference) = map.get("$ref").and_then(|r| r.as_str()) {
+                    let pointer = reference.trim_start_matches('#');
+                    if document.pointer(pointer).is_none() {
+                        found.push(reference.to_owned());
+                    }
+                }
+                map.values().for_each(|v| dangling(document, v, found));
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|v| dangling(document, v, found))
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_of_every_document_resolves() {
+        // Client generators refuse a document with a dangling reference (one did).
+        for service in [Service::CommandApi, Service::ReadApi, Service::Auth] {
+            let text = openapi(service).unwrap();
+            let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+            let mut found = Vec::new();
+            dangling(&document, &document, &mut found);
+            assert!(found.is_empty(), "{service:?}: {found:?}");
+        }
+    }
 
     #[test]
     fn a_token_carries_the_configured_audience_and_issuer_and_passes_the_services_check() {

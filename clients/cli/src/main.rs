@@ -273,6 +273,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logout => commerce_cli::accounts::logout(&target, output).await,
         Command::Users { command } => commerce_cli::accounts::users(&target, command, output).await,
         Command::Auth { command } => commerce_cli::accounts::auth(command, output).await,
+        Command::Openapi { service } => {
+            println!("{}", commands::openapi(service)?);
+            Ok(())
+        }
         Command::Audit(args) => commerce_cli::accounts::audit_log(&target, args, output).await,
         Command::Webhooks { command } => {
             commerce_cli::webhooks::webhooks(&target.session(output).await?, command).await

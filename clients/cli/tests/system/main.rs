@@ -32,4 +32,5 @@ mod storefront;
 mod support;
 mod typed_client;
 mod vendor_page;
+mod web_storefront;
 mod webhooks;

@@ -1,0 +1,63 @@
+// The catalog and a product page in a real browser (Debian's chromium through playwright-core):
+// a shopper searches, opens the product and sees its price and stock; the same at 375 px on a
+// touch phone; an accessibility scan (axe-core) of both pages finds nothing serious or critical.
+// Screenshots land in ARTIFACTS. Run by clients/cli/tests/system/web_storefront.rs with:
+//   WEB_URL, PRODUCT_TITLE, PRODUCT_PRICE, CHROMIUM, ARTIFACTS
+import { chromium, devices } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
+import assert from "node:assert/strict";
+
+const { WEB_URL, PRODUCT_TITLE, PRODUCT_PRICE, CHROMIUM, ARTIFACTS } = process.env;
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+const findings = [];
+
+async function accessible(page, name) {
+  const results = await new AxeBuilder({ page }).analyze();
+  for (const violation of results.violations) {
+    if (violation.impact === "serious" || violation.impact === "critical") {
+      findings.push(`${name}: ${violation.id} (${violation.impact}): ${violation.help}`);
+    }
+  }
+}
+
+async function shop(context, name) {
+  const page = await context.newPage();
+  const started = Date.now();
+  await page.goto(WEB_URL, { waitUntil: "load" });
+  await page.getByRole("heading", { name: "Catalog" }).waitFor();
+  await accessible(page, `${name} catalog`);
+  // A word of the title finds it.
+  const word = PRODUCT_TITLE.split(" ").at(-1);
+  await page.getByRole("searchbox").fill(word);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL((url) => url.searchParams.get("q") === word);
+  const link = page.getByRole("link", { name: PRODUCT_TITLE });
+  await link.waitFor();
+  await page.screenshot({ path: `${ARTIFACTS}/web-${name}-catalog.png`, fullPage: true });
+  await link.click();
+  await page.getByRole("heading", { name: PRODUCT_TITLE }).waitFor();
+  const text = await page.locator("main").innerText();
+  assert.ok(text.includes(PRODUCT_PRICE), `the price ${PRODUCT_PRICE} in: ${text}`);
+  assert.match(await page.getByTestId("stock").innerText(), /\d+ in stock/);
+  await accessible(page, `${name} product`);
+  await page.screenshot({ path: `${ARTIFACTS}/web-${name}-product.png`, fullPage: true });
+  if (name === "phone") {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 375, `no horizontal scrolling at 375 px (content is ${width} px wide)`);
+  }
+  return Date.now() - started;
+}
+
+try {
+  const laptop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await shop(laptop, "laptop");
+  const phone = await browser.newContext({ ...devices["iPhone 12"], viewport: { width: 375, height: 812 } });
+  await shop(phone, "phone");
+  assert.deepEqual(findings, [], "no serious or critical accessibility violation");
+  console.log(JSON.stringify({ ok: true }));
+} finally {
+  await browser.close();
+}
