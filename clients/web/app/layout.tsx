@@ -1,6 +1,9 @@
 import type { Metadata, Viewport } from "next";
 import Link from "next/link";
 
+import { signOut } from "@/app/actions";
+import { claims, sessionToken } from "@/lib/api";
+
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -14,7 +17,9 @@ export const viewport: Viewport = {
   themeColor: "#1f4f8b",
 };
 
-export default function RootLayout({ children }: { children: React.ReactNode }) {
+export default async function RootLayout({ children }: { children: React.ReactNode }) {
+  const token = await sessionToken();
+  const role = token ? claims(token).role : undefined;
   return (
     <html lang="en">
       <body>
@@ -24,6 +29,19 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
           </Link>
           <nav aria-label="Main">
             <Link href="/">Catalog</Link>
+            {token ? (
+              <>
+                <Link href="/cart">Cart</Link>
+                <Link href="/orders">Orders</Link>
+                <form action={signOut}>
+                  <button type="submit" className="link" aria-label={`Sign out (${role ?? "signed in"})`}>
+                    Sign out
+                  </button>
+                </form>
+              </>
+            ) : (
+              <Link href="/signin">Sign in</Link>
+            )}
           </nav>
         </header>
         <main>{children}</main>

@@ -11,6 +11,10 @@ import type { paths as AuthPaths } from "@/src/api/auth";
 
 /** The session cookie: the access token of a signed-in visitor. */
 export const SESSION_COOKIE = "commerce_session";
+/** The refresh token of the sign-in, for signing out (revoking it). */
+export const REFRESH_COOKIE = "commerce_refresh";
+/** The visitor's open cart. */
+export const CART_COOKIE = "commerce_cart";
 
 function setting(name: string, fallback: string): string {
   return process.env[name] ?? fallback;
@@ -25,6 +29,20 @@ export const commandApi = createClient<CommandPaths>({
 export const authApi = createClient<AuthPaths>({
   baseUrl: setting("COMMERCE_AUTH_API_URL", "http://127.0.0.1:8084"),
 });
+
+/** The signed-in visitor's token, if any. */
+export async function sessionToken(): Promise<string | undefined> {
+  return (await cookies()).get(SESSION_COOKIE)?.value;
+}
+
+/** The claims of a token the services issued (read, not verified: the APIs verify it). */
+export function claims(token: string): { sub?: string; role?: string; vendor_id?: string } {
+  try {
+    return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"));
+  } catch {
+    return {};
+  }
+}
 
 /** The bearer token the server sends for this request's visitor. */
 export async function bearer(): Promise<{ Authorization: string } | Record<string, never>> {

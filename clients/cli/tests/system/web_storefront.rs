@@ -177,3 +177,69 @@ async fn a_shopper_finds_a_product_by_search_on_a_laptop_and_a_phone() {
     server.stop().await;
     system.stop().await;
 }
+
+/// A product of `vendor`'s, published, stocked and in the catalog.
+async fn stocked(system: &TestSystem, vendor: &str, title: &str, price_minor: i64) -> Uuid {
+    let (status, body) = system
+        .command(
+            reqwest::Method::POST,
+            "/v1/products",
+            Some(vendor),
+            Some(serde_json::json!({
+                "sku": format!("SKU-{}", &Uuid::new_v4().simple().to_string()[..8]),
+                "title": title, "category": "kitchen",
+                "price": { "amount_minor": price_minor, "currency": "EUR" }
+            })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let product = Uuid::parse_str(body["product_id"].as_str().expect("product_id")).expect("uuid");
+    let (status, body) = system
+        .command(
+            reqwest::Method::POST,
+            &format!("/v1/inventory/{product}/receipts"),
+            Some(vendor),
+            Some(serde_json::json!({ "quantity": 20 })),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let (status, body) = system.publish(vendor, product).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let reader = system.token(Role::Customer, None);
+    let (status, body) = system
+        .read(
+            &format!("/v1/catalog/products/{product}?min_version=2&min_stock_version=1"),
+            &reader,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    product
+}
+
+#[tokio::test]
+async fn a_shopper_signs_up_checks_out_and_watches_the_order_on_a_laptop_and_a_phone() {
+    let system = TestSystem::start().await;
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let mug = stocked(&system, &vendor, "Enamel mug", 1200).await;
+    let kettle = stocked(&system, &vendor, "Copper kettle", 5400).await;
+    let products = serde_json::json!([
+        { "id": mug, "title": "Enamel mug" },
+        { "id": kettle, "title": "Copper kettle" },
+    ]);
+    let server = WebServer::start(&system, &system.token(Role::Customer, None)).await;
+    for profile in ["laptop", "phone"] {
+        let email = format!("{profile}-{}@example.com", Uuid::new_v4().simple());
+        browser_script(
+            "shopper.mjs",
+            &[
+                ("WEB_URL", server.url.clone()),
+                ("PRODUCTS", products.to_string()),
+                ("EMAIL", email),
+                ("PROFILE", profile.to_owned()),
+            ],
+        )
+        .await;
+    }
+    server.stop().await;
+    system.stop().await;
+}

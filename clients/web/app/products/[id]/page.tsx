@@ -3,6 +3,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
 
+import { AddToCartForm } from "@/components/forms";
 import { bearer, money, problemText, readApi } from "@/lib/api";
 
 export const dynamic = "force-dynamic";
@@ -43,6 +44,7 @@ export default async function ProductPage({ params }: { params: Promise<Params> 
       <p className="muted" data-testid="stock">
         {data.available > 0 ? `${data.available} in stock` : "Out of stock"}
       </p>
+      {data.available > 0 && <AddToCartForm productId={data.product_id} />}
     </article>
   );
 }
