@@ -2,6 +2,7 @@ import type { Metadata, Viewport } from "next";
 import Link from "next/link";
 
 import { signOut } from "@/app/actions";
+import { ServiceWorker } from "@/components/service-worker";
 import { claims, sessionToken } from "@/lib/api";
 
 import "./globals.css";
@@ -9,6 +10,8 @@ import "./globals.css";
 export const metadata: Metadata = {
   title: { default: "Commerce", template: "%s · Commerce" },
   description: "A multi-vendor marketplace",
+  icons: { icon: "/icons/icon.svg", apple: "/icons/icon-192.png" },
+  appleWebApp: { capable: true, title: "Commerce" },
 };
 
 export const viewport: Viewport = {
@@ -45,6 +48,7 @@ export default async function RootLayout({ children }: { children: React.ReactNo
           </nav>
         </header>
         <main>{children}</main>
+        <ServiceWorker />
       </body>
     </html>
   );

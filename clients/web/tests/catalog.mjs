@@ -47,6 +47,24 @@ async function shop(context, name) {
   if (name === "phone") {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 375, `no horizontal scrolling at 375 px (content is ${width} px wide)`);
+    // Installable: a manifest with the icons a phone asks for, and a service worker.
+    const manifest = await (await page.request.get(`${WEB_URL}/manifest.webmanifest`)).json();
+    assert.equal(manifest.display, "standalone");
+    const sizes = manifest.icons.map((icon) => icon.sizes);
+    assert.ok(sizes.includes("192x192") && sizes.includes("512x512"), JSON.stringify(manifest.icons));
+    for (const icon of manifest.icons) {
+      assert.equal((await page.request.get(`${WEB_URL}${icon.src}`)).status(), 200, icon.src);
+    }
+    const state = await page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state);
+    assert.equal(state, "activated");
+    // The catalog once more while online (the worker keeps it), then offline: still there.
+    await page.goto(`${WEB_URL}/?q=${encodeURIComponent(word)}`);
+    await page.getByRole("link", { name: PRODUCT_TITLE }).waitFor();
+    await context.setOffline(true);
+    await page.goto(`${WEB_URL}/?q=${encodeURIComponent(word)}`);
+    await page.getByRole("link", { name: PRODUCT_TITLE }).waitFor();
+    await page.screenshot({ path: `${ARTIFACTS}/web-${name}-offline.png`, fullPage: true });
+    await context.setOffline(false);
   }
   return Date.now() - started;
 }
