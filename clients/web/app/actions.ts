@@ -168,3 +168,88 @@ export async function checkout(_: FormState, form: FormData): Promise<FormState>
   jar.delete(CART_COOKIE);
   redirect(`/orders/${data.order_id}`);
 }
+
+// ---- A vendor's shop ----
+
+/** "19.99" as minor units (1999), or why not. */
+function minorUnits(price: string): number | string {
+  const match = /^\s*(\d{1,12})(?:[.,](\d{1,2}))?\s*$/.exec(price);
+  if (!match) return "price: write it like 19.99";
+  return Number(match[1]) * 100 + Number((match[2] ?? "0").padEnd(2, "0"));
+}
+
+type Currency = components["schemas"]["Money"]["currency"];
+
+export async function createProduct(_: FormState, form: FormData): Promise<FormState> {
+  const amount = minorUnits(text(form, "price"));
+  if (typeof amount === "string") return { error: amount, field: "price", values: entered(form) };
+  const description = text(form, "description");
+  const { data, error } = await commandApi.POST("/v1/products", {
+    body: {
+      title: text(form, "title"),
+      sku: text(form, "sku"),
+      category: text(form, "category"),
+      description: description || undefined,
+      // One of the document's codes (the form offers only those); the API checks it anyway.
+      price: { amount_minor: amount, currency: text(form, "currency") as Currency },
+    },
+    headers: await bearer(),
+  });
+  if (error || !data) {
+    const detail = problemText(error, "the product could not be created");
+    const field = ["title", "sku", "category", "description", "price"].find((f) => detail.startsWith(f));
+    return { error: detail, field, values: entered(form) };
+  }
+  redirect(`/vendor/products/${data.product_id}?min_version=${data.version}`);
+}
+
+/** Where a product's page shows a change: after its new version. */
+function productPage(id: string, read: { read_with: string; version: number }): string {
+  return `/vendor/products/${id}?${read.read_with}=${read.version}`;
+}
+
+export async function changePrice(_: FormState, form: FormData): Promise<FormState> {
+  const id = text(form, "product_id");
+  const amount = minorUnits(text(form, "price"));
+  if (typeof amount === "string") return { error: amount, field: "price", values: entered(form) };
+  const { data, error } = await commandApi.PUT("/v1/products/{id}/price", {
+    params: { path: { id } },
+    body: { price: { amount_minor: amount, currency: text(form, "currency") as Currency } },
+    headers: await bearer(),
+  });
+  if (error || !data) return { error: problemText(error, "the price could not be changed"), field: "price", values: entered(form) };
+  redirect(productPage(id, data));
+}
+
+export async function setPublished(_: FormState, form: FormData): Promise<FormState> {
+  const id = text(form, "product_id");
+  const options = { params: { path: { id } }, headers: await bearer() };
+  const { data, error } =
+    text(form, "publish") === "true"
+      ? await commandApi.POST("/v1/products/{id}/publish", options)
+      : await commandApi.POST("/v1/products/{id}/unpublish", options);
+  if (error || !data) return { error: problemText(error, "the product could not be changed") };
+  redirect(productPage(id, data));
+}
+
+export async function receiveStock(_: FormState, form: FormData): Promise<FormState> {
+  const id = text(form, "product_id");
+  const { data, error } = await commandApi.POST("/v1/inventory/{product_id}/receipts", {
+    params: { path: { product_id: id } },
+    body: { quantity: Number(text(form, "quantity")) },
+    headers: await bearer(),
+  });
+  if (error || !data) return { error: problemText(error, "the stock could not be received"), field: "quantity", values: entered(form) };
+  redirect(productPage(id, data));
+}
+
+export async function ship(_: FormState, form: FormData): Promise<FormState> {
+  const id = text(form, "order_id");
+  const { data, error } = await commandApi.POST("/v1/orders/{id}/ship", {
+    params: { path: { id } },
+    body: { tracking: text(form, "tracking") },
+    headers: await bearer(),
+  });
+  if (error || !data) return { error: problemText(error, "the order could not be shipped"), field: "tracking", values: entered(form) };
+  redirect(`/vendor?shipped=${id}&min_version=${data.version}`);
+}

@@ -36,6 +36,7 @@ export default async function RootLayout({ children }: { children: React.ReactNo
               <>
                 <Link href="/cart">Cart</Link>
                 <Link href="/orders">Orders</Link>
+                {role === "vendor" && <Link href="/vendor">Your shop</Link>}
                 <form action={signOut}>
                   <button type="submit" className="link" aria-label={`Sign out (${role ?? "signed in"})`}>
                     Sign out

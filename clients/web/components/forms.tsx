@@ -3,7 +3,19 @@
 // it concerns (or above the button), announced to screen readers; nothing fails silently.
 import { useActionState, useId } from "react";
 
-import { addToCart, changeQuantity, checkout, signIn, signUp, type FormState } from "@/app/actions";
+import {
+  addToCart,
+  changePrice,
+  changeQuantity,
+  checkout,
+  createProduct,
+  receiveStock,
+  setPublished,
+  ship,
+  signIn,
+  signUp,
+  type FormState,
+} from "@/app/actions";
 
 
 function Field(props: {
@@ -145,6 +157,96 @@ export function CheckoutForm({ countries }: { countries: string[] }) {
       <FormError state={state} />
       <button type="submit" disabled={pending}>
         Place order
+      </button>
+    </form>
+  );
+}
+
+// ---- A vendor's shop ----
+
+function Currency({ currencies, value }: { currencies: string[]; value?: string }) {
+  const id = `field-currency-${useId().replace(/:/g, "")}`;
+  return (
+    <p className="field">
+      <label htmlFor={id}>Currency</label>
+      <select id={id} name="currency" defaultValue={value ?? "EUR"}>
+        {currencies.map((code) => (
+          <option key={code} value={code}>
+            {code}
+          </option>
+        ))}
+      </select>
+    </p>
+  );
+}
+
+export function NewProductForm({ currencies }: { currencies: string[] }) {
+  const [state, action, pending] = useActionState(createProduct, {});
+  return (
+    <form action={action} className="stacked">
+      <Field name="title" label="Title" required state={state} />
+      <Field name="sku" label="SKU" required state={state} />
+      <Field name="category" label="Category (e.g. kitchen)" required state={state} />
+      <Field name="description" label="Description" state={state} />
+      <Field name="price" label="Price (e.g. 19.99)" inputMode="text" required state={state} />
+      <Currency currencies={currencies} value={state.values?.currency} />
+      <FormError state={state} />
+      <button type="submit" disabled={pending}>
+        Create product
+      </button>
+    </form>
+  );
+}
+
+export function PriceForm(props: { productId: string; price: string; currency: string; currencies: string[] }) {
+  const [state, action, pending] = useActionState(changePrice, {});
+  return (
+    <form action={action} className="inline" aria-label="Price">
+      <input type="hidden" name="product_id" value={props.productId} />
+      <Field name="price" label="Price" defaultValue={props.price} state={state} />
+      <Currency currencies={props.currencies} value={props.currency} />
+      <button type="submit" disabled={pending}>
+        Change price
+      </button>
+    </form>
+  );
+}
+
+export function PublishForm({ productId, published }: { productId: string; published: boolean }) {
+  const [state, action, pending] = useActionState(setPublished, {});
+  return (
+    <form action={action} className="inline">
+      <input type="hidden" name="product_id" value={productId} />
+      <input type="hidden" name="publish" value={String(!published)} />
+      <FormError state={state} />
+      <button type="submit" disabled={pending}>
+        {published ? "Unpublish" : "Publish"}
+      </button>
+    </form>
+  );
+}
+
+export function StockForm({ productId }: { productId: string }) {
+  const [state, action, pending] = useActionState(receiveStock, {});
+  return (
+    <form action={action} className="inline" aria-label="Receive stock">
+      <input type="hidden" name="product_id" value={productId} />
+      <Field name="quantity" label="Units received" type="number" inputMode="numeric" required state={state} />
+      <button type="submit" disabled={pending}>
+        Receive stock
+      </button>
+    </form>
+  );
+}
+
+export function ShipForm({ orderId }: { orderId: string }) {
+  const [state, action, pending] = useActionState(ship, {});
+  return (
+    <form action={action} className="inline" aria-label={`Ship order ${orderId}`}>
+      <input type="hidden" name="order_id" value={orderId} />
+      <Field name="tracking" label="Tracking number" required state={state} />
+      <button type="submit" disabled={pending}>
+        Ship
       </button>
     </form>
   );

@@ -243,3 +243,49 @@ async fn a_shopper_signs_up_checks_out_and_watches_the_order_on_a_laptop_and_a_p
     server.stop().await;
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_vendor_lists_stocks_and_publishes_a_product_a_shopper_buys_it_and_the_vendor_ships_it() {
+    let system = TestSystem::start().await;
+    // A vendor member: an account, given the vendor role by an admin.
+    let email = format!("shop-{}@example.com", Uuid::new_v4().simple());
+    let password = "a vendor's long password";
+    let account: serde_json::Value = system
+        .http
+        .post(format!("{}/v1/auth/register", system.auth_url))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("JSON");
+    let user = account["user_id"].as_str().expect("user_id").to_owned();
+    let granted = system
+        .http
+        .post(format!("{}/v1/users/{user}/roles", system.auth_url))
+        .bearer_auth(system.token(Role::Admin, None))
+        .json(&serde_json::json!({ "role": "vendor", "vendor_id": Uuid::new_v4() }))
+        .send()
+        .await
+        .expect("grant");
+    assert_eq!(granted.status(), reqwest::StatusCode::OK);
+
+    let server = WebServer::start(&system, &system.token(Role::Customer, None)).await;
+    browser_script(
+        "vendor.mjs",
+        &[
+            ("WEB_URL", server.url.clone()),
+            ("EMAIL", email),
+            ("PASSWORD", password.to_owned()),
+            (
+                "SHOPPER_EMAIL",
+                format!("buyer-{}@example.com", Uuid::new_v4().simple()),
+            ),
+            ("WORD", Uuid::new_v4().simple().to_string()[..10].to_owned()),
+        ],
+    )
+    .await;
+    server.stop().await;
+    system.stop().await;
+}
