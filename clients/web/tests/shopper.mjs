@@ -95,6 +95,18 @@ try {
   // Both in the order history.
   await page.goto(`${WEB_URL}/orders`);
   assert.equal(await page.locator("ul.lines li").count(), 2);
+
+  // The tokens are out of scripts' reach; when the access token has expired (its cookie gone),
+  // the next page trades the refresh token for a new pair and the shopper stays signed in.
+  const session = (await context.cookies()).find((cookie) => cookie.name === "commerce_session");
+  assert.ok(session?.httpOnly && session.sameSite === "Lax", JSON.stringify(session));
+  assert.ok(!(await page.evaluate(() => document.cookie)).includes("commerce_"), "no token in document.cookie");
+  await context.clearCookies({ name: "commerce_session" });
+  await page.goto(`${WEB_URL}/orders`);
+  await page.getByRole("heading", { name: "Your orders" }).waitFor();
+  assert.equal(await page.locator("ul.lines li").count(), 2);
+  const renewed = (await context.cookies()).find((cookie) => cookie.name === "commerce_session");
+  assert.ok(renewed && renewed.value !== session.value, "a new access token");
   if (PROFILE === "phone") {
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 375, `no horizontal scrolling at 375 px (content is ${width} px wide)`);
