@@ -339,6 +339,22 @@ pub enum LoadgenCommand {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
         rounds: u64,
     },
+    /// The web client's catalog and product pages at a steady rate (p50, p99) and flat out, next
+    /// to the read API's own product read, in the same run.
+    Pages {
+        /// Base URL of the web client.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        web: String,
+        /// A published product whose page to ask for.
+        #[arg(long)]
+        product: Uuid,
+        /// Requests per second of the steady part.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        rate: u32,
+        /// How long each steady part runs (the flat-out part half as long).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+    },
     /// Sign-ins per second and their latency against the running auth service, next to one
     /// Argon2id hash (COMMERCE_ARGON2_* as the service's); then the command API's requests per
     /// second with a token to verify, without one, and on /healthz.

@@ -21,6 +21,7 @@
 //! - `replay`: `commerce events replay`, the global event stream as JSON lines.
 //! - `loadgen`: `commerce loadgen add-items`, AddItem over HTTP against the PostgreSQL ceiling.
 //! - `checkout_load`: `commerce loadgen checkout`, orders from checkout to confirmed by the saga.
+//! - `pages_load`: `commerce loadgen pages`, the web client's pages against the read API.
 //! - `auth_load`: `commerce loadgen auth`, sign-ins per second and the cost of verifying tokens.
 //! - `analytics_load`: `commerce loadgen analytics`, the analytics model's freshness at a steady
 //!   rate and its projector's throughput.
@@ -38,6 +39,7 @@ pub mod credentials;
 pub mod gdpr;
 pub mod loadgen;
 pub mod output;
+pub mod pages_load;
 pub mod projections;
 pub mod render;
 pub mod replay;

@@ -255,6 +255,37 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
+        Command::Loadgen {
+            command:
+                LoadgenCommand::Pages {
+                    web,
+                    product,
+                    rate,
+                    seconds,
+                },
+        } => {
+            let token = match target.token.clone() {
+                Some(token) => token,
+                None => commands::token(
+                    &AuthConfig::from_env()?,
+                    commerce_platform::auth::Role::Customer,
+                    None,
+                    None,
+                    3600,
+                )?,
+            };
+            let load = commerce_cli::pages_load::PagesLoad {
+                web,
+                read_api: target.read_api,
+                token,
+                product,
+                rate,
+                seconds,
+            };
+            let report = commerce_cli::pages_load::run(&load).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Products { command } => {
             storefront::products(&target.session(output).await?, command).await
         }
