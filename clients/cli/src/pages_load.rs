@@ -61,7 +61,10 @@ async fn steady(
                 Ok(answer) => answer.status().is_success() && answer.bytes().await.is_ok(),
                 Err(_) => false,
             };
-            (started.elapsed().as_micros().min(u32::MAX as u128) as u32, ok)
+            (
+                started.elapsed().as_micros().min(u32::MAX as u128) as u32,
+                ok,
+            )
         }));
     }
     let (mut latencies, mut failed) = (Vec::new(), 0);
@@ -82,8 +85,12 @@ async fn flat_out(http: &reqwest::Client, url: &str, token: Option<&str>, second
     let started = Instant::now();
     let clients: Vec<_> = (0..8)
         .map(|_| {
-            let (http, url, token, done) =
-                (http.clone(), url.to_owned(), token.map(str::to_owned), done.clone());
+            let (http, url, token, done) = (
+                http.clone(),
+                url.to_owned(),
+                token.map(str::to_owned),
+                done.clone(),
+            );
             tokio::spawn(async move {
                 while Instant::now() < until {
                     let mut request = http.get(&url);
@@ -106,11 +113,17 @@ async fn flat_out(http: &reqwest::Client, url: &str, token: Option<&str>, second
 }
 
 pub async fn run(load: &PagesLoad) -> anyhow::Result<Vec<Target>> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
     let web = load.web.trim_end_matches('/');
     let targets = [
         ("catalog page", format!("{web}/"), None),
-        ("product page", format!("{web}/products/{}", load.product), None),
+        (
+            "product page",
+            format!("{web}/products/{}", load.product),
+            None,
+        ),
         (
             "read API product",
             format!(

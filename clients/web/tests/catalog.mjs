@@ -2,26 +2,17 @@
 // a shopper searches, opens the product and sees its price and stock; the same at 375 px on a
 // touch phone; an accessibility scan (axe-core) of both pages finds nothing serious or critical.
 // Screenshots land in ARTIFACTS. Run by clients/cli/tests/system/web_storefront.rs with:
-//   WEB_URL, PRODUCT_TITLE, PRODUCT_PRICE, CHROMIUM, ARTIFACTS
-import { chromium, devices } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
+//   WEB_URL, PRODUCT_TITLE, PRODUCT_PRICE, ARTIFACTS
+import { devices } from "playwright-core";
+import { Accessibility, launch } from "./browser.mjs";
 import assert from "node:assert/strict";
 
-const { WEB_URL, PRODUCT_TITLE, PRODUCT_PRICE, CHROMIUM, ARTIFACTS } = process.env;
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ["--no-sandbox", "--disable-dev-shm-usage"],
-});
-const findings = [];
+const { WEB_URL, PRODUCT_TITLE, PRODUCT_PRICE, ARTIFACTS } = process.env;
+const browser = await launch();
+const axe = new Accessibility();
+const findings = axe.findings;
 
-async function accessible(page, name) {
-  const results = await new AxeBuilder({ page }).analyze();
-  for (const violation of results.violations) {
-    if (violation.impact === "serious" || violation.impact === "critical") {
-      findings.push(`${name}: ${violation.id} (${violation.impact}): ${violation.help}`);
-    }
-  }
-}
+const accessible = (page, name) => axe.scan(page, name);
 
 async function shop(context, name) {
   const page = await context.newPage();

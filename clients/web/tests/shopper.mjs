@@ -2,27 +2,18 @@
 // products, changes a quantity, checks out with tok_ok and watches the order become confirmed
 // without reloading; then checks out with tok_decline and sees it cancelled, and why. On a phone
 // profile when PROFILE=phone. Run by clients/cli/tests/system/web_storefront.rs with:
-//   WEB_URL, PRODUCTS (JSON [{id, title}]), EMAIL, CHROMIUM, ARTIFACTS, PROFILE
-import { chromium, devices } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
+//   WEB_URL, PRODUCTS (JSON [{id, title}]), EMAIL, ARTIFACTS, PROFILE
+import { devices } from "playwright-core";
+import { Accessibility, launch } from "./browser.mjs";
 import assert from "node:assert/strict";
 
-const { WEB_URL, PRODUCTS, EMAIL, CHROMIUM, ARTIFACTS, PROFILE = "laptop" } = process.env;
+const { WEB_URL, PRODUCTS, EMAIL, ARTIFACTS, PROFILE = "laptop" } = process.env;
 const products = JSON.parse(PRODUCTS);
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ["--no-sandbox", "--disable-dev-shm-usage"],
-});
-const findings = [];
+const browser = await launch();
+const axe = new Accessibility();
+const findings = axe.findings;
 
-async function accessible(page, name) {
-  const results = await new AxeBuilder({ page }).analyze();
-  for (const violation of results.violations) {
-    if (violation.impact === "serious" || violation.impact === "critical") {
-      findings.push(`${name}: ${violation.id} (${violation.impact}): ${violation.help}`);
-    }
-  }
-}
+const accessible = (page, name) => axe.scan(page, name);
 
 const shot = (page, name) => page.screenshot({ path: `${ARTIFACTS}/web-${PROFILE}-${name}.png`, fullPage: true });
 

@@ -2,25 +2,15 @@
 // creates a product, receives stock and publishes it; a shopper finds it by search and buys it;
 // the vendor ships the order and the shopper sees it shipped without reloading.
 // Run by clients/cli/tests/system/web_storefront.rs with:
-//   WEB_URL, EMAIL, PASSWORD (the vendor member's), SHOPPER_EMAIL, WORD, CHROMIUM, ARTIFACTS
-import { chromium } from "playwright-core";
-import AxeBuilder from "@axe-core/playwright";
+//   WEB_URL, EMAIL, PASSWORD (the vendor member's), SHOPPER_EMAIL, WORD, ARTIFACTS
+import { Accessibility, launch } from "./browser.mjs";
 import assert from "node:assert/strict";
 
-const { WEB_URL, EMAIL, PASSWORD, SHOPPER_EMAIL, WORD, CHROMIUM, ARTIFACTS } = process.env;
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ["--no-sandbox", "--disable-dev-shm-usage"],
-});
-const findings = [];
-async function accessible(page, name) {
-  const results = await new AxeBuilder({ page }).analyze();
-  for (const violation of results.violations) {
-    if (violation.impact === "serious" || violation.impact === "critical") {
-      findings.push(`${name}: ${violation.id} (${violation.impact}): ${violation.help}`);
-    }
-  }
-}
+const { WEB_URL, EMAIL, PASSWORD, SHOPPER_EMAIL, WORD, ARTIFACTS } = process.env;
+const browser = await launch();
+const axe = new Accessibility();
+const findings = axe.findings;
+const accessible = (page, name) => axe.scan(page, name);
 const title = `Linen apron ${WORD}`;
 const vendor = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
 const shopper = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();

@@ -114,40 +114,8 @@ async fn a_shopper_finds_a_product_by_search_on_a_laptop_and_a_phone() {
     let vendor = system.vendor_token(Uuid::new_v4());
     let word = format!("Teapot{}", &Uuid::new_v4().simple().to_string()[..8]);
     let title = format!("Cast iron {word}");
-    let (status, body) = system
-        .command(
-            reqwest::Method::POST,
-            "/v1/products",
-            Some(&vendor),
-            Some(serde_json::json!({
-                "sku": "TEAPOT-1", "title": title, "description": "Keeps tea hot for an hour.",
-                "category": "kitchen", "price": { "amount_minor": 3450, "currency": "EUR" }
-            })),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
-    let product = Uuid::parse_str(body["product_id"].as_str().expect("product_id")).expect("uuid");
-    let (status, body) = system
-        .command(
-            reqwest::Method::POST,
-            &format!("/v1/inventory/{product}/receipts"),
-            Some(&vendor),
-            Some(serde_json::json!({ "quantity": 7 })),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-    let (status, body) = system.publish(&vendor, product).await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-    // Published and stocked in the catalog before the browser looks.
+    let product = stocked(&system, &vendor, &title, 3450).await;
     let storefront = system.token(Role::Customer, None);
-    let (status, body) = system
-        .read(
-            &format!("/v1/catalog/products/{product}?min_version=2&min_stock_version=1"),
-            &storefront,
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
-
     let server = WebServer::start(&system, &storefront).await;
     // The server renders the catalog: the product is in the HTML, before any script runs.
     let html = system
@@ -188,6 +156,7 @@ async fn stocked(system: &TestSystem, vendor: &str, title: &str, price_minor: i6
             Some(serde_json::json!({
                 "sku": format!("SKU-{}", &Uuid::new_v4().simple().to_string()[..8]),
                 "title": title, "category": "kitchen",
+                "description": "Keeps tea hot for an hour.",
                 "price": { "amount_minor": price_minor, "currency": "EUR" }
             })),
         )
@@ -199,7 +168,7 @@ async fn stocked(system: &TestSystem, vendor: &str, title: &str, price_minor: i6
             reqwest::Method::POST,
             &format!("/v1/inventory/{product}/receipts"),
             Some(vendor),
-            Some(serde_json::json!({ "quantity": 20 })),
+            Some(serde_json::json!({ "quantity": 7 })),
         )
         .await;
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
