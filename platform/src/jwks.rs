@@ -75,9 +75,15 @@ impl KeySet {
 
     /// Reads the document again, at most once a second: a caller that finds a read younger than
     /// that waits out the second, then reads (a key rotated in just after a read is found).
-    /// Callers that waited for another's read use it when it now knows `kid`.
+    /// A caller whose wait for the lock saw a read finish uses that read, whatever it found: so
+    /// requests naming unknown keys (a flood of made-up ones) cost one read between them, not
+    /// one each, and never queue a genuine token behind seconds of reads.
     pub async fn refresh(&self, kid: Option<&str>) -> Result<(), AuthError> {
+        let asked_at = Instant::now();
         let _reading = self.reading.lock().await;
+        if self.read_at().is_some_and(|at| at >= asked_at) {
+            return Ok(());
+        }
         if kid.is_some_and(|kid| self.knows(kid)) && !self.is_stale() {
             return Ok(());
         }
@@ -139,4 +145,45 @@ fn usable(jwk: &Jwk) -> Option<(String, (Algorithm, DecodingKey))> {
     };
     let key = DecodingKey::from_jwk(jwk).ok()?;
     Some((kid, (algorithm, key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn callers_waiting_together_share_one_read() {
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counted = reads.clone();
+        let app = axum::Router::new().route(
+            "/jwks.json",
+            axum::routing::get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { axum::Json(serde_json::json!({ "keys": [] })) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let key_set = Arc::new(KeySet::new(&url));
+        key_set.refresh(None).await.unwrap();
+        // Twenty requests naming keys nobody has, at once, just after a read.
+        let callers: Vec<_> = (0..20)
+            .map(|i| {
+                let key_set = key_set.clone();
+                tokio::spawn(async move { key_set.refresh(Some(&format!("made-up-{i}"))).await })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "the first read and one more between them"
+        );
+    }
 }
