@@ -76,6 +76,8 @@ async fn connect_with(
         .expose()
         .parse()
         .context("COMMERCE_DATABASE_URL is not a valid Postgres URL")?;
+    // `sslmode=verify-ca` asks rustls for the process's provider.
+    crate::tls::install_crypto_provider();
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -103,6 +105,7 @@ async fn connect_with(
 /// Creates the database named in `url` if it does not exist, connecting to `postgres` to do so.
 pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     let options: PgConnectOptions = url.parse().context("invalid Postgres URL")?;
+    crate::tls::install_crypto_provider();
     let name = options
         .get_database()
         .context("the database URL names no database")?

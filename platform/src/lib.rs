@@ -12,7 +12,9 @@
 //! - `personal_data`: sealing personal data in events under per-customer keys, opening it, and
 //!   forgetting a customer by deleting their key (crypto-shredding).
 //! - `dead_letters`: reading dead-lettered messages and sending them back to their queues.
-//! - `redis_connection`: Redis connection managers that fail fast during an outage.
+//! - `redis_connection`: Redis connection managers that fail fast during an outage, over TLS for
+//!   `rediss://`.
+//! - `tls`: the process's rustls crypto provider, installed before any TLS connection.
 //! - `audit`: the audit log of sensitive operations (`audit.entries`), recorded and listed.
 //! - `auth`: Bearer JWT claims, roles, token minting and the axum extractor.
 //! - `jwks`: an identity provider's public keys (JWKS), fetched and cached for verification.
@@ -39,6 +41,7 @@ pub mod personal_data;
 pub mod problem;
 pub mod redis_connection;
 pub mod telemetry;
+pub mod tls;
 pub mod webhooks;
 pub mod whole_number;
 

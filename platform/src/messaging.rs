@@ -337,15 +337,60 @@ pub async fn queue_url(clients: &AwsClients, name: &str) -> anyhow::Result<Strin
         .ok_or_else(|| anyhow!("GetQueueUrl {name} returned no URL"))
 }
 
-/// The ARN of the configured topic, without creating it (CreateTopic is idempotent and the only
-/// lookup-by-name SNS offers; with identical attributes it changes nothing).
+/// The ARN of the configured topic: `COMMERCE_TOPIC_ARN` when set, else CreateTopic, which is
+/// idempotent and the only lookup-by-name SNS offers (with identical attributes it changes
+/// nothing, but the caller's role needs `sns:CreateTopic`).
 pub async fn topic_arn(clients: &AwsClients, config: &MessagingConfig) -> anyhow::Result<String> {
-    ensure_topic(clients, config).await
+    match &config.topic_arn {
+        Some(arn) => configured_topic_arn(arn, &config.topic).map(str::to_owned),
+        None => ensure_topic(clients, config).await,
+    }
+}
+
+/// Checks that a configured ARN names the configured topic, so a deployment whose two settings
+/// disagree stops at start instead of publishing to a topic no queue listens to.
+fn configured_topic_arn<'a>(arn: &'a str, topic: &str) -> anyhow::Result<&'a str> {
+    let named = arn.starts_with("arn:") && arn.rsplit(':').next() == Some(topic);
+    if named {
+        Ok(arn)
+    } else {
+        Err(anyhow!(
+            "COMMERCE_TOPIC_ARN {arn:?} does not name the topic {topic:?} (COMMERCE_TOPIC)"
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configured_topic_arn_must_name_the_configured_topic() {
+        let arn = "arn:aws:sns:eu-west-1:123456789012:commerce-events.fifo";
+        assert_eq!(
+            configured_topic_arn(arn, "commerce-events.fifo").ok(),
+            Some(arn)
+        );
+        assert!(configured_topic_arn(arn, "other-events.fifo").is_err());
+        assert!(configured_topic_arn("commerce-events.fifo", "commerce-events.fifo").is_err());
+    }
+
+    /// With the ARN configured the relay needs no call but Publish: nothing listens at this
+    /// endpoint, and the ARN is still there.
+    #[tokio::test]
+    async fn a_configured_topic_arn_is_used_without_asking_sns() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:commerce-events.fifo";
+        let config = MessagingConfig {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            topic_arn: Some(arn.into()),
+            ..MessagingConfig::local()
+        };
+        let clients = AwsClients::connect(&config).await;
+        assert_eq!(
+            topic_arn(&clients, &config).await.ok().as_deref(),
+            Some(arn)
+        );
+    }
 
     /// Against the local emulator (`COMMERCE_TEST_AWS_ENDPOINT`, default 127.0.0.1:4566).
     #[tokio::test]
@@ -359,6 +404,7 @@ mod tests {
             region: "us-east-1".into(),
             topic: format!("t-{id}-events.fifo"),
             queue_prefix: format!("t-{id}-"),
+            topic_arn: None,
         };
         let clients = AwsClients::connect(&config).await;
         let topic = ensure_topic(&clients, &config).await.unwrap();

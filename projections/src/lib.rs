@@ -56,17 +56,61 @@ use notifications::NotificationsProjector;
 use orders::OrdersProjector;
 use webhooks::WebhookSender;
 
-/// Runs every projector of this crate until `shutdown`.
-/// Dependencies that are not there yet are waited for (and logged), not treated as fatal.
+/// One worker of this crate. A deployment runs each on its own (`commerce serve
+/// catalog-projector`), so each scales on its own queue and its role reads only that queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Worker {
+    Catalog,
+    Cart,
+    Orders,
+    Analytics,
+    Notifications,
+    /// Sends the webhook deliveries the notifications projector queues.
+    Webhooks,
+}
+
+impl Worker {
+    pub const ALL: [Worker; 6] = [
+        Worker::Catalog,
+        Worker::Cart,
+        Worker::Orders,
+        Worker::Analytics,
+        Worker::Notifications,
+        Worker::Webhooks,
+    ];
+
+    /// Whether the worker writes Redis (the others need only Postgres).
+    pub fn uses_redis(self) -> bool {
+        matches!(self, Worker::Catalog | Worker::Cart)
+    }
+}
+
+/// Runs every worker of this crate until `shutdown`.
 pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
+    run_workers(config, &Worker::ALL, shutdown).await
+}
+
+/// Runs `workers` until `shutdown`.
+/// Dependencies that are not there yet are waited for (and logged), not treated as fatal.
+pub async fn run_workers(
+    config: Config,
+    workers: &[Worker],
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let runs = |worker: Worker| workers.contains(&worker);
     let aws = AwsClients::connect(&config.messaging).await;
     // Commands that hang are as bad as refusals: they fail fast, so an outage is noticed and held.
-    let Some(redis) = retry_until_ready("Redis for the projectors", &shutdown, || async {
-        Ok(commerce_platform::redis_connection::connect(config.redis.url.expose()).await?)
-    })
-    .await
-    else {
-        return Ok(());
+    let redis = if workers.iter().any(|worker| worker.uses_redis()) {
+        let Some(redis) = retry_until_ready("Redis for the projectors", &shutdown, || async {
+            Ok(commerce_platform::redis_connection::connect(&config.redis).await?)
+        })
+        .await
+        else {
+            return Ok(());
+        };
+        Some(redis)
+    } else {
+        None
     };
     // Postgres holds the orders model and the event history every projector repairs gaps from.
     let Some(pool) = retry_until_ready("Postgres for the projectors", &shutdown, || async {
@@ -81,10 +125,16 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
     let history = EventHistory::new(pool.clone());
     let prefix = &config.redis.key_prefix;
     let catalog = async {
+        if !runs(Worker::Catalog) {
+            return Ok(());
+        }
         let Some(queue_url) = queue(&aws, &config, CATALOG_QUEUE, &shutdown).await else {
             return Ok(());
         };
-        let projector = CatalogProjector::start(redis.clone(), CatalogKeys::new(prefix)).await?;
+        let redis = redis
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the catalog projector runs without Redis"))?;
+        let projector = CatalogProjector::start(redis, CatalogKeys::new(prefix)).await?;
         SqsConsumer::new(
             aws.sqs.clone(),
             queue_url,
@@ -96,10 +146,16 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .await
     };
     let cart = async {
+        if !runs(Worker::Cart) {
+            return Ok(());
+        }
         let Some(queue_url) = queue(&aws, &config, CART_QUEUE, &shutdown).await else {
             return Ok(());
         };
-        let projector = CartProjector::start(redis.clone(), CartKeys::new(prefix)).await?;
+        let redis = redis
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the cart projector runs without Redis"))?;
+        let projector = CartProjector::start(redis, CartKeys::new(prefix)).await?;
         SqsConsumer::new(
             aws.sqs.clone(),
             queue_url,
@@ -111,6 +167,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .await
     };
     let orders = async {
+        if !runs(Worker::Orders) {
+            return Ok(());
+        }
         let Some(queue_url) = queue(&aws, &config, ORDERS_QUEUE, &shutdown).await else {
             return Ok(());
         };
@@ -125,6 +184,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .await
     };
     let analytics = async {
+        if !runs(Worker::Analytics) {
+            return Ok(());
+        }
         let Some(queue_url) = queue(&aws, &config, ANALYTICS_QUEUE, &shutdown).await else {
             return Ok(());
         };
@@ -139,6 +201,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .await
     };
     let notifications = async {
+        if !runs(Worker::Notifications) {
+            return Ok(());
+        }
         let Some(queue_url) = queue(&aws, &config, NOTIFICATIONS_QUEUE, &shutdown).await else {
             return Ok(());
         };
@@ -153,6 +218,9 @@ pub async fn run(config: Config, shutdown: Shutdown) -> anyhow::Result<()> {
         .await
     };
     let webhooks = async {
+        if !runs(Worker::Webhooks) {
+            return Ok(());
+        }
         let dlq = NOTIFICATIONS_QUEUE.dlq_name(&config.messaging);
         let Some(dlq_url) = retry_until_ready(&format!("queue {dlq}"), &shutdown, || {
             messaging::queue_url(&aws, &dlq)

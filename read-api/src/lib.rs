@@ -143,7 +143,7 @@ impl ReadApi {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Install the recorder before anything records, or early samples go nowhere.
         commerce_platform::telemetry::metrics_handle();
-        let redis = commerce_platform::redis_connection::connect(config.redis.url.expose()).await?;
+        let redis = commerce_platform::redis_connection::connect(&config.redis).await?;
         let postgres = commerce_platform::database::connect(&config.database).await?;
         // The projectors own schema `read`; migrating here too lets the API start first.
         commerce_projections::orders::migrate(&postgres).await?;

@@ -60,6 +60,7 @@ pub async fn relay(
                 let messaging = MessagingConfig {
                     topic: format!("bench-{run_id}-{round}-{phase}.fifo"),
                     queue_prefix: format!("bench-{run_id}-{round}-{phase}-"),
+                    topic_arn: None,
                     ..messaging_base.clone()
                 };
                 let aws = AwsClients::connect(&messaging).await;

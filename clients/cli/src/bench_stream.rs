@@ -216,7 +216,7 @@ pub async fn rebuild(
         max_connections: 4,
     };
     let prefix = format!("bench:{run_id}:");
-    let redis = commerce_platform::redis_connection::connect(bench.redis.url.expose()).await?;
+    let redis = commerce_platform::redis_connection::connect(&bench.redis).await?;
     let outcome = async {
         let pool = commerce_platform::database::connect(&bench_db).await?;
         commerce_command_api::event_store::migrate(&pool).await?;
@@ -297,7 +297,7 @@ pub async fn orders_rebuild(
         seed_orders(&pool, bench.events).await?;
         seal_seeded(&pool).await?;
         let reader = commerce_platform::database::connect_reader(&bench_db).await?;
-        let redis = commerce_platform::redis_connection::connect(bench.redis.url.expose()).await?;
+        let redis = commerce_platform::redis_connection::connect(&bench.redis).await?;
         let mut rounds = Vec::new();
         for round in 0..=bench.rounds {
             let rebuild = Rebuild {

@@ -90,6 +90,14 @@ pub fn parse_idempotency_key(text: &str) -> Result<String, String> {
 pub enum Command {
     /// Run every service in this process until Ctrl-C or SIGTERM (migrates and provisions first).
     Up,
+    /// Run the named components until SIGTERM, as a deployment does (one per container). Unlike
+    /// `up`, neither migrates nor provisions: run `commerce migrate` first, and the topic and
+    /// queues must exist.
+    Serve {
+        /// The components to run in this process.
+        #[arg(required = true, value_enum)]
+        components: Vec<crate::system::Component>,
+    },
     /// Create the database if missing and apply every migration.
     Migrate,
     /// Infrastructure tasks.

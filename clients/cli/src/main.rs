@@ -46,6 +46,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Up => up().await,
+        Command::Serve { components } => serve(&components).await,
         Command::Migrate => {
             telemetry::init_logging();
             commands::migrate(&DatabaseConfig::from_env()?).await
@@ -432,6 +433,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `commerce serve`: the named components, until SIGTERM or Ctrl-C.
+async fn serve(components: &[system::Component]) -> anyhow::Result<()> {
+    telemetry::init_logging();
+    let config = system::SystemConfig::from_env()?;
+    let shutdown = Shutdown::new();
+    let running = system::start_components(config, components, shutdown.clone()).await?;
+    for (name, address) in &running.listening {
+        tracing::info!(service = name, %address, "listening");
+        println!("{name:<12} http://{address}");
+    }
+    println!("ready");
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        commerce_platform::http::termination_signal().await;
+        tracing::info!("termination requested; shutting down");
+        signal.cancel();
+    });
+    running.wait().await
 }
 
 async fn up() -> anyhow::Result<()> {

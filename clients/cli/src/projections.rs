@@ -19,7 +19,7 @@ async fn rebuild_of(
 ) -> anyhow::Result<Rebuild> {
     Ok(Rebuild {
         model,
-        redis: commerce_platform::redis_connection::connect(redis.url.expose()).await?,
+        redis: commerce_platform::redis_connection::connect(redis).await?,
         events: commerce_platform::database::connect_reader(database).await?,
         read_models: commerce_platform::database::connect(database).await?,
         key_prefix: redis.key_prefix.clone(),

@@ -163,7 +163,7 @@ async fn models(
     database: &DatabaseConfig,
     redis: &RedisConfig,
 ) -> anyhow::Result<Vec<ModelStatus>> {
-    let connection = commerce_platform::redis_connection::connect(redis.url.expose()).await?;
+    let connection = commerce_platform::redis_connection::connect(redis).await?;
     let pool = commerce_platform::database::connect_reader(database).await?;
     let read_models = commerce_platform::database::connect(database).await?;
     let mut models = Vec::new();

@@ -1,13 +1,18 @@
 # SNS FIFO topic -> one SQS FIFO queue (+ DLQ) per consumer, filtered by aggregate type.
 #
-# This mirrors platform/src/messaging.rs exactly: `commerce up` / `commerce infra provision`
-# create the same resources idempotently, and AWS only treats CreateTopic / CreateQueue /
-# Subscribe as no-ops when the attributes match.
+# This mirrors platform/src/messaging.rs exactly (QueueSpec filter policies incl. the saga's
+# event_type filter, MAX_RECEIVES, VISIBILITY_TIMEOUT_SECS, 14-day retention, raw delivery,
+# the queue policy). On AWS the services only look these up (COMMERCE_TOPIC_ARN, GetQueueUrl);
+# `commerce up` / `commerce infra provision` would create the same resources idempotently, and
+# AWS only treats CreateTopic / CreateQueue / Subscribe as no-ops when the attributes they pass
+# match. Encryption is SSE-KMS with the messaging CMK (kms.tf); the service passes no
+# encryption attribute, so that does not conflict.
 
 resource "aws_sns_topic" "events" {
   name                        = local.topic_name
   fifo_topic                  = true
   content_based_deduplication = false # the relay sets an explicit deduplication id per event
+  kms_master_key_id           = aws_kms_key.messaging.arn
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -17,7 +22,9 @@ resource "aws_sqs_queue" "dlq" {
   fifo_queue                  = true
   content_based_deduplication = false
   message_retention_seconds   = var.message_retention_seconds
-  sqs_managed_sse_enabled     = true
+
+  kms_master_key_id                 = aws_kms_key.messaging.arn
+  kms_data_key_reuse_period_seconds = 300
 }
 
 resource "aws_sqs_queue" "consumer" {
@@ -28,7 +35,9 @@ resource "aws_sqs_queue" "consumer" {
   content_based_deduplication = false
   visibility_timeout_seconds  = var.visibility_timeout_seconds
   message_retention_seconds   = var.message_retention_seconds
-  sqs_managed_sse_enabled     = true
+
+  kms_master_key_id                 = aws_kms_key.messaging.arn
+  kms_data_key_reuse_period_seconds = 300
 
   # High-throughput FIFO (see README): per-message-group throughput and deduplication.
   deduplication_scope   = var.high_throughput_fifo ? "messageGroup" : "queue"

@@ -21,7 +21,7 @@ use crate::support::{checkout_body, TestSystem};
 const REFERENCE: u64 = 900;
 
 async fn redis(system: &TestSystem) -> ConnectionManager {
-    commerce_platform::redis_connection::connect(system.config.read_api.redis.url.expose())
+    commerce_platform::redis_connection::connect(&system.config.read_api.redis)
         .await
         .expect("redis")
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use commerce_cli::system::{self, RunningSystem, SystemConfig};
+use commerce_cli::system::{self, Component, RunningSystem, SystemConfig};
 use commerce_command_api::outbox_retention::OutboxRetention;
 use commerce_command_api::relay::RelayConfig;
 use commerce_platform::auth::{Claims, JwtKeys, Role};
@@ -54,6 +54,35 @@ pub struct Options {
     /// The APIs trust this key set (an external identity provider's) instead of the auth
     /// service's, with its issuer and audience.
     pub identity_provider: Option<IdentityProvider>,
+    /// Components this system does not run (the test runs them elsewhere, as a deployment
+    /// runs each in its own process).
+    pub components_elsewhere: &'static [Component],
+}
+
+/// The Postgres and Redis servers a system keeps its data in.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    /// A Postgres URL of the server's `postgres` database: each test's database is created
+    /// beside it, reached with the same settings (`sslmode`, `sslrootcert`).
+    pub admin_database_url: String,
+    pub redis_url: String,
+    /// `COMMERCE_REDIS_CA_CERT`: the CA a `rediss://` server's certificate must chain to.
+    pub redis_ca_cert: Option<std::path::PathBuf>,
+}
+
+impl Stores {
+    /// The local servers every test shares (`COMMERCE_TEST_DATABASE_URL`,
+    /// `COMMERCE_TEST_REDIS_URL`).
+    pub fn local() -> Self {
+        Self {
+            admin_database_url: env_or(
+                "COMMERCE_TEST_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            ),
+            redis_url: env_or("COMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
+            redis_ca_cert: None,
+        }
+    }
 }
 
 /// An external identity provider, as a deployment configures it.
@@ -73,6 +102,7 @@ impl Default for Options {
             sagas: true,
             token_audience_and_issuer: false,
             identity_provider: None,
+            components_elsewhere: &[],
         }
     }
 }
@@ -112,13 +142,15 @@ impl TestSystem {
     }
 
     pub async fn start_with(options: Options) -> Self {
+        Self::start_on(Stores::local(), options).await
+    }
+
+    /// The system keeping its data in `stores` (e.g. TLS-only servers of the test's own).
+    pub async fn start_on(stores: Stores, options: Options) -> Self {
         commerce_platform::telemetry::init_test_logging();
         let id = Uuid::new_v4().simple().to_string();
         let simulator_shutdown = Shutdown::new();
-        let admin_url = env_or(
-            "COMMERCE_TEST_DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/postgres",
-        );
+        let admin_url = stores.admin_database_url;
         let database_name = format!("test_{id}");
         let database_url = with_database(&admin_url, &database_name);
         commerce_platform::database::create_database_if_missing(&database_url)
@@ -132,14 +164,16 @@ impl TestSystem {
             region: "us-east-1".into(),
             topic: format!("t-{id}-events.fifo"),
             queue_prefix: format!("t-{id}-"),
+            topic_arn: None,
         };
         let aws = AwsClients::connect(&messaging).await;
         let topology = messaging::provision(&aws, &messaging)
             .await
             .expect("provision the test topic and queues (is the emulator running?)");
         let redis = RedisConfig {
-            url: Secret::new(env_or("COMMERCE_TEST_REDIS_URL", "redis://127.0.0.1:6379")),
+            url: Secret::new(stores.redis_url),
             key_prefix: format!("test:{id}:"),
+            ca_cert: stores.redis_ca_cert,
         };
         let mut auth = AuthConfig::with_secret(Secret::new(JWT_SECRET));
         if options.token_audience_and_issuer {
@@ -282,12 +316,18 @@ impl TestSystem {
             },
             payment_simulator: None,
             run_sagas: options.sagas,
+            ops_listen: "127.0.0.1:0".parse().expect("address"),
         };
         // As `commerce up` does: every schema is there before any service or test reads it.
         commerce_cli::commands::migrate(&database)
             .await
             .expect("migrate the test database");
-        let running = system::start(config.clone(), Shutdown::new())
+        let components: Vec<Component> = config
+            .all_components()
+            .into_iter()
+            .filter(|component| !options.components_elsewhere.contains(component))
+            .collect();
+        let running = system::start_with(config.clone(), &components, Shutdown::new())
             .await
             .expect("start the system");
         let pool = commerce_platform::database::connect(&database)
@@ -369,8 +409,12 @@ impl TestSystem {
             .env_remove("COMMERCE_TOKEN");
         let verification = &self.config.command_api.auth;
         for (name, value) in [
-            ("COMMERCE_JWT_AUDIENCE", &verification.audience),
-            ("COMMERCE_JWT_ISSUER", &verification.issuer),
+            ("COMMERCE_JWT_AUDIENCE", verification.audience.as_deref()),
+            ("COMMERCE_JWT_ISSUER", verification.issuer.as_deref()),
+            (
+                "COMMERCE_REDIS_CA_CERT",
+                redis.ca_cert.as_deref().and_then(|path| path.to_str()),
+            ),
         ] {
             match value {
                 Some(value) => command.env(name, value),
@@ -748,7 +792,8 @@ impl TestSystem {
         self.simulator_shutdown.cancel();
         self.pool.close().await;
         let prefix = self.config.read_api.redis.key_prefix.clone();
-        if let Ok(client) = redis::Client::open(self.config.read_api.redis.url.expose()) {
+        if let Ok(client) = commerce_platform::redis_connection::client(&self.config.read_api.redis)
+        {
             if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
                 let keys: Vec<String> = redis::cmd("KEYS")
                     .arg(format!("{prefix}*"))
@@ -826,10 +871,17 @@ fn host_and_port(url: &str) -> String {
         .to_owned()
 }
 
+/// `url` naming `database` instead, its parameters (`?sslmode=…&sslrootcert=/path`) kept.
 fn with_database(url: &str, database: &str) -> String {
+    let (url, parameters) = url.split_once('?').map_or((url, ""), |(url, p)| (url, p));
+    let parameters = if parameters.is_empty() {
+        String::new()
+    } else {
+        format!("?{parameters}")
+    };
     match url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{database}"),
-        None => format!("{url}/{database}"),
+        Some((base, _)) => format!("{base}/{database}{parameters}"),
+        None => format!("{url}/{database}{parameters}"),
     }
 }
 

@@ -4,22 +4,31 @@ output "address" {
 }
 
 output "port" {
-  value = aws_db_instance.this.port
+  description = "Port of the instance."
+  value       = aws_db_instance.this.port
 }
 
 output "database_name" {
-  value = aws_db_instance.this.db_name
+  description = "Name of the database created with the instance."
+  value       = aws_db_instance.this.db_name
 }
 
 output "username" {
-  value = aws_db_instance.this.username
+  description = "Master user name."
+  value       = aws_db_instance.this.username
+}
+
+output "identifier" {
+  description = "RDS instance identifier (CloudWatch dimension DBInstanceIdentifier)."
+  value       = aws_db_instance.this.identifier
 }
 
 output "master_user_secret_arn" {
-  description = "Secrets Manager secret holding the generated master password."
+  description = "Secrets Manager secret (JSON {username, password}) holding the generated master password."
   value       = aws_db_instance.this.master_user_secret[0].secret_arn
 }
 
 output "security_group_id" {
-  value = aws_security_group.this.id
+  description = "Security group of the instance (add ingress rules for client groups)."
+  value       = aws_security_group.this.id
 }

@@ -20,7 +20,7 @@ variable "subnet_ids" {
 }
 
 variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on 5432."
+  description = "Security groups allowed to connect on 5432 (static list; add rules for computed groups on security_group_id from the caller)."
   type        = list(string)
   default     = []
 }
@@ -38,8 +38,9 @@ variable "engine_version" {
 }
 
 variable "instance_class" {
-  type    = string
-  default = "db.t4g.medium"
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.medium"
 }
 
 variable "allocated_storage" {
@@ -49,13 +50,21 @@ variable "allocated_storage" {
 }
 
 variable "multi_az" {
-  type    = bool
-  default = true
+  description = "Run a synchronous standby in another availability zone."
+  type        = bool
+  default     = true
 }
 
 variable "deletion_protection" {
-  type    = bool
-  default = true
+  description = "Protect the instance from deletion."
+  type        = bool
+  default     = true
+}
+
+variable "backup_retention_period" {
+  description = "Days of automated backups."
+  type        = number
+  default     = 14
 }
 
 variable "database_name" {
@@ -70,8 +79,32 @@ variable "username" {
   default     = "commerce"
 }
 
-variable "force_ssl" {
-  description = "Set rds.force_ssl. Keep false until the service's Postgres client is built with TLS."
-  type        = bool
-  default     = false
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for storage, backups and Performance Insights."
+  type        = string
+  nullable    = false
+}
+
+variable "master_user_secret_kms_key_arn" {
+  description = "Customer-managed KMS key of the RDS-managed master user secret."
+  type        = string
+  nullable    = false
+}
+
+variable "logs_kms_key_arn" {
+  description = "Customer-managed KMS key of the exported log groups."
+  type        = string
+  nullable    = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the exported log groups."
+  type        = number
+  default     = 365
+}
+
+variable "monitoring_interval" {
+  description = "Enhanced Monitoring interval in seconds (1, 5, 10, 15, 30 or 60)."
+  type        = number
+  default     = 60
 }

@@ -9,22 +9,23 @@ variable "name" {
 }
 
 variable "vpc_id" {
-  type     = string
-  nullable = false
+  description = "VPC of the replication group."
+  type        = string
+  nullable    = false
 }
 
 variable "subnet_ids" {
-  description = "Private subnets for the cache nodes."
+  description = "Private subnets for the cache nodes (at least two availability zones)."
   type        = list(string)
 
   validation {
-    condition     = length(var.subnet_ids) >= 1
-    error_message = "At least one subnet is required."
+    condition     = length(var.subnet_ids) >= 2
+    error_message = "Multi-AZ needs subnets in at least two availability zones."
   }
 }
 
 variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on 6379."
+  description = "Security groups allowed to connect on 6379 (static list; add rules for computed groups on security_group_id from the caller)."
   type        = list(string)
   default     = []
 }
@@ -36,23 +37,48 @@ variable "allowed_cidr_blocks" {
 }
 
 variable "node_type" {
-  type    = string
-  default = "cache.t4g.small"
+  description = "ElastiCache node type."
+  type        = string
+  default     = "cache.t4g.small"
 }
 
 variable "num_cache_clusters" {
-  description = "1 = a single node; 2+ adds replicas with automatic failover."
+  description = "Nodes: a primary plus replicas (at least 2 for Multi-AZ with automatic failover)."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.num_cache_clusters >= 2
+    error_message = "Multi-AZ with automatic failover needs at least 2 nodes."
+  }
 }
 
 variable "engine_version" {
-  type    = string
-  default = "7.1"
+  description = "Redis engine version (7.x; major.minor)."
+  type        = string
+  default     = "7.1"
 }
 
-variable "transit_encryption" {
-  description = "TLS in transit (rediss://). Keep false until the service's Redis client is built with TLS."
-  type        = bool
-  default     = false
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for encryption at rest."
+  type        = string
+  nullable    = false
+}
+
+variable "secrets_kms_key_arn" {
+  description = "Customer-managed KMS key of the AUTH token secret."
+  type        = string
+  nullable    = false
+}
+
+variable "logs_kms_key_arn" {
+  description = "Customer-managed KMS key of the slow-log / engine-log groups."
+  type        = string
+  nullable    = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the log groups."
+  type        = number
+  default     = 365
 }

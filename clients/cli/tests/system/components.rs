@@ -1,0 +1,116 @@
+//! `commerce serve`: each component in a process of its own, as a deployment runs them.
+use commerce_cli::system::{self, Component};
+use commerce_platform::auth::Role;
+use commerce_platform::config::Secret;
+use commerce_platform::Shutdown;
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::support::{Options, TestSystem};
+
+/// The projectors run apart from the APIs, each alone: the catalog projector still fills the
+/// catalog, the orders projector fills the orders model without any Redis at all, and a process
+/// of workers answers its health, readiness and metrics on its own port.
+#[tokio::test]
+async fn projectors_run_apart_from_the_apis_and_only_what_needs_redis_connects_to_it() {
+    const PROJECTORS: &[Component] = &[
+        Component::CatalogProjector,
+        Component::CartProjector,
+        Component::OrdersProjector,
+        Component::AnalyticsProjector,
+        Component::NotificationsProjector,
+        Component::Webhooks,
+    ];
+    let system = TestSystem::start_with(Options {
+        components_elsewhere: PROJECTORS,
+        ..Options::default()
+    })
+    .await;
+    let redis_workers = system::start_components(
+        system.config.clone(),
+        &[Component::CatalogProjector, Component::CartProjector],
+        Shutdown::new(),
+    )
+    .await
+    .expect("start the Redis projectors");
+    // Nothing listens on port 9: a worker that touched Redis would never get going.
+    let mut without_redis = system.config.clone();
+    without_redis.projections.redis.url = Secret::new("redis://127.0.0.1:9");
+    let postgres_workers = system::start_components(
+        without_redis,
+        &[
+            Component::OrdersProjector,
+            Component::AnalyticsProjector,
+            Component::NotificationsProjector,
+            Component::Webhooks,
+        ],
+        Shutdown::new(),
+    )
+    .await
+    .expect("start the Postgres projectors");
+
+    let vendor = Uuid::new_v4();
+    let token = system.vendor_token(vendor);
+    let product = system.stocked_product(&token, 1500, 5).await;
+    let customer = system.token(Role::Customer, None);
+    let (status, doc) = system
+        .read(
+            &format!("/v1/catalog/products/{product}?min_version=2"),
+            &customer,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    let order = system.confirmed_order(product, Uuid::new_v4()).await;
+    let doc = system
+        .order_reaching(order, |doc| doc["status"] == "confirmed")
+        .await;
+    assert_eq!(doc["order_id"], order.to_string(), "{doc}");
+
+    for workers in [&redis_workers, &postgres_workers] {
+        let ops = workers.address("ops").expect("workers serve an ops port");
+        for (path, expected) in [("/healthz", "ok"), ("/readyz", "postgres"), ("/metrics", "")] {
+            let response = system
+                .http
+                .get(format!("http://{ops}{path}"))
+                .send()
+                .await
+                .expect("ops endpoint answers");
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let body = response.text().await.expect("body");
+            assert!(body.contains(expected), "{path}: {body}");
+        }
+    }
+    redis_workers.stop().await.expect("Redis projectors stop cleanly");
+    postgres_workers
+        .stop()
+        .await
+        .expect("Postgres projectors stop cleanly");
+    system.stop().await;
+}
+
+/// `commerce serve` names what it can run, and refuses to run nothing.
+#[tokio::test]
+async fn serve_needs_components_and_names_the_valid_ones() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .args(["serve", "catalog"])
+        .output()
+        .await
+        .expect("run commerce");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("catalog-projector") && stderr.contains("command-api"),
+        "{stderr}"
+    );
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_commerce"))
+        .arg("serve")
+        .output()
+        .await
+        .expect("run commerce");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("<COMPONENTS>"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
