@@ -68,7 +68,11 @@ async fn projectors_run_apart_from_the_apis_and_only_what_needs_redis_connects_t
 
     for workers in [&redis_workers, &postgres_workers] {
         let ops = workers.address("ops").expect("workers serve an ops port");
-        for (path, expected) in [("/healthz", "ok"), ("/readyz", "postgres"), ("/metrics", "")] {
+        for (path, expected) in [
+            ("/healthz", "ok"),
+            ("/readyz", "postgres"),
+            ("/metrics", ""),
+        ] {
             let response = system
                 .http
                 .get(format!("http://{ops}{path}"))
@@ -80,7 +84,10 @@ async fn projectors_run_apart_from_the_apis_and_only_what_needs_redis_connects_t
             assert!(body.contains(expected), "{path}: {body}");
         }
     }
-    redis_workers.stop().await.expect("Redis projectors stop cleanly");
+    redis_workers
+        .stop()
+        .await
+        .expect("Redis projectors stop cleanly");
     postgres_workers
         .stop()
         .await
