@@ -176,6 +176,29 @@ output "migrate_run_task_command" {
   ]) : null
 }
 
+# deploy.yml (DEPLOY_TARGET=ecs) runs the migrations from this after a targeted apply of the
+# cluster, the migrate task definition and the migrate security group. It refers only to those
+# resources, so Terraform updates it in that targeted apply too.
+output "migrate_run_task" {
+  description = "Arguments of `aws ecs run-task` for the one-off `commerce migrate`: cluster, task definition ARN (this revision) and the network configuration as the CLI's JSON. null unless create_ecs."
+  value = local.create_ecs ? {
+    cluster             = aws_ecs_cluster.this[0].name
+    task_definition_arn = aws_ecs_task_definition.this["migrate"].arn
+    network_configuration = {
+      awsvpcConfiguration = {
+        subnets        = var.subnet_ids
+        securityGroups = [aws_security_group.task["migrate"].id]
+        assignPublicIp = "DISABLED"
+      }
+    }
+  } : null
+}
+
+output "container_image" {
+  description = "Image the ECS task definitions run (container_image; null on the EKS path). terraform-plan.yml plans pull requests with the deployed one, so their plans show no image change."
+  value       = var.container_image
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic (KMS-encrypted) that every alarm notifies."
   value       = aws_sns_topic.alarms.arn
