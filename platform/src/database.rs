@@ -136,3 +136,47 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// SQLSTATE `invalid_password`: the server refused the password.
+const INVALID_PASSWORD: &str = "28P01";
+
+/// Checks every `every` that a new connection is still accepted with `config`'s credentials, and
+/// fails when the server refuses the password. A secret store that rotates the password (RDS's
+/// managed master secret does, weekly by default) leaves a running process with connections that
+/// still work and new ones that never will; failing lets the orchestrator start it again with the
+/// new password, instead of the process degrading as its pool's connections age out. Any other
+/// failure (an outage) is the services' own to report and wait out.
+pub async fn watch_credentials(
+    config: &DatabaseConfig,
+    every: Duration,
+    shutdown: &crate::Shutdown,
+) -> anyhow::Result<()> {
+    let options: PgConnectOptions = config
+        .url
+        .expose()
+        .parse()
+        .context("COMMERCE_DATABASE_URL is not a valid Postgres URL")?;
+    crate::tls::install_crypto_provider();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(every) => {}
+        }
+        match sqlx::PgConnection::connect_with(&options).await {
+            Ok(connection) => {
+                let _ = connection.close().await;
+            }
+            Err(sqlx::Error::Database(refusal))
+                if refusal.code().as_deref() == Some(INVALID_PASSWORD) =>
+            {
+                anyhow::bail!(
+                    "Postgres refused this process's password (SQLSTATE {INVALID_PASSWORD}) for \
+                     user {:?}: it has changed (a rotated secret?); stopping, so that the process \
+                     is started again with the new one",
+                    options.get_username()
+                );
+            }
+            Err(e) => tracing::debug!(error = %e, "the credential check could not connect"),
+        }
+    }
+}

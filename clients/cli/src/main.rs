@@ -435,6 +435,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Stops everything `shutdown` stops on SIGTERM or Ctrl-C.
+fn stop_on_termination_signal(shutdown: Shutdown) {
+    tokio::spawn(async move {
+        commerce_platform::http::termination_signal().await;
+        tracing::info!("termination requested; shutting down");
+        shutdown.cancel();
+    });
+}
+
 /// `commerce serve`: the named components, until SIGTERM or Ctrl-C.
 async fn serve(components: &[system::Component]) -> anyhow::Result<()> {
     telemetry::init_logging();
@@ -446,12 +455,7 @@ async fn serve(components: &[system::Component]) -> anyhow::Result<()> {
         println!("{name:<12} http://{address}");
     }
     println!("ready");
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        commerce_platform::http::termination_signal().await;
-        tracing::info!("termination requested; shutting down");
-        signal.cancel();
-    });
+    stop_on_termination_signal(shutdown);
     running.wait().await
 }
 
@@ -476,11 +480,6 @@ async fn up() -> anyhow::Result<()> {
         println!("payments     http://{simulator} (simulator: tok_ok, tok_decline, tok_timeout)");
     }
     println!("ready");
-    let signal = shutdown.clone();
-    tokio::spawn(async move {
-        commerce_platform::http::termination_signal().await;
-        tracing::info!("termination requested; shutting down");
-        signal.cancel();
-    });
+    stop_on_termination_signal(shutdown);
     running.wait().await
 }

@@ -81,6 +81,10 @@ pub struct SystemConfig {
     /// Where a process that runs only workers (projectors, webhooks) answers `/healthz`,
     /// `/readyz` and `/metrics` (`COMMERCE_OPS_ADDR`, default 127.0.0.1:9090).
     pub ops_listen: SocketAddr,
+    /// How often the process checks that Postgres still accepts its password
+    /// (`COMMERCE_DATABASE_CREDENTIAL_CHECK_SECS`, default 60); see
+    /// [`commerce_platform::database::watch_credentials`].
+    pub credential_check: std::time::Duration,
 }
 
 impl SystemConfig {
@@ -102,6 +106,10 @@ impl SystemConfig {
             },
             run_sagas: commerce_platform::config::env_or("COMMERCE_RUN_SAGAS", "true")?,
             ops_listen: commerce_platform::config::env_or("COMMERCE_OPS_ADDR", "127.0.0.1:9090")?,
+            credential_check: std::time::Duration::from_secs(commerce_platform::config::env_or(
+                "COMMERCE_DATABASE_CREDENTIAL_CHECK_SECS",
+                "60",
+            )?),
         })
     }
 
@@ -240,6 +248,7 @@ pub async fn start_components(
     shutdown: Shutdown,
 ) -> anyhow::Result<RunningServices> {
     let runs = |component: Component| components.contains(&component);
+    let credential_checks = databases(&config, components);
     let mut listening = Vec::new();
     let mut tasks = Vec::new();
     if runs(Component::Auth) {
@@ -340,11 +349,46 @@ pub async fn start_components(
     if tasks.is_empty() {
         anyhow::bail!("no component to run");
     }
+    for database in credential_checks {
+        let shutdown = shutdown.clone();
+        let every = config.credential_check;
+        tasks.push((
+            "database-credentials",
+            tokio::spawn(async move {
+                commerce_platform::database::watch_credentials(&database, every, &shutdown).await
+            }),
+        ));
+    }
     Ok(RunningServices {
         listening,
         shutdown,
         tasks,
     })
+}
+
+/// The databases `components` connect to, each once (a deployment gives them all the same).
+fn databases(
+    config: &SystemConfig,
+    components: &[Component],
+) -> Vec<commerce_platform::config::DatabaseConfig> {
+    let mut databases: Vec<commerce_platform::config::DatabaseConfig> = Vec::new();
+    for component in components {
+        let database = match component {
+            Component::Auth => &config.auth.database,
+            Component::CommandApi => &config.command_api.database,
+            Component::ReadApi => &config.read_api.database,
+            Component::Sagas => &config.sagas.database,
+            Component::PaymentSimulator => continue,
+            _ => &config.projections.database,
+        };
+        if !databases
+            .iter()
+            .any(|known| known.url.expose() == database.url.expose())
+        {
+            databases.push(database.clone());
+        }
+    }
+    databases
 }
 
 /// What a process of workers reports ready on: Postgres, which every worker needs, through one

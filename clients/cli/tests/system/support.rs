@@ -317,6 +317,7 @@ impl TestSystem {
             payment_simulator: None,
             run_sagas: options.sagas,
             ops_listen: "127.0.0.1:0".parse().expect("address"),
+            credential_check: Duration::from_secs(60),
         };
         // As `commerce up` does: every schema is there before any service or test reads it.
         commerce_cli::commands::migrate(&database)

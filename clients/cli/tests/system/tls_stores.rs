@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use commerce_cli::system::{self, Component};
 use commerce_platform::auth::Role;
 use commerce_platform::config::{RedisConfig, Secret};
 use commerce_platform::redis_connection::{self, RedisConnectError};
+use commerce_platform::Shutdown;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
@@ -692,4 +694,64 @@ async fn postgres_verify_full_trusts_only_the_right_ca_for_the_right_name_and_no
             "{url}: {message}"
         );
     }
+}
+
+/// A secret store rotated the database password under a running process (RDS's managed master
+/// secret does, weekly): its open connections still work, new ones never will. The process notices
+/// within its check interval and stops with the reason, so the orchestrator starts it again with
+/// the new password; while the password holds, it keeps running.
+#[tokio::test]
+async fn a_process_whose_database_password_was_rotated_stops_to_be_restarted_with_the_new_one() {
+    let stores = TlsStores::start().await;
+    let system = TestSystem::start_on(stores.for_system(), Options::default()).await;
+    // A login role of this test's own, so the system's own password stays as it is.
+    let role = format!("rotated_{}", Uuid::new_v4().simple());
+    sqlx::query(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'before-the-rotation'"
+    ))
+    .execute(&system.pool)
+    .await
+    .expect("create the role");
+    let mut config = system.config.clone();
+    let mut url: url::Url = config
+        .projections
+        .database
+        .url
+        .expose()
+        .parse()
+        .expect("URL");
+    url.set_username(&role).expect("user");
+    url.set_password(Some("before-the-rotation"))
+        .expect("password");
+    config.projections.database.url = Secret::new(String::from(url));
+    config.credential_check = Duration::from_millis(100);
+    let workers = system::start_components(config, &[Component::Webhooks], Shutdown::new())
+        .await
+        .expect("start the webhook sender");
+    let ops = workers.address("ops").expect("an ops port");
+
+    // Several checks pass while the password holds.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let health = system
+        .http
+        .get(format!("http://{ops}/healthz"))
+        .send()
+        .await
+        .expect("the process still answers");
+    assert_eq!(health.status(), StatusCode::OK);
+
+    sqlx::query(&format!("ALTER ROLE {role} PASSWORD 'after-the-rotation'"))
+        .execute(&system.pool)
+        .await
+        .expect("rotate the password");
+    let stopped = tokio::time::timeout(Duration::from_secs(10), workers.wait())
+        .await
+        .expect("the process stops within its check interval");
+    let error = format!("{:#}", stopped.expect_err("it stops with an error"));
+    assert!(
+        error.contains("28P01") && error.contains(&role) && error.contains("started again"),
+        "{error}"
+    );
+    assert!(!error.contains("before-the-rotation") && !error.contains("after-the-rotation"));
+    system.stop().await;
 }
