@@ -32,7 +32,7 @@ use commerce_domain::inventory::Inventory;
 use commerce_domain::order::{order_upcasters, Order};
 use commerce_domain::product::{product_upcasters, Product};
 use commerce_platform::auth::JwtKeys;
-use commerce_platform::http::{self, Dependencies};
+use commerce_platform::http::{self, AwsProbe, Dependencies};
 use commerce_platform::messaging::{self, AwsClients};
 use commerce_platform::openapi::BearerSecurity;
 use commerce_platform::Shutdown;
@@ -279,7 +279,10 @@ impl CommandApi {
         let deps = Dependencies {
             postgres: Some(pool),
             redis: None,
-            aws: Some(aws),
+            aws: Some(AwsProbe::Topic {
+                clients: aws,
+                config: config.messaging.clone(),
+            }),
         };
         let (listener, address) = http::bind(config.listen).await?;
         Ok(Self {

@@ -185,8 +185,53 @@ pub async fn refuse_oversized_body(limit: usize, request: Request, next: Next) -
 pub struct Dependencies {
     pub postgres: Option<PgPool>,
     pub redis: Option<ConnectionManager>,
-    /// SQS is checked by listing queues, SNS by listing topics: both cheap and side-effect free.
-    pub aws: Option<AwsClients>,
+    /// SNS or SQS, asked only about the one resource the service uses.
+    pub aws: Option<AwsProbe>,
+}
+
+/// What a service asks SNS or SQS to learn that they answer: only about the resource it uses
+/// (cheap, without side effects), so that its role needs no account-wide permission such as
+/// listing every queue or topic.
+#[derive(Clone)]
+pub enum AwsProbe {
+    /// The topic the relay publishes to (`sns:GetTopicAttributes` on it), reported as `sns`.
+    Topic {
+        clients: AwsClients,
+        config: crate::config::MessagingConfig,
+    },
+    /// The queue a consumer receives from (`sqs:GetQueueUrl` on it), reported as `sqs`.
+    Queue { clients: AwsClients, name: String },
+}
+
+impl AwsProbe {
+    fn name(&self) -> &'static str {
+        match self {
+            AwsProbe::Topic { .. } => "sns",
+            AwsProbe::Queue { .. } => "sqs",
+        }
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        match self {
+            AwsProbe::Topic { clients, config } => {
+                let arn = crate::messaging::topic_arn(clients, config)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+                clients
+                    .sns
+                    .get_topic_attributes()
+                    .topic_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("{}", aws_sdk_sns::error::DisplayErrorContext(e)))
+            }
+            AwsProbe::Queue { clients, name } => crate::messaging::queue_url(clients, name)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{e:#}")),
+        }
+    }
 }
 
 impl Dependencies {
@@ -222,30 +267,8 @@ impl Dependencies {
                 }),
             ));
         }
-        if let Some(aws) = &self.aws {
-            checks.push((
-                "sqs",
-                Box::pin(async move {
-                    aws.sqs
-                        .list_queues()
-                        .max_results(1)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(e)))
-                }),
-            ));
-            checks.push((
-                "sns",
-                Box::pin(async move {
-                    aws.sns
-                        .list_topics()
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| format!("{}", aws_sdk_sns::error::DisplayErrorContext(e)))
-                }),
-            ));
+        if let Some(probe) = &self.aws {
+            checks.push((probe.name(), Box::pin(probe.check())));
         }
         let (names, futures): (Vec<_>, Vec<_>) = checks.into_iter().unzip();
         let results = join_all(futures.into_iter().map(|f| async move {

@@ -28,7 +28,7 @@ use std::time::Duration;
 use anyhow::Context;
 use commerce_command_api::event_store::{CommandExecutor, PgEventRepository};
 use commerce_domain::order::order_upcasters;
-use commerce_platform::http::{self, Dependencies};
+use commerce_platform::http::{self, AwsProbe, Dependencies};
 use commerce_platform::messaging::{self, AwsClients, ORDER_SAGA_QUEUE};
 use commerce_platform::{retry_until_ready, Shutdown};
 use commerce_projections::consumer::SqsConsumer;
@@ -105,7 +105,10 @@ impl SagaService {
         let deps = Dependencies {
             postgres: Some(pool.clone()),
             redis: None,
-            aws: Some(aws.clone()),
+            aws: Some(AwsProbe::Queue {
+                clients: aws.clone(),
+                name: ORDER_SAGA_QUEUE.queue_name(&config.messaging),
+            }),
         };
         let router = http::service_router("sagas", axum::Router::new(), deps, 1024);
         let served = tokio::spawn(http::serve(self.listener, router, halt.clone()));

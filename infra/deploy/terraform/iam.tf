@@ -13,16 +13,16 @@
 # What each component calls (source: platform/src/messaging.rs, platform/src/http.rs,
 # command-api relay, projections consumers, webhooks, sagas):
 #   command-api   sns:Publish(Batch) on the topic (+ KMS data key for the encrypted topic);
-#                 its /readyz lists SQS queues and SNS topics: sqs:ListQueues, sns:ListTopics
+#                 its /readyz reads the topic's attributes: sns:GetTopicAttributes on it
 #   <x>-projector sqs:GetQueueUrl / ReceiveMessage / DeleteMessage(Batch) /
 #                 ChangeMessageVisibility on its own queue (+ kms:Decrypt through SQS)
-#   sagas         the same on the order-saga queue; its /readyz lists queues and topics too
+#   sagas         the same on the order-saga queue (its /readyz looks its queue up)
 #   webhooks      sqs:GetQueueUrl + SendMessage on the notifications DLQ (+ KMS data key)
 
 locals {
   policy_components = {
     for name, c in local.components : name => c
-    if c.queue != null || c.readiness_aws || name == "webhooks"
+    if c.queue != null || name == "command-api" || name == "webhooks"
   }
 
   sqs_via = "sqs.${var.region}.amazonaws.com"
@@ -44,7 +44,7 @@ data "aws_iam_policy_document" "component" {
     for_each = each.key == "command-api" ? [1] : []
     content {
       sid       = "PublishToTheEventsTopic"
-      actions   = ["sns:Publish"]
+      actions   = ["sns:Publish", "sns:GetTopicAttributes"]
       resources = [aws_sns_topic.events.arn]
     }
   }
@@ -109,14 +109,6 @@ data "aws_iam_policy_document" "component" {
     }
   }
 
-  dynamic "statement" {
-    for_each = each.value.readiness_aws ? [1] : []
-    content {
-      sid       = "ReadinessChecks"
-      actions   = ["sqs:ListQueues", "sns:ListTopics"]
-      resources = ["*"]
-    }
-  }
 }
 
 resource "aws_iam_policy" "component" {
@@ -411,7 +403,7 @@ data "aws_iam_policy_document" "app" {
 
   statement {
     sid       = "PublishAndProvisionTopic"
-    actions   = ["sns:Publish", "sns:CreateTopic", "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:SetSubscriptionAttributes"]
+    actions   = ["sns:Publish", "sns:GetTopicAttributes", "sns:CreateTopic", "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:SetSubscriptionAttributes"]
     resources = [aws_sns_topic.events.arn]
   }
 
@@ -441,11 +433,6 @@ data "aws_iam_policy_document" "app" {
     }
   }
 
-  statement {
-    sid       = "ReadinessChecks"
-    actions   = ["sns:ListTopics", "sqs:ListQueues"]
-    resources = ["*"]
-  }
 }
 
 resource "aws_iam_policy" "app" {

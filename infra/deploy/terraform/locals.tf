@@ -25,21 +25,20 @@ locals {
   # The components of the binary (`commerce serve <component>`), from the deployment
   # contract: listening port (the ops port for workers), the variable that sets the listen
   # address, whether the ALB routes to it, whether it uses Redis, the queue it consumes,
-  # how it scales, and whether its /readyz lists SQS queues and SNS topics (command-api
-  # and sagas check the messaging endpoints that way, so their roles need
-  # sqs:ListQueues + sns:ListTopics, which IAM cannot scope below "*").
+  # and how it scales. /readyz asks only about the component's own topic or queue, so no
+  # role needs an account-wide permission.
   # --------------------------------------------------------------------------------------
   components = {
-    "command-api"             = { port = 8080, addr_env = "COMMERCE_COMMAND_API_ADDR", public = true, redis = false, queue = null, scaling = "cpu", metrics = "outbox_backlog", readiness_aws = true }
-    "read-api"                = { port = 8081, addr_env = "COMMERCE_READ_API_ADDR", public = true, redis = true, queue = null, scaling = "cpu", metrics = null, readiness_aws = false }
-    "auth"                    = { port = 8084, addr_env = "COMMERCE_AUTH_ADDR", public = true, redis = false, queue = null, scaling = "cpu", metrics = null, readiness_aws = false }
-    "catalog-projector"       = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = true, queue = "catalog", scaling = "queue", metrics = "projection_lag_seconds", readiness_aws = false }
-    "cart-projector"          = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = true, queue = "cart", scaling = "queue", metrics = "projection_lag_seconds", readiness_aws = false }
-    "orders-projector"        = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "orders", scaling = "queue", metrics = "projection_lag_seconds", readiness_aws = false }
-    "analytics-projector"     = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "analytics", scaling = "queue", metrics = "projection_lag_seconds", readiness_aws = false }
-    "notifications-projector" = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "notifications", scaling = "queue", metrics = "projection_lag_seconds", readiness_aws = false }
-    "webhooks"                = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = null, scaling = "fixed", metrics = null, readiness_aws = false }
-    "sagas"                   = { port = 8082, addr_env = "COMMERCE_SAGAS_ADDR", public = false, redis = false, queue = "order-saga", scaling = "queue", metrics = null, readiness_aws = true }
+    "command-api"             = { port = 8080, addr_env = "COMMERCE_COMMAND_API_ADDR", public = true, redis = false, queue = null, scaling = "cpu", metrics = "outbox_backlog" }
+    "read-api"                = { port = 8081, addr_env = "COMMERCE_READ_API_ADDR", public = true, redis = true, queue = null, scaling = "cpu", metrics = null }
+    "auth"                    = { port = 8084, addr_env = "COMMERCE_AUTH_ADDR", public = true, redis = false, queue = null, scaling = "cpu", metrics = null }
+    "catalog-projector"       = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = true, queue = "catalog", scaling = "queue", metrics = "projection_lag_seconds" }
+    "cart-projector"          = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = true, queue = "cart", scaling = "queue", metrics = "projection_lag_seconds" }
+    "orders-projector"        = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "orders", scaling = "queue", metrics = "projection_lag_seconds" }
+    "analytics-projector"     = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "analytics", scaling = "queue", metrics = "projection_lag_seconds" }
+    "notifications-projector" = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "notifications", scaling = "queue", metrics = "projection_lag_seconds" }
+    "webhooks"                = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = null, scaling = "fixed", metrics = null }
+    "sagas"                   = { port = 8082, addr_env = "COMMERCE_SAGAS_ADDR", public = false, redis = false, queue = "order-saga", scaling = "queue", metrics = null }
   }
 
   # Every ECS task family: the long-running components plus the one-off `commerce migrate`.

@@ -121,3 +121,37 @@ async fn serve_needs_components_and_names_the_valid_ones() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The saga in a process of its own drives orders, and its readiness asks SQS only about its own
+/// queue (its role may look up that queue and nothing account-wide).
+#[tokio::test]
+async fn the_saga_runs_apart_and_its_readiness_asks_only_about_its_own_queue() {
+    let system = TestSystem::start_with(Options {
+        components_elsewhere: &[Component::Sagas],
+        ..Options::default()
+    })
+    .await;
+    let saga =
+        system::start_components(system.config.clone(), &[Component::Sagas], Shutdown::new())
+            .await
+            .expect("start the saga");
+    let address = saga.address("sagas").expect("the saga listens");
+    let ready: serde_json::Value = system
+        .http
+        .get(format!("http://{address}/readyz"))
+        .send()
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["dependencies"]["sqs"], "ok", "{ready}");
+    assert!(ready["dependencies"].get("sns").is_none(), "{ready}");
+
+    let vendor = system.vendor_token(Uuid::new_v4());
+    let product = system.stocked_product(&vendor, 900, 2).await;
+    system.confirmed_order(product, Uuid::new_v4()).await;
+    saga.stop().await.expect("the saga stops cleanly");
+    system.stop().await;
+}
