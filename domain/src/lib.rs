@@ -13,6 +13,7 @@
 //! - `cart`: the Cart aggregate (create, add, change quantity, remove, check out).
 //! - `order`: the Order aggregate (place, confirm, cancel, ship) and the order lines carts share.
 //! - `payment`: the Payment aggregate (authorize, capture, void, refund).
+//! - `vendor`: the Vendor aggregate (apply, approve, suspend, reinstate, each with a reason).
 //! - `personal_data`: which event fields hold personal data and whose (sealed by the store).
 //!
 //! This crate does no I/O: it is pure logic on `cqrs-es`, tested with its given/when/then framework
@@ -29,11 +30,13 @@ pub mod payment;
 pub mod personal_data;
 pub mod product;
 mod values;
+pub mod vendor;
 
 pub use actor::Actor;
 pub use address::{AddressParts, CountryCode, ShippingAddress, Withheld, ERASED, SEALED};
 pub use error::{DomainError, RejectionKind, ValidationError};
 pub use values::{
-    CartId, Category, Currency, CustomerId, Description, Money, OrderId, PaymentId, PaymentToken,
-    ProductId, Quantity, RefundId, Sku, Title, TrackingNumber, VendorId,
+    CartId, Category, ContactEmail, Currency, CustomerId, Description, Money, OrderId, PaymentId,
+    PaymentToken, ProductId, Quantity, Reason, RefundId, Sku, Title, TrackingNumber, UserId,
+    VendorId, VendorName,
 };

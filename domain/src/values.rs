@@ -342,6 +342,83 @@ bounded_text!(
     "^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$"
 );
 
+bounded_text!(
+    /// A vendor's display name, as the storefront shows it.
+    VendorName, "name", 1, 120, |c| !c.is_control(), "must not contain control characters",
+    concat!(
+        "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^", blank_class!(),
+        "\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )
+);
+bounded_text!(
+    /// Why an admin approved, suspended or reinstated a vendor, kept in its history.
+    Reason, "reason", 1, 500, |c| !c.is_control(), "must not contain control characters",
+    concat!(
+        "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^", blank_class!(),
+        "\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )
+);
+
+/// Where the marketplace reaches a vendor: one address, `local@domain`, without white space.
+/// Checked for shape only; whether it receives mail is the sign-up flow's to prove.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ContactEmail(String);
+
+impl ContactEmail {
+    /// RFC 5321's limit on a path.
+    pub const MAX_LEN: usize = 254;
+    /// The rule of `parse` as a JSON Schema pattern.
+    pub const PATTERN: &'static str = "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$";
+
+    pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        let invalid = |reason: String| ValidationError::new("contact_email", reason);
+        let len = value.chars().count();
+        if !(3..=Self::MAX_LEN).contains(&len) {
+            return Err(invalid(format!(
+                "must be 3 to {} characters long, got {len}",
+                Self::MAX_LEN
+            )));
+        }
+        let shaped = value.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.split('.').count() >= 2
+                && domain.split('.').all(|label| !label.is_empty())
+        });
+        if !shaped || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid(format!(
+                "must be an address like name@example.com, got {}",
+                crate::error::quoted(value)
+            )));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ContactEmail {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ContactEmail> for String {
+    fn from(value: ContactEmail) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ContactEmail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Defines a UUID-backed identifier newtype.
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -383,6 +460,11 @@ uuid_id!(
 uuid_id!(
     /// Identifies a customer of the storefront.
     CustomerId
+);
+uuid_id!(
+    /// Identifies a signed-in person (an account of the auth service), such as a vendor's
+    /// applicant.
+    UserId
 );
 uuid_id!(
     /// Identifies a shopping cart; also its aggregate id.
