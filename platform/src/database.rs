@@ -67,17 +67,32 @@ pub async fn connect_reader(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     })
 }
 
-async fn connect_with(
-    config: &DatabaseConfig,
-    settings: &[(&str, &str)],
-) -> anyhow::Result<PgPool> {
-    let options: PgConnectOptions = config
+/// `config`'s connection settings, with the TLS provider that `sslmode=verify-ca` and
+/// `verify-full` ask rustls for installed first.
+fn connect_options(config: &DatabaseConfig) -> anyhow::Result<PgConnectOptions> {
+    let options = config
         .url
         .expose()
         .parse()
         .context("COMMERCE_DATABASE_URL is not a valid Postgres URL")?;
-    // `sslmode=verify-ca` asks rustls for the process's provider.
     crate::tls::install_crypto_provider();
+    Ok(options)
+}
+
+/// A pool that connects when first used, for a check that must not wait for Postgres at start
+/// (a worker process's `/readyz`: the workers wait out an outage themselves).
+pub fn connect_lazy(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(connect_options(config)?))
+}
+
+async fn connect_with(
+    config: &DatabaseConfig,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<PgPool> {
+    let options = connect_options(config)?;
     PgPoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -151,12 +166,7 @@ pub async fn watch_credentials(
     every: Duration,
     shutdown: &crate::Shutdown,
 ) -> anyhow::Result<()> {
-    let options: PgConnectOptions = config
-        .url
-        .expose()
-        .parse()
-        .context("COMMERCE_DATABASE_URL is not a valid Postgres URL")?;
-    crate::tls::install_crypto_provider();
+    let options = connect_options(config)?;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

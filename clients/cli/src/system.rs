@@ -396,17 +396,10 @@ fn databases(
 fn operational_dependencies(
     database: &commerce_platform::config::DatabaseConfig,
 ) -> anyhow::Result<Dependencies> {
-    let options: sqlx::postgres::PgConnectOptions = database
-        .url
-        .expose()
-        .parse()
-        .context("COMMERCE_DATABASE_URL is not a valid Postgres URL")?;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(std::time::Duration::from_secs(2))
-        .connect_lazy_with(options);
     Ok(Dependencies {
-        postgres: Some(pool),
+        postgres: Some(commerce_platform::database::connect_lazy(
+            &database.at_most(1),
+        )?),
         ..Dependencies::default()
     })
 }

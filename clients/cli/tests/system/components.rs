@@ -155,3 +155,41 @@ async fn the_saga_runs_apart_and_its_readiness_asks_only_about_its_own_queue() {
     saga.stop().await.expect("the saga stops cleanly");
     system.stop().await;
 }
+
+/// A worker process whose Postgres is away stays alive (its workers wait for it) and says so:
+/// `/healthz` answers, `/readyz` is 503 naming Postgres.
+#[tokio::test]
+async fn a_worker_process_without_its_database_is_alive_but_not_ready() {
+    let system = TestSystem::start().await;
+    let mut config = system.config.clone();
+    // Nothing listens on port 9.
+    config.projections.database.url = Secret::new("postgres://postgres@127.0.0.1:9/commerce");
+    let workers = system::start_components(config, &[Component::OrdersProjector], Shutdown::new())
+        .await
+        .expect("a worker process starts without its database");
+    let ops = workers.address("ops").expect("an ops port");
+    let health = system
+        .http
+        .get(format!("http://{ops}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    let ready = system
+        .http
+        .get(format!("http://{ops}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert!(
+        body["dependencies"]["postgres"]["error"].is_string(),
+        "{body}"
+    );
+    workers
+        .stop()
+        .await
+        .expect("stops cleanly while still waiting");
+    system.stop().await;
+}
