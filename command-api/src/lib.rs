@@ -31,6 +31,7 @@ use commerce_domain::cart::{cart_upcasters, Cart};
 use commerce_domain::inventory::Inventory;
 use commerce_domain::order::{order_upcasters, Order};
 use commerce_domain::product::{product_upcasters, Product};
+use commerce_domain::vendor::Vendor;
 use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, AwsProbe, Dependencies};
 use commerce_platform::messaging::{self, AwsClients};
@@ -55,6 +56,7 @@ pub struct AppState {
     pub inventory: Arc<CommandExecutor<Inventory>>,
     pub carts: Arc<CommandExecutor<Cart>>,
     pub orders: Arc<CommandExecutor<Order>>,
+    pub vendors: Arc<CommandExecutor<Vendor>>,
     /// For commands that append to two aggregates at once (checkout), and its pool for the
     /// webhook settings.
     pub repository: PgEventRepository,
@@ -91,6 +93,10 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::carts::checkout,
         routes::orders::cancel,
         routes::orders::ship,
+        routes::vendors::apply,
+        routes::vendors::approve,
+        routes::vendors::suspend,
+        routes::vendors::reinstate,
         routes::webhooks::set_webhook,
         routes::webhooks::remove_webhook,
     ),
@@ -101,6 +107,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "inventory", description = "A vendor's stock"),
         (name = "carts", description = "A customer's cart and checkout"),
         (name = "orders", description = "Cancelling and shipping orders"),
+        (name = "vendors", description = "Sellers applying, and admins admitting, suspending and reinstating them"),
         (name = "webhooks", description = "Where a vendor's order notifications are posted")
     )
 )]
@@ -138,6 +145,19 @@ pub fn router(
         .route("/v1/carts/{id}/checkout", post(routes::carts::checkout))
         .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
         .route("/v1/orders/{id}/ship", post(routes::orders::ship))
+        .route("/v1/vendors", post(routes::vendors::apply))
+        .route(
+            "/v1/vendors/{vendor_id}/approve",
+            post(routes::vendors::approve),
+        )
+        .route(
+            "/v1/vendors/{vendor_id}/suspend",
+            post(routes::vendors::suspend),
+        )
+        .route(
+            "/v1/vendors/{vendor_id}/reinstate",
+            post(routes::vendors::reinstate),
+        )
         .route(
             "/v1/vendors/{vendor_id}/webhook",
             put(routes::webhooks::set_webhook).delete(routes::webhooks::remove_webhook),
@@ -271,6 +291,10 @@ impl CommandApi {
                 CommandExecutor::new(PgEventRepository::new(pool.clone()), Some(waker.clone()))
                     .with_upcasters(order_upcasters()),
             ),
+            vendors: Arc::new(CommandExecutor::new(
+                PgEventRepository::new(pool.clone()),
+                Some(waker.clone()),
+            )),
             repository: PgEventRepository::new(pool.clone()),
             webhook_targets: config.webhook_targets,
             relay_waker: waker.clone(),

@@ -54,6 +54,13 @@ pub enum DomainError {
     NotOwner { aggregate: &'static str, id: String },
     #[error("the caller may not {action}")]
     NotPermitted { action: &'static str },
+    #[error(
+        "vendor {vendor_id} is {status}: only an approved vendor may list or publish products"
+    )]
+    VendorMayNotSell {
+        vendor_id: String,
+        status: &'static str,
+    },
     #[error("currency {given} differs from the expected currency {expected}")]
     CurrencyMismatch { expected: String, given: String },
     #[error("the amount would exceed {max_minor} minor units")]
@@ -106,9 +113,9 @@ impl DomainError {
     pub fn kind(&self) -> RejectionKind {
         match self {
             DomainError::NotFound { .. } | DomainError::NotInCart { .. } => RejectionKind::NotFound,
-            DomainError::NotOwner { .. } | DomainError::NotPermitted { .. } => {
-                RejectionKind::Forbidden
-            }
+            DomainError::NotOwner { .. }
+            | DomainError::NotPermitted { .. }
+            | DomainError::VendorMayNotSell { .. } => RejectionKind::Forbidden,
             DomainError::AlreadyExists { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::ReservationConflict { .. }
@@ -154,6 +161,13 @@ mod tests {
             ),
             (
                 DomainError::NotPermitted { action: "ship" },
+                RejectionKind::Forbidden,
+            ),
+            (
+                DomainError::VendorMayNotSell {
+                    vendor_id: "v".into(),
+                    status: "pending",
+                },
                 RejectionKind::Forbidden,
             ),
             (

@@ -16,7 +16,8 @@ pub struct PersonalFields {
     pub fields: &'static [&'static str],
 }
 
-/// Every event type with personal data. A shipping address names a person and where they live.
+/// Every event type with personal data. A shipping address names a person and where they live;
+/// a vendor's contact address is often a person's own.
 pub const PERSONAL_DATA: &[PersonalFields] = &[
     PersonalFields {
         event_type: "CartCheckedOut",
@@ -27,6 +28,11 @@ pub const PERSONAL_DATA: &[PersonalFields] = &[
         event_type: "OrderPlaced",
         subject: "customer_id",
         fields: &["shipping_address"],
+    },
+    PersonalFields {
+        event_type: "VendorApplied",
+        subject: "applicant_id",
+        fields: &["contact_email"],
     },
 ];
 
@@ -42,7 +48,8 @@ mod tests {
     use super::*;
     use crate::cart::CartEvent;
     use crate::order::OrderEvent;
-    use crate::{ShippingAddress, Withheld};
+    use crate::vendor::VendorEvent;
+    use crate::{ContactEmail, ShippingAddress, Withheld};
 
     fn data() -> Value {
         let eur = json!({"amount_minor": 500, "currency": "EUR"});
@@ -57,11 +64,20 @@ mod tests {
                                     "city": "Berlin", "postal_code": "10117", "country": "DE"}})
     }
 
+    fn vendor_data() -> Value {
+        json!({"vendor_id": "0191e5c4-3f7a-7c2e-9b1d-4a5e6f708105", "name": "Ada's Atelier",
+               "contact_email": "ada@example.com",
+               "applicant_id": "0191e5c4-3f7a-7c2e-9b1d-4a5e6f708103"})
+    }
+
     /// Each rule names fields the event really has, and a subject that is the customer's id.
     #[test]
     fn every_rule_names_fields_of_its_event() {
         for rule in PERSONAL_DATA {
-            let mut data = data();
+            let mut data = match rule.event_type {
+                "VendorApplied" => vendor_data(),
+                _ => data(),
+            };
             if rule.event_type == "OrderPlaced" {
                 data.as_object_mut().map(|d| d.remove("cart_id"));
             }
@@ -72,6 +88,9 @@ mod tests {
                 ),
                 "OrderPlaced" => serde_json::to_value(
                     serde_json::from_value::<OrderEvent>(payload).expect("an OrderEvent"),
+                ),
+                "VendorApplied" => serde_json::to_value(
+                    serde_json::from_value::<VendorEvent>(payload).expect("a VendorEvent"),
                 ),
                 other => panic!("no sample for {other}"),
             }
@@ -99,5 +118,29 @@ mod tests {
         );
         assert!(serde_json::from_value::<ShippingAddress>(json!({"$erased": false})).is_err());
         assert!(serde_json::from_value::<ShippingAddress>(json!({})).is_err());
+    }
+
+    #[test]
+    fn a_sealed_or_erased_contact_email_reads_as_withheld_and_writes_back_the_same() {
+        let sealed: ContactEmail =
+            serde_json::from_value(json!({"$sealed": {"key": "k", "nonce": "n", "data": "d"}}))
+                .expect("sealed");
+        assert_eq!(sealed.withheld(), Some(Withheld::Sealed));
+        assert_eq!(sealed.as_str(), "");
+        let erased: ContactEmail =
+            serde_json::from_value(json!({"$erased": true})).expect("erased");
+        assert_eq!(erased.withheld(), Some(Withheld::Erased));
+        assert_eq!(
+            serde_json::to_value(&erased).expect("json"),
+            json!({"$erased": true})
+        );
+        let open: ContactEmail = serde_json::from_value(json!("ada@example.com")).expect("open");
+        assert_eq!(open.withheld(), None);
+        assert_eq!(
+            serde_json::to_value(&open).expect("json"),
+            json!("ada@example.com")
+        );
+        assert!(serde_json::from_value::<ContactEmail>(json!({"$erased": false})).is_err());
+        assert!(serde_json::from_value::<ContactEmail>(json!("not an address")).is_err());
     }
 }

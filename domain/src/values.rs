@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{DomainError, ValidationError};
+use crate::{DomainError, ValidationError, Withheld, ERASED, SEALED};
 
 /// ISO 4217 active currency codes. A closed list so a typo ("EUE") is refused, not stored.
 const ISO_4217: &str = "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
@@ -361,9 +361,16 @@ bounded_text!(
 
 /// Where the marketplace reaches a vendor: one address, `local@domain`, without white space.
 /// Checked for shape only; whether it receives mail is the sign-up flow's to prove.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ContactEmail(String);
+///
+/// It is personal data of the applicant, stored sealed under their key (see
+/// [`crate::personal_data`]). A reader that does not open it (the command side, the catalog)
+/// reads it as [`Withheld::Sealed`]; once the applicant's key is deleted it reads as
+/// [`Withheld::Erased`]. A withheld address is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ContactEmail {
+    address: String,
+    withheld: Option<Withheld>,
+}
 
 impl ContactEmail {
     /// RFC 5321's limit on a path.
@@ -392,30 +399,74 @@ impl ContactEmail {
                 crate::error::quoted(value)
             )));
         }
-        Ok(Self(value.to_owned()))
+        Ok(Self {
+            address: value.to_owned(),
+            withheld: None,
+        })
     }
 
+    /// The address; empty when it is withheld.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.address
+    }
+
+    /// Why there is no address, when there is none.
+    pub fn withheld(&self) -> Option<Withheld> {
+        self.withheld
     }
 }
 
-impl TryFrom<String> for ContactEmail {
-    type Error = ValidationError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+impl Serialize for ContactEmail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let marker = match self.withheld {
+            None => return serializer.serialize_str(&self.address),
+            Some(Withheld::Sealed) => SEALED,
+            Some(Withheld::Erased) => ERASED,
+        };
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(marker, &true)?;
+        map.end()
     }
 }
 
-impl From<ContactEmail> for String {
-    fn from(value: ContactEmail) -> Self {
-        value.0
+impl<'de> Deserialize<'de> for ContactEmail {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Every form the address is stored in: the text, sealed or erased.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Text(String),
+            Withheld(serde_json::Map<String, serde_json::Value>),
+        }
+        let withheld = |withheld| Self {
+            address: String::new(),
+            withheld: Some(withheld),
+        };
+        match Stored::deserialize(deserializer)? {
+            Stored::Text(text) => Self::parse(&text).map_err(serde::de::Error::custom),
+            Stored::Withheld(marker)
+                if marker.get(ERASED) == Some(&serde_json::Value::Bool(true)) =>
+            {
+                Ok(withheld(Withheld::Erased))
+            }
+            Stored::Withheld(marker) if marker.contains_key(SEALED) => {
+                Ok(withheld(Withheld::Sealed))
+            }
+            Stored::Withheld(_) => Err(serde::de::Error::custom(
+                "contact_email: must be an address, sealed or erased",
+            )),
+        }
     }
 }
 
 impl fmt::Display for ContactEmail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self.withheld {
+            None => f.write_str(&self.address),
+            Some(Withheld::Sealed) => f.write_str("(sealed)"),
+            Some(Withheld::Erased) => f.write_str("(erased)"),
+        }
     }
 }
 

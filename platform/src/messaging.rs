@@ -56,10 +56,11 @@ pub struct QueueSpec {
     pub event_types: &'static [&'static str],
 }
 
-/// The catalog projector's queue: products, and stock for their `available` count.
+/// The catalog projector's queue: products, stock for their `available` count, and vendors
+/// (profiles, and hiding a suspended vendor's products).
 pub const CATALOG_QUEUE: QueueSpec = QueueSpec {
     name: "catalog",
-    aggregate_types: &["Product", "Inventory"],
+    aggregate_types: &["Product", "Inventory", "Vendor"],
     event_types: &[],
 };
 

@@ -10,21 +10,27 @@
 //!   published product ids (score 0, ordered by id, i.e. by creation time since ids are UUID v7) for
 //!   cursor pagination with ZRANGEBYLEX.
 //!
+//! - Vendors' profiles, lists by status and products, see [`crate::vendors`]: a product is in
+//!   the three indexes only while it is published and its vendor is not suspended.
+//!
 //! A rebuild writes generation N+1 while N serves, then swaps `catalog:current`.
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use commerce_domain::inventory::InventoryEvent;
 use commerce_domain::product::ProductEvent;
+use commerce_domain::vendor::{VendorEvent, VendorStatus};
 use commerce_domain::Money;
 use commerce_platform::envelope::EventEnvelope;
 use redis::aio::ConnectionManager;
+use redis::Script;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::consumer::{Outcome, Projector};
-use crate::documents::{live_generation, Documents, Generation, GuardedWrite, IndexChange};
+use crate::documents::{live_generation, Documents, Generation, GuardedWrite, WriteOutcome};
 use crate::error::ProjectionError;
 use crate::sequence::{after_write, sequence_check};
+use crate::vendors::{self, VendorDocument, PRODUCT_WRITE, VENDOR_WRITE};
 
 /// A product as the storefront reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -47,6 +53,10 @@ pub struct ProductDocument {
     /// for (the answer to a stock receipt).
     #[serde(default)]
     pub stock_version: i64,
+    /// Whether its vendor is suspended: the product is then out of every list, and readable by
+    /// its vendor and admins only, until the vendor is reinstated.
+    #[serde(default)]
+    pub vendor_suspended: bool,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -84,6 +94,34 @@ impl CatalogKeys {
         format!("{}catalog:g{generation}:vendor:{vendor_id}", self.prefix)
     }
 
+    /// A vendor's profile hash.
+    pub fn vendor_profile(&self, generation: u64, vendor_id: &str) -> String {
+        format!(
+            "{}catalog:g{generation}:vendor-profile:{vendor_id}",
+            self.prefix
+        )
+    }
+
+    /// Every product id of a vendor, published or not.
+    pub fn vendor_products(&self, generation: u64, vendor_id: &str) -> String {
+        format!(
+            "{}catalog:g{generation}:vendor-products:{vendor_id}",
+            self.prefix
+        )
+    }
+
+    /// Vendor ids, all of them (`None`) or those in one status.
+    pub fn vendors(&self, generation: u64, status: Option<VendorStatus>) -> String {
+        match status {
+            None => format!("{}catalog:g{generation}:vendors", self.prefix),
+            Some(status) => format!(
+                "{}catalog:g{generation}:vendors:{}",
+                self.prefix,
+                status.as_str()
+            ),
+        }
+    }
+
     /// The indexes `doc` belongs in, each with whether it is in (published) or out.
     pub fn indexes(&self, generation: u64, doc: &ProductDocument) -> [(String, bool); 3] {
         [
@@ -105,11 +143,13 @@ impl CatalogKeys {
     }
 }
 
-/// Projects Product and Inventory events into the catalog.
+/// Projects Product, Inventory and Vendor events into the catalog.
 pub struct CatalogProjector {
     documents: Documents,
     keys: CatalogKeys,
     generation: Generation,
+    product_write: Script,
+    vendor_write: Script,
 }
 
 impl CatalogProjector {
@@ -121,6 +161,8 @@ impl CatalogProjector {
             documents: Documents::new(redis),
             keys,
             generation,
+            product_write: Script::new(PRODUCT_WRITE),
+            vendor_write: Script::new(VENDOR_WRITE),
         })
     }
 
@@ -130,6 +172,8 @@ impl CatalogProjector {
             documents: Documents::new(redis),
             keys,
             generation: Generation::Fixed(generation),
+            product_write: Script::new(PRODUCT_WRITE),
+            vendor_write: Script::new(VENDOR_WRITE),
         }
     }
 
@@ -148,25 +192,54 @@ impl CatalogProjector {
             .map_err(ProjectionError::Unprocessable)?;
         let doc = evolve(before, event, envelope.sequence, envelope.occurred_at)
             .map_err(ProjectionError::Unprocessable)?;
-        let indexes = self.keys.indexes(generation, &doc).map(|(index, add)| {
-            if add {
-                IndexChange::Add(index)
-            } else {
-                IndexChange::Remove(index)
-            }
-        });
-        let written = self
+        let vendor_id = doc.vendor_id.to_string();
+        let mut invocation = self.product_write.key(&key);
+        invocation
+            .key(self.keys.vendor_profile(generation, &vendor_id))
+            .key(self.keys.vendor_products(generation, &vendor_id));
+        let indexes = self.keys.indexes(generation, &doc);
+        for (index, _) in &indexes {
+            invocation.key(index);
+        }
+        invocation
+            .arg(stored_version)
+            .arg(doc.version)
+            .arg(serde_json::to_string(&doc)?)
+            .arg(doc.product_id.to_string());
+        for (_, listed) in &indexes {
+            invocation.arg(if *listed { "add" } else { "rem" });
+        }
+        let written = written(invocation, &self.documents).await?;
+        Ok(after_write(written, envelope.sequence))
+    }
+
+    async fn apply_vendor(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
+        let generation = self.generation.get().await?;
+        let vendor_id = &envelope.aggregate_id;
+        let key = self.keys.vendor_profile(generation, vendor_id);
+        let (stored_version, before) = self
             .documents
-            .write_if(GuardedWrite {
-                key: &key,
-                version_field: PRODUCT_VERSION,
-                expected: stored_version,
-                new: doc.version,
-                fields: &[("doc", serde_json::to_string(&doc)?)],
-                member: &doc.product_id.to_string(),
-                indexes: &indexes,
-            })
+            .load::<VendorDocument>(&key, VENDOR_VERSION)
             .await?;
+        if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
+            return Ok(outcome);
+        }
+        let event: VendorEvent = crate::upcast::read_event(envelope)
+            .with_context(|| format!("payload of {} is not a VendorEvent", envelope.event_type))
+            .map_err(ProjectionError::Unprocessable)?;
+        let doc = vendors::evolve(before, event, envelope.sequence, envelope.occurred_at)
+            .map_err(ProjectionError::Unprocessable)?;
+        let invocation = vendor_write(
+            &self.vendor_write,
+            &self.keys,
+            generation,
+            &doc,
+            stored_version,
+        )?;
+        let written = written(invocation, &self.documents).await?;
+        if written == WriteOutcome::Written {
+            tracing::info!(%vendor_id, status = doc.status.as_str(), version = doc.version, "vendor projected");
+        }
         Ok(after_write(written, envelope.sequence))
     }
 
@@ -206,6 +279,50 @@ impl CatalogProjector {
     }
 }
 
+/// The write of vendor profile `doc` over `stored_version` (see [`VENDOR_WRITE`]): the
+/// projector's, and a rebuild's.
+pub(crate) fn vendor_write<'a>(
+    script: &'a Script,
+    keys: &CatalogKeys,
+    generation: u64,
+    doc: &VendorDocument,
+    stored_version: i64,
+) -> serde_json::Result<redis::ScriptInvocation<'a>> {
+    let vendor_id = doc.vendor_id.to_string();
+    let mut invocation = script.key(keys.vendor_profile(generation, &vendor_id));
+    invocation
+        .key(keys.vendor_products(generation, &vendor_id))
+        .key(keys.published(generation))
+        .key(keys.vendor(generation, &vendor_id))
+        .key(keys.vendors(generation, None))
+        .key(keys.vendors(generation, Some(doc.status)));
+    for other in vendors::STATUSES.into_iter().filter(|s| *s != doc.status) {
+        invocation.key(keys.vendors(generation, Some(other)));
+    }
+    invocation
+        .arg(stored_version)
+        .arg(doc.version)
+        .arg(serde_json::to_string(doc)?)
+        .arg(doc.status.as_str())
+        .arg(&vendor_id)
+        .arg(keys.product(generation, ""))
+        .arg(keys.category(generation, ""));
+    Ok(invocation)
+}
+
+/// Runs a guarded write script (answering -1 when written, else the stored version).
+async fn written(
+    invocation: redis::ScriptInvocation<'_>,
+    documents: &Documents,
+) -> Result<WriteOutcome, ProjectionError> {
+    let mut redis = documents.connection();
+    let result: i64 = invocation.invoke_async(&mut redis).await?;
+    Ok(match result {
+        -1 => WriteOutcome::Written,
+        stored => WriteOutcome::Stale { stored },
+    })
+}
+
 /// Units available after a stock event: every one of them carries the new count.
 pub(crate) fn available_after(event: &InventoryEvent) -> u64 {
     match event {
@@ -219,11 +336,14 @@ pub(crate) fn available_after(event: &InventoryEvent) -> u64 {
 
 /// Hash field holding the last applied Product sequence.
 pub(crate) const PRODUCT_VERSION: &str = "version";
-/// Hash field holding the last applied Inventory sequence.
 /// The hash field of the last applied Inventory sequence.
 pub const STOCK_VERSION: &str = "stock_version";
 /// Hash field holding the units available.
 pub const AVAILABLE: &str = "available";
+/// Hash field of a product saying its vendor is suspended (`1`) or not.
+pub const VENDOR_SUSPENDED: &str = "vendor_suspended";
+/// Hash field of a vendor's profile holding the last applied Vendor sequence.
+pub(crate) const VENDOR_VERSION: &str = "version";
 
 /// The document after `event` (the product stream's `sequence`, at `occurred_at`), or an error
 /// if the event cannot follow `before`.
@@ -257,6 +377,7 @@ pub(crate) fn evolve(
             available: 0,
             version: 0,
             stock_version: 0,
+            vendor_suspended: false,
             updated_at: occurred_at,
         },
         (Some(mut doc), ProductEvent::ProductPriceChanged { price, .. }) => {
@@ -295,20 +416,29 @@ impl Projector for CatalogProjector {
         match envelope.aggregate_type.as_str() {
             "Product" => self.apply_product(envelope).await,
             "Inventory" => self.apply_stock(envelope).await,
+            "Vendor" => self.apply_vendor(envelope).await,
             // Not ours (a filter changed under us): nothing to do, let it go.
             _ => Ok(Outcome::Duplicate),
         }
     }
 
     async fn skip(&self, envelope: &EventEnvelope) -> Result<Outcome, ProjectionError> {
-        let version_field = match envelope.aggregate_type.as_str() {
-            "Product" => PRODUCT_VERSION,
-            "Inventory" => STOCK_VERSION,
+        let generation = self.generation.get().await?;
+        let (key, version_field) = match envelope.aggregate_type.as_str() {
+            "Product" => (
+                self.keys.product(generation, &envelope.aggregate_id),
+                PRODUCT_VERSION,
+            ),
+            "Inventory" => (
+                self.keys.product(generation, &envelope.aggregate_id),
+                STOCK_VERSION,
+            ),
+            "Vendor" => (
+                self.keys.vendor_profile(generation, &envelope.aggregate_id),
+                VENDOR_VERSION,
+            ),
             _ => return Ok(Outcome::Duplicate),
         };
-        let key = self
-            .keys
-            .product(self.generation.get().await?, &envelope.aggregate_id);
         self.documents
             .advance(&key, version_field, envelope.sequence)
             .await

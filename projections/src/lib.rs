@@ -37,6 +37,7 @@ pub mod orders;
 pub mod rebuild;
 pub mod sequence;
 pub mod upcast;
+pub mod vendors;
 pub mod webhooks;
 
 pub use config::Config;

@@ -31,6 +31,7 @@ use commerce_domain::cart::CartEvent;
 use commerce_domain::inventory::InventoryEvent;
 use commerce_domain::order::OrderEvent;
 use commerce_domain::product::ProductEvent;
+use commerce_domain::vendor::VendorEvent;
 use commerce_platform::envelope::EventEnvelope;
 use commerce_platform::event_stream::{self, StreamCursor, StreamFilter};
 use commerce_platform::personal_data::{self, KeyRing};
@@ -45,6 +46,7 @@ use crate::documents::live_generation;
 use crate::history::EventHistory;
 use crate::notifications::NotificationsProjector;
 use crate::orders::{self, OrderDocument, OrdersProjector};
+use crate::vendors::{self, VendorDocument};
 
 /// The read models a rebuild knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +103,8 @@ impl Model {
     /// The aggregate types whose events feed the model.
     pub fn aggregate_types(self) -> &'static [&'static str] {
         match self {
-            Model::Catalog => &["Product", "Inventory"],
+            // Vendors last: a suspended vendor's profile hides the products written before it.
+            Model::Catalog => &["Product", "Inventory", "Vendor"],
             Model::Cart => &["Cart"],
             Model::Orders => &["Order"],
             Model::Analytics => commerce_platform::messaging::ANALYTICS_QUEUE.aggregate_types,
@@ -771,7 +774,12 @@ impl Rebuild {
                         .arg("doc")
                         .arg(serde_json::to_string(&doc)?)
                         .arg(catalog::PRODUCT_VERSION)
-                        .arg(version);
+                        .arg(version)
+                        .arg(catalog::VENDOR_SUSPENDED)
+                        .arg("0");
+                    pipe.cmd("SADD")
+                        .arg(keys.vendor_products(generation, &doc.vendor_id.to_string()))
+                        .arg(id);
                     for (index, member) in keys.indexes(generation, &doc) {
                         let command = if member { "ZADD" } else { "ZREM" };
                         let mut index_command = redis::cmd(command);
@@ -813,6 +821,38 @@ impl Rebuild {
                         .arg(available)
                         .arg(catalog::STOCK_VERSION)
                         .arg(version);
+                }
+            }
+            (Model::Catalog, "Vendor") => {
+                let keys = CatalogKeys::new(&self.key_prefix);
+                let key = keys.vendor_profile(generation, id);
+                let (stored_version, mut doc) = if first > 1 {
+                    stored::<VendorDocument>(&mut redis, &key, catalog::VENDOR_VERSION).await?
+                } else {
+                    (0, None)
+                };
+                let mut version = stored_version;
+                for row in rows {
+                    let (sequence, parsed, occurred_at) =
+                        event::<VendorEvent>(row, aggregate_type, id)?;
+                    if sequence <= version {
+                        continue;
+                    }
+                    doc = Some(vendors::evolve(doc, parsed, sequence, occurred_at)?);
+                    version = sequence;
+                    applied += 1;
+                }
+                // Through the projector's script, at once: every product was written before
+                // (vendors are scanned last), and a suspension hides them.
+                if let Some(doc) = doc.filter(|_| version > stored_version) {
+                    let script = redis::Script::new(vendors::VENDOR_WRITE);
+                    let written: i64 =
+                        catalog::vendor_write(&script, &keys, generation, &doc, stored_version)?
+                            .invoke_async(&mut redis)
+                            .await?;
+                    if written != -1 {
+                        anyhow::bail!("vendor {id} moved to version {written} during its rebuild");
+                    }
                 }
             }
             (Model::Cart, "Cart") => {

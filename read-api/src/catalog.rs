@@ -6,7 +6,7 @@ use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
-use commerce_projections::catalog::{ProductDocument, AVAILABLE, STOCK_VERSION};
+use commerce_projections::catalog::{ProductDocument, AVAILABLE, STOCK_VERSION, VENDOR_SUSPENDED};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -124,7 +124,8 @@ pub async fn list_products(
                 .arg(state.catalog.product(generation, id))
                 .arg("doc")
                 .arg(AVAILABLE)
-                .arg(STOCK_VERSION);
+                .arg(STOCK_VERSION)
+                .arg(VENDOR_SUSPENDED);
         }
         let docs: Vec<StoredProduct> = pipe.query_async(&mut redis).await?;
         let exhausted = ids.len() < chunk;
@@ -157,6 +158,7 @@ pub async fn list_products(
 
 fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> bool {
     doc.published
+        && !doc.vendor_suspended
         && params.category.as_ref().is_none_or(|c| &doc.category == c)
         && params.vendor_id.is_none_or(|v| doc.vendor_id == v)
         && needle.is_none_or(|q| {
@@ -164,7 +166,8 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
         })
 }
 
-/// `GET /v1/catalog/products/{id}`: one product; unpublished ones only for its vendor and admins.
+/// `GET /v1/catalog/products/{id}`: one product; unpublished ones, and those of a suspended
+/// vendor, only for its vendor and admins.
 #[utoipa::path(
     get,
     path = "/v1/catalog/products/{id}",
@@ -179,7 +182,7 @@ fn matches(doc: &ProductDocument, params: &ListParams, needle: Option<&str>) -> 
         (status = 200, description = "The product document", body = ProductDocument),
         (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such product (or not published, for callers other than its vendor and admins); with min_version, after waiting for one that may not be projected yet", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product (or not published, or its vendor suspended, for callers other than its vendor and admins); with min_version, after waiting for one that may not be projected yet", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A product the caller may read did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
@@ -233,9 +236,10 @@ pub async fn get_product(
     .ok_or_else(|| ReadError::NotFound(format!("product {id} does not exist")))
 }
 
-/// Whether the caller may read the product now: an unpublished one only its vendor and admins.
+/// Whether the caller may read the product now: an unpublished one, or one of a suspended vendor,
+/// only its vendor and admins.
 fn readable(claims: &Claims, doc: &ProductDocument) -> Access {
-    if doc.published || may_see_unpublished(claims, doc) {
+    if (doc.published && !doc.vendor_suspended) || may_see_unpublished(claims, doc) {
         Access::Allowed
     } else {
         Access::NotYet
@@ -258,23 +262,26 @@ async fn load_product(state: &AppState, id: Uuid) -> Result<Option<ProductDocume
         .arg("doc")
         .arg(AVAILABLE)
         .arg(STOCK_VERSION)
+        .arg(VENDOR_SUSPENDED)
         .query_async(&mut redis)
         .await?;
     product_document(stored)
 }
 
-/// A product's hash as read: the document, and the stock count and stock version kept beside
-/// it (from Inventory events, a stream of their own).
-type StoredProduct = (Option<String>, Option<i64>, Option<i64>);
+/// A product's hash as read: the document, the stock count and stock version kept beside it
+/// (from Inventory events, a stream of their own), and whether its vendor is suspended (from
+/// Vendor events).
+type StoredProduct = (Option<String>, Option<i64>, Option<i64>, Option<String>);
 
 /// The stored document with the stock count and its version merged in.
 fn product_document(
-    (doc, available, stock_version): StoredProduct,
+    (doc, available, stock_version, vendor_suspended): StoredProduct,
 ) -> Result<Option<ProductDocument>, ReadError> {
     let Some(doc) = doc else { return Ok(None) };
     let mut doc: ProductDocument = serde_json::from_str(&doc).map_err(internal)?;
     doc.available = available.unwrap_or(0);
     doc.stock_version = stock_version.unwrap_or(0);
+    doc.vendor_suspended = vendor_suspended.as_deref() == Some("1");
     Ok(Some(doc))
 }
 

@@ -26,6 +26,7 @@ mod events;
 mod notifications;
 mod orders;
 mod vendor_page;
+mod vendors;
 mod webhook_deliveries;
 
 use std::net::SocketAddr;
@@ -82,6 +83,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         events::list_events,
         analytics::sales,
         analytics::funnel,
+        vendors::get_vendor,
+        vendors::list_vendors,
         dashboard::vendor_dashboard,
         webhook_deliveries::list_deliveries
     ),
@@ -89,6 +92,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
     modifiers(&BearerSecurity),
     tags(
         (name = "catalog", description = "Published products"),
+        (name = "vendors", description = "Vendors' profiles, and the admins' list of them"),
         (name = "carts", description = "A customer's cart"),
         (name = "orders", description = "Orders, for their customer and their vendors"),
         (name = "events", description = "The global event stream, for analysts and ops"),
@@ -112,6 +116,8 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/events", get(events::list_events))
         .route("/v1/analytics/sales", get(analytics::sales))
         .route("/v1/analytics/funnel", get(analytics::funnel))
+        .route("/v1/vendors", get(vendors::list_vendors))
+        .route("/v1/vendors/{vendor_id}", get(vendors::get_vendor))
         .route(
             "/v1/vendors/{vendor_id}/dashboard",
             get(dashboard::vendor_dashboard),

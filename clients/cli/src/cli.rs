@@ -168,6 +168,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::webhooks::WebhooksCommand,
     },
+    /// Vendors: a seller applies to sell; admins approve, suspend and reinstate them, with a
+    /// reason each time.
+    Vendors {
+        #[command(subcommand)]
+        command: crate::vendors::VendorsCommand,
+    },
     /// The outbox: events SNS keeps refusing are parked there (with the later events of their
     /// aggregate); list them and put them back.
     Outbox {

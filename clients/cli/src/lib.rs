@@ -13,6 +13,8 @@
 //! - `accounts`: `commerce signup|login|logout|users|auth|audit`; `credentials`: the kept
 //!   token pair.
 //! - `webhooks`: `commerce webhooks set|remove|deliveries`, a vendor's webhook.
+//! - `vendors`: `commerce vendors apply|approve|suspend|reinstate|show|list`, a seller's
+//!   admission and the admins' decisions on it.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `projections`: `commerce projections list|rebuild`.
 //! - `status`: `commerce status`, the pipeline at a glance.
@@ -46,4 +48,5 @@ pub mod replay;
 pub mod status;
 pub mod storefront;
 pub mod system;
+pub mod vendors;
 pub mod webhooks;

@@ -313,6 +313,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Webhooks { command } => {
             commerce_cli::webhooks::webhooks(&target.session(output).await?, command).await
         }
+        Command::Vendors { command } => {
+            commerce_cli::vendors::vendors(&target.session(output).await?, command).await
+        }
         Command::Outbox { command } => {
             let database = DatabaseConfig::from_env()?;
             match command {

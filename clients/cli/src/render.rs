@@ -40,6 +40,7 @@ pub fn accepted(what: &str, answer: &Accepted) -> String {
         Some("Inventory") => format!("commerce products show {id} --min-stock-version {version}"),
         Some("Cart") => format!("commerce cart show {id} --min-version {version}"),
         Some("Order") => format!("commerce orders show {id} --min-version {version}"),
+        Some("Vendor") => format!("commerce vendors show {id} --min-version {version}"),
         _ => String::new(),
     };
     let mut out = format!("{what} (version {version}).");
@@ -324,6 +325,8 @@ mod tests {
         )));
         assert!(accepted("x", &answer("Order")).contains("commerce orders show"));
         assert!(accepted("x", &answer("Cart")).contains("commerce cart show"));
+        assert!(accepted("x", &answer("Vendor"))
+            .ends_with(&format!("commerce vendors show {} --min-version 4", id(7))));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - `carts`: cart commands, checkout and cart reads.
 //! - `orders`: order commands (cancel, ship) and order reads.
 //! - `webhooks`: a vendor's webhook and its deliveries.
+//! - `vendors`: a seller's application, the admins' decisions on it, and vendors' profiles.
 //! - `accounts`: signing up, in and out (the auth service); roles and the audit log for admins.
 //!
 //! Read documents accept fields they do not know and default the ones they can live without, so a
@@ -56,6 +57,7 @@ mod error;
 mod inventory;
 mod orders;
 mod products;
+mod vendors;
 mod webhooks;
 mod wire;
 
@@ -65,5 +67,8 @@ pub use client::{CommandOptions, CommerceClient};
 pub use error::{ClientError, Problem};
 pub use orders::{CancelReason, OrderDocument, OrderLine, OrderPage, OrderStatus, StatusChange};
 pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};
+pub use vendors::{
+    VendorApplication, VendorCreated, VendorDecision, VendorPage, VendorProfile, VendorQuery,
+};
 pub use webhooks::{Webhook, WebhookDelivery};
 pub use wire::{Accepted, Money, ShippingAddress};

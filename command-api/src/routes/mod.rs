@@ -7,6 +7,7 @@ pub mod inventory;
 pub mod orders;
 pub mod products;
 mod schemas;
+pub mod vendors;
 pub mod webhooks;
 
 pub(crate) use commerce_platform::openapi::ProblemSchema as Problem;
@@ -26,7 +27,7 @@ use crate::event_store::CommandExecutor;
 /// The answer to every accepted command: a consistency token that names what it covers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
-    /// What changed: `Cart`, `Order`, `Product` or `Inventory` (a product's stock).
+    /// What changed: `Cart`, `Order`, `Product`, `Inventory` (a product's stock) or `Vendor`.
     pub aggregate_type: &'static str,
     pub aggregate_id: String,
     /// The aggregate's version after the command: pass it as the `read_with` parameter of the

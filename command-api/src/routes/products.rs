@@ -81,7 +81,7 @@ pub struct ProductCreated {
     responses(
         (status = 201, description = "Created; read it with ?min_version=version", body = ProductCreated),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not, not the owner, or the vendor is not approved (pending, suspended or never applied)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A value outside its documented bounds (`/problems/invalid-value`), or an admin did not name the vendor (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
@@ -111,6 +111,7 @@ pub async fn create_product(
         category: Category::parse(&body.category)?,
         price: body.price.parse()?,
     };
+    let vendor_status = super::vendors::vendor_status(&state, vendor_id).await?;
     let product_id = ProductId::generate();
     let committed = state
         .products
@@ -120,6 +121,7 @@ pub async fn create_product(
                 product_id,
                 vendor_id,
                 details,
+                vendor_status,
                 actor,
             },
             event_metadata(&claims, correlation),
@@ -200,7 +202,7 @@ pub async fn change_price(
     responses(
         (status = 200, description = "Accepted (unchanged version if it already was)", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role may not, or not the owner", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not, not the owner, or the vendor is not approved", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Conflict: concurrent changes kept winning, or the product exists", body = Problem, content_type = "application/problem+json"),
         CommonFailures
@@ -213,8 +215,26 @@ pub async fn publish(
     Authenticated(claims): Authenticated,
     correlation: CorrelationId,
 ) -> Result<Json<Accepted>, ApiError> {
-    let command = |actor| ProductCommand::Publish { actor };
-    without_body(&state, &id, &claims, correlation, command).await
+    let product_id = parse_id(&id, "product id")?;
+    let actor = catalog_actor(&claims)?;
+    // The vendor's standing is read before the command: a suspension that lands meanwhile is
+    // still honoured, since the catalog hides a suspended vendor's products from the event.
+    let (product, _) = state.products.load(&product_id.to_string()).await?;
+    let vendor_status = match product.vendor_id() {
+        Some(vendor_id) => super::vendors::vendor_status(&state, vendor_id).await?,
+        None => None,
+    };
+    run(
+        &state.products,
+        product_id,
+        ProductCommand::Publish {
+            vendor_status,
+            actor,
+        },
+        &claims,
+        correlation,
+    )
+    .await
 }
 
 /// Hides the product from the storefront.

@@ -4,7 +4,8 @@
 //! and one it forbids is refused (tested by `document_agreement`).
 use commerce_domain::order::CancelReason;
 use commerce_domain::{
-    Category, CountryCode, Currency, Description, PaymentToken, Sku, Title, TrackingNumber,
+    Category, ContactEmail, CountryCode, Currency, Description, PaymentToken, Reason, Sku, Title,
+    TrackingNumber, VendorName,
 };
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
@@ -117,5 +118,36 @@ pub(crate) fn country_code() -> Object {
         CountryCode::ALL.iter().copied(),
         "ISO 3166-1 alpha-2 country code, upper case",
         "DE",
+    )
+}
+
+pub(crate) fn vendor_name() -> Object {
+    text(
+        VendorName::MIN_LEN,
+        VendorName::MAX_LEN,
+        VendorName::PATTERN,
+        "The display name the storefront shows: one line, not blank",
+        "Ada's Atelier",
+    )
+}
+
+pub(crate) fn contact_email() -> Object {
+    text(
+        3,
+        ContactEmail::MAX_LEN,
+        ContactEmail::PATTERN,
+        "Where the marketplace reaches the vendor: one address, `local@domain.tld`; personal \
+         data, stored sealed under the applicant's key",
+        "shop@example.com",
+    )
+}
+
+pub(crate) fn reason() -> Object {
+    text(
+        Reason::MIN_LEN,
+        Reason::MAX_LEN,
+        Reason::PATTERN,
+        "Why the decision was taken, kept in the vendor's history: one line, not blank",
+        "Documents checked",
     )
 }

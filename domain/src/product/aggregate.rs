@@ -3,6 +3,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use super::{ProductCommand, ProductEvent};
+use crate::vendor::VendorStatus;
 use crate::{Actor, DomainError, Money, ProductId, VendorId};
 
 /// A product's state as far as its rules need it: who owns it, its price, whether it is live.
@@ -58,6 +59,18 @@ impl Product {
     }
 }
 
+/// Only an approved vendor lists and publishes products: a pending one is not admitted yet, a
+/// suspended one may only fulfil what it sold.
+fn selling(vendor_id: VendorId, status: Option<VendorStatus>) -> Result<(), DomainError> {
+    match status {
+        Some(VendorStatus::Approved) => Ok(()),
+        other => Err(DomainError::VendorMayNotSell {
+            vendor_id: vendor_id.to_string(),
+            status: other.map_or("not registered", VendorStatus::as_str),
+        }),
+    }
+}
+
 impl Aggregate for Product {
     const TYPE: &'static str = Self::TYPE;
     type Command = ProductCommand;
@@ -76,6 +89,7 @@ impl Aggregate for Product {
                 product_id,
                 vendor_id,
                 details,
+                vendor_status,
                 actor,
             } => {
                 if self.listing.is_some() {
@@ -90,6 +104,7 @@ impl Aggregate for Product {
                         id: vendor_id.to_string(),
                     });
                 }
+                selling(vendor_id, vendor_status)?;
                 ProductEvent::ProductCreated {
                     product_id,
                     vendor_id,
@@ -117,11 +132,15 @@ impl Aggregate for Product {
                     price,
                 }
             }
-            ProductCommand::Publish { actor } => {
+            ProductCommand::Publish {
+                vendor_status,
+                actor,
+            } => {
                 let listing = self.owned_listing(&actor)?;
                 if listing.published {
                     return Ok(());
                 }
+                selling(listing.vendor_id, vendor_status)?;
                 ProductEvent::ProductPublished {
                     product_id: listing.product_id,
                 }

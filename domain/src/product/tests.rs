@@ -5,6 +5,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::*;
+use crate::vendor::VendorStatus;
 use crate::{
     Actor, Category, Currency, CustomerId, Description, DomainError, Money, ProductId, Sku, Title,
     VendorId,
@@ -65,6 +66,15 @@ fn create(actor: Actor) -> ProductCommand {
         product_id: product_id(),
         vendor_id: vendor(),
         details: details(),
+        vendor_status: Some(VendorStatus::Approved),
+        actor,
+    }
+}
+
+/// Publishing as `actor` while the vendor is approved.
+fn publish(actor: Actor) -> ProductCommand {
+    ProductCommand::Publish {
+        vendor_status: Some(VendorStatus::Approved),
         actor,
     }
 }
@@ -169,7 +179,7 @@ fn commands_on_an_unknown_product_are_not_found() {
             price: eur(1),
             actor: owner(),
         },
-        ProductCommand::Publish { actor: owner() },
+        publish(owner()),
         ProductCommand::Unpublish { actor: owner() },
     ] {
         ProductTest::with(())
@@ -185,7 +195,7 @@ fn commands_on_an_unknown_product_are_not_found() {
 fn the_owner_publishes_and_unpublishes() {
     ProductTest::with(())
         .given(vec![created()])
-        .when(ProductCommand::Publish { actor: owner() })
+        .when(publish(owner()))
         .then_expect_events(vec![published()]);
     ProductTest::with(())
         .given(vec![created(), published()])
@@ -199,7 +209,7 @@ fn the_owner_publishes_and_unpublishes() {
 fn publishing_twice_or_unpublishing_a_hidden_product_records_nothing() {
     ProductTest::with(())
         .given(vec![created(), published()])
-        .when(ProductCommand::Publish { actor: owner() })
+        .when(publish(owner()))
         .then_expect_events(vec![]);
     ProductTest::with(())
         .given(vec![created()])
@@ -210,7 +220,7 @@ fn publishing_twice_or_unpublishing_a_hidden_product_records_nothing() {
 #[test]
 fn another_vendor_cannot_publish_or_unpublish() {
     for command in [
-        ProductCommand::Publish { actor: stranger() },
+        publish(stranger()),
         ProductCommand::Unpublish { actor: stranger() },
     ] {
         ProductTest::with(())
@@ -220,6 +230,45 @@ fn another_vendor_cannot_publish_or_unpublish() {
                 aggregate: "Product",
                 id: product_id().to_string(),
             });
+    }
+}
+
+#[test]
+fn only_an_approved_vendor_lists_and_publishes() {
+    for (status, named) in [
+        (None, "not registered"),
+        (Some(VendorStatus::Pending), "pending"),
+        (Some(VendorStatus::Suspended), "suspended"),
+    ] {
+        let refusal = DomainError::VendorMayNotSell {
+            vendor_id: vendor().to_string(),
+            status: named,
+        };
+        ProductTest::with(())
+            .given_no_previous_events()
+            .when(ProductCommand::CreateProduct {
+                product_id: product_id(),
+                vendor_id: vendor(),
+                details: details(),
+                vendor_status: status,
+                actor: owner(),
+            })
+            .then_expect_error(refusal.clone());
+        ProductTest::with(())
+            .given(vec![created()])
+            .when(ProductCommand::Publish {
+                vendor_status: status,
+                actor: owner(),
+            })
+            .then_expect_error(refusal);
+        // What it already sells stays as it is until it hides it; the catalog hides a
+        // suspended vendor's products on its own.
+        ProductTest::with(())
+            .given(vec![created(), published()])
+            .when(ProductCommand::Unpublish { actor: owner() })
+            .then_expect_events(vec![ProductEvent::ProductUnpublished {
+                product_id: product_id(),
+            }]);
     }
 }
 
@@ -247,7 +296,7 @@ fn customers_and_the_system_cannot_act_on_products() {
             });
         ProductTest::with(())
             .given(vec![created()])
-            .when(ProductCommand::Publish { actor })
+            .when(publish(actor))
             .then_expect_error(DomainError::NotOwner {
                 aggregate: "Product",
                 id: product_id().to_string(),

@@ -38,7 +38,7 @@ variable "queues" {
     event_types     = optional(list(string), [])
   }))
   default = {
-    catalog       = { aggregate_types = ["Product", "Inventory"] }
+    catalog       = { aggregate_types = ["Product", "Inventory", "Vendor"] }
     cart          = { aggregate_types = ["Cart"] }
     orders        = { aggregate_types = ["Order"] }
     analytics     = { aggregate_types = ["Order", "Cart", "Product", "Inventory"] }

@@ -645,6 +645,7 @@ async fn a_person_signs_up_shops_and_signs_out_from_the_cli_and_an_admin_grants_
 async fn a_price_change_commits_with_exactly_one_audit_entry() {
     let system = TestSystem::start().await;
     let (vendor, member) = (Uuid::new_v4(), Uuid::new_v4());
+    system.approved_vendor(vendor).await;
     let token = system.token_for(Role::Vendor, member, Some(vendor));
     let product = system.create_product(&token, 1000).await;
 

@@ -205,7 +205,10 @@ fn served(report: &Value) -> BTreeMap<String, Value> {
 async fn every_sales_and_funnel_figure_equals_the_one_computed_from_the_events() {
     let system = TestSystem::start().await;
     let (north, south) = (Uuid::new_v4(), Uuid::new_v4());
-    let (north_token, south_token) = (system.vendor_token(north), system.vendor_token(south));
+    let (north_token, south_token) = (
+        system.vendor_token(north).await,
+        system.vendor_token(south).await,
+    );
     let book = product(&system, &north_token, "books", 1250).await;
     let toy = product(&system, &north_token, "toys", 990).await;
     let atlas = product(&system, &south_token, "books", 4500).await;
@@ -525,7 +528,7 @@ async fn analytics_are_for_analysts_and_admins_over_a_range_that_makes_sense() {
             assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} {path}: {body}");
         }
     }
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let (status, _) = system.read("/v1/analytics/sales", &vendor).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let admin = system.token(Role::Admin, None);

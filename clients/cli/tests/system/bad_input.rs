@@ -53,7 +53,7 @@ fn with(mut body: Value, pointer: &str, value: Value) -> String {
 async fn bad_product_commands_get_their_problem_status_and_append_nothing() {
     let system = TestSystem::start().await;
     let vendor = Uuid::new_v4();
-    let token = system.vendor_token(vendor);
+    let token = system.vendor_token(vendor).await;
     let product = system.create_product(&token, 1000).await;
     let before = system.event_count(None).await;
 
@@ -62,7 +62,7 @@ async fn bad_product_commands_get_their_problem_status_and_append_nothing() {
     let publish = format!("/v1/products/{product}/publish");
     let good = product_body(1000);
     let customer = system.token(Role::Customer, None);
-    let stranger = system.vendor_token(Uuid::new_v4());
+    let stranger = system.vendor_token(Uuid::new_v4()).await;
     let mut missing_title = good.clone();
     missing_title.as_object_mut().map(|o| o.remove("title"));
 
@@ -319,7 +319,7 @@ async fn first_answer_to_an_announced_upload(
 #[tokio::test]
 async fn a_body_announced_over_the_limit_is_refused_413_before_it_is_sent() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let three_megabytes = 3 * 1024 * 1024;
     for (service, base, head) in [
         (
@@ -368,7 +368,7 @@ async fn a_body_announced_over_the_limit_is_refused_413_before_it_is_sent() {
 #[tokio::test]
 async fn a_bad_shipping_address_is_refused_at_checkout_naming_the_part_and_places_no_order() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 1000).await;
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let cart = system.open_cart(&customer).await;
@@ -605,7 +605,7 @@ async fn errors_say_which_check_failed_and_where_a_request_belongs() {
     // A quantity outside its bounds is 422 naming the field, the bounds and the value, whatever
     // the number; a quantity that is not a number is malformed.
     let cart = system.open_cart(&customer).await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 500).await;
     for (quantity, expected, words) in [
         (

@@ -8,7 +8,7 @@ use crate::support::TestSystem;
 async fn a_published_product_is_read_back_with_its_price_through_min_version() {
     let system = TestSystem::start().await;
     let vendor = Uuid::new_v4();
-    let token = system.vendor_token(vendor);
+    let token = system.vendor_token(vendor).await;
     let id = system.create_product(&token, 1999).await;
     let (status, accepted) = system.publish(&token, id).await;
     assert_eq!(status, StatusCode::OK, "{accepted}");
@@ -42,7 +42,7 @@ async fn a_published_product_is_read_back_with_its_price_through_min_version() {
 async fn unpublished_products_stay_out_of_the_catalog_and_price_changes_arrive_in_order() {
     let system = TestSystem::start().await;
     let vendor = Uuid::new_v4();
-    let token = system.vendor_token(vendor);
+    let token = system.vendor_token(vendor).await;
     let hidden = system.create_product(&token, 500).await;
     let shown = system.create_product(&token, 1000).await;
     system.publish(&token, shown).await;
@@ -106,7 +106,7 @@ async fn unpublished_products_stay_out_of_the_catalog_and_price_changes_arrive_i
 #[tokio::test]
 async fn the_catalog_pages_with_a_cursor_and_filters_by_category() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
         let id = system.create_product(&token, 100).await;
@@ -165,7 +165,7 @@ async fn the_catalog_pages_with_a_cursor_and_filters_by_category() {
 #[tokio::test]
 async fn a_version_that_never_arrives_answers_409_after_the_wait() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let id = system.create_product(&token, 100).await;
     let started = std::time::Instant::now();
     let (status, problem) = system
@@ -182,7 +182,7 @@ async fn a_version_that_never_arrives_answers_409_after_the_wait() {
 #[tokio::test]
 async fn a_stock_receipt_is_read_back_through_the_catalog_with_the_token_it_answered() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 1200).await;
     let (status, receipt) = system
         .command(

@@ -93,3 +93,44 @@ fn every_positional_argument_and_the_role_say_what_they_are() {
         assert!(help.contains(words), "{args:?}: {help}");
     }
 }
+
+#[test]
+fn a_vendor_application_needs_its_name_and_an_admission_its_reason() {
+    for (args, words) in [
+        (
+            &["vendors", "apply", "--contact-email", "sales@acme.test"][..],
+            "--name",
+        ),
+        (
+            &[
+                "vendors",
+                "apply",
+                "--name",
+                "Acme",
+                "--contact-email",
+                "sales@acme.test",
+                "--approve",
+            ][..],
+            "--reason",
+        ),
+        (
+            &[
+                "vendors",
+                "apply",
+                "--name",
+                "Acme",
+                "--contact-email",
+                "acme",
+            ][..],
+            "name@example.com",
+        ),
+        (&["vendors", "approve", ID][..], "--reason"),
+        (
+            &["vendors", "suspend", "not-a-vendor", "--reason", "x"][..],
+            "is not an id",
+        ),
+    ] {
+        let stderr = refused(args);
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+    }
+}

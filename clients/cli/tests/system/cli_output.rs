@@ -55,7 +55,7 @@ fn text<'a>(value: &'a Value, key: &str) -> &'a str {
 #[tokio::test]
 async fn every_storefront_and_vendor_command_prints_a_summary_for_people_and_json_for_scripts() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let h = "--output=human";
 

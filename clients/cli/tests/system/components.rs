@@ -50,7 +50,7 @@ async fn projectors_run_apart_from_the_apis_and_only_what_needs_redis_connects_t
     .expect("start the Postgres projectors");
 
     let vendor = Uuid::new_v4();
-    let token = system.vendor_token(vendor);
+    let token = system.vendor_token(vendor).await;
     let product = system.stocked_product(&token, 1500, 5).await;
     let customer = system.token(Role::Customer, None);
     let (status, doc) = system
@@ -149,7 +149,7 @@ async fn the_saga_runs_apart_and_its_readiness_asks_only_about_its_own_queue() {
     assert_eq!(ready["dependencies"]["sqs"], "ok", "{ready}");
     assert!(ready["dependencies"].get("sns").is_none(), "{ready}");
 
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.stocked_product(&vendor, 900, 2).await;
     system.confirmed_order(product, Uuid::new_v4()).await;
     saga.stop().await.expect("the saga stops cleanly");

@@ -9,7 +9,7 @@ use crate::support::TestSystem;
 #[tokio::test]
 async fn twenty_concurrent_price_changes_lose_nothing_and_conflicts_answer_409() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let id = system.create_product(&token, 1000).await;
 
     let results = join_all((1..=20).map(|i| system.change_price(&token, id, 1000 + i))).await;

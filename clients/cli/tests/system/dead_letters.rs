@@ -32,7 +32,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_dead_lettered_event_is_listed_shown_and_applied_once_after_redrive() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 1999).await;
     let reader = system.token(Role::Admin, None);
     let (status, _) = system

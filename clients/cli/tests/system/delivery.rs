@@ -38,7 +38,7 @@ fn relay_for(system: &TestSystem) -> OutboxRelay {
 #[tokio::test]
 async fn the_same_message_delivered_twice_changes_the_read_model_once() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let id = system.create_product(&token, 1000).await;
     system.change_price(&token, id, 2000).await; // sequence 2
     system.change_price(&token, id, 3000).await; // sequence 3
@@ -85,7 +85,8 @@ async fn a_relay_that_dies_after_sns_accepted_but_before_marking_loses_and_doubl
         ..Options::default()
     })
     .await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
+    system.drop_vendor_outbox_rows().await;
     let id = system.create_product(&token, 1000).await;
     system.publish(&token, id).await;
     system.change_price(&token, id, 1500).await;
@@ -149,7 +150,7 @@ async fn a_relay_that_dies_after_sns_accepted_but_before_marking_loses_and_doubl
 async fn an_event_committed_late_with_a_lower_position_is_still_delivered() {
     let system = TestSystem::start().await;
     let vendor = Uuid::new_v4();
-    let token = system.vendor_token(vendor);
+    let token = system.vendor_token(vendor).await;
     let slow_id = Uuid::now_v7();
 
     // A slow writer takes a position first and commits last.
@@ -240,7 +241,7 @@ async fn a_message_that_keeps_failing_moves_to_the_dead_letter_queue() {
     assert_eq!(moved.as_deref(), Some("this is not an event envelope"));
 
     // The projector keeps working after it.
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let id = system.create_product(&token, 100).await;
     let customer = system.token(Role::Admin, None);
     let (status, _) = system
@@ -260,7 +261,8 @@ async fn commands_are_accepted_and_kept_while_sns_is_unreachable_then_delivered(
         ..Options::default()
     })
     .await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
+    system.drop_vendor_outbox_rows().await;
     let id = system.create_product(&token, 1234).await;
     assert_eq!(
         system.unpublished_outbox_rows().await,

@@ -64,7 +64,7 @@ async fn commands_accept_what_the_document_allows_and_refuse_what_it_forbids() {
     .await;
     let document = served_document(&system, &system.command_url).await;
     let vendor_id = Uuid::new_v4();
-    let vendor = system.vendor_token(vendor_id);
+    let vendor = system.vendor_token(vendor_id).await;
     let admin = system.token(Role::Admin, None);
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let create = (Method::POST, "/v1/products");

@@ -275,7 +275,31 @@ fn table() -> Vec<Row> {
             "many",
             &["low_stock", "0 to 1000000", "got 1000001"],
         ),
-        // Vendors are not aggregates (yet): an admin may set any vendor's webhook.
+        row(Command, Method::POST, "/v1/vendors", Customer)
+            .body(json!({"name": "Row's shop", "contact_email": "row@example.com"}))
+            .field(
+                "/name",
+                long(121),
+                json!(1),
+                &["name", "1 to 120", "got 121"],
+            ),
+        decision("approve"),
+        decision("suspend"),
+        decision("reinstate"),
+        row(Read, Method::GET, "/v1/vendors", Admin).query(
+            "limit",
+            "0",
+            "few",
+            &["limit", "1 to 100", "got 0"],
+        ),
+        row(Read, Method::GET, "/v1/vendors/{vendor_id}", Customer).query(
+            "min_version",
+            "0",
+            "two",
+            &["min_version", "at least 1", "got 0"],
+        ),
+        // A webhook is a setting, not an aggregate: an admin may set any vendor's, registered or
+        // not.
         row(
             Command,
             Method::PUT,
@@ -308,6 +332,23 @@ fn table() -> Vec<Row> {
     ]
 }
 
+/// An admin's decision on a vendor, with its reason.
+fn decision(action: &'static str) -> Row {
+    let path = match action {
+        "approve" => "/v1/vendors/{vendor_id}/approve",
+        "suspend" => "/v1/vendors/{vendor_id}/suspend",
+        _ => "/v1/vendors/{vendor_id}/reinstate",
+    };
+    row(Api::Command, Method::POST, path, Who::Admin)
+        .body(json!({"reason": "checked"}))
+        .field(
+            "/reason",
+            Value::String("x".repeat(501)),
+            json!(1),
+            &["reason", "1 to 500", "got 501"],
+        )
+}
+
 /// What the operations act on: one of each aggregate, owned by the tokens below.
 struct World {
     vendor: String,
@@ -324,7 +365,7 @@ struct World {
 impl World {
     async fn build(system: &TestSystem) -> Self {
         let vendor_id = Uuid::new_v4();
-        let vendor = system.vendor_token(vendor_id);
+        let vendor = system.vendor_token(vendor_id).await;
         let admin = system.token(Role::Admin, None);
         let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
         let analyst = system.token(Role::Analyst, None);

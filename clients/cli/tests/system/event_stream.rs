@@ -148,7 +148,7 @@ async fn a_transaction_that_began_first_but_wrote_last_is_read_in_its_place() {
 async fn the_stream_is_paged_filtered_and_only_for_analysts_and_ops() {
     let system = TestSystem::start().await;
     let analyst = system.token(Role::Analyst, None);
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 1999).await;
     for label in ["a", "b", "c", "d", "e"] {
         probe(&system, label).await;
@@ -224,7 +224,7 @@ async fn positions(system: &TestSystem) -> Vec<i64> {
 #[tokio::test]
 async fn commerce_events_replay_writes_every_event_as_a_json_line_as_the_read_only_role() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     system.published_product(&vendor, 1999).await;
     for label in ["a", "b", "c"] {
         probe(&system, label).await;

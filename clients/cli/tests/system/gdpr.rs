@@ -36,7 +36,7 @@ async fn replayed_placement(system: &TestSystem, order: Uuid) -> Value {
 async fn a_forgotten_customer_is_erased_from_replays_and_read_models_and_no_one_else_is() {
     let system = TestSystem::start().await;
     let vendor_id = Uuid::new_v4();
-    let vendor = system.vendor_token(vendor_id);
+    let vendor = system.vendor_token(vendor_id).await;
     let product = system.published_product(&vendor, 1200).await;
     let (status, body) = system
         .command(

@@ -37,7 +37,7 @@ async fn create_with_key(
 #[tokio::test]
 async fn ten_concurrent_requests_with_one_key_append_once_and_get_the_same_answer() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let key = Uuid::new_v4().to_string();
     let body = product_body(1500);
 
@@ -66,7 +66,7 @@ async fn ten_concurrent_requests_with_one_key_append_once_and_get_the_same_answe
     assert_eq!(system.event_count(None).await, 1);
 
     // Keys belong to their caller: another user's identical key is a new request.
-    let other = system.vendor_token(Uuid::new_v4());
+    let other = system.vendor_token(Uuid::new_v4()).await;
     let (status, replayed, created) = create_with_key(&system, &other, &key, &body).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(replayed, None);
@@ -78,7 +78,7 @@ async fn ten_concurrent_requests_with_one_key_append_once_and_get_the_same_answe
 #[tokio::test]
 async fn a_refused_command_is_replayed_as_refused_and_a_bad_key_is_malformed() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let key = Uuid::new_v4().to_string();
     let bad = product_body(-1);
     let (status, replayed, _) = create_with_key(&system, &token, &key, &bad).await;
@@ -98,7 +98,7 @@ async fn a_refused_command_is_replayed_as_refused_and_a_bad_key_is_malformed() {
 #[tokio::test]
 async fn a_commands_events_commit_in_the_same_transaction_as_its_key_and_answer() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let key = Uuid::new_v4().to_string();
     let (status, _, answer) = create_with_key(&system, &token, &key, &product_body(900)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
@@ -143,7 +143,7 @@ async fn post_as(
 #[tokio::test]
 async fn a_retried_add_item_with_a_lower_case_bearer_scheme_adds_once() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.create_product(&vendor, 1000).await;
     assert_eq!(system.publish(&vendor, product).await.0, StatusCode::OK);
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
@@ -243,8 +243,11 @@ async fn two_vendors_sharing_a_subject_never_receive_each_others_answers() {
     let system = TestSystem::start().await;
     let subject = Uuid::new_v4();
     let first_vendor = Uuid::new_v4();
+    let second_vendor = Uuid::new_v4();
+    system.approved_vendor(first_vendor).await;
+    system.approved_vendor(second_vendor).await;
     let first = system.token_for(Role::Vendor, subject, Some(first_vendor));
-    let second = system.token_for(Role::Vendor, subject, Some(Uuid::new_v4()));
+    let second = system.token_for(Role::Vendor, subject, Some(second_vendor));
     let key = Uuid::new_v4().to_string();
     let body = product_body(1500);
 

@@ -34,5 +34,6 @@ mod support;
 mod tls_stores;
 mod typed_client;
 mod vendor_page;
+mod vendors;
 mod web_storefront;
 mod webhooks;

@@ -7,7 +7,7 @@ use crate::support::TestSystem;
 #[tokio::test]
 async fn both_services_report_health_readiness_and_metrics() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     system.create_product(&token, 100).await;
 
     for base in [&system.command_url, &system.read_url] {
@@ -98,7 +98,7 @@ async fn both_services_report_health_readiness_and_metrics() {
 #[tokio::test]
 async fn the_correlation_id_of_a_command_travels_in_the_event_envelope() {
     let system = TestSystem::start().await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
     let correlation = Uuid::now_v7();
     let response = system
         .http
@@ -110,10 +110,12 @@ async fn the_correlation_id_of_a_command_travels_in_the_event_envelope() {
         .await
         .expect("create");
     assert_eq!(response.status(), StatusCode::CREATED);
-    let stored: Value = sqlx::query_scalar("SELECT metadata FROM es.events LIMIT 1")
-        .fetch_one(&system.pool)
-        .await
-        .expect("metadata");
+    let stored: Value = sqlx::query_scalar(
+        "SELECT metadata FROM es.events WHERE aggregate_type = 'Product' LIMIT 1",
+    )
+    .fetch_one(&system.pool)
+    .await
+    .expect("metadata");
     assert_eq!(stored["correlation_id"], correlation.to_string());
     system.stop().await;
 }
@@ -137,6 +139,10 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/carts/{id}/checkout", "post"),
                 ("/v1/orders/{id}/cancel", "post"),
                 ("/v1/orders/{id}/ship", "post"),
+                ("/v1/vendors", "post"),
+                ("/v1/vendors/{vendor_id}/approve", "post"),
+                ("/v1/vendors/{vendor_id}/suspend", "post"),
+                ("/v1/vendors/{vendor_id}/reinstate", "post"),
                 ("/v1/vendors/{vendor_id}/webhook", "put"),
                 ("/v1/vendors/{vendor_id}/webhook", "delete"),
             ],
@@ -154,6 +160,8 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/events", "get"),
                 ("/v1/analytics/sales", "get"),
                 ("/v1/analytics/funnel", "get"),
+                ("/v1/vendors", "get"),
+                ("/v1/vendors/{vendor_id}", "get"),
                 ("/v1/vendors/{vendor_id}/dashboard", "get"),
                 ("/v1/vendors/{vendor_id}/webhook/deliveries", "get"),
             ],

@@ -73,7 +73,7 @@ async fn open(
 #[tokio::test]
 async fn a_customer_sees_pending_then_confirmed_then_shipped_as_they_happen() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 2500).await;
     let (status, body) = system
         .command(

@@ -29,7 +29,7 @@ impl Market {
 
     async fn open_with(options: Options) -> Self {
         let system = TestSystem::start_with(options).await;
-        let vendor = system.vendor_token(Uuid::new_v4());
+        let vendor = system.vendor_token(Uuid::new_v4()).await;
         let store = SagaStore::new(system.pool.clone());
         Self {
             system,

@@ -36,7 +36,7 @@ async fn an_outage_of_the_projectors_stores_dead_letters_nothing_and_every_model
         ..Options::default()
     })
     .await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let product = system.create_product(&vendor, 1000).await;
     system.publish(&vendor, product).await;
@@ -124,7 +124,7 @@ async fn an_outage_of_the_projectors_stores_dead_letters_nothing_and_every_model
 #[tokio::test]
 async fn an_event_whose_message_was_lost_is_read_from_the_event_store() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.create_product(&vendor, 1000).await;
     let (status, _) = system
         .read(
@@ -164,7 +164,7 @@ async fn an_event_whose_message_was_lost_is_read_from_the_event_store() {
 #[tokio::test]
 async fn an_event_the_projector_cannot_read_is_skipped_after_its_retries_and_recorded() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.create_product(&vendor, 1000).await;
 
     // A newer writer's event type this projector does not know, then an event it knows.

@@ -16,7 +16,8 @@ async fn published_rows_past_their_retention_are_removed_in_batches_and_the_rest
         ..Options::default()
     })
     .await;
-    let token = system.vendor_token(Uuid::new_v4());
+    let token = system.vendor_token(Uuid::new_v4()).await;
+    system.drop_vendor_outbox_rows().await;
     for price in 1..=5 {
         system.create_product(&token, price).await;
     }

@@ -92,7 +92,7 @@ impl Shop {
     async fn open() -> Self {
         let system = TestSystem::start().await;
         let vendor_id = Uuid::new_v4();
-        let vendor = system.vendor_token(vendor_id);
+        let vendor = system.vendor_token(vendor_id).await;
         let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
         Self {
             system,

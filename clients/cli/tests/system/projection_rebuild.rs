@@ -58,7 +58,7 @@ async fn reference(system: &TestSystem) {
     let carts = CartProjector::into_generation(redis, CartKeys::new(&prefix(system)), REFERENCE);
     let rows = sqlx::query(&format!(
         "SELECT {ENVELOPE_COLUMNS} FROM es.events e \
-         WHERE aggregate_type IN ('Product', 'Inventory', 'Cart') \
+         WHERE aggregate_type IN ('Product', 'Inventory', 'Vendor', 'Cart') \
          ORDER BY aggregate_type, aggregate_id, sequence"
     ))
     .fetch_all(&system.pool)
@@ -106,6 +106,14 @@ async fn snapshot(system: &TestSystem, model: &str, generation: u64) -> BTreeMap
                 })
                 .collect::<serde_json::Map<_, _>>()
                 .into()
+        } else if kind == "set" {
+            let mut members: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(&key)
+                .query_async(&mut redis)
+                .await
+                .expect("members");
+            members.sort();
+            Value::from(members)
         } else {
             let members: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&key)
@@ -135,7 +143,7 @@ async fn live_generation(system: &TestSystem, model: &str) -> u64 {
 async fn settled(system: &TestSystem, token: &str) {
     let streams: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT aggregate_type, aggregate_id, max(sequence) FROM es.events \
-         WHERE aggregate_type IN ('Product', 'Inventory', 'Cart') GROUP BY 1, 2",
+         WHERE aggregate_type IN ('Product', 'Inventory', 'Vendor', 'Cart') GROUP BY 1, 2",
     )
     .fetch_all(&system.pool)
     .await
@@ -144,6 +152,7 @@ async fn settled(system: &TestSystem, token: &str) {
         let path = match aggregate_type.as_str() {
             "Product" => format!("/v1/catalog/products/{id}?min_version={version}"),
             "Inventory" => format!("/v1/catalog/products/{id}?min_stock_version={version}"),
+            "Vendor" => format!("/v1/vendors/{id}?min_version={version}"),
             _ => continue,
         };
         let (status, body) = system.read(&path, token).await;
@@ -154,7 +163,7 @@ async fn settled(system: &TestSystem, token: &str) {
 #[tokio::test]
 async fn a_rebuild_under_load_serves_throughout_and_equals_the_incremental_model() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let admin = system.token(Role::Admin, None);
     let mut products = Vec::new();
     for _ in 0..6 {
@@ -314,8 +323,8 @@ async fn a_rebuild_killed_halfway_resumes_and_ends_the_same() {
     let rebuilt = snapshot(&system, "catalog", 2).await;
     assert_eq!(
         rebuilt.len(),
-        3000,
-        "every product (none is published: no index)"
+        3001,
+        "every product (none is published: no index), and their vendor's set of them"
     );
     assert_eq!(rebuilt, snapshot(&system, "catalog", REFERENCE).await);
     system.stop().await;
@@ -410,7 +419,7 @@ async fn orders_generation(system: &TestSystem) -> i64 {
 #[tokio::test]
 async fn an_orders_rebuild_under_load_serves_throughout_and_equals_the_incremental_model() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let admin = system.token(Role::Admin, None);
     let product = system.published_product(&vendor, 1000).await;
     let checkout = |count: usize| {

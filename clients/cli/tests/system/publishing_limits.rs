@@ -38,7 +38,7 @@ async fn listed_product(system: &TestSystem, vendor: &str, n: usize) -> Uuid {
 #[tokio::test]
 async fn a_cart_at_the_line_limit_checks_out_and_one_more_line_is_refused() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
     let products: Vec<Uuid> = join_all((0..101).map(|n| listed_product(&system, &vendor, n))).await;
     let cart = system.open_cart(&customer).await;
@@ -89,7 +89,7 @@ async fn a_cart_at_the_line_limit_checks_out_and_one_more_line_is_refused() {
 #[tokio::test]
 async fn an_event_sns_will_never_take_is_parked_and_other_aggregates_flow() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let stuck = system.create_product(&vendor, 1000).await;
     // Larger than any SNS message may be, and a later event of the same product behind it.
     system
@@ -168,7 +168,8 @@ async fn a_parked_row_put_back_is_published_in_order() {
         ..Options::default()
     })
     .await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
+    system.drop_vendor_outbox_rows().await;
     let product = system.create_product(&vendor, 1000).await;
     let (status, _) = system.publish(&vendor, product).await;
     assert_eq!(status, StatusCode::OK);

@@ -61,7 +61,7 @@ async fn a_stranger_gets_the_answer_for_a_missing_cart_at_once_and_the_owner_wai
     };
     assert_eq!(anonymised(&theirs, cart), anonymised(&nothing, missing));
 
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let (status, _) = system.read(&format!("/v1/carts/{cart}"), &vendor).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "vendors read no carts");
     system.stop().await;
@@ -86,7 +86,7 @@ async fn a_customer_whose_subject_is_in_upper_case_reads_its_own_cart() {
 async fn an_order_is_refused_at_once_to_anyone_but_its_customer_its_vendors_and_admins() {
     let system = TestSystem::start().await;
     let vendor_id = Uuid::new_v4();
-    let vendor = system.vendor_token(vendor_id);
+    let vendor = system.vendor_token(vendor_id).await;
     let product = system.published_product(&vendor, 1000).await;
     let customer_id = Uuid::new_v4();
     let customer = system.token_for(Role::Customer, customer_id, None);
@@ -118,7 +118,7 @@ async fn an_order_is_refused_at_once_to_anyone_but_its_customer_its_vendors_and_
             "another customer",
             system.token_for(Role::Customer, Uuid::new_v4(), None),
         ),
-        ("another vendor", system.vendor_token(Uuid::new_v4())),
+        ("another vendor", system.vendor_token(Uuid::new_v4()).await),
     ] {
         let (status, problem, elapsed) = timed_read(
             &system,
@@ -140,7 +140,7 @@ async fn an_order_is_refused_at_once_to_anyone_but_its_customer_its_vendors_and_
 #[tokio::test]
 async fn an_unpublished_product_is_404_never_409_for_those_who_may_not_see_it() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.create_product(&vendor, 1000).await;
     let (status, read) = system
         .read(

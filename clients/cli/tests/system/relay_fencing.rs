@@ -129,7 +129,7 @@ async fn killing_the_leaders_lock_under_load_keeps_every_aggregates_events_in_or
     })
     .await;
     let tap = tap_the_topic(&system).await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let products = join_all((0..6).map(|_| system.create_product(&vendor, 100))).await;
 
     let (first, second) = (Shutdown::new(), Shutdown::new());

@@ -22,7 +22,7 @@ async fn status(system: &TestSystem, args: &[&str]) -> String {
 #[tokio::test]
 async fn status_shows_the_outbox_relay_queues_sagas_and_models() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 1999).await;
     let reader = system.token(Role::Admin, None);
     let (status_code, _) = system

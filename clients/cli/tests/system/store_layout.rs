@@ -40,7 +40,7 @@ where
 #[tokio::test]
 async fn postgres_es_loads_the_streams_this_store_wrote() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let product = system.published_product(&vendor, 1999).await;
     let (status, body) = system.change_price(&vendor, product, 2500).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -23,7 +23,7 @@ impl Shop {
             ..Options::default()
         })
         .await;
-        let vendor = system.vendor_token(Uuid::new_v4());
+        let vendor = system.vendor_token(Uuid::new_v4()).await;
         let customer_id = Uuid::new_v4();
         let customer = system.token_for(Role::Customer, customer_id, None);
         Self {
@@ -361,7 +361,7 @@ async fn customers_and_vendors_act_only_on_what_is_theirs() {
         .call(Method::POST, "/v1/carts", &shop.vendor, json!({}))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "vendors have no carts");
-    let other_vendor = shop.system.vendor_token(Uuid::new_v4());
+    let other_vendor = shop.system.vendor_token(Uuid::new_v4()).await;
     let (status, body) = shop
         .call(
             Method::POST,
@@ -470,7 +470,7 @@ async fn a_snapshot_that_no_longer_reads_is_skipped_for_a_full_replay() {
 async fn a_product_stored_in_an_older_shape_is_read_through_its_upcaster() {
     let shop = Shop::open().await;
     let vendor_id = Uuid::new_v4();
-    let vendor = shop.system.vendor_token(vendor_id);
+    let vendor = shop.system.vendor_token(vendor_id).await;
     let product = Uuid::new_v4();
     // ProductCreated 0.9 had no category.
     let payload = json!({"type": "ProductCreated", "data": {
@@ -500,7 +500,7 @@ async fn a_product_stored_in_an_older_shape_is_read_through_its_upcaster() {
 async fn a_vendor_reads_only_its_own_lines_of_an_order() {
     let shop = Shop::open().await;
     let ours = shop.product(1000).await;
-    let other_vendor = shop.system.vendor_token(Uuid::new_v4());
+    let other_vendor = shop.system.vendor_token(Uuid::new_v4()).await;
     let theirs = shop.system.create_product(&other_vendor, 300).await;
     shop.system.publish(&other_vendor, theirs).await;
     let cart = shop.cart(&shop.customer).await;
@@ -558,7 +558,7 @@ async fn only_the_customer_the_vendors_of_its_lines_and_admins_see_an_orders_add
     }
 
     let other_customer = shop.system.token_for(Role::Customer, Uuid::new_v4(), None);
-    let other_vendor = shop.system.vendor_token(Uuid::new_v4());
+    let other_vendor = shop.system.vendor_token(Uuid::new_v4()).await;
     let analyst = shop.system.token(Role::Analyst, None);
     // Another customer or vendor learns nothing, not even that the order exists (404, as for an
     // unknown id); a role that reads no orders is refused outright (403).

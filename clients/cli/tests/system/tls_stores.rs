@@ -475,7 +475,7 @@ async fn the_whole_system_runs_on_tls_only_stores_that_check_certificates_and_pa
     let stores = TlsStores::start().await;
     let system = TestSystem::start_on(stores.for_system(), Options::default()).await;
     let vendor = Uuid::new_v4();
-    let vendor_token = system.vendor_token(vendor);
+    let vendor_token = system.vendor_token(vendor).await;
     let product = system.stocked_product(&vendor_token, 2500, 3).await;
 
     // The catalog, from Redis.

@@ -14,7 +14,7 @@ async fn a_storefront_client_browses_fills_a_cart_checks_out_and_reads_its_order
     let none = CommandOptions::default();
 
     // A vendor lists two products and receives stock.
-    let vendor = api.with_token(system.vendor_token(Uuid::new_v4()));
+    let vendor = api.with_token(system.vendor_token(Uuid::new_v4()).await);
     let mut products = Vec::new();
     for (sku, price) in [("TEE-1", 1999), ("MUG-1", 899)] {
         let created = vendor

@@ -36,7 +36,7 @@ fn repository() -> PathBuf {
 async fn a_vendor_signs_in_and_sees_its_figures_as_charts_in_a_browser() {
     let system = TestSystem::start().await;
     let vendor_id = Uuid::new_v4();
-    let vendor = system.vendor_token(vendor_id);
+    let vendor = system.vendor_token(vendor_id).await;
     let mug = product(&system, &vendor, "kitchen", 1800).await;
     let kettle = product(&system, &vendor, "kitchen", 4200).await;
     order(&system, &[(mug, 2), (kettle, 1)], "tok_ok").await;

@@ -111,7 +111,7 @@ pub async fn browser_script(script: &str, env: &[(&str, String)]) -> String {
 #[tokio::test]
 async fn a_shopper_finds_a_product_by_search_on_a_laptop_and_a_phone() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let word = format!("Teapot{}", &Uuid::new_v4().simple().to_string()[..8]);
     let title = format!("Cast iron {word}");
     let product = stocked(&system, &vendor, &title, 3450).await;
@@ -188,7 +188,7 @@ async fn stocked(system: &TestSystem, vendor: &str, title: &str, price_minor: i6
 #[tokio::test]
 async fn a_shopper_signs_up_checks_out_and_watches_the_order_on_a_laptop_and_a_phone() {
     let system = TestSystem::start().await;
-    let vendor = system.vendor_token(Uuid::new_v4());
+    let vendor = system.vendor_token(Uuid::new_v4()).await;
     let mug = stocked(&system, &vendor, "Enamel mug", 1200).await;
     let kettle = stocked(&system, &vendor, "Copper kettle", 5400).await;
     let products = serde_json::json!([
@@ -230,11 +230,13 @@ async fn a_vendor_lists_stocks_and_publishes_a_product_a_shopper_buys_it_and_the
         .await
         .expect("JSON");
     let user = account["user_id"].as_str().expect("user_id").to_owned();
+    let vendor_id = Uuid::new_v4();
+    system.approved_vendor(vendor_id).await;
     let granted = system
         .http
         .post(format!("{}/v1/users/{user}/roles", system.auth_url))
         .bearer_auth(system.token(Role::Admin, None))
-        .json(&serde_json::json!({ "role": "vendor", "vendor_id": Uuid::new_v4() }))
+        .json(&serde_json::json!({ "role": "vendor", "vendor_id": vendor_id }))
         .send()
         .await
         .expect("grant");

@@ -187,11 +187,11 @@ async fn deliveries_once(
 async fn a_vendor_receives_signed_notifications_once_each_from_a_receiver_that_fails_twice() {
     let system = TestSystem::start().await;
     let vendor = Uuid::new_v4();
-    let vendor_token = system.vendor_token(vendor);
+    let vendor_token = system.vendor_token(vendor).await;
     let (receiver, url) = Receiver::start(Behaviour::FailFirst(2)).await;
 
     // Only the vendor itself (or an admin) sets its webhook, and only to a URL.
-    let other_vendor = system.vendor_token(Uuid::new_v4());
+    let other_vendor = system.vendor_token(Uuid::new_v4()).await;
     let (status, body) = set_webhook(&system, &other_vendor, vendor, &url).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let customer = system.token(Role::Customer, None);
@@ -337,7 +337,7 @@ async fn a_vendor_receives_signed_notifications_once_each_from_a_receiver_that_f
 async fn a_receiver_that_always_fails_ends_dead_in_the_dlq_and_a_redrive_delivers_it() {
     let system = TestSystem::start().await;
     let vendor = Uuid::new_v4();
-    let vendor_token = system.vendor_token(vendor);
+    let vendor_token = system.vendor_token(vendor).await;
     let (receiver, url) = Receiver::start(Behaviour::AlwaysFail).await;
     let admin = system.token(Role::Admin, None);
     let (status, webhook) = set_webhook(&system, &admin, vendor, &url).await;

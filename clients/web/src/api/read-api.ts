@@ -84,7 +84,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /v1/catalog/products/{id}`: one product; unpublished ones only for its vendor and admins. */
+        /**
+         * `GET /v1/catalog/products/{id}`: one product; unpublished ones, and those of a suspended
+         *     vendor, only for its vendor and admins.
+         */
         get: operations["get_product"];
         put?: never;
         post?: never;
@@ -185,6 +188,40 @@ export interface paths {
          *     15 s to keep idle connections open.
          */
         get: operations["order_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vendors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/vendors`: vendors in application order, for admins. */
+        get: operations["list_vendors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vendors/{vendor_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/vendors/{id}`: a vendor's profile. */
+        get: operations["get_vendor"];
         put?: never;
         post?: never;
         delete?: never;
@@ -527,6 +564,11 @@ export interface components {
             /** Format: uuid */
             vendor_id: string;
             /**
+             * @description Whether its vendor is suspended: the product is then out of every list, and readable by
+             *     its vendor and admins only, until the vendor is reinstated.
+             */
+            vendor_suspended?: boolean;
+            /**
              * Format: int64
              * @description The last applied product event's sequence: what `min_version` waits for (the answer to
              *     a product command).
@@ -624,6 +666,58 @@ export interface components {
             /** Format: uuid */
             product_id: string;
             title?: string | null;
+        };
+        /** @description One admin decision on a vendor. */
+        VendorDecision: {
+            /** Format: date-time */
+            at: string;
+            /** @description `approved`, `suspended` or `reinstated`. */
+            decision: string;
+            reason: string;
+            /**
+             * Format: int64
+             * @description The vendor's version this decision made.
+             */
+            version: number;
+        };
+        VendorPage: {
+            items: components["schemas"]["VendorProfile"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /**
+         * @description A vendor as a caller may see it: everyone sees the public profile of an admitted vendor; the
+         *     vendor itself, its applicant and admins also see its history.
+         */
+        VendorProfile: {
+            /**
+             * Format: uuid
+             * @description Who applied (a user id); for the vendor, its applicant and admins only.
+             */
+            applicant_id?: string | null;
+            /**
+             * Format: date-time
+             * @description For the vendor, its applicant and admins only.
+             */
+            applied_at?: string | null;
+            /**
+             * @description Every admin decision with its reason, oldest first; for the vendor, its applicant and
+             *     admins only.
+             */
+            history?: components["schemas"]["VendorDecision"][] | null;
+            name: string;
+            /**
+             * @description `pending`, `approved` or `suspended`.
+             * @example approved
+             */
+            status: string;
+            /** Format: uuid */
+            vendor_id: string;
+            /**
+             * Format: int64
+             * @description The last applied vendor event's sequence: what `min_version` waits for.
+             */
+            version: number;
         };
     };
     responses: never;
@@ -1084,7 +1178,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such product (or not published, for callers other than its vendor and admins); with min_version, after waiting for one that may not be projected yet */
+            /** @description No such product (or not published, or its vendor suspended, for callers other than its vendor and admins); with min_version, after waiting for one that may not be projected yet */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1604,6 +1698,210 @@ export interface operations {
              *     when the client asks with `Expect: 100-continue`)
              */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_vendors: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only vendors in this status: `pending` (the applications to decide), `approved` or
+                 *     `suspended`.
+                 */
+                status?: "pending" | "approved" | "suspended";
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of vendors, oldest application first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VendorPage"];
+                };
+            };
+            /** @description Malformed or unknown parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter outside its documented bounds (`/problems/invalid-value`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_vendor: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Wait (at most 2 s) until the profile has this version (the answer to a vendor command;
+                 *     a suspension's or reinstatement's version also means the catalog has hidden or shown the
+                 *     vendor's products); 409 if it does not arrive.
+                 */
+                min_version?: number;
+            };
+            header?: {
+                /** @description Same as min_version (the query parameter wins; both are checked) */
+                "X-Min-Version"?: number;
+            };
+            path: {
+                /** @description Vendor id */
+                vendor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The profile; history and applicant for the vendor, its applicant and admins */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VendorProfile"];
+                };
+            };
+            /** @description Malformed id or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such vendor (or still pending, for callers other than the vendor, its applicant and admins); with min_version, after waiting for one that may not be projected yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The profile did not reach min_version within 2 s */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter outside its documented bounds (`/problems/invalid-value`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

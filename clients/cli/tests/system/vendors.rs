@@ -1,0 +1,310 @@
+//! Vendors: a seller applies, an admin approves, suspends and reinstates it with reasons; only an
+//! approved vendor lists and publishes products; a suspension hides the vendor's products from
+//! the catalog (from the event, in the projection) and a reinstatement shows them again.
+use commerce_platform::auth::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{product_body, TestSystem};
+
+/// `POST /v1/vendors/{id}/{decision}` with `reason`.
+async fn decide(
+    system: &TestSystem,
+    token: &str,
+    vendor: Uuid,
+    decision: &str,
+    reason: &str,
+) -> (StatusCode, Value) {
+    system
+        .command(
+            Method::POST,
+            &format!("/v1/vendors/{vendor}/{decision}"),
+            Some(token),
+            Some(json!({ "reason": reason })),
+        )
+        .await
+}
+
+/// The vendor's profile as `token` reads it once it reached `version`.
+async fn profile(system: &TestSystem, token: &str, vendor: Uuid, version: i64) -> Value {
+    let (status, body) = system
+        .read(
+            &format!("/v1/vendors/{vendor}?min_version={version}"),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The ids of one page of the catalog (`query` after `?`), as `token` lists it.
+async fn listed(system: &TestSystem, token: &str, query: &str) -> Vec<String> {
+    let (status, page) = system
+        .read(&format!("/v1/catalog/products?limit=100&{query}"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["product_id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_seller_applies_and_sells_only_once_an_admin_approves() {
+    let system = TestSystem::start().await;
+    let person = Uuid::new_v4();
+    let applicant = system.token_for(Role::Customer, person, None);
+    let (status, applied) = system
+        .command(
+            Method::POST,
+            "/v1/vendors",
+            Some(&applicant),
+            Some(json!({"name": "Ada's Atelier", "contact_email": "ada@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{applied}");
+    assert_eq!(applied["aggregate_type"], "Vendor");
+    let vendor = Uuid::parse_str(applied["vendor_id"].as_str().expect("vendor_id")).expect("id");
+
+    // Its applicant sees the pending application; a stranger sees nothing, not even that it is.
+    let mine = profile(&system, &applicant, vendor, 1).await;
+    assert_eq!(mine["status"], "pending");
+    assert_eq!(mine["applicant_id"], person.to_string());
+    let stranger = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let (status, hidden) = system
+        .read(&format!("/v1/vendors/{vendor}"), &stranger)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{hidden}");
+
+    // The applicant may not admit itself, at once or later.
+    let (status, refused) = system
+        .command(
+            Method::POST,
+            "/v1/vendors",
+            Some(&applicant),
+            Some(
+                json!({"name": "Self-admitted", "contact_email": "me@example.com",
+                        "status": "approved", "reason": "trust me"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, refused) = decide(&system, &applicant, vendor, "approve", "trust me").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+
+    // Pending: its member may not list a product, and is told why.
+    let member = system.token(Role::Vendor, Some(vendor));
+    let (status, problem) = system
+        .command(
+            Method::POST,
+            "/v1/products",
+            Some(&member),
+            Some(product_body(1500)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("is pending") && detail.contains("only an approved vendor"),
+        "{problem}"
+    );
+
+    let admin = system.token(Role::Admin, None);
+    let (status, pending) = system.read("/v1/vendors?status=pending", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{pending}");
+    assert!(
+        pending["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|v| v["vendor_id"] == vendor.to_string()),
+        "{pending}"
+    );
+    let (status, approved) = decide(&system, &admin, vendor, "approve", "documents checked").await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    let (status, again) = decide(&system, &admin, vendor, "approve", "twice").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+
+    // Approved: it lists and publishes, and everyone sees its profile (not its history).
+    let product = system.create_product(&member, 1500).await;
+    let (status, published) = system.publish(&member, product).await;
+    assert_eq!(status, StatusCode::OK, "{published}");
+    let public = profile(
+        &system,
+        &stranger,
+        vendor,
+        approved["version"].as_i64().expect("version"),
+    )
+    .await;
+    assert_eq!(public["status"], "approved");
+    assert_eq!(public["name"], "Ada's Atelier");
+    assert!(public.get("history").is_none(), "{public}");
+    let inside = profile(&system, &admin, vendor, 2).await;
+    assert_eq!(inside["history"][0]["decision"], "approved");
+    assert_eq!(inside["history"][0]["reason"], "documents checked");
+    let (status, list) = system.read("/v1/vendors?status=approved", &stranger).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{list}");
+
+    // The contact address is personal data: sealed in the store, never in the read model.
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM es.events WHERE aggregate_id = $1 AND event_type = 'VendorApplied' \
+           AND payload->'data'->'contact_email' ? '$sealed'",
+    )
+    .bind(vendor.to_string())
+    .fetch_one(&system.pool)
+    .await
+    .expect("count");
+    assert_eq!(stored, 1);
+    assert!(!inside.to_string().contains("ada@example.com"), "{inside}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_suspension_hides_the_vendors_products_and_a_reinstatement_shows_them() {
+    let system = TestSystem::start().await;
+    let vendor = Uuid::new_v4();
+    let member = system.vendor_token(vendor).await;
+    let shown = system.published_product(&member, 1200).await;
+    let draft = system.create_product(&member, 1300).await;
+    let neighbour = system.vendor_token(Uuid::new_v4()).await;
+    let other = system.published_product(&neighbour, 900).await;
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    // An order of its product, confirmed before the suspension.
+    let stocked = system.stocked_product(&member, 700, 5).await;
+    let order = system.confirmed_order(stocked, Uuid::new_v4()).await;
+
+    let admin = system.token(Role::Admin, None);
+    let (status, suspended) = decide(
+        &system,
+        &admin,
+        vendor,
+        "suspend",
+        "counterfeit goods reported",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{suspended}");
+    let version = suspended["version"].as_i64().expect("version");
+    assert_eq!(suspended["read_with"], "min_version");
+    // Once the profile shows the suspension, the catalog has hidden its products.
+    let seen = profile(&system, &customer, vendor, version).await;
+    assert_eq!(seen["status"], "suspended");
+    assert!(listed(&system, &customer, &format!("vendor_id={vendor}"))
+        .await
+        .is_empty());
+    let everything = listed(&system, &customer, "").await;
+    assert!(!everything.contains(&shown.to_string()), "{everything:?}");
+    assert!(everything.contains(&other.to_string()), "{everything:?}");
+    let (status, gone) = system
+        .read(&format!("/v1/catalog/products/{shown}"), &customer)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    // Its own members still read it, marked.
+    let (status, own) = system
+        .read(&format!("/v1/catalog/products/{shown}"), &member)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["vendor_suspended"], true);
+
+    // Suspended: no new listing, no publishing; but what it sold still ships.
+    let (status, refused) = system.publish(&member, draft).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("is suspended")),
+        "{refused}"
+    );
+    let (status, shipped) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{order}/ship"),
+            Some(&member),
+            Some(json!({"tracking": "1Z 999 AA1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shipped}");
+
+    let (status, reinstated) = decide(&system, &admin, vendor, "reinstate", "cleared").await;
+    assert_eq!(status, StatusCode::OK, "{reinstated}");
+    let back = profile(
+        &system,
+        &customer,
+        vendor,
+        reinstated["version"].as_i64().expect("version"),
+    )
+    .await;
+    assert_eq!(back["status"], "approved");
+    let theirs = listed(&system, &customer, &format!("vendor_id={vendor}")).await;
+    assert!(theirs.contains(&shown.to_string()), "{theirs:?}");
+    assert!(
+        !theirs.contains(&draft.to_string()),
+        "a draft stays a draft"
+    );
+    let (status, product) = system
+        .read(&format!("/v1/catalog/products/{shown}"), &customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{product}");
+    assert_eq!(product["vendor_suspended"], false);
+    let history = profile(&system, &admin, vendor, 3).await;
+    let decisions: Vec<_> = history["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|d| (d["decision"].clone(), d["reason"].clone()))
+        .collect();
+    assert_eq!(
+        decisions,
+        [
+            (json!("approved"), json!("admitted for the test")),
+            (json!("suspended"), json!("counterfeit goods reported")),
+            (json!("reinstated"), json!("cleared")),
+        ]
+    );
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_product_published_as_its_vendor_is_suspended_ends_hidden_in_either_order() {
+    let system = TestSystem::start().await;
+    let vendor = Uuid::new_v4();
+    let member = system.vendor_token(vendor).await;
+    let admin = system.token(Role::Admin, None);
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    // The publication and the suspension race; whichever the projector applies first, the
+    // product ends out of the catalog.
+    let product = system.create_product(&member, 1000).await;
+    let (publication, suspension) = tokio::join!(
+        system.publish(&member, product),
+        decide(&system, &admin, vendor, "suspend", "race")
+    );
+    assert_eq!(suspension.0, StatusCode::OK, "{}", suspension.1);
+    let version = suspension.1["version"].as_i64().expect("version");
+    profile(&system, &admin, vendor, version).await;
+    if publication.0 == StatusCode::OK {
+        let (status, doc) = system
+            .read(
+                &format!(
+                    "/v1/catalog/products/{product}?min_version={}",
+                    publication.1["version"]
+                ),
+                &member,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        assert_eq!(doc["published"], true);
+        assert_eq!(doc["vendor_suspended"], true);
+    } else {
+        assert_eq!(publication.0, StatusCode::FORBIDDEN, "{}", publication.1);
+    }
+    let (status, gone) = system
+        .read(&format!("/v1/catalog/products/{product}"), &customer)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+    assert!(listed(&system, &customer, &format!("vendor_id={vendor}"))
+        .await
+        .is_empty());
+    system.stop().await;
+}
