@@ -61,6 +61,13 @@ pub enum DomainError {
         vendor_id: String,
         status: &'static str,
     },
+    #[error("order {order_id} has no lines of vendor {vendor_id}")]
+    NoSubOrder { order_id: String, vendor_id: String },
+    #[error(
+        "order {order_id} holds the lines of {vendors} vendors, each shipped on its own: name \
+         the vendor whose sub-order ships"
+    )]
+    VendorNotNamed { order_id: String, vendors: usize },
     #[error("currency {given} differs from the expected currency {expected}")]
     CurrencyMismatch { expected: String, given: String },
     #[error("the amount would exceed {max_minor} minor units")]
@@ -112,7 +119,9 @@ pub enum DomainError {
 impl DomainError {
     pub fn kind(&self) -> RejectionKind {
         match self {
-            DomainError::NotFound { .. } | DomainError::NotInCart { .. } => RejectionKind::NotFound,
+            DomainError::NotFound { .. }
+            | DomainError::NotInCart { .. }
+            | DomainError::NoSubOrder { .. } => RejectionKind::NotFound,
             DomainError::NotOwner { .. }
             | DomainError::NotPermitted { .. }
             | DomainError::VendorMayNotSell { .. } => RejectionKind::Forbidden,
@@ -128,6 +137,7 @@ impl DomainError {
             | DomainError::CartLineLimit { .. }
             | DomainError::DuplicateLine { .. }
             | DomainError::NoLines { .. }
+            | DomainError::VendorNotNamed { .. }
             | DomainError::AmountMismatch { .. }
             | DomainError::RefundExceedsCapture { .. }
             | DomainError::Invalid(_) => RejectionKind::Unprocessable,

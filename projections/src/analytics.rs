@@ -138,15 +138,18 @@ fn facts_of(envelope: &EventEnvelope) -> anyhow::Result<Facts> {
                 lines,
                 ..
             } => {
+                // Paid, so counted as a sale: a cancellation's lines are what it refunds.
                 if matches!(
                     previous_status,
-                    OrderStatus::Confirmed | OrderStatus::Shipped
+                    OrderStatus::Confirmed | OrderStatus::PartiallyShipped | OrderStatus::Shipped
                 ) {
                     facts.lines = sales_lines(order_id.0, &lines, "refund");
                 }
                 facts.steps.push((order_id.0, FunnelStep::OrderCancelled));
             }
-            OrderEvent::OrderPlaced { .. } | OrderEvent::OrderShipped { .. } => {}
+            OrderEvent::OrderPlaced { .. }
+            | OrderEvent::OrderShipped { .. }
+            | OrderEvent::SubOrderShipped { .. } => {}
         },
         "Cart" => match crate::upcast::read_event::<CartEvent>(envelope)? {
             CartEvent::CartCreated { cart_id, .. } => {

@@ -73,6 +73,21 @@ fn told_by(envelope: &EventEnvelope) -> anyhow::Result<Told> {
             told.kind = Some("order_shipped");
             told.detail = serde_json::json!({ "tracking": tracking.to_string() });
         }
+        // One vendor's part: its customer and that vendor are told, with its tracking.
+        OrderEvent::SubOrderShipped {
+            customer_id,
+            vendor_id,
+            tracking,
+            ..
+        } => {
+            told.recipients = vec![vendor_id.0, customer_id.0];
+            told.kind = Some("order_shipped");
+            told.detail = serde_json::json!({
+                "tracking": tracking.to_string(),
+                "vendor_id": vendor_id.0,
+                "partial": true,
+            });
+        }
     }
     Ok(told)
 }

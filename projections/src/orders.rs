@@ -37,8 +37,9 @@ pub struct OrderDocument {
     pub customer_id: Uuid,
     /// `pending` (placed: the order saga is reserving stock and taking the payment, usually for
     /// well under a second), `confirmed` (every line's stock held and the payment captured),
-    /// `cancelled` (see `cancel_reason`; every hold released, the payment voided or refunded) or
-    /// `shipped`.
+    /// `partially_shipped` (some vendors' sub-orders shipped, others not yet), `shipped` (every
+    /// sub-order) or `cancelled` (see `cancel_reason`; the holds of what had not shipped
+    /// released, its payment voided or refunded; `sub_orders` say which parts had shipped).
     pub status: String,
     pub lines: Vec<OrderLineDocument>,
     #[schema(value_type = commerce_platform::openapi::MoneySchema)]
@@ -47,7 +48,12 @@ pub struct OrderDocument {
     /// payment was attempted), `payment_declined` (the card was refused), `payment_timeout` (the
     /// payment provider did not answer within 30 s), `customer_request` or `admin`.
     pub cancel_reason: Option<String>,
+    /// The tracking number of the last shipment; each sub-order has its own.
     pub tracking: Option<String>,
+    /// One per vendor of the lines, in the order the vendors first appear: each vendor's lines,
+    /// their subtotal, and that vendor's shipment. A vendor reading the order sees only its own.
+    #[serde(default)]
+    pub sub_orders: Vec<SubOrderDocument>,
     pub status_history: Vec<StatusChange>,
     /// Where the order goes; shown to the order's customer, the vendors of its lines and admins,
     /// the only ones who may read an order. Absent from documents projected before the read
@@ -71,6 +77,71 @@ pub struct OrderLineDocument {
     pub unit_price: Money,
     #[schema(value_type = commerce_platform::openapi::MoneySchema)]
     pub line_total: Money,
+}
+
+/// One vendor's part of an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SubOrderDocument {
+    pub vendor_id: Uuid,
+    pub lines: Vec<OrderLineDocument>,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
+    pub subtotal: Money,
+    /// `pending`, `confirmed`, `shipped` or `cancelled`.
+    pub status: String,
+    pub tracking: Option<String>,
+}
+
+impl SubOrderDocument {
+    fn is_open(&self) -> bool {
+        matches!(self.status.as_str(), "pending" | "confirmed")
+    }
+}
+
+impl OrderDocument {
+    /// The sub-orders of a document projected before orders had them, worked out from its lines
+    /// and status (such an order was shipped or cancelled whole).
+    pub fn with_sub_orders(mut self) -> Self {
+        if !self.sub_orders.is_empty() {
+            return self;
+        }
+        let mut vendors: Vec<Uuid> = Vec::new();
+        for line in &self.lines {
+            if !vendors.contains(&line.vendor_id) {
+                vendors.push(line.vendor_id);
+            }
+        }
+        self.sub_orders = vendors
+            .into_iter()
+            .map(|vendor_id| {
+                let lines: Vec<OrderLineDocument> = self
+                    .lines
+                    .iter()
+                    .filter(|l| l.vendor_id == vendor_id)
+                    .cloned()
+                    .collect();
+                let mut subtotal = self.total.clone();
+                subtotal.amount_minor = lines.iter().map(|l| l.line_total.amount_minor).sum();
+                SubOrderDocument {
+                    vendor_id,
+                    lines,
+                    subtotal,
+                    status: self.status.clone(),
+                    tracking: self.tracking.clone(),
+                }
+            })
+            .collect();
+        self
+    }
+
+    /// Moves every open sub-order to `status` (with `tracking`, when shipped).
+    fn settle_open(&mut self, status: &str, tracking: Option<&str>) {
+        for sub_order in self.sub_orders.iter_mut().filter(|s| s.is_open()) {
+            sub_order.status = status.to_owned();
+            if let Some(tracking) = tracking {
+                sub_order.tracking = Some(tracking.to_owned());
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -108,7 +179,7 @@ pub(crate) fn evolve_at(
     sequence: i64,
     at: DateTime<Utc>,
 ) -> anyhow::Result<OrderDocument> {
-    let mut doc = match (before, event) {
+    let doc = match (before, event) {
         (
             None,
             OrderEvent::OrderPlaced {
@@ -127,6 +198,8 @@ pub(crate) fn evolve_at(
             total,
             cancel_reason: None,
             tracking: None,
+            // Filled from the lines below.
+            sub_orders: Vec::new(),
             status_history: vec![StatusChange {
                 status: "pending".into(),
                 at,
@@ -140,18 +213,45 @@ pub(crate) fn evolve_at(
                 .then_some(shipping_address),
             version: 0,
         },
-        (Some(mut doc), OrderEvent::OrderConfirmed { .. }) => {
+        (Some(doc), OrderEvent::OrderConfirmed { .. }) => {
+            let mut doc = doc.with_sub_orders();
             doc.status = "confirmed".into();
+            doc.settle_open("confirmed", None);
             doc
         }
-        (Some(mut doc), OrderEvent::OrderCancelled { reason, .. }) => {
+        (Some(doc), OrderEvent::OrderCancelled { reason, .. }) => {
+            let mut doc = doc.with_sub_orders();
             doc.status = "cancelled".into();
             doc.cancel_reason = Some(reason.as_str().to_owned());
+            doc.settle_open("cancelled", None);
             doc
         }
-        (Some(mut doc), OrderEvent::OrderShipped { tracking, .. }) => {
+        (Some(doc), OrderEvent::OrderShipped { tracking, .. }) => {
+            let mut doc = doc.with_sub_orders();
             doc.status = "shipped".into();
+            doc.settle_open("shipped", Some(tracking.as_str()));
             doc.tracking = Some(tracking.to_string());
+            doc
+        }
+        (
+            Some(doc),
+            OrderEvent::SubOrderShipped {
+                vendor_id,
+                tracking,
+                ..
+            },
+        ) => {
+            let mut doc = doc.with_sub_orders();
+            doc.status = "partially_shipped".into();
+            doc.tracking = Some(tracking.to_string());
+            if let Some(sub_order) = doc
+                .sub_orders
+                .iter_mut()
+                .find(|s| s.vendor_id == vendor_id.0)
+            {
+                sub_order.status = "shipped".into();
+                sub_order.tracking = Some(tracking.to_string());
+            }
             doc
         }
         (before, event) => anyhow::bail!(
@@ -164,6 +264,7 @@ pub(crate) fn evolve_at(
             }
         ),
     };
+    let mut doc = doc.with_sub_orders();
     if doc.status_history.last().map(|s| s.status.as_str()) != Some(doc.status.as_str()) {
         doc.status_history.push(StatusChange {
             status: doc.status.clone(),

@@ -79,6 +79,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         orders::get_order,
         orders::list_orders,
         orders::order_events,
+        orders::get_sub_order,
         notifications::list_notifications,
         events::list_events,
         analytics::sales,
@@ -112,6 +113,10 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
         .route("/v1/orders", get(orders::list_orders))
         .route("/v1/orders/{id}", get(orders::get_order))
         .route("/v1/orders/{id}/events", get(orders::order_events))
+        .route(
+            "/v1/orders/{id}/sub-orders/{vendor_id}",
+            get(orders::get_sub_order),
+        )
         .route("/v1/notifications", get(notifications::list_notifications))
         .route("/v1/events", get(events::list_events))
         .route("/v1/analytics/sales", get(analytics::sales))

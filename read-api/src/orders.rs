@@ -11,7 +11,7 @@ use commerce_platform::auth::{Authenticated, Claims, Role};
 use commerce_platform::openapi::CommonFailures;
 use commerce_platform::openapi::ProblemSchema as Problem;
 use commerce_platform::problem::ApiQuery;
-use commerce_projections::orders::OrderDocument;
+use commerce_projections::orders::{OrderDocument, SubOrderDocument};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
@@ -29,6 +29,9 @@ const MAX_PAGE: i64 = 100;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListOrdersParams {
+    /// Only orders holding this vendor's lines. A vendor may name only itself (403 otherwise); an
+    /// admin sees those orders whole, the vendor sees its own sub-orders of them.
+    vendor_id: Option<Uuid>,
     /// `next_cursor` of the previous page.
     cursor: Option<Uuid>,
     /// Page size, 1 to 100 (default 20).
@@ -140,7 +143,7 @@ pub async fn get_order(
         (status = 200, description = "A page of orders, oldest first", body = OrderPage),
         (status = 400, description = "Malformed or unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "This role may not read orders", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This role may not read orders, or a vendor named another vendor", body = Problem, content_type = "application/problem+json"),
         CommonFailures
     )
 )]
@@ -156,10 +159,15 @@ pub async fn list_orders(
             "limit must be 1 to {MAX_PAGE}, got {limit}"
         )));
     }
-    let (customer, vendor) = match visibility(&claims)? {
-        Visibility::Customer(c) => (Some(c), None),
-        Visibility::Vendor(v) => (None, Some(v)),
-        Visibility::All => (None, None),
+    let (customer, vendor) = match (visibility(&claims)?, params.vendor_id) {
+        (Visibility::Customer(c), named) => (Some(c), named),
+        (Visibility::Vendor(v), Some(named)) if named != v => {
+            return Err(ReadError::Forbidden(
+                "vendor_id: a vendor lists only its own orders".into(),
+            ))
+        }
+        (Visibility::Vendor(v), _) => (None, Some(v)),
+        (Visibility::All, named) => (None, named),
     };
     let rows = sqlx::query(
         "SELECT doc FROM read.orders \
@@ -193,11 +201,13 @@ pub async fn list_orders(
     Ok(Json(OrderPage { items, next_cursor }))
 }
 
-/// A vendor sees only its own lines of an order, and their total: other vendors' sales are not
-/// its business.
-fn as_seen_by(who: &Visibility, mut order: OrderDocument) -> Result<OrderDocument, ReadError> {
+/// A vendor sees only its own lines and sub-order of an order, and their total: other vendors'
+/// sales are not its business.
+fn as_seen_by(who: &Visibility, order: OrderDocument) -> Result<OrderDocument, ReadError> {
+    let mut order = order.with_sub_orders();
     if let Visibility::Vendor(vendor) = who {
         order.lines.retain(|l| l.vendor_id == *vendor);
+        order.sub_orders.retain(|s| s.vendor_id == *vendor);
         let minor = order
             .lines
             .iter()
@@ -206,6 +216,86 @@ fn as_seen_by(who: &Visibility, mut order: OrderDocument) -> Result<OrderDocumen
         order.total.amount_minor = minor;
     }
     Ok(order)
+}
+
+/// One vendor's sub-order, with the order it belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubOrderView {
+    pub order_id: Uuid,
+    /// The whole order's status (`partially_shipped` while some sub-orders are not shipped).
+    pub order_status: String,
+    /// The order's version: what `min_version` waits for.
+    pub version: i64,
+    #[serde(flatten)]
+    pub sub_order: SubOrderDocument,
+}
+
+/// One vendor's sub-order of an order: for the order's customer and admins, and for that vendor
+/// (another vendor of the order gets 403; anyone else 404, as for the order).
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}/sub-orders/{vendor_id}",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("vendor_id" = Uuid, Path, description = "The vendor whose sub-order"),
+        GetParams,
+        ("X-Min-Version" = Option<i64>, Header, minimum = 1, nullable = false, description = "Same as min_version (the query parameter wins; both are checked)")
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The sub-order", body = SubOrderView),
+        (status = 400, description = "Malformed id or parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "This role may not read orders, or another vendor's sub-order", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order (or not one the caller may read), or no lines of that vendor in it", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order did not reach min_version within 2 s", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter outside its documented bounds (`/problems/invalid-value`)", body = Problem, content_type = "application/problem+json"),
+        CommonFailures
+    )
+)]
+#[tracing::instrument(skip_all, fields(order_id = %id, vendor_id = %vendor_id))]
+pub async fn get_sub_order(
+    State(state): State<AppState>,
+    Path((id, vendor_id)): Path<(String, String)>,
+    Authenticated(claims): Authenticated,
+    ApiQuery(params): ApiQuery<GetParams>,
+    headers: HeaderMap,
+) -> Result<Json<SubOrderView>, ReadError> {
+    let id = commerce_platform::http::path_id(&id, "order id").map_err(ReadError::Malformed)?;
+    let vendor_id =
+        commerce_platform::http::path_id(&vendor_id, "vendor id").map_err(ReadError::Malformed)?;
+    let who = visibility(&claims)?;
+    let min_version = requested_min_version(params.min_version, &headers)?;
+    let changes = min_version.and_then(|_| state.order_changes.subscribe(id));
+    let order = wait_for_readable_woken(
+        state.min_version_wait,
+        min_version,
+        |o: &OrderDocument| o.version,
+        |o| who.access(o),
+        || load_order(&state, id),
+        changes,
+    )
+    .await?
+    .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))?;
+    if matches!(who, Visibility::Vendor(own) if own != vendor_id) {
+        return Err(ReadError::Forbidden(format!(
+            "a vendor reads only its own sub-order of order {id}"
+        )));
+    }
+    let order = order.with_sub_orders();
+    let sub_order = order
+        .sub_orders
+        .into_iter()
+        .find(|s| s.vendor_id == vendor_id)
+        .ok_or_else(|| {
+            ReadError::NotFound(format!("order {id} has no lines of vendor {vendor_id}"))
+        })?;
+    Ok(Json(SubOrderView {
+        order_id: order.order_id,
+        order_status: order.status,
+        version: order.version,
+        sub_order,
+    }))
 }
 
 /// How long one event stream stays open before the server ends it; a client reconnects with
@@ -219,7 +309,7 @@ const STREAM_RECHECK: Duration = Duration::from_secs(5);
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusEvent {
     order_id: Uuid,
-    /// `pending`, `confirmed`, `cancelled` or `shipped`.
+    /// `pending`, `confirmed`, `partially_shipped`, `cancelled` or `shipped`.
     status: String,
     at: chrono::DateTime<chrono::Utc>,
     /// Why it was cancelled, on `cancelled`.

@@ -37,6 +37,10 @@ struct PlacedLine {
 struct Cancelled {
     order_id: Uuid,
     reason: CancelReason,
+    /// What the cancellation gives back: every line, or after some vendors shipped, the lines
+    /// still open, and their total.
+    lines: Vec<PlacedLine>,
+    total: Money,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,11 +144,20 @@ impl Projector for SagaListener {
             }
             "OrderCancelled" => {
                 let cancelled: Cancelled = Self::payload(event)?;
+                let lines: Vec<SagaLine> = cancelled
+                    .lines
+                    .into_iter()
+                    .map(|l| SagaLine {
+                        product_id: l.product_id,
+                        quantity: l.quantity,
+                    })
+                    .collect();
                 self.store
                     .request_cancel(
                         event.event_id,
                         cancelled.order_id,
                         cancelled.reason.as_str(),
+                        (&lines, &cancelled.total),
                         now,
                         &self.timings,
                     )

@@ -175,16 +175,19 @@ impl SagaStore {
     }
 
     /// Records a cancellation of the order by someone else (message `event_id`). A saga that is
-    /// compensating or finished for another reason ignores it; a completed one starts refunding.
+    /// compensating or finished for another reason ignores it; a completed one starts refunding
+    /// what the cancellation gives back (`lines` and `total`: what has not shipped).
     pub async fn request_cancel(
         &self,
         event_id: Uuid,
         order_id: Uuid,
         reason: &str,
+        (lines, total): (&[SagaLine], &Money),
         now: DateTime<Utc>,
         timings: &SagaTimings,
     ) -> Result<bool, sqlx::Error> {
         let reason = reason.to_owned();
+        let (lines, total_minor) = (Json(lines.to_vec()), total.amount_minor);
         let refund_deadline = timings.deadline(SagaState::Refunding, now);
         self.once(event_id, move |tx| {
             Box::pin(async move {
@@ -195,6 +198,8 @@ impl SagaStore {
                        cancel_reason = CASE WHEN state = 'completed' THEN $2 ELSE cancel_reason END, \
                        finished_at = CASE WHEN state = 'completed' THEN NULL ELSE finished_at END, \
                        attempts = CASE WHEN state = 'completed' THEN 0 ELSE attempts END, \
+                       lines = CASE WHEN state = 'completed' THEN $5 ELSE lines END, \
+                       total_minor = CASE WHEN state = 'completed' THEN $6 ELSE total_minor END, \
                        updated_at = now() \
                      WHERE order_id = $1 \
                        AND state NOT IN ('compensating', 'cancelled', 'refunding', 'refunded', 'abandoned')",
@@ -203,6 +208,8 @@ impl SagaStore {
                 .bind(&reason)
                 .bind(now)
                 .bind(refund_deadline)
+                .bind(&lines)
+                .bind(total_minor)
                 .execute(&mut *tx)
                 .await?;
                 Ok(())

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use commerce_client::{ClientError, CommandOptions, CommerceClient, Money, NewProduct};
+use commerce_client::{
+    ClientError, CommandOptions, CommerceClient, Money, NewProduct, VendorApplication,
+};
 use commerce_platform::auth::{Claims, JwtKeys, Role};
 use commerce_platform::config::AuthConfig;
 use futures::{StreamExt, TryStreamExt};
@@ -370,6 +372,21 @@ pub(crate) async fn published_products(
     let run = Uuid::new_v4().simple().to_string();
     let run = run.get(..8).unwrap_or(&run).to_owned();
     let options = CommandOptions::default();
+    // Only an approved vendor sells: the run's vendor is admitted first.
+    admin
+        .apply_vendor(
+            &VendorApplication {
+                name: format!("Load generator {run}"),
+                contact_email: "loadgen@example.com".to_owned(),
+                status: Some("approved".to_owned()),
+                reason: Some("load generator run".to_owned()),
+                vendor_id: Some(vendor_id),
+            },
+            CommandOptions::default(),
+        )
+        .await
+        .map_err(describe)
+        .context("admitting the run's vendor as admin (is COMMERCE_JWT_SECRET the server's?)")?;
     let ids: Vec<Uuid> = futures::stream::iter(0..count)
         .map(|k| {
             let (options, run) = (&options, &run);

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use commerce_client::{
     Accepted, CartCreated, CartDocument, CheckoutAccepted, Money, NewProduct, OrderDocument,
-    OrderPage, ProductCreated, ProductDocument, ProductPage, ShippingAddress,
+    OrderLine, OrderPage, ProductCreated, ProductDocument, ProductPage, ShippingAddress,
+    SubOrderView,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -255,6 +256,67 @@ pub fn order(order: &OrderDocument, titles: &HashMap<Uuid, String>) -> String {
         out.push_str("\n\n");
         out.push_str(&history.render());
     }
+    // One vendor's order is its only sub-order: the figures above already say it all.
+    if order.sub_orders.len() > 1 {
+        let mut sub_orders = Table::new(&[
+            ("VENDOR", false),
+            ("STATUS", false),
+            ("SUBTOTAL", true),
+            ("TRACKING", false),
+        ]);
+        for sub_order in &order.sub_orders {
+            sub_orders.row(vec![
+                sub_order.vendor_id.to_string(),
+                label(&sub_order.status),
+                sub_order.subtotal.to_string(),
+                sub_order.tracking.clone().unwrap_or_default(),
+            ]);
+        }
+        out.push_str("\n\nSub-orders:\n");
+        out.push_str(&sub_orders.render());
+    }
+    out
+}
+
+/// An order's lines as a table (without the vendor column: one vendor's lines).
+fn line_table(lines: &[OrderLine], titles: &HashMap<Uuid, String>) -> Table {
+    let mut table = Table::new(&[
+        ("PRODUCT", false),
+        ("TITLE", false),
+        ("QTY", true),
+        ("UNIT PRICE", true),
+        ("LINE TOTAL", true),
+    ]);
+    for line in lines {
+        table.row(vec![
+            line.product_id.to_string(),
+            title_of(titles, line.product_id),
+            line.quantity.to_string(),
+            line.unit_price.to_string(),
+            times(&line.unit_price, line.quantity).to_string(),
+        ]);
+    }
+    table
+}
+
+/// One vendor's sub-order: its status, subtotal and tracking, the order's, and its lines.
+pub fn sub_order(view: &SubOrderView, titles: &HashMap<Uuid, String>) -> String {
+    let mut out = format!(
+        "Sub-order of order {} for vendor {}\n",
+        view.order_id, view.vendor_id
+    );
+    out.push_str(&fields(&[
+        ("status", label(&view.status)),
+        ("subtotal", view.subtotal.to_string()),
+        ("tracking", view.tracking.clone().unwrap_or_default()),
+        ("order", label(&view.order_status)),
+        ("version", view.version.to_string()),
+    ]));
+    let lines = line_table(&view.lines, titles);
+    if !lines.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&lines.render());
+    }
     out
 }
 
@@ -293,7 +355,7 @@ pub fn order_page(page: &OrderPage) -> String {
 
 #[cfg(test)]
 mod tests {
-    use commerce_client::{CancelReason, CartItem, OrderLine, OrderStatus, StatusChange};
+    use commerce_client::{CancelReason, CartItem, OrderStatus, StatusChange, SubOrder};
 
     use super::*;
 
@@ -377,6 +439,14 @@ mod tests {
             }],
             total: Some(Money::new(3000, "EUR")),
             cancel_reason: Some(CancelReason::PaymentDeclined),
+            tracking: None,
+            sub_orders: vec![SubOrder {
+                vendor_id: id(5),
+                lines: Vec::new(),
+                subtotal: Money::new(3000, "EUR"),
+                status: OrderStatus::Cancelled,
+                tracking: None,
+            }],
             status_history: vec![
                 StatusChange {
                     status: OrderStatus::Pending,
@@ -400,6 +470,10 @@ mod tests {
         );
         assert!(shown.contains("Mug 3 10.00 EUR 30.00 EUR"), "{shown}");
         assert!(shown.contains("2026-11-26 10:00:00 cancelled"), "{shown}");
+        assert!(
+            !shown.contains("Sub-orders:"),
+            "one vendor's order has no sub-order block: {shown}"
+        );
         let listed = squeeze(&order_page(&OrderPage {
             items: vec![order_document],
             next_cursor: Some("abc".into()),
@@ -409,5 +483,108 @@ mod tests {
             "{listed}"
         );
         assert!(listed.ends_with("More: add --cursor abc"), "{listed}");
+    }
+
+    fn line(product: u128, vendor: u128, minor: i64) -> OrderLine {
+        OrderLine {
+            product_id: id(product),
+            vendor_id: id(vendor),
+            quantity: 1,
+            unit_price: Money::new(minor, "EUR"),
+        }
+    }
+
+    #[test]
+    fn an_order_of_several_vendors_lists_their_sub_orders_after_the_rest() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-26T10:00:00Z")
+            .expect("time")
+            .to_utc();
+        let sub_order =
+            |vendor: u128, lines: Vec<OrderLine>, minor, status, tracking: &str| SubOrder {
+                vendor_id: id(vendor),
+                lines,
+                subtotal: Money::new(minor, "EUR"),
+                status,
+                tracking: (!tracking.is_empty()).then(|| tracking.to_owned()),
+            };
+        let order_document = OrderDocument {
+            order_id: id(1),
+            customer_id: Some(id(9)),
+            status: OrderStatus::PartiallyShipped,
+            lines: vec![line(2, 5, 1999), line(3, 6, 2000)],
+            total: Some(Money::new(3999, "EUR")),
+            cancel_reason: None,
+            tracking: Some("1Z 999 AA1".into()),
+            sub_orders: vec![
+                sub_order(
+                    5,
+                    vec![line(2, 5, 1999)],
+                    1999,
+                    OrderStatus::Shipped,
+                    "1Z 999 AA1",
+                ),
+                sub_order(6, vec![line(3, 6, 2000)], 2000, OrderStatus::Confirmed, ""),
+            ],
+            status_history: vec![StatusChange {
+                status: OrderStatus::PartiallyShipped,
+                at,
+            }],
+            shipping_address: None,
+            version: 4,
+        };
+        let shown = squeeze(&order(&order_document, &HashMap::new()));
+        assert!(shown.contains("status: partially_shipped"), "{shown}");
+        assert!(shown.contains("total: 39.99 EUR"), "{shown}");
+        let (before, block) = shown.split_once("Sub-orders:").expect("a sub-order block");
+        assert!(
+            before.contains("2026-11-26 10:00:00 partially_shipped"),
+            "{shown}"
+        );
+        assert!(
+            block.contains(&format!("{} shipped 19.99 EUR 1Z 999 AA1", id(5))),
+            "{shown}"
+        );
+        assert!(
+            block.contains(&format!("{} confirmed 20.00 EUR", id(6))),
+            "{shown}"
+        );
+        let listed = squeeze(&order_page(&OrderPage {
+            items: vec![order_document],
+            next_cursor: None,
+        }));
+        assert!(listed.contains("partially_shipped 2 39.99 EUR"), "{listed}");
+    }
+
+    #[test]
+    fn a_sub_order_shows_its_status_tracking_the_orders_status_and_its_lines() {
+        let view = SubOrderView {
+            order_id: id(1),
+            order_status: OrderStatus::PartiallyShipped,
+            version: 5,
+            vendor_id: id(5),
+            lines: vec![line(2, 5, 1999)],
+            subtotal: Money::new(1999, "EUR"),
+            status: OrderStatus::Shipped,
+            tracking: Some("1Z 999".into()),
+        };
+        let shown = squeeze(&sub_order(&view, &HashMap::from([(id(2), "Tee".into())])));
+        assert!(
+            shown.starts_with(&format!(
+                "Sub-order of order {} for vendor {}",
+                id(1),
+                id(5)
+            )),
+            "{shown}"
+        );
+        for words in [
+            "status: shipped",
+            "subtotal: 19.99 EUR",
+            "tracking: 1Z 999",
+            "order: partially_shipped",
+            "version: 5",
+            "Tee 1 19.99 EUR 19.99 EUR",
+        ] {
+            assert!(shown.contains(words), "{words}: {shown}");
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Subcommand;
 use commerce_client::{
-    ClientError, CommandOptions, CommerceClient, Money, NewProduct, OrderDocument, OrderStatus,
-    ProductQuery, ShippingAddress,
+    ClientError, CommandOptions, CommerceClient, Money, NewProduct, OrderDocument, OrderQuery,
+    OrderStatus, ProductQuery, ShippingAddress,
 };
 use commerce_domain::{Category, Currency, Description, Sku, Title, TrackingNumber};
 use uuid::Uuid;
@@ -240,6 +240,9 @@ pub enum OrdersCommand {
     /// Orders the token may see, newest first: a customer's own, a vendor's with its lines, all
     /// for an admin (read API).
     List {
+        /// Only orders holding this vendor's lines (a vendor may name only itself).
+        #[arg(long, value_parser = parse_id)]
+        vendor_id: Option<Uuid>,
         /// `next_cursor` of the previous page.
         #[arg(long)]
         cursor: Option<String>,
@@ -247,7 +250,8 @@ pub enum OrdersCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: Option<u32>,
     },
-    /// One order, with product titles (read API).
+    /// One order, with product titles and, when several vendors sell its lines, each vendor's
+    /// sub-order (read API).
     Show {
         /// The order's id (from `commerce checkout`).
         #[arg(value_parser = parse_id)]
@@ -269,7 +273,8 @@ pub enum OrdersCommand {
         #[arg(long, value_enum, default_value_t = CancelReasonArg::CustomerRequest)]
         reason: CancelReasonArg,
     },
-    /// Hand a confirmed order to a carrier (the vendor of its lines, or an admin).
+    /// Hand a vendor's sub-order of a confirmed order to a carrier (that vendor, or an admin);
+    /// the order is partially_shipped until every vendor's sub-order has shipped.
     Ship {
         /// The order's id.
         #[arg(value_parser = parse_id)]
@@ -277,6 +282,23 @@ pub enum OrdersCommand {
         /// The carrier's tracking number: 1 to 64 of A-Z a-z 0-9 - and spaces.
         #[arg(long, value_parser = domain_text(TrackingNumber::parse))]
         tracking: String,
+        /// Whose sub-order ships: a vendor's token ships its own and may leave it out; an admin
+        /// names it when the order holds several vendors' lines.
+        #[arg(long, value_parser = parse_id)]
+        vendor_id: Option<Uuid>,
+    },
+    /// One vendor's sub-order of an order: its lines, subtotal, status and tracking (read API;
+    /// the order's customer, that vendor, or an admin).
+    SubOrder {
+        /// The order's id.
+        #[arg(value_parser = parse_id)]
+        order: Uuid,
+        /// The vendor whose sub-order.
+        #[arg(value_parser = parse_id)]
+        vendor_id: Uuid,
+        /// Wait (at most 2 s) until the read side has this order version.
+        #[arg(long)]
+        min_version: Option<i64>,
     },
 }
 
@@ -575,9 +597,18 @@ pub async fn orders(session: &Session, command: OrdersCommand) -> anyhow::Result
         output,
     } = session;
     match command {
-        OrdersCommand::List { cursor, limit } => {
+        OrdersCommand::List {
+            vendor_id,
+            cursor,
+            limit,
+        } => {
+            let query = OrderQuery {
+                vendor_id,
+                cursor,
+                limit,
+            };
             let page = client
-                .list_orders(cursor.as_deref(), limit)
+                .list_orders_matching(&query)
                 .await
                 .map_err(describe)?;
             output.print(&page, render::order_page)
@@ -614,14 +645,46 @@ pub async fn orders(session: &Session, command: OrdersCommand) -> anyhow::Result
                 render::accepted(&what, a)
             })
         }
-        OrdersCommand::Ship { order, tracking } => {
+        OrdersCommand::Ship {
+            order,
+            tracking,
+            vendor_id,
+        } => {
             let accepted = client
-                .ship_order(order, &tracking, options)
+                .ship_sub_order(order, &tracking, vendor_id, options)
                 .await
                 .map_err(describe)?;
             output.print(&accepted, |a| {
-                render::accepted(&format!("Order {order} is shipped, tracking {tracking}"), a)
+                render::accepted(&shipped_message(order, &tracking, vendor_id), a)
             })
+        }
+        OrdersCommand::SubOrder {
+            order,
+            vendor_id,
+            min_version,
+        } => {
+            let view = client
+                .get_sub_order(order, vendor_id, min_version)
+                .await
+                .map_err(describe)?;
+            let titles = match output {
+                Output::Human => {
+                    product_titles(client, view.lines.iter().map(|l| l.product_id)).await
+                }
+                Output::Json => HashMap::new(),
+            };
+            output.print(&view, |view| render::sub_order(view, &titles))
+        }
+    }
+}
+
+/// What `orders ship` did: the whole order's words when no vendor was named (a vendor's own
+/// sub-order, or a single vendor's order), the vendor's sub-order's otherwise.
+fn shipped_message(order: Uuid, tracking: &str, vendor_id: Option<Uuid>) -> String {
+    match vendor_id {
+        None => format!("Order {order} is shipped, tracking {tracking}"),
+        Some(vendor) => {
+            format!("Order {order}: vendor {vendor}'s sub-order is shipped, tracking {tracking}")
         }
     }
 }
@@ -758,6 +821,79 @@ mod tests {
             missing_country.is_err(),
             "every required part is a required flag"
         );
+    }
+
+    #[derive(Parser)]
+    struct Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    }
+
+    #[test]
+    fn orders_ship_takes_an_optional_vendor_and_says_whose_sub_order_shipped() {
+        let (order, vendor) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let parsed = Orders::try_parse_from([
+            "orders",
+            "ship",
+            &order.to_string(),
+            "--tracking",
+            "1Z 999 AA1",
+            "--vendor-id",
+            &vendor.to_string(),
+        ])
+        .expect("parses");
+        assert!(matches!(
+            parsed.command,
+            OrdersCommand::Ship { vendor_id: Some(v), .. } if v == vendor
+        ));
+        let whole = Orders::try_parse_from([
+            "orders",
+            "ship",
+            &order.to_string(),
+            "--tracking",
+            "1Z 999 AA1",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            whole.command,
+            OrdersCommand::Ship {
+                vendor_id: None,
+                ..
+            }
+        ));
+        assert_eq!(
+            shipped_message(order, "1Z 999 AA1", None),
+            format!("Order {order} is shipped, tracking 1Z 999 AA1")
+        );
+        assert_eq!(
+            shipped_message(order, "1Z 999 AA1", Some(vendor)),
+            format!("Order {order}: vendor {vendor}'s sub-order is shipped, tracking 1Z 999 AA1")
+        );
+    }
+
+    #[test]
+    fn orders_sub_order_and_list_take_the_vendor() {
+        let (order, vendor) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let parsed = Orders::try_parse_from([
+            "orders",
+            "sub-order",
+            &order.to_string(),
+            &vendor.to_string(),
+            "--min-version",
+            "3",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            parsed.command,
+            OrdersCommand::SubOrder { order: o, vendor_id: v, min_version: Some(3) }
+                if o == order && v == vendor
+        ));
+        let listed = Orders::try_parse_from(["orders", "list", "--vendor-id", &vendor.to_string()])
+            .expect("parses");
+        assert!(matches!(
+            listed.command,
+            OrdersCommand::List { vendor_id: Some(v), cursor: None, limit: None } if v == vendor
+        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - `products`: product commands (create, price, publish) and catalog reads.
 //! - `inventory`: stock receipts.
 //! - `carts`: cart commands, checkout and cart reads.
-//! - `orders`: order commands (cancel, ship) and order reads.
+//! - `orders`: order commands (cancel, ship a vendor's sub-order) and order and sub-order reads.
 //! - `webhooks`: a vendor's webhook and its deliveries.
 //! - `vendors`: a seller's application, the admins' decisions on it, and vendors' profiles.
 //! - `accounts`: signing up, in and out (the auth service); roles and the audit log for admins.
@@ -65,7 +65,10 @@ pub use accounts::{Account, AuditEntry, AuditPage, AuditQuery, TokenPair};
 pub use carts::{CartCreated, CartDocument, CartItem, CheckoutAccepted};
 pub use client::{CommandOptions, CommerceClient};
 pub use error::{ClientError, Problem};
-pub use orders::{CancelReason, OrderDocument, OrderLine, OrderPage, OrderStatus, StatusChange};
+pub use orders::{
+    CancelReason, OrderDocument, OrderLine, OrderPage, OrderQuery, OrderStatus, StatusChange,
+    SubOrder, SubOrderView,
+};
 pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};
 pub use vendors::{
     VendorApplication, VendorCreated, VendorDecision, VendorPage, VendorProfile, VendorQuery,

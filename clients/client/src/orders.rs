@@ -1,4 +1,5 @@
-//! Orders: cancelling and shipping (command API) and reading orders (read API).
+//! Orders: cancelling and shipping (command API) and reading orders and their per-vendor
+//! sub-orders (read API).
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,8 @@ pub enum OrderStatus {
     Pending,
     /// Paid and stock reserved.
     Confirmed,
+    /// Some vendors' sub-orders shipped, others not yet (an order's status only).
+    PartiallyShipped,
     Shipped,
     Cancelled,
     #[default]
@@ -53,6 +56,13 @@ pub struct OrderDocument {
     /// Set when `status` is `Cancelled`.
     #[serde(default)]
     pub cancel_reason: Option<CancelReason>,
+    /// The tracking number of the last shipment; each sub-order has its own.
+    #[serde(default)]
+    pub tracking: Option<String>,
+    /// One per vendor of the lines, in the order the vendors first appear. A vendor reading the
+    /// order sees only its own (and `total` is then its subtotal).
+    #[serde(default)]
+    pub sub_orders: Vec<SubOrder>,
     /// Every status the order went through, oldest first.
     #[serde(default)]
     pub status_history: Vec<StatusChange>,
@@ -72,6 +82,44 @@ pub struct OrderLine {
     pub unit_price: Money,
 }
 
+/// One vendor's part of an order: its lines, their subtotal and that vendor's shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubOrder {
+    pub vendor_id: Uuid,
+    #[serde(default)]
+    pub lines: Vec<OrderLine>,
+    #[serde(default)]
+    pub subtotal: Money,
+    /// `Pending`, `Confirmed`, `Shipped` or `Cancelled`.
+    #[serde(default)]
+    pub status: OrderStatus,
+    /// Set once this sub-order has shipped.
+    #[serde(default)]
+    pub tracking: Option<String>,
+}
+
+/// One vendor's sub-order with the order it belongs to, from
+/// [`CommerceClient::get_sub_order`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubOrderView {
+    pub order_id: Uuid,
+    /// The whole order's status (`PartiallyShipped` while some sub-orders have not shipped).
+    #[serde(default)]
+    pub order_status: OrderStatus,
+    /// The order's version: what `min_version` waits for.
+    pub version: i64,
+    pub vendor_id: Uuid,
+    #[serde(default)]
+    pub lines: Vec<OrderLine>,
+    #[serde(default)]
+    pub subtotal: Money,
+    /// This sub-order's own status.
+    #[serde(default)]
+    pub status: OrderStatus,
+    #[serde(default)]
+    pub tracking: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
     pub status: OrderStatus,
@@ -83,9 +131,22 @@ pub struct StatusChange {
 pub struct OrderPage {
     #[serde(default)]
     pub items: Vec<OrderDocument>,
-    /// Pass as `cursor` to [`CommerceClient::list_orders`] for the next page; `None` on the last.
+    /// Pass as `cursor` to [`CommerceClient::list_orders`] (or [`OrderQuery::cursor`]) for the
+    /// next page; `None` on the last.
     #[serde(default)]
     pub next_cursor: Option<String>,
+}
+
+/// Filters for [`CommerceClient::list_orders_matching`]; unset ones are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderQuery {
+    /// Only orders holding this vendor's lines. A vendor may name only itself (403 otherwise);
+    /// an admin may name any vendor; a customer filters its own orders.
+    pub vendor_id: Option<Uuid>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 100 (the server's default is 20).
+    pub limit: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +157,8 @@ struct CancelBody<'a> {
 #[derive(Serialize)]
 struct ShipBody<'a> {
     tracking: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor_id: Option<Uuid>,
 }
 
 impl CommerceClient {
@@ -111,16 +174,35 @@ impl CommerceClient {
             .await
     }
 
-    /// `POST /v1/orders/{id}/ship` (vendor of the lines, admin) with the carrier's tracking number.
+    /// `POST /v1/orders/{id}/ship` (vendor of the lines, admin) with the carrier's tracking number,
+    /// naming no vendor: a vendor ships its own sub-order; an admin ships an order of a single
+    /// vendor (an order of several answers 422: use [`CommerceClient::ship_sub_order`]).
     pub async fn ship_order(
         &self,
         order_id: Uuid,
         tracking: &str,
         options: &CommandOptions,
     ) -> Result<Accepted, ClientError> {
+        self.ship_sub_order(order_id, tracking, None, options).await
+    }
+
+    /// `POST /v1/orders/{id}/ship`: hands `vendor_id`'s sub-order to a carrier. A vendor ships its
+    /// own and may pass `None` (another vendor's is 403); an admin must name the vendor when the
+    /// order holds several vendors' lines (422 otherwise). The order is `PartiallyShipped` until
+    /// every sub-order has shipped, then `Shipped`.
+    pub async fn ship_sub_order(
+        &self,
+        order_id: Uuid,
+        tracking: &str,
+        vendor_id: Option<Uuid>,
+        options: &CommandOptions,
+    ) -> Result<Accepted, ClientError> {
         let path = format!("/v1/orders/{order_id}/ship");
-        self.command(Method::POST, &path, &ShipBody { tracking }, options)
-            .await
+        let body = ShipBody {
+            tracking,
+            vendor_id,
+        };
+        self.command(Method::POST, &path, &body, options).await
     }
 
     /// `GET /v1/orders/{id}`, waiting up to 2 s for `min_version` (then 409).
@@ -133,13 +215,41 @@ impl CommerceClient {
             .await
     }
 
+    /// `GET /v1/orders/{id}/sub-orders/{vendor_id}`: one vendor's sub-order, for the order's
+    /// customer, admins and that vendor (another vendor gets 403), waiting up to 2 s for
+    /// `min_version` (the order's version; then 409).
+    pub async fn get_sub_order(
+        &self,
+        order_id: Uuid,
+        vendor_id: Uuid,
+        min_version: Option<i64>,
+    ) -> Result<SubOrderView, ClientError> {
+        self.read(sub_order_url(
+            self.read_api_base(),
+            order_id,
+            vendor_id,
+            min_version,
+        ))
+        .await
+    }
+
     /// `GET /v1/orders`: a customer's own orders, a vendor's orders with its lines, or all (admin).
     pub async fn list_orders(
         &self,
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> Result<OrderPage, ClientError> {
-        self.read(list_orders_url(self.read_api_base(), cursor, limit))
+        let query = OrderQuery {
+            vendor_id: None,
+            cursor: cursor.map(str::to_owned),
+            limit,
+        };
+        self.list_orders_matching(&query).await
+    }
+
+    /// `GET /v1/orders` with [`OrderQuery`]'s filters, such as only one vendor's orders.
+    pub async fn list_orders_matching(&self, query: &OrderQuery) -> Result<OrderPage, ClientError> {
+        self.read(list_orders_url(self.read_api_base(), query))
             .await
     }
 }
@@ -148,10 +258,19 @@ fn order_url(base: &str, order_id: Uuid, min_version: Option<i64>) -> String {
     single_read_url(base, &format!("/v1/orders/{order_id}"), min_version)
 }
 
-fn list_orders_url(base: &str, cursor: Option<&str>, limit: Option<u32>) -> String {
+fn sub_order_url(base: &str, order_id: Uuid, vendor_id: Uuid, min_version: Option<i64>) -> String {
+    single_read_url(
+        base,
+        &format!("/v1/orders/{order_id}/sub-orders/{vendor_id}"),
+        min_version,
+    )
+}
+
+fn list_orders_url(base: &str, query: &OrderQuery) -> String {
     QueryString::default()
-        .param("cursor", cursor)
-        .param("limit", limit)
+        .param("vendor_id", query.vendor_id)
+        .param("cursor", query.cursor.as_deref())
+        .param("limit", query.limit)
         .append_to(endpoint(base, "/v1/orders"))
 }
 
@@ -162,18 +281,139 @@ mod tests {
 
     #[test]
     fn list_orders_url_sends_only_what_is_set() {
+        let query = |cursor: Option<&str>, limit| OrderQuery {
+            vendor_id: None,
+            cursor: cursor.map(str::to_owned),
+            limit,
+        };
         assert_eq!(
-            list_orders_url("http://reads.test", Some("c 1"), Some(50)),
+            list_orders_url("http://reads.test", &query(Some("c 1"), Some(50))),
             "http://reads.test/v1/orders?cursor=c%201&limit=50"
         );
         assert_eq!(
-            list_orders_url("http://reads.test", None, Some(5)),
+            list_orders_url("http://reads.test", &query(None, Some(5))),
             "http://reads.test/v1/orders?limit=5"
         );
         assert_eq!(
-            list_orders_url("http://reads.test", None, None),
+            list_orders_url("http://reads.test", &OrderQuery::default()),
             "http://reads.test/v1/orders"
         );
+        let vendor = Uuid::from_u128(4);
+        let by_vendor = OrderQuery {
+            vendor_id: Some(vendor),
+            limit: Some(10),
+            ..OrderQuery::default()
+        };
+        assert_eq!(
+            list_orders_url("http://reads.test", &by_vendor),
+            format!("http://reads.test/v1/orders?vendor_id={vendor}&limit=10")
+        );
+    }
+
+    #[test]
+    fn sub_order_url_names_the_order_and_vendor_and_carries_min_version() {
+        let (order, vendor) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(
+            sub_order_url("http://reads.test/", order, vendor, Some(4)),
+            format!("http://reads.test/v1/orders/{order}/sub-orders/{vendor}?min_version=4")
+        );
+        assert_eq!(
+            sub_order_url("http://reads.test", order, vendor, None),
+            format!("http://reads.test/v1/orders/{order}/sub-orders/{vendor}")
+        );
+    }
+
+    #[test]
+    fn a_partially_shipped_order_decodes_with_its_sub_orders() {
+        let (vendor_a, vendor_b) = (Uuid::from_u128(4), Uuid::from_u128(5));
+        let line = |product: u128, vendor: Uuid, minor: i64| {
+            json!({"product_id": Uuid::from_u128(product), "vendor_id": vendor, "quantity": 1,
+                   "unit_price": {"amount_minor": minor, "currency": "EUR"},
+                   "line_total": {"amount_minor": minor, "currency": "EUR"}})
+        };
+        let json = json!({
+            "order_id": Uuid::from_u128(1),
+            "customer_id": Uuid::from_u128(2),
+            "status": "partially_shipped",
+            "lines": [line(3, vendor_a, 500), line(6, vendor_b, 700)],
+            "total": {"amount_minor": 1200, "currency": "EUR"},
+            "cancel_reason": null,
+            "tracking": "1Z 999",
+            "sub_orders": [
+                {"vendor_id": vendor_a, "lines": [line(3, vendor_a, 500)],
+                 "subtotal": {"amount_minor": 500, "currency": "EUR"},
+                 "status": "shipped", "tracking": "1Z 999"},
+                {"vendor_id": vendor_b, "lines": [line(6, vendor_b, 700)],
+                 "subtotal": {"amount_minor": 700, "currency": "EUR"},
+                 "status": "confirmed", "tracking": null}
+            ],
+            "status_history": [
+                {"status": "pending", "at": "2025-01-01T10:00:00Z"},
+                {"status": "confirmed", "at": "2025-01-01T10:00:01Z"},
+                {"status": "partially_shipped", "at": "2025-01-01T11:00:00Z"}
+            ],
+            "version": 4
+        });
+        let order: OrderDocument = serde_json::from_value(json).expect("decodes");
+        assert_eq!(order.status, OrderStatus::PartiallyShipped);
+        assert_eq!(order.tracking.as_deref(), Some("1Z 999"));
+        assert_eq!(
+            order.status_history[2].status,
+            OrderStatus::PartiallyShipped
+        );
+        assert_eq!(order.sub_orders.len(), 2);
+        let (shipped, open) = (&order.sub_orders[0], &order.sub_orders[1]);
+        assert_eq!(
+            (
+                shipped.vendor_id,
+                shipped.status,
+                shipped.tracking.as_deref()
+            ),
+            (vendor_a, OrderStatus::Shipped, Some("1Z 999"))
+        );
+        assert_eq!(shipped.subtotal, Money::new(500, "EUR"));
+        assert_eq!(shipped.lines[0].vendor_id, vendor_a);
+        assert_eq!(
+            (open.vendor_id, open.status, open.tracking.as_deref()),
+            (vendor_b, OrderStatus::Confirmed, None)
+        );
+        assert_eq!(
+            serde_json::to_value(OrderStatus::PartiallyShipped).ok(),
+            Some(json!("partially_shipped"))
+        );
+    }
+
+    #[test]
+    fn an_order_without_sub_orders_decodes_with_none() {
+        let json = json!({"order_id": Uuid::from_u128(1), "status": "shipped", "version": 3});
+        let order: OrderDocument = serde_json::from_value(json).expect("decodes");
+        assert_eq!(order.status, OrderStatus::Shipped);
+        assert!(order.sub_orders.is_empty());
+        assert_eq!(order.tracking, None);
+    }
+
+    #[test]
+    fn a_sub_order_view_decodes_flattened() {
+        let (order_id, vendor) = (Uuid::from_u128(1), Uuid::from_u128(4));
+        let json = json!({
+            "order_id": order_id,
+            "order_status": "partially_shipped",
+            "version": 5,
+            "vendor_id": vendor,
+            "lines": [{"product_id": Uuid::from_u128(3), "vendor_id": vendor, "quantity": 2,
+                       "unit_price": {"amount_minor": 250, "currency": "EUR"},
+                       "line_total": {"amount_minor": 500, "currency": "EUR"}}],
+            "subtotal": {"amount_minor": 500, "currency": "EUR"},
+            "status": "shipped",
+            "tracking": "1Z 999"
+        });
+        let view: SubOrderView = serde_json::from_value(json).expect("decodes");
+        assert_eq!((view.order_id, view.vendor_id), (order_id, vendor));
+        assert_eq!(view.order_status, OrderStatus::PartiallyShipped);
+        assert_eq!((view.status, view.version), (OrderStatus::Shipped, 5));
+        assert_eq!(view.lines[0].quantity, 2);
+        assert_eq!(view.subtotal, Money::new(500, "EUR"));
+        assert_eq!(view.tracking.as_deref(), Some("1Z 999"));
     }
 
     #[test]
@@ -245,8 +485,21 @@ mod tests {
             Some(json!({"reason": "changed my mind"}))
         );
         assert_eq!(
-            serde_json::to_value(ShipBody { tracking: "1Z 999" }).ok(),
+            serde_json::to_value(ShipBody {
+                tracking: "1Z 999",
+                vendor_id: None
+            })
+            .ok(),
             Some(json!({"tracking": "1Z 999"}))
+        );
+        let vendor = Uuid::from_u128(4);
+        assert_eq!(
+            serde_json::to_value(ShipBody {
+                tracking: "1Z 999",
+                vendor_id: Some(vendor)
+            })
+            .ok(),
+            Some(json!({"tracking": "1Z 999", "vendor_id": vendor}))
         );
     }
 }

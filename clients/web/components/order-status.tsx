@@ -29,7 +29,7 @@ export function OrderStatus(props: { orderId: string; status: string; cancelReas
   return (
     <div aria-live="polite">
       <p>
-        Status: <strong data-testid="order-status">{status}</strong>
+        Status: <strong data-testid="order-status">{status.replaceAll("_", " ")}</strong>
       </p>
       {status === "cancelled" && reason && (
         <p className="error" data-testid="cancel-reason">

@@ -1,4 +1,5 @@
-//! Order commands: a customer cancels its order, a vendor ships the orders holding its products.
+//! Order commands: a customer cancels its order, a vendor ships its sub-order of the orders
+//! holding its products.
 use axum::extract::{Path, State};
 use axum::Json;
 use commerce_domain::order::{CancelReason, OrderCommand};
@@ -9,6 +10,7 @@ use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::{parse_id, run, schemas, Accepted, Problem};
 use crate::error::ApiError;
@@ -26,6 +28,9 @@ pub struct CancelBody {
 pub struct ShipBody {
     #[schema(schema_with = schemas::tracking)]
     pub tracking: String,
+    /// Whose sub-order ships. A vendor ships its own and may leave it out (another's is 403); an
+    /// admin names it when the order holds several vendors' lines (422 otherwise).
+    pub vendor_id: Option<Uuid>,
 }
 
 /// The actor an order command runs as.
@@ -93,7 +98,8 @@ pub async fn cancel(
     .await
 }
 
-/// Hands an order to a carrier.
+/// Hands one vendor's sub-order to a carrier: the order is `partially_shipped` until every
+/// vendor's is shipped, then `shipped`.
 #[utoipa::path(
     post, path = "/v1/orders/{id}/ship", tag = "orders",
     params(("id" = Uuid, Path, description = "Order id")),
@@ -102,10 +108,10 @@ pub async fn cancel(
     responses(
         (status = 200, description = "Accepted", body = Accepted),
         (status = 400, description = "Malformed request or id", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No lines of the caller's in this order", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not confirmed yet, already shipped or cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A tracking number outside its documented bounds (`/problems/invalid-value`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No lines of the caller's in this order, or another vendor's sub-order", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or no lines of the vendor an admin named", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not confirmed yet, this sub-order already shipped (with other tracking) or cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A tracking number outside its documented bounds (`/problems/invalid-value`), or an admin shipping an order of several vendors without naming one (`/problems/rule-violation`)", body = Problem, content_type = "application/problem+json"),
         CommonFailures, BodyFailures
     )
 )]
@@ -123,7 +129,11 @@ pub async fn ship(
     run(
         &state.orders,
         order_id.to_string(),
-        OrderCommand::Ship { tracking, actor },
+        OrderCommand::Ship {
+            tracking,
+            vendor_id: body.vendor_id.map(VendorId),
+            actor,
+        },
         &claims,
         correlation,
     )

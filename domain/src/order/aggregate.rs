@@ -2,11 +2,14 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
+use super::sub_order::{split_by_vendor, total_of_priced};
 use super::{
     price_lines, CancelReason, OrderCommand, OrderEvent, OrderLine, OrderStatus, PricedLine,
+    SubOrder,
 };
 use crate::{
     Actor, CustomerId, DomainError, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber,
+    VendorId,
 };
 
 /// An order's state as far as its rules need it: whose it is, whose lines it holds, its status.
@@ -27,9 +30,22 @@ struct Placed {
     cancel_reason: Option<CancelReason>,
     /// Set once shipped, so a repeated ship with the same tracking is recognised as a retry.
     tracking: Option<TrackingNumber>,
+    /// One per vendor of the lines, each shipped on its own.
+    #[serde(default)]
+    sub_orders: Vec<SubOrder>,
 }
 
 impl Placed {
+    /// Moves every open sub-order to `status` (with `tracking`, when shipped).
+    fn settle_open(&mut self, status: OrderStatus, tracking: Option<&TrackingNumber>) {
+        for sub_order in self.sub_orders.iter_mut().filter(|s| s.is_open()) {
+            sub_order.status = status;
+            if let Some(tracking) = tracking {
+                sub_order.tracking = Some(tracking.clone());
+            }
+        }
+    }
+
     fn illegal(&self, to: OrderStatus) -> DomainError {
         DomainError::IllegalTransition {
             aggregate: Order::TYPE,
@@ -52,6 +68,11 @@ impl Order {
     /// The order's status; `None` before it is placed.
     pub fn status(&self) -> Option<OrderStatus> {
         self.placed.as_ref().map(|p| p.status)
+    }
+
+    /// One vendor's part of the order each; empty before it is placed.
+    pub fn sub_orders(&self) -> &[SubOrder] {
+        self.placed.as_ref().map_or(&[], |p| &p.sub_orders)
     }
 
     fn existing(&self) -> Result<&Placed, DomainError> {
@@ -80,7 +101,11 @@ impl Order {
                 .map(Some),
             OrderCommand::Confirm { actor } => self.confirm(&actor),
             OrderCommand::Cancel { reason, actor } => self.cancel(reason, &actor),
-            OrderCommand::Ship { tracking, actor } => self.ship(tracking, &actor),
+            OrderCommand::Ship {
+                tracking,
+                vendor_id,
+                actor,
+            } => self.ship(tracking, vendor_id, &actor),
         }
     }
 
@@ -124,7 +149,7 @@ impl Order {
                 total: order.total.clone(),
             })),
             OrderStatus::Confirmed => Ok(None),
-            OrderStatus::Shipped | OrderStatus::Cancelled => {
+            OrderStatus::PartiallyShipped | OrderStatus::Shipped | OrderStatus::Cancelled => {
                 Err(order.illegal(OrderStatus::Confirmed))
             }
         }
@@ -155,14 +180,30 @@ impl Order {
             }
         }
         match order.status {
-            OrderStatus::Pending | OrderStatus::Confirmed => Ok(Some(OrderEvent::OrderCancelled {
-                order_id: order.order_id,
-                customer_id: order.customer_id,
-                reason,
-                previous_status: order.status,
-                lines: order.lines.clone(),
-                total: order.total.clone(),
-            })),
+            // What is cancelled, refunded and restocked is what has not shipped: every line
+            // until a vendor ships, the open sub-orders' lines after.
+            OrderStatus::Pending | OrderStatus::Confirmed | OrderStatus::PartiallyShipped => {
+                let lines: Vec<PricedLine> = order
+                    .sub_orders
+                    .iter()
+                    .filter(|sub| sub.is_open())
+                    .flat_map(|sub| sub.lines.iter().cloned())
+                    .collect();
+                let (lines, total) = if order.status == OrderStatus::PartiallyShipped {
+                    let total = total_of_priced(&lines)?;
+                    (lines, total)
+                } else {
+                    (order.lines.clone(), order.total.clone())
+                };
+                Ok(Some(OrderEvent::OrderCancelled {
+                    order_id: order.order_id,
+                    customer_id: order.customer_id,
+                    reason,
+                    previous_status: order.status,
+                    lines,
+                    total,
+                }))
+            }
             OrderStatus::Cancelled if order.cancel_reason == Some(reason) => Ok(None),
             OrderStatus::Cancelled | OrderStatus::Shipped => {
                 Err(order.illegal(OrderStatus::Cancelled))
@@ -173,33 +214,84 @@ impl Order {
     fn ship(
         &self,
         tracking: TrackingNumber,
+        named: Option<VendorId>,
         actor: &Actor,
     ) -> Result<Option<OrderEvent>, DomainError> {
         let order = self.existing()?;
-        match actor {
-            Actor::Admin => {}
+        let vendor_id = match actor {
+            Actor::Admin => match (named, order.sub_orders.as_slice()) {
+                (Some(vendor_id), _) => vendor_id,
+                (None, [only]) => only.vendor_id,
+                (None, sub_orders) => {
+                    return Err(DomainError::VendorNotNamed {
+                        order_id: order.order_id.to_string(),
+                        vendors: sub_orders.len(),
+                    })
+                }
+            },
+            // A vendor ships its own sub-order, and only that one.
             Actor::Vendor { vendor_id } => {
-                if !order.lines.iter().any(|line| line.vendor_id == *vendor_id) {
+                let others = named.is_some_and(|named| named != *vendor_id);
+                if others || !order.sub_orders.iter().any(|s| s.vendor_id == *vendor_id) {
                     return Err(order.not_owner());
                 }
+                *vendor_id
             }
             Actor::Customer { .. } | Actor::System => {
                 return Err(DomainError::NotPermitted {
                     action: "ship an order",
                 })
             }
+        };
+        let sub_order = order
+            .sub_orders
+            .iter()
+            .find(|s| s.vendor_id == vendor_id)
+            .ok_or_else(|| DomainError::NoSubOrder {
+                order_id: order.order_id.to_string(),
+                vendor_id: vendor_id.to_string(),
+            })?;
+        if sub_order.status == OrderStatus::Shipped
+            && sub_order.tracking.as_ref() == Some(&tracking)
+        {
+            return Ok(None);
         }
-        match order.status {
-            OrderStatus::Confirmed => Ok(Some(OrderEvent::OrderShipped {
+        let shippable = matches!(
+            order.status,
+            OrderStatus::Confirmed | OrderStatus::PartiallyShipped
+        ) && sub_order.is_open();
+        if !shippable {
+            let from = if sub_order.is_open() {
+                order.status
+            } else {
+                sub_order.status
+            };
+            return Err(DomainError::IllegalTransition {
+                aggregate: Order::TYPE,
+                from: from.as_str(),
+                to: OrderStatus::Shipped.as_str(),
+            });
+        }
+        let others_open = order
+            .sub_orders
+            .iter()
+            .any(|s| s.vendor_id != vendor_id && s.is_open());
+        Ok(Some(if others_open {
+            OrderEvent::SubOrderShipped {
+                order_id: order.order_id,
+                customer_id: order.customer_id,
+                vendor_id,
+                tracking,
+                lines: sub_order.lines.clone(),
+                subtotal: sub_order.subtotal.clone(),
+            }
+        } else {
+            OrderEvent::OrderShipped {
                 order_id: order.order_id,
                 customer_id: order.customer_id,
                 tracking,
-            })),
-            OrderStatus::Shipped if order.tracking.as_ref() == Some(&tracking) => Ok(None),
-            OrderStatus::Pending | OrderStatus::Shipped | OrderStatus::Cancelled => {
-                Err(order.illegal(OrderStatus::Shipped))
             }
-        }
+        }))
     }
 }
 
@@ -231,6 +323,8 @@ impl Aggregate for Order {
                 total,
                 ..
             } => {
+                // Placing checked the lines: they split (and sum) without fail.
+                let sub_orders = split_by_vendor(&lines).unwrap_or_default();
                 self.placed = Some(Placed {
                     order_id,
                     customer_id,
@@ -239,23 +333,45 @@ impl Aggregate for Order {
                     status: OrderStatus::Pending,
                     cancel_reason: None,
                     tracking: None,
+                    sub_orders,
                 });
             }
             OrderEvent::OrderConfirmed { .. } => {
                 if let Some(order) = self.placed.as_mut() {
                     order.status = OrderStatus::Confirmed;
+                    order.settle_open(OrderStatus::Confirmed, None);
                 }
             }
             OrderEvent::OrderCancelled { reason, .. } => {
                 if let Some(order) = self.placed.as_mut() {
                     order.status = OrderStatus::Cancelled;
                     order.cancel_reason = Some(reason);
+                    order.settle_open(OrderStatus::Cancelled, None);
                 }
             }
+            // The last open sub-order ships (all of them, for an order stored before sub-orders).
             OrderEvent::OrderShipped { tracking, .. } => {
                 if let Some(order) = self.placed.as_mut() {
                     order.status = OrderStatus::Shipped;
+                    order.settle_open(OrderStatus::Shipped, Some(&tracking));
                     order.tracking = Some(tracking);
+                }
+            }
+            OrderEvent::SubOrderShipped {
+                vendor_id,
+                tracking,
+                ..
+            } => {
+                if let Some(order) = self.placed.as_mut() {
+                    order.status = OrderStatus::PartiallyShipped;
+                    if let Some(sub_order) = order
+                        .sub_orders
+                        .iter_mut()
+                        .find(|s| s.vendor_id == vendor_id)
+                    {
+                        sub_order.status = OrderStatus::Shipped;
+                        sub_order.tracking = Some(tracking);
+                    }
                 }
             }
         }

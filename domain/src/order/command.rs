@@ -1,5 +1,5 @@
 use super::{CancelReason, OrderLine};
-use crate::{Actor, CustomerId, OrderId, PaymentToken, ShippingAddress, TrackingNumber};
+use crate::{Actor, CustomerId, OrderId, PaymentToken, ShippingAddress, TrackingNumber, VendorId};
 
 /// What may be asked of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,9 +17,11 @@ pub enum OrderCommand {
     /// Stop the order before it ships. A customer may cancel only its own order, for
     /// `CustomerRequest`; the saga and admins for any reason.
     Cancel { reason: CancelReason, actor: Actor },
-    /// Hand the order to a carrier. A vendor with lines in the order, or an admin.
+    /// Hand one vendor's sub-order to a carrier: a vendor ships its own; an admin names the
+    /// vendor (`vendor_id`), which it may leave out when the order has one vendor.
     Ship {
         tracking: TrackingNumber,
+        vendor_id: Option<VendorId>,
         actor: Actor,
     },
 }

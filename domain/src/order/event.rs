@@ -2,7 +2,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{CancelReason, OrderStatus, PricedLine};
-use crate::{CustomerId, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber};
+use crate::{CustomerId, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber, VendorId};
 
 /// What happened to an order. Status events repeat the customer, and where revenue changes the
 /// lines and total, so order and analytics projectors need no earlier event.
@@ -32,10 +32,22 @@ pub enum OrderEvent {
         lines: Vec<PricedLine>,
         total: Money,
     },
+    /// The last open sub-order shipped (the only one, for an order of one vendor): the order is
+    /// shipped as a whole.
     OrderShipped {
         order_id: OrderId,
         customer_id: CustomerId,
         tracking: TrackingNumber,
+    },
+    /// One vendor's sub-order shipped while others are still open: the order is partially
+    /// shipped. The last one to ship is recorded as `OrderShipped`.
+    SubOrderShipped {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        vendor_id: VendorId,
+        tracking: TrackingNumber,
+        lines: Vec<PricedLine>,
+        subtotal: Money,
     },
 }
 
@@ -52,6 +64,7 @@ impl OrderEvent {
             OrderEvent::OrderConfirmed { .. } => "OrderConfirmed",
             OrderEvent::OrderCancelled { .. } => "OrderCancelled",
             OrderEvent::OrderShipped { .. } => "OrderShipped",
+            OrderEvent::SubOrderShipped { .. } => "SubOrderShipped",
         }
     }
 }

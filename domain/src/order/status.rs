@@ -1,11 +1,14 @@
 use serde::{Deserialize, Serialize};
 
-/// Where an order is in its life. `Shipped` and `Cancelled` are final.
+/// Where an order is in its life. `Shipped` and `Cancelled` are final. `PartiallyShipped`: some
+/// vendors' sub-orders are shipped, others are not yet (an order's status only; a sub-order is
+/// shipped or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Pending,
     Confirmed,
+    PartiallyShipped,
     Shipped,
     Cancelled,
 }
@@ -16,6 +19,7 @@ impl OrderStatus {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Confirmed => "confirmed",
+            OrderStatus::PartiallyShipped => "partially_shipped",
             OrderStatus::Shipped => "shipped",
             OrderStatus::Cancelled => "cancelled",
         }

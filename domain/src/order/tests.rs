@@ -143,6 +143,7 @@ fn cancel(reason: CancelReason, actor: Actor) -> OrderCommand {
 fn ship(code: &str, actor: Actor) -> OrderCommand {
     OrderCommand::Ship {
         tracking: tracking(code),
+        vendor_id: None,
         actor,
     }
 }
@@ -540,4 +541,210 @@ fn order_placed_is_written_as_2_0_and_not_upcast_again() {
     assert!(!order_upcasters()
         .iter()
         .any(|u| u.can_upcast(&current.event_type(), &current.event_version())));
+}
+
+/// An order of three vendors: one line of vendor a (10.00), one of b (5.00), one of c (2.50).
+fn vendor_c() -> VendorId {
+    VendorId(Uuid::from_u128(12))
+}
+fn three_vendor_lines() -> Vec<PricedLine> {
+    [
+        (1, vendor_a(), 1000),
+        (2, vendor_b(), 500),
+        (3, vendor_c(), 250),
+    ]
+    .into_iter()
+    .map(|(n, vendor_id, minor)| PricedLine {
+        product_id: product(n),
+        vendor_id,
+        quantity: qty(1),
+        unit_price: eur(minor),
+        line_total: eur(minor),
+    })
+    .collect()
+}
+fn three_vendor_order() -> Vec<OrderEvent> {
+    let lines = three_vendor_lines();
+    vec![
+        OrderEvent::OrderPlaced {
+            order_id: order_id(),
+            customer_id: customer_id(),
+            lines: lines.clone(),
+            total: eur(1750),
+            shipping_address: address(),
+            payment_token: token(),
+        },
+        OrderEvent::OrderConfirmed {
+            order_id: order_id(),
+            customer_id: customer_id(),
+            lines,
+            total: eur(1750),
+        },
+    ]
+}
+fn sub_order_shipped(vendor_id: VendorId, code: &str) -> OrderEvent {
+    let lines: Vec<PricedLine> = three_vendor_lines()
+        .into_iter()
+        .filter(|l| l.vendor_id == vendor_id)
+        .collect();
+    let subtotal = lines[0].line_total.clone();
+    OrderEvent::SubOrderShipped {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        vendor_id,
+        tracking: tracking(code),
+        lines,
+        subtotal,
+    }
+}
+
+#[test]
+fn an_order_splits_into_one_sub_order_per_vendor_with_its_lines_and_subtotal() {
+    let mut order = Order::default();
+    for event in three_vendor_order() {
+        cqrs_es::Aggregate::apply(&mut order, event);
+    }
+    let sub_orders = order.sub_orders();
+    assert_eq!(
+        sub_orders.iter().map(|s| s.vendor_id).collect::<Vec<_>>(),
+        [vendor_a(), vendor_b(), vendor_c()]
+    );
+    assert_eq!(sub_orders[1].subtotal, eur(500));
+    assert_eq!(sub_orders[1].lines.len(), 1);
+    assert!(sub_orders
+        .iter()
+        .all(|s| s.status == OrderStatus::Confirmed));
+}
+
+#[test]
+fn each_vendor_ships_its_own_sub_order_and_the_last_ships_the_order() {
+    OrderTest::with(())
+        .given(three_vendor_order())
+        .when(ship("A-1", as_vendor(vendor_b())))
+        .then_expect_events(vec![sub_order_shipped(vendor_b(), "A-1")]);
+    let mut history = three_vendor_order();
+    history.push(sub_order_shipped(vendor_b(), "B-1"));
+    OrderTest::with(())
+        .given(history.clone())
+        .when(ship("A-1", as_vendor(vendor_a())))
+        .then_expect_events(vec![sub_order_shipped(vendor_a(), "A-1")]);
+    history.push(sub_order_shipped(vendor_a(), "A-1"));
+    OrderTest::with(())
+        .given(history.clone())
+        .when(ship("C-1", as_vendor(vendor_c())))
+        .then_expect_events(vec![shipped("C-1")]);
+    // A shipped sub-order: the same tracking again is a retry, another is refused.
+    OrderTest::with(())
+        .given(history.clone())
+        .when(ship("B-1", as_vendor(vendor_b())))
+        .then_expect_events(vec![]);
+    OrderTest::with(())
+        .given(history)
+        .when(ship("B-2", as_vendor(vendor_b())))
+        .then_expect_error(illegal("shipped", "shipped"));
+}
+
+#[test]
+fn the_status_is_partially_shipped_until_every_sub_order_ships() {
+    let mut order = Order::default();
+    for event in three_vendor_order() {
+        cqrs_es::Aggregate::apply(&mut order, event);
+    }
+    cqrs_es::Aggregate::apply(&mut order, sub_order_shipped(vendor_a(), "A-1"));
+    assert_eq!(order.status(), Some(OrderStatus::PartiallyShipped));
+    cqrs_es::Aggregate::apply(&mut order, sub_order_shipped(vendor_b(), "B-1"));
+    cqrs_es::Aggregate::apply(&mut order, shipped("C-1"));
+    assert_eq!(order.status(), Some(OrderStatus::Shipped));
+    let trackings: Vec<_> = order
+        .sub_orders()
+        .iter()
+        .map(|s| s.tracking.as_ref().map(ToString::to_string))
+        .collect();
+    assert_eq!(
+        trackings,
+        [Some("A-1".into()), Some("B-1".into()), Some("C-1".into())]
+    );
+}
+
+#[test]
+fn a_vendor_ships_only_its_own_sub_order_and_an_admin_names_the_vendor() {
+    OrderTest::with(())
+        .given(three_vendor_order())
+        .when(OrderCommand::Ship {
+            tracking: tracking("X-1"),
+            vendor_id: Some(vendor_b()),
+            actor: as_vendor(vendor_a()),
+        })
+        .then_expect_error(not_owner());
+    OrderTest::with(())
+        .given(three_vendor_order())
+        .when(ship("X-1", Actor::Admin))
+        .then_expect_error(DomainError::VendorNotNamed {
+            order_id: order_id().to_string(),
+            vendors: 3,
+        });
+    OrderTest::with(())
+        .given(three_vendor_order())
+        .when(OrderCommand::Ship {
+            tracking: tracking("X-1"),
+            vendor_id: Some(VendorId(Uuid::from_u128(99))),
+            actor: Actor::Admin,
+        })
+        .then_expect_error(DomainError::NoSubOrder {
+            order_id: order_id().to_string(),
+            vendor_id: Uuid::from_u128(99).to_string(),
+        });
+    OrderTest::with(())
+        .given(three_vendor_order())
+        .when(OrderCommand::Ship {
+            tracking: tracking("X-1"),
+            vendor_id: Some(vendor_c()),
+            actor: Actor::Admin,
+        })
+        .then_expect_events(vec![sub_order_shipped(vendor_c(), "X-1")]);
+}
+
+#[test]
+fn cancelling_a_partially_shipped_order_cancels_only_its_open_sub_orders() {
+    let mut history = three_vendor_order();
+    history.push(sub_order_shipped(vendor_a(), "A-1"));
+    let open: Vec<PricedLine> = three_vendor_lines()
+        .into_iter()
+        .filter(|l| l.vendor_id != vendor_a())
+        .collect();
+    OrderTest::with(())
+        .given(history.clone())
+        .when(cancel(CancelReason::CustomerRequest, customer()))
+        .then_expect_events(vec![OrderEvent::OrderCancelled {
+            order_id: order_id(),
+            customer_id: customer_id(),
+            reason: CancelReason::CustomerRequest,
+            previous_status: OrderStatus::PartiallyShipped,
+            lines: open,
+            total: eur(750),
+        }]);
+    let mut order = Order::default();
+    for event in history {
+        cqrs_es::Aggregate::apply(&mut order, event);
+    }
+    cqrs_es::Aggregate::apply(
+        &mut order,
+        OrderEvent::OrderCancelled {
+            order_id: order_id(),
+            customer_id: customer_id(),
+            reason: CancelReason::CustomerRequest,
+            previous_status: OrderStatus::PartiallyShipped,
+            lines: vec![],
+            total: eur(750),
+        },
+    );
+    let statuses: Vec<_> = order.sub_orders().iter().map(|s| s.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            OrderStatus::Shipped,
+            OrderStatus::Cancelled,
+            OrderStatus::Cancelled
+        ]
+    );
 }

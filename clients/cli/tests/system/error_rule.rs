@@ -240,6 +240,18 @@ fn table() -> Vec<Row> {
             &["min_version", "at least 1", "got 0"],
         ),
         row(Read, Method::GET, "/v1/orders/{id}/events", Customer),
+        row(
+            Read,
+            Method::GET,
+            "/v1/orders/{id}/sub-orders/{vendor_id}",
+            Customer,
+        )
+        .query(
+            "min_version",
+            "0",
+            "two",
+            &["min_version", "at least 1", "got 0"],
+        ),
         row(Read, Method::GET, "/v1/notifications", Customer).query(
             "limit",
             "0",
@@ -421,7 +433,9 @@ impl World {
             Some((_, rest)) => format!("{head}{id}{rest}"),
             None => head.to_owned(),
         };
-        let path = path.replace("{product_id}", &self.product.to_string());
+        let path = path
+            .replace("{product_id}", &self.product.to_string())
+            .replace("{vendor_id}", &self.vendor_id.to_string());
         format!("{base}{path}")
     }
 }

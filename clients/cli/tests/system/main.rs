@@ -30,6 +30,7 @@ mod relay_fencing;
 mod status;
 mod store_layout;
 mod storefront;
+mod sub_orders;
 mod support;
 mod tls_stores;
 mod typed_client;

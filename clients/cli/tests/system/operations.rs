@@ -156,6 +156,7 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/orders/{id}", "get"),
                 ("/v1/orders", "get"),
                 ("/v1/orders/{id}/events", "get"),
+                ("/v1/orders/{id}/sub-orders/{vendor_id}", "get"),
                 ("/v1/notifications", "get"),
                 ("/v1/events", "get"),
                 ("/v1/analytics/sales", "get"),

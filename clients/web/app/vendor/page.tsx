@@ -16,7 +16,14 @@ export default async function VendorPage() {
     readApi.GET("/v1/catalog/products", { params: { query: { vendor_id: vendor, limit: 100 } }, headers }),
     readApi.GET("/v1/orders", { params: { query: { limit: 100 } }, headers }),
   ]);
-  const toShip = orders.data?.items.filter((order) => order.status === "confirmed") ?? [];
+  // A vendor reads only its own sub-order of each order: it ships the ones still confirmed, also
+  // in orders other vendors have partly shipped.
+  const toShip =
+    orders.data?.items.filter((order) =>
+      (order.sub_orders ?? []).length > 0
+        ? (order.sub_orders ?? []).some((part) => part.status === "confirmed")
+        : order.status === "confirmed",
+    ) ?? [];
   return (
     <>
       <h1>Your shop</h1>

@@ -119,7 +119,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Hands an order to a carrier. */
+        /**
+         * Hands one vendor's sub-order to a carrier: the order is `partially_shipped` until every
+         *     vendor's is shipped, then `shipped`.
+         */
         post: operations["ship"];
         delete?: never;
         options?: never;
@@ -449,6 +452,12 @@ export interface components {
              * @example 1Z 999 AA1
              */
             tracking: string;
+            /**
+             * Format: uuid
+             * @description Whose sub-order ships. A vendor ships its own and may leave it out (another's is 403); an
+             *     admin names it when the order holds several vendors' lines (422 otherwise).
+             */
+            vendor_id?: string | null;
         };
         /**
          * @description Where the order goes. Each part's bounds and pattern are the ones the handler checks (on the
@@ -1344,7 +1353,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No lines of the caller's in this order */
+            /** @description No lines of the caller's in this order, or another vendor's sub-order */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1353,7 +1362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such order */
+            /** @description No such order, or no lines of the vendor an admin named */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1362,7 +1371,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not confirmed yet, already shipped or cancelled */
+            /** @description Not confirmed yet, this sub-order already shipped (with other tracking) or cancelled */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -1392,7 +1401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A tracking number outside its documented bounds (`/problems/invalid-value`) */
+            /** @description A tracking number outside its documented bounds (`/problems/invalid-value`), or an admin shipping an order of several vendors without naming one (`/problems/rule-violation`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -196,6 +196,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orders/{id}/sub-orders/{vendor_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One vendor's sub-order of an order: for the order's customer and admins, and for that vendor
+         *     (another vendor of the order gets 403; anyone else 404, as for the order).
+         */
+        get: operations["get_sub_order"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vendors": {
         parameters: {
             query?: never;
@@ -503,12 +523,19 @@ export interface components {
             /**
              * @description `pending` (placed: the order saga is reserving stock and taking the payment, usually for
              *     well under a second), `confirmed` (every line's stock held and the payment captured),
-             *     `cancelled` (see `cancel_reason`; every hold released, the payment voided or refunded) or
-             *     `shipped`.
+             *     `partially_shipped` (some vendors' sub-orders shipped, others not yet), `shipped` (every
+             *     sub-order) or `cancelled` (see `cancel_reason`; the holds of what had not shipped
+             *     released, its payment voided or refunded; `sub_orders` say which parts had shipped).
              */
             status: string;
             status_history: components["schemas"]["StatusChange"][];
+            /**
+             * @description One per vendor of the lines, in the order the vendors first appear: each vendor's lines,
+             *     their subtotal, and that vendor's shipment. A vendor reading the order sees only its own.
+             */
+            sub_orders?: components["schemas"]["SubOrderDocument"][];
             total: components["schemas"]["Money"];
+            /** @description The tracking number of the last shipment; each sub-order has its own. */
             tracking?: string | null;
             /** Format: int64 */
             version: number;
@@ -657,7 +684,7 @@ export interface components {
             cancel_reason?: string | null;
             /** Format: uuid */
             order_id: string;
-            /** @description `pending`, `confirmed`, `cancelled` or `shipped`. */
+            /** @description `pending`, `confirmed`, `partially_shipped`, `cancelled` or `shipped`. */
             status: string;
         };
         StockAlert: {
@@ -666,6 +693,28 @@ export interface components {
             /** Format: uuid */
             product_id: string;
             title?: string | null;
+        };
+        /** @description One vendor's part of an order. */
+        SubOrderDocument: {
+            lines: components["schemas"]["OrderLineDocument"][];
+            /** @description `pending`, `confirmed`, `shipped` or `cancelled`. */
+            status: string;
+            subtotal: components["schemas"]["Money"];
+            tracking?: string | null;
+            /** Format: uuid */
+            vendor_id: string;
+        };
+        /** @description One vendor's sub-order, with the order it belongs to. */
+        SubOrderView: components["schemas"]["SubOrderDocument"] & {
+            /** Format: uuid */
+            order_id: string;
+            /** @description The whole order's status (`partially_shipped` while some sub-orders are not shipped). */
+            order_status: string;
+            /**
+             * Format: int64
+             * @description The order's version: what `min_version` waits for.
+             */
+            version: number;
         };
         /** @description One admin decision on a vendor. */
         VendorDecision: {
@@ -1426,6 +1475,11 @@ export interface operations {
     list_orders: {
         parameters: {
             query?: {
+                /**
+                 * @description Only orders holding this vendor's lines. A vendor may name only itself (403 otherwise); an
+                 *     admin sees those orders whole, the vendor sees its own sub-orders of them.
+                 */
+                vendor_id?: string;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1 to 100 (default 20). */
@@ -1464,7 +1518,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description This role may not read orders */
+            /** @description This role may not read orders, or a vendor named another vendor */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1698,6 +1752,130 @@ export interface operations {
              *     when the client asks with `Expect: 100-continue`)
              */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_sub_order: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Wait (at most 2 s) until the document has this version (the answer to a product
+                 *     command); 409 if it does not arrive.
+                 */
+                min_version?: number;
+                /**
+                 * @description Wait (at most 2 s) until the document's `stock_version` is this (the answer to a stock
+                 *     receipt, whose `read_with` names this parameter); 409 if it does not arrive. With
+                 *     `min_version` too, both are waited for within the same 2 s.
+                 */
+                min_stock_version?: number;
+            };
+            header?: {
+                /** @description Same as min_version (the query parameter wins; both are checked) */
+                "X-Min-Version"?: number;
+            };
+            path: {
+                /** @description Order id */
+                id: string;
+                /** @description The vendor whose sub-order */
+                vendor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sub-order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubOrderView"];
+                };
+            };
+            /** @description Malformed id or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description This role may not read orders, or another vendor's sub-order */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order (or not one the caller may read), or no lines of that vendor in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order did not reach min_version within 2 s */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter outside its documented bounds (`/problems/invalid-value`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
