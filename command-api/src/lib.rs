@@ -28,6 +28,7 @@ use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{post, put};
 use axum::Router;
 use commerce_domain::cart::{cart_upcasters, Cart};
+use commerce_domain::commission::CommissionSchedule;
 use commerce_domain::inventory::Inventory;
 use commerce_domain::order::{order_upcasters, Order};
 use commerce_domain::product::{product_upcasters, Product};
@@ -57,6 +58,7 @@ pub struct AppState {
     pub carts: Arc<CommandExecutor<Cart>>,
     pub orders: Arc<CommandExecutor<Order>>,
     pub vendors: Arc<CommandExecutor<Vendor>>,
+    pub commissions: Arc<CommandExecutor<CommissionSchedule>>,
     /// For commands that append to two aggregates at once (checkout), and its pool for the
     /// webhook settings.
     pub repository: PgEventRepository,
@@ -97,6 +99,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::vendors::approve,
         routes::vendors::suspend,
         routes::vendors::reinstate,
+        routes::commissions::set_rules,
         routes::webhooks::set_webhook,
         routes::webhooks::remove_webhook,
     ),
@@ -108,6 +111,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "carts", description = "A customer's cart and checkout"),
         (name = "orders", description = "Cancelling and shipping orders"),
         (name = "vendors", description = "Sellers applying, and admins admitting, suspending and reinstating them"),
+        (name = "commissions", description = "What the marketplace takes of each sale"),
         (name = "webhooks", description = "Where a vendor's order notifications are posted")
     )
 )]
@@ -145,6 +149,7 @@ pub fn router(
         .route("/v1/carts/{id}/checkout", post(routes::carts::checkout))
         .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
         .route("/v1/orders/{id}/ship", post(routes::orders::ship))
+        .route("/v1/commission-rules", put(routes::commissions::set_rules))
         .route("/v1/vendors", post(routes::vendors::apply))
         .route(
             "/v1/vendors/{vendor_id}/approve",
@@ -292,6 +297,10 @@ impl CommandApi {
                     .with_upcasters(order_upcasters()),
             ),
             vendors: Arc::new(CommandExecutor::new(
+                PgEventRepository::new(pool.clone()),
+                Some(waker.clone()),
+            )),
+            commissions: Arc::new(CommandExecutor::new(
                 PgEventRepository::new(pool.clone()),
                 Some(waker.clone()),
             )),

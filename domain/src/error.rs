@@ -16,16 +16,20 @@ pub enum RejectionKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct ValidationError {
-    /// The offending field, named as the public API names it.
-    pub field: &'static str,
+    /// The offending field, named as the public API names it (`price.amount_minor`,
+    /// `vendors.<id>.cap`).
+    pub field: std::borrow::Cow<'static, str>,
     /// What is wrong with it, in words a client developer can act on.
     pub reason: String,
 }
 
 impl ValidationError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self {
-            field,
+            field: field.into(),
             reason: reason.into(),
         }
     }
@@ -68,6 +72,8 @@ pub enum DomainError {
          the vendor whose sub-order ships"
     )]
     VendorNotNamed { order_id: String, vendors: usize },
+    #[error("{field}: {reason}")]
+    InconsistentCommissionRule { field: String, reason: String },
     #[error("currency {given} differs from the expected currency {expected}")]
     CurrencyMismatch { expected: String, given: String },
     #[error("the amount would exceed {max_minor} minor units")]
@@ -138,6 +144,7 @@ impl DomainError {
             | DomainError::DuplicateLine { .. }
             | DomainError::NoLines { .. }
             | DomainError::VendorNotNamed { .. }
+            | DomainError::InconsistentCommissionRule { .. }
             | DomainError::AmountMismatch { .. }
             | DomainError::RefundExceedsCapture { .. }
             | DomainError::Invalid(_) => RejectionKind::Unprocessable,

@@ -23,6 +23,7 @@
 mod actor;
 mod address;
 pub mod cart;
+pub mod commission;
 mod error;
 pub mod inventory;
 pub mod order;

@@ -237,7 +237,7 @@ macro_rules! blank_class {
 macro_rules! bounded_text {
     ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $allowed:expr, $rule:literal, $pattern:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -376,7 +376,11 @@ impl ContactEmail {
     /// RFC 5321's limit on a path.
     pub const MAX_LEN: usize = 254;
     /// The rule of `parse` as a JSON Schema pattern.
-    pub const PATTERN: &'static str = "^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$";
+    pub const PATTERN: &'static str = concat!(
+        "^[^\\s@\\u0000-\\u001F\\u007F-\\u009F]+",
+        "@[^\\s@.\\u0000-\\u001F\\u007F-\\u009F]+",
+        "(\\.[^\\s@.\\u0000-\\u001F\\u007F-\\u009F]+)+$"
+    );
 
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         let invalid = |reason: String| ValidationError::new("contact_email", reason);
@@ -393,7 +397,9 @@ impl ContactEmail {
                 && domain.split('.').count() >= 2
                 && domain.split('.').all(|label| !label.is_empty())
         });
-        if !shaped || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // White space as JSON Schema's `\s` has it too (U+FEFF), so the pattern agrees.
+        let blank = |c: char| c.is_whitespace() || c.is_control() || c == '\u{feff}';
+        if !shaped || value.chars().any(blank) {
             return Err(invalid(format!(
                 "must be an address like name@example.com, got {}",
                 crate::error::quoted(value)

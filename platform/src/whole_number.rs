@@ -74,6 +74,27 @@ where
     }
 }
 
+/// Like [`deserialize`] for an optional field: `null` (or, with `#[serde(default)]`, an absent
+/// field) is `None`. Use it as
+/// `#[serde(default, deserialize_with = "commerce_platform::whole_number::optional")]`.
+pub fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    struct Whole<T>(T);
+    impl<'de, T> serde::Deserialize<'de> for Whole<T>
+    where
+        T: TryFrom<i64> + TryFrom<u64>,
+    {
+        fn deserialize<D2: Deserializer<'de>>(deserializer: D2) -> Result<Self, D2::Error> {
+            deserialize(deserializer).map(Whole)
+        }
+    }
+    <Option<Whole<T>> as serde::Deserialize>::deserialize(deserializer)
+        .map(|whole| whole.map(|Whole(value)| value))
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -122,5 +143,20 @@ mod tests {
         assert!(read(r#"{"quantity": 24.5, "amount": 1}"#)
             .unwrap_err()
             .contains("a whole number from 0 to 4294967295"));
+    }
+
+    #[test]
+    fn an_optional_whole_number_reads_null_as_none() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "super::optional")]
+            n: Option<u32>,
+        }
+        let read = |json: &str| serde_json::from_str::<Body>(json).map(|b| b.n);
+        assert_eq!(read(r#"{"n": 24.0}"#).ok(), Some(Some(24)));
+        assert_eq!(read(r#"{"n": null}"#).ok(), Some(None));
+        assert_eq!(read("{}").ok(), Some(None));
+        assert!(read(r#"{"n": 2.5}"#).is_err());
+        assert!(read(r#"{"n": -1}"#).is_err());
     }
 }

@@ -30,7 +30,9 @@ use crate::consumer::{Outcome, Projector};
 use crate::documents::{live_generation, Documents, Generation, GuardedWrite, WriteOutcome};
 use crate::error::ProjectionError;
 use crate::sequence::{after_write, sequence_check};
-use crate::vendors::{self, VendorDocument, PRODUCT_WRITE, VENDOR_WRITE};
+use crate::vendors::{
+    self, VendorDocument, PRODUCT_WRITE, VENDOR_PUBLISH, VENDOR_STATUS_WRITE, VENDOR_WALK,
+};
 
 /// A product as the storefront reads it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -149,7 +151,7 @@ pub struct CatalogProjector {
     keys: CatalogKeys,
     generation: Generation,
     product_write: Script,
-    vendor_write: Script,
+    vendor_scripts: VendorScripts,
 }
 
 impl CatalogProjector {
@@ -162,7 +164,7 @@ impl CatalogProjector {
             keys,
             generation,
             product_write: Script::new(PRODUCT_WRITE),
-            vendor_write: Script::new(VENDOR_WRITE),
+            vendor_scripts: VendorScripts::new(),
         })
     }
 
@@ -173,7 +175,7 @@ impl CatalogProjector {
             keys,
             generation: Generation::Fixed(generation),
             product_write: Script::new(PRODUCT_WRITE),
-            vendor_write: Script::new(VENDOR_WRITE),
+            vendor_scripts: VendorScripts::new(),
         }
     }
 
@@ -217,26 +219,47 @@ impl CatalogProjector {
         let generation = self.generation.get().await?;
         let vendor_id = &envelope.aggregate_id;
         let key = self.keys.vendor_profile(generation, vendor_id);
-        let (stored_version, before) = self
-            .documents
-            .load::<VendorDocument>(&key, VENDOR_VERSION)
-            .await?;
+        let mut redis = self.documents.connection();
+        let (stored_version, published, pending): (Option<i64>, Option<String>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(&key)
+                .arg(VENDOR_VERSION)
+                .arg("doc")
+                .arg("pending_doc")
+                .query_async(&mut redis)
+                .await?;
+        let stored_version = stored_version.unwrap_or(0);
+        // A profile left pending (the projector stopped between its steps) is finished first,
+        // whichever event comes: its redelivery, or the next one.
+        if pending.is_some() {
+            self.vendor_scripts
+                .finish(
+                    &mut redis,
+                    &self.keys,
+                    generation,
+                    vendor_id,
+                    stored_version,
+                )
+                .await?;
+        }
         if let Some(outcome) = sequence_check(envelope.sequence, stored_version) {
             return Ok(outcome);
         }
+        let before = pending
+            .or(published)
+            .map(|doc| serde_json::from_str::<VendorDocument>(&doc))
+            .transpose()
+            .context("a stored vendor profile is not valid JSON")
+            .map_err(ProjectionError::Failed)?;
         let event: VendorEvent = crate::upcast::read_event(envelope)
             .with_context(|| format!("payload of {} is not a VendorEvent", envelope.event_type))
             .map_err(ProjectionError::Unprocessable)?;
         let doc = vendors::evolve(before, event, envelope.sequence, envelope.occurred_at)
             .map_err(ProjectionError::Unprocessable)?;
-        let invocation = vendor_write(
-            &self.vendor_write,
-            &self.keys,
-            generation,
-            &doc,
-            stored_version,
-        )?;
-        let written = written(invocation, &self.documents).await?;
+        let written = self
+            .vendor_scripts
+            .write(&mut redis, &self.keys, generation, &doc, stored_version)
+            .await?;
         if written == WriteOutcome::Written {
             tracing::info!(%vendor_id, status = doc.status.as_str(), version = doc.version, "vendor projected");
         }
@@ -279,35 +302,119 @@ impl CatalogProjector {
     }
 }
 
-/// The write of vendor profile `doc` over `stored_version` (see [`VENDOR_WRITE`]): the
-/// projector's, and a rebuild's.
-pub(crate) fn vendor_write<'a>(
-    script: &'a Script,
-    keys: &CatalogKeys,
-    generation: u64,
-    doc: &VendorDocument,
-    stored_version: i64,
-) -> serde_json::Result<redis::ScriptInvocation<'a>> {
-    let vendor_id = doc.vendor_id.to_string();
-    let mut invocation = script.key(keys.vendor_profile(generation, &vendor_id));
-    invocation
-        .key(keys.vendor_products(generation, &vendor_id))
-        .key(keys.published(generation))
-        .key(keys.vendor(generation, &vendor_id))
-        .key(keys.vendors(generation, None))
-        .key(keys.vendors(generation, Some(doc.status)));
-    for other in vendors::STATUSES.into_iter().filter(|s| *s != doc.status) {
-        invocation.key(keys.vendors(generation, Some(other)));
+/// The three steps of a vendor event: the status, the walk of its products, the profile's new
+/// document (see [`crate::vendors`]). The projector's, and a rebuild's.
+pub(crate) struct VendorScripts {
+    status: Script,
+    walk: Script,
+    publish: Script,
+}
+
+impl VendorScripts {
+    pub(crate) fn new() -> Self {
+        Self {
+            status: Script::new(VENDOR_STATUS_WRITE),
+            walk: Script::new(VENDOR_WALK),
+            publish: Script::new(VENDOR_PUBLISH),
+        }
     }
-    invocation
-        .arg(stored_version)
-        .arg(doc.version)
-        .arg(serde_json::to_string(doc)?)
-        .arg(doc.status.as_str())
-        .arg(&vendor_id)
-        .arg(keys.product(generation, ""))
-        .arg(keys.category(generation, ""));
-    Ok(invocation)
+
+    /// Writes profile `doc` over `stored_version`, moves the vendor's products if its
+    /// suspension changed, then publishes `doc`; `Stale` if the stored version moved on.
+    pub(crate) async fn write(
+        &self,
+        redis: &mut ConnectionManager,
+        keys: &CatalogKeys,
+        generation: u64,
+        doc: &VendorDocument,
+        stored_version: i64,
+    ) -> Result<WriteOutcome, ProjectionError> {
+        let vendor_id = doc.vendor_id.to_string();
+        let mut invocation = self.status.key(keys.vendor_profile(generation, &vendor_id));
+        invocation
+            .key(keys.vendors(generation, None))
+            .key(keys.vendors(generation, Some(doc.status)));
+        for other in vendors::STATUSES.into_iter().filter(|s| *s != doc.status) {
+            invocation.key(keys.vendors(generation, Some(other)));
+        }
+        invocation
+            .arg(stored_version)
+            .arg(doc.version)
+            .arg(serde_json::to_string(doc)?)
+            .arg(doc.status.as_str())
+            .arg(&vendor_id);
+        let result: i64 = invocation.invoke_async(redis).await?;
+        match result {
+            -2 => {
+                self.walk_products(redis, keys, generation, &vendor_id)
+                    .await?
+            }
+            -1 => {}
+            stored => return Ok(WriteOutcome::Stale { stored }),
+        }
+        self.publish(redis, keys, generation, &vendor_id, doc.version)
+            .await?;
+        Ok(WriteOutcome::Written)
+    }
+
+    /// Completes a profile left pending at `version`: walks its products, publishes it.
+    pub(crate) async fn finish(
+        &self,
+        redis: &mut ConnectionManager,
+        keys: &CatalogKeys,
+        generation: u64,
+        vendor_id: &str,
+        version: i64,
+    ) -> Result<(), ProjectionError> {
+        tracing::info!(%vendor_id, version, "finishing a vendor's profile left pending");
+        self.walk_products(redis, keys, generation, vendor_id)
+            .await?;
+        self.publish(redis, keys, generation, vendor_id, version)
+            .await
+    }
+
+    /// Every product of the vendor to where its status puts it, chunk by chunk.
+    async fn walk_products(
+        &self,
+        redis: &mut ConnectionManager,
+        keys: &CatalogKeys,
+        generation: u64,
+        vendor_id: &str,
+    ) -> Result<(), ProjectionError> {
+        let mut cursor = "0".to_owned();
+        loop {
+            let mut invocation = self.walk.key(keys.vendor_profile(generation, vendor_id));
+            invocation
+                .key(keys.vendor_products(generation, vendor_id))
+                .key(keys.published(generation))
+                .key(keys.vendor(generation, vendor_id))
+                .arg(&cursor)
+                .arg(vendors::WALK_CHUNK)
+                .arg(keys.product(generation, ""))
+                .arg(keys.category(generation, ""));
+            cursor = invocation.invoke_async(redis).await?;
+            if cursor == "0" {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn publish(
+        &self,
+        redis: &mut ConnectionManager,
+        keys: &CatalogKeys,
+        generation: u64,
+        vendor_id: &str,
+        version: i64,
+    ) -> Result<(), ProjectionError> {
+        let _: i64 = self
+            .publish
+            .key(keys.vendor_profile(generation, vendor_id))
+            .arg(version)
+            .invoke_async(redis)
+            .await?;
+        Ok(())
+    }
 }
 
 /// Runs a guarded write script (answering -1 when written, else the stored version).

@@ -42,7 +42,7 @@ use crate::analytics::AnalyticsProjector;
 use crate::cart::{self, CartDocument, CartKeys, CartProjector};
 use crate::catalog::{self, CatalogKeys, CatalogProjector, ProductDocument};
 use crate::consumer::{Outcome, Projector};
-use crate::documents::live_generation;
+use crate::documents::{live_generation, WriteOutcome};
 use crate::history::EventHistory;
 use crate::notifications::NotificationsProjector;
 use crate::orders::{self, OrderDocument, OrdersProjector};
@@ -842,16 +842,15 @@ impl Rebuild {
                     version = sequence;
                     applied += 1;
                 }
-                // Through the projector's script, at once: every product was written before
+                // Through the projector's scripts, at once: every product was written before
                 // (vendors are scanned last), and a suspension hides them.
                 if let Some(doc) = doc.filter(|_| version > stored_version) {
-                    let script = redis::Script::new(vendors::VENDOR_WRITE);
-                    let written: i64 =
-                        catalog::vendor_write(&script, &keys, generation, &doc, stored_version)?
-                            .invoke_async(&mut redis)
-                            .await?;
-                    if written != -1 {
-                        anyhow::bail!("vendor {id} moved to version {written} during its rebuild");
+                    let written = catalog::VendorScripts::new()
+                        .write(&mut redis, &keys, generation, &doc, stored_version)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                    if let WriteOutcome::Stale { stored } = written {
+                        anyhow::bail!("vendor {id} moved to version {stored} during its rebuild");
                     }
                 }
             }

@@ -11,9 +11,11 @@
 //!
 //! A product is listed (in the published, category and vendor indexes) when it is published and
 //! its vendor is not suspended; its hash's `vendor_suspended` says which. Vendor and product
-//! events are separate streams, applied in any order relative to each other, so both writes check
-//! the other side inside one script: a product written after its vendor's suspension stays
-//! hidden, and a suspension hides the products written before it.
+//! events are separate streams, applied in any order relative to each other, so both sides check
+//! the other: a product write reads the vendor's status in its script, and a suspension (or
+//! reinstatement) records the status first, then walks the vendor's products in chunks, then
+//! publishes the profile's new document. A product written after the status stays hidden; one
+//! written before is moved by the walk; a read at the profile's new version finds both done.
 use chrono::{DateTime, Utc};
 use commerce_domain::vendor::{VendorEvent, VendorStatus};
 use serde::{Deserialize, Serialize};
@@ -117,31 +119,46 @@ pub const STATUSES: [VendorStatus; 3] = [
     VendorStatus::Suspended,
 ];
 
-/// Writes a vendor's profile if its version is still the expected one, files it under its status,
-/// and, when the vendor enters or leaves suspension, hides or shows its products.
-/// KEYS[1] the profile hash, KEYS[2] the vendor's product set, KEYS[3] the published index,
-/// KEYS[4] the vendor's published index, KEYS[5] all vendors, KEYS[6] the index of the new
-/// status, KEYS[7..8] the other status indexes.
+/// Records a vendor event's effect on the profile if its version is still the expected one: the
+/// version, the status (which product writes read from then on) and the new document, kept as
+/// `pending_doc` until its products have followed (see [`VENDOR_WALK`]); files the vendor under
+/// its status.
+/// KEYS[1] the profile hash, KEYS[2] all vendors, KEYS[3] the index of the new status,
+/// KEYS[4..5] the other status indexes.
 /// ARGV[1] expected version, ARGV[2] new version, ARGV[3] document, ARGV[4] status, ARGV[5] vendor
-/// id, ARGV[6] the product key prefix, ARGV[7] the category index prefix.
-/// Returns -1 when written, else the stored version.
-pub(crate) const VENDOR_WRITE: &str = r#"
+/// id. Returns -1 when written and the products need not move, -2 when written and they must
+/// (the vendor entered or left suspension), else the stored version.
+pub(crate) const VENDOR_STATUS_WRITE: &str = r#"
 local stored = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
 if stored ~= tonumber(ARGV[1]) then return stored end
 local was_suspended = redis.call('HGET', KEYS[1], 'status') == 'suspended'
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'doc', ARGV[3], 'status', ARGV[4])
-redis.call('ZADD', KEYS[5], 0, ARGV[5])
-redis.call('ZADD', KEYS[6], 0, ARGV[5])
-redis.call('ZREM', KEYS[7], ARGV[5])
-redis.call('ZREM', KEYS[8], ARGV[5])
-local suspended = ARGV[4] == 'suspended'
-if was_suspended == suspended then return -1 end
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local key = ARGV[6] .. id
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'pending_doc', ARGV[3], 'status', ARGV[4])
+redis.call('ZADD', KEYS[2], 0, ARGV[5])
+redis.call('ZADD', KEYS[3], 0, ARGV[5])
+redis.call('ZREM', KEYS[4], ARGV[5])
+redis.call('ZREM', KEYS[5], ARGV[5])
+if was_suspended == (ARGV[4] == 'suspended') then return -1 end
+return -2
+"#;
+
+/// Moves one chunk of a vendor's products to where its current status puts them: out of the
+/// indexes while it is suspended, published ones back in otherwise. A chunk is a few hundred
+/// products, so Redis is never held for long (a 10,000-product vendor in one script held it for
+/// about 0.2 s); each chunk reads the status afresh, so chunks and product writes agree whatever
+/// their order.
+/// KEYS[1] the profile hash, KEYS[2] the vendor's product set, KEYS[3] the published index,
+/// KEYS[4] the vendor's published index. ARGV[1] the SSCAN cursor, ARGV[2] the chunk size,
+/// ARGV[3] the product key prefix, ARGV[4] the category index prefix.
+/// Returns the next cursor ("0" when the walk is done).
+pub(crate) const VENDOR_WALK: &str = r#"
+local suspended = redis.call('HGET', KEYS[1], 'status') == 'suspended'
+local scanned = redis.call('SSCAN', KEYS[2], ARGV[1], 'COUNT', ARGV[2])
+for _, id in ipairs(scanned[2]) do
+  local key = ARGV[3] .. id
   local doc = redis.call('HGET', key, 'doc')
   if doc then
     local product = cjson.decode(doc)
-    local indexes = {KEYS[3], KEYS[4], ARGV[7] .. product.category}
+    local indexes = {KEYS[3], KEYS[4], ARGV[4] .. product.category}
     if suspended then
       redis.call('HSET', key, 'vendor_suspended', '1')
       for _, index in ipairs(indexes) do redis.call('ZREM', index, id) end
@@ -153,8 +170,25 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     end
   end
 end
-return -1
+return scanned[1]
 "#;
+
+/// Makes the pending document the profile's, once its products have followed: from then on a
+/// read at its version finds the catalog as the event left it.
+/// KEYS[1] the profile hash. ARGV[1] the version the pending document is of.
+/// Returns 1 when published, 0 when there was nothing pending at that version.
+pub(crate) const VENDOR_PUBLISH: &str = r#"
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+local pending = redis.call('HGET', KEYS[1], 'pending_doc')
+if not pending then return 0 end
+redis.call('HSET', KEYS[1], 'doc', pending)
+redis.call('HDEL', KEYS[1], 'pending_doc')
+return 1
+"#;
+
+/// Products a [`VENDOR_WALK`] chunk takes at most (SSCAN's COUNT is a hint; a chunk may hold a
+/// few more).
+pub(crate) const WALK_CHUNK: usize = 250;
 
 /// Writes a product's document if its version is still the expected one, listing it in its
 /// indexes only while its vendor is not suspended, and records it among the vendor's products.

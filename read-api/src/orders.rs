@@ -117,19 +117,29 @@ pub async fn get_order(
     let id = commerce_platform::http::path_id(&id, "order id").map_err(ReadError::Malformed)?;
     let who = visibility(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
+    let order = readable_order(&state, id, &who, min_version).await?;
+    Ok(Json(as_seen_by(&who, order)?))
+}
+
+/// Order `id` once `who` may read it at `min_version` (waited for, woken by its changes), or 404.
+async fn readable_order(
+    state: &AppState,
+    id: Uuid,
+    who: &Visibility,
+    min_version: Option<i64>,
+) -> Result<OrderDocument, ReadError> {
     // Subscribed before the first load: a change in between still wakes the wait.
     let changes = min_version.and_then(|_| state.order_changes.subscribe(id));
-    let order = wait_for_readable_woken(
+    wait_for_readable_woken(
         state.min_version_wait,
         min_version,
         |o: &OrderDocument| o.version,
         |o| who.access(o),
-        || load_order(&state, id),
+        || load_order(state, id),
         changes,
     )
     .await?
-    .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))?;
-    Ok(Json(as_seen_by(&who, order)?))
+    .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))
 }
 
 /// A page of orders: a customer's own, those with a vendor's lines, or all for admins.
@@ -266,17 +276,7 @@ pub async fn get_sub_order(
         commerce_platform::http::path_id(&vendor_id, "vendor id").map_err(ReadError::Malformed)?;
     let who = visibility(&claims)?;
     let min_version = requested_min_version(params.min_version, &headers)?;
-    let changes = min_version.and_then(|_| state.order_changes.subscribe(id));
-    let order = wait_for_readable_woken(
-        state.min_version_wait,
-        min_version,
-        |o: &OrderDocument| o.version,
-        |o| who.access(o),
-        || load_order(&state, id),
-        changes,
-    )
-    .await?
-    .ok_or_else(|| ReadError::NotFound(format!("no order {id} that you may read")))?;
+    let order = readable_order(&state, id, &who, min_version).await?;
     if matches!(who, Visibility::Vendor(own) if own != vendor_id) {
         return Err(ReadError::Forbidden(format!(
             "a vendor reads only its own sub-order of order {id}"

@@ -130,6 +130,9 @@ impl SagaService {
         let steps = SagaSteps {
             inventory: CommandExecutor::with_snapshots(repository(), SNAPSHOT_EVERY, waker.clone()),
             payments: CommandExecutor::new(repository(), waker.clone()),
+            products: CommandExecutor::new(repository(), None)
+                .with_upcasters(commerce_domain::product::product_upcasters()),
+            commissions: CommandExecutor::new(repository(), None),
             orders: CommandExecutor::new(repository(), waker).with_upcasters(order_upcasters()),
             repository: repository(),
             held_transactions: commerce_platform::database::connect(&config.database.at_most(2))

@@ -5,16 +5,18 @@
 //! is safe to run again: the commands are idempotent per order (a repeated reservation, release,
 //! confirmation, capture, void or refund records nothing) and provider calls are keyed by ids
 //! derived from the order.
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commerce_command_api::event_store::{
     audited, CommandExecutor, ExecuteError, PgEventRepository, StoredStream,
 };
+use commerce_domain::commission::CommissionSchedule;
 use commerce_domain::inventory::{Inventory, InventoryCommand};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
+use commerce_domain::product::Product;
 use commerce_domain::{Actor, DomainError, OrderId, PaymentToken, Quantity};
 use commerce_platform::audit::AuditEntry;
 use commerce_platform::envelope::metadata_keys;
@@ -29,6 +31,10 @@ const MAX_ATTEMPTS: u32 = 5;
 /// What a step talks to.
 pub struct SagaSteps {
     pub inventory: CommandExecutor<Inventory>,
+    /// Read only: the categories of the lines' products, for their commission.
+    pub products: CommandExecutor<Product>,
+    /// Read only: the commission rules in force when an order is confirmed.
+    pub commissions: CommandExecutor<CommissionSchedule>,
     pub payments: CommandExecutor<Payment>,
     pub orders: CommandExecutor<Order>,
     /// For appends decided without a load (a payment's first event).
@@ -159,14 +165,45 @@ impl SagaSteps {
         };
         let (payment, order) = (payment_id.to_string(), saga.order_id.to_string());
         let metadata = Self::metadata(saga);
+        // The commission rules in force and each line's category are read in the same query:
+        // the confirmation fixes each line's commission under them.
+        let products: Vec<String> = saga
+            .lines
+            .iter()
+            .map(|l| l.product_id.to_string())
+            .collect();
+        let mut streams: Vec<(&str, &str)> = vec![
+            (Payment::TYPE, &payment),
+            (Order::TYPE, &order),
+            (CommissionSchedule::TYPE, CommissionSchedule::ID),
+        ];
+        streams.extend(products.iter().map(|p| (Product::TYPE, p.as_str())));
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut stored = self
-                .load(&[(Payment::TYPE, &payment), (Order::TYPE, &order)])
-                .await?
-                .into_iter();
-            let (Some(payment_stream), Some(order_stream)) = (stored.next(), stored.next()) else {
+            let mut stored = self.load(&streams).await?.into_iter();
+            let (Some(payment_stream), Some(order_stream), Some(schedule_stream)) =
+                (stored.next(), stored.next(), stored.next())
+            else {
                 return Err(Transient("a load returned fewer streams than asked".into()));
             };
+            let rules = self
+                .commissions
+                .rebuild::<DomainError>(CommissionSchedule::ID, schedule_stream)
+                .await?
+                .aggregate
+                .rules()
+                .clone();
+            let mut categories = BTreeMap::new();
+            for (product, stream) in products.iter().zip(stored) {
+                let loaded = self
+                    .products
+                    .rebuild::<DomainError>(product, stream)
+                    .await?;
+                if let (Some(product_id), Some(category)) =
+                    (loaded.aggregate.product_id(), loaded.aggregate.category())
+                {
+                    categories.insert(product_id, category.clone());
+                }
+            }
             let loaded_payment = self
                 .payments
                 .rebuild::<DomainError>(&payment, payment_stream)
@@ -187,6 +224,8 @@ impl SagaSteps {
                 .await?;
             let confirm = OrderCommand::Confirm {
                 actor: Actor::System,
+                rules,
+                categories,
             };
             let confirmed = match self
                 .orders

@@ -285,6 +285,21 @@ pub enum BenchCommand {
         #[arg(long)]
         redis_ceiling: Option<PathBuf>,
     },
+    /// A vendor's suspension and reinstatement in the catalog (each one Lua script walking all
+    /// the vendor's products, blocking Redis meanwhile), for vendors of N published products,
+    /// each N in a key prefix of its own (COMMERCE_REDIS_URL), vs redis-ceiling's pipelined SET
+    /// rate after each round.
+    Suspension {
+        /// Products of the vendor: a comma list, or the flag repeated; one table each.
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000u32, 10_000, 50_000], value_parser = clap::value_parser!(u32).range(1..))]
+        products: Vec<u32>,
+        /// Rounds of suspend-reinstate-ceiling per N; the tables give medians.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        rounds: u32,
+        /// The ceiling script [default: ../shared/bench/redis-ceiling from the repository root].
+        #[arg(long)]
+        redis_ceiling: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -5,6 +5,8 @@
 //!   saga and the payment simulator) in one
 //!   process, as `commerce up` does and as the end-to-end tests do.
 //! - `bench_stream`: `commerce bench replay`, event replay into a file against PostgreSQL's COPY.
+//! - `bench_vendors`: `commerce bench suspension`, how long a vendor's suspension (one Lua script
+//!   over all its products) blocks Redis, against the pipelined SET ceiling.
 //! - `cli`: the arguments of every command, with their help.
 //! - `commands`: one function per CLI subcommand (migrate, provision, token).
 //! - `bench`: `commerce bench relay`, the outbox relay's throughput against its ceiling.
@@ -34,6 +36,7 @@ pub mod analytics_load;
 pub mod auth_load;
 pub mod bench;
 pub mod bench_stream;
+pub mod bench_vendors;
 pub mod checkout_load;
 pub mod cli;
 pub mod commands;

@@ -159,6 +159,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench {
+            command:
+                BenchCommand::Suspension {
+                    products,
+                    rounds,
+                    redis_ceiling,
+                },
+        } => {
+            let bench = commerce_cli::bench_vendors::SuspensionBench {
+                products,
+                rounds: rounds as usize,
+                redis: commerce_platform::config::RedisConfig::from_env()?,
+                redis_ceiling,
+            };
+            let results = commerce_cli::bench_vendors::suspension(&bench).await?;
+            for result in &results {
+                let (suspension, reinstatement) = result.median_millis();
+                println!(
+                    "\n{} products (seeded in {:.1} s), median of {rounds}: suspension {suspension:.1} ms ({:.2} ms per 1,000 products), reinstatement {reinstatement:.1} ms\n{}",
+                    result.products,
+                    result.seeded_in.as_secs_f64(),
+                    suspension * 1000.0 / f64::from(result.products),
+                    result.table()
+                );
+            }
+            Ok(())
+        }
         Command::Loadgen {
             command:
                 LoadgenCommand::AddItems {

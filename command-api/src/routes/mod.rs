@@ -1,6 +1,7 @@
 //! HTTP routes of the command API, one module per aggregate; `schemas` builds the documented
 //! schemas of request values from the domain types that parse them.
 pub mod carts;
+pub mod commissions;
 #[cfg(test)]
 mod document_agreement;
 pub mod inventory;
@@ -27,7 +28,8 @@ use crate::event_store::CommandExecutor;
 /// The answer to every accepted command: a consistency token that names what it covers.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
-    /// What changed: `Cart`, `Order`, `Product`, `Inventory` (a product's stock) or `Vendor`.
+    /// What changed: `Cart`, `Order`, `Product`, `Inventory` (a product's stock), `Vendor` or
+    /// `CommissionSchedule`.
     pub aggregate_type: &'static str,
     pub aggregate_id: String,
     /// The aggregate's version after the command: pass it as the `read_with` parameter of the

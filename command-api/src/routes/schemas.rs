@@ -142,6 +142,13 @@ pub(crate) fn contact_email() -> Object {
     )
 }
 
+/// [`reason`], or `null` (the same as leaving it out).
+pub(crate) fn optional_reason() -> Object {
+    let mut schema = reason();
+    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]);
+    schema
+}
+
 pub(crate) fn reason() -> Object {
     text(
         Reason::MIN_LEN,

@@ -37,8 +37,9 @@ pub struct ApplyBody {
     pub contact_email: String,
     /// `pending` (the default) or, for admins, `approved`.
     pub status: Option<InitialStatus>,
-    /// Why an admin admits the vendor at once; required with `"status": "approved"`.
-    #[schema(schema_with = schemas::reason)]
+    /// Why an admin admits the vendor at once; required with `"status": "approved"`. `null` is
+    /// the same as leaving it out.
+    #[schema(schema_with = schemas::optional_reason)]
     pub reason: Option<String>,
     /// Admins only: register a vendor that already sells under this id (its members' tokens
     /// and its products name it) instead of a new id.

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -7,9 +9,10 @@ use super::{
     price_lines, CancelReason, OrderCommand, OrderEvent, OrderLine, OrderStatus, PricedLine,
     SubOrder,
 };
+use crate::commission::{commissions_of, CommissionRules};
 use crate::{
-    Actor, CustomerId, DomainError, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber,
-    VendorId,
+    Actor, Category, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId,
+    ShippingAddress, TrackingNumber, VendorId,
 };
 
 /// An order's state as far as its rules need it: whose it is, whose lines it holds, its status.
@@ -99,7 +102,11 @@ impl Order {
                     payment_token,
                 )
                 .map(Some),
-            OrderCommand::Confirm { actor } => self.confirm(&actor),
+            OrderCommand::Confirm {
+                actor,
+                rules,
+                categories,
+            } => self.confirm(&actor, &rules, &categories),
             OrderCommand::Cancel { reason, actor } => self.cancel(reason, &actor),
             OrderCommand::Ship {
                 tracking,
@@ -134,7 +141,12 @@ impl Order {
         })
     }
 
-    fn confirm(&self, actor: &Actor) -> Result<Option<OrderEvent>, DomainError> {
+    fn confirm(
+        &self,
+        actor: &Actor,
+        rules: &CommissionRules,
+        categories: &BTreeMap<ProductId, Category>,
+    ) -> Result<Option<OrderEvent>, DomainError> {
         let order = self.existing()?;
         if !matches!(actor, Actor::System | Actor::Admin) {
             return Err(DomainError::NotPermitted {
@@ -147,6 +159,7 @@ impl Order {
                 customer_id: order.customer_id,
                 lines: order.lines.clone(),
                 total: order.total.clone(),
+                commissions: commissions_of(rules, &order.lines, categories),
             })),
             OrderStatus::Confirmed => Ok(None),
             OrderStatus::PartiallyShipped | OrderStatus::Shipped | OrderStatus::Cancelled => {

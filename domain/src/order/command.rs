@@ -1,5 +1,9 @@
+use std::collections::BTreeMap;
+
 use super::{CancelReason, OrderLine};
+use crate::commission::CommissionRules;
 use crate::{Actor, CustomerId, OrderId, PaymentToken, ShippingAddress, TrackingNumber, VendorId};
+use crate::{Category, ProductId};
 
 /// What may be asked of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,7 +17,13 @@ pub enum OrderCommand {
         payment_token: PaymentToken,
     },
     /// Stock is held and payment authorized: the order will be fulfilled. Saga or admin only.
-    Confirm { actor: Actor },
+    /// The commission of each line is fixed now, under `rules` (a line's category from
+    /// `categories`): a later change of the rules never alters it.
+    Confirm {
+        actor: Actor,
+        rules: CommissionRules,
+        categories: BTreeMap<ProductId, Category>,
+    },
     /// Stop the order before it ships. A customer may cancel only its own order, for
     /// `CustomerRequest`; the saga and admins for any reason.
     Cancel { reason: CancelReason, actor: Actor },

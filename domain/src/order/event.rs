@@ -2,6 +2,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::{CancelReason, OrderStatus, PricedLine};
+use crate::commission::LineCommission;
 use crate::{CustomerId, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber, VendorId};
 
 /// What happened to an order. Status events repeat the customer, and where revenue changes the
@@ -22,6 +23,10 @@ pub enum OrderEvent {
         customer_id: CustomerId,
         lines: Vec<PricedLine>,
         total: Money,
+        /// The marketplace's commission on each line, fixed here. Absent (empty) on orders
+        /// confirmed before commissions existed: none was taken on them.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        commissions: Vec<LineCommission>,
     },
     OrderCancelled {
         order_id: OrderId,

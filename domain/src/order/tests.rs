@@ -2,6 +2,7 @@ use cqrs_es::test::TestFramework;
 use uuid::Uuid;
 
 use super::*;
+use crate::commission::{CommissionRule, CommissionRules, LineCommission};
 use crate::{
     Actor, AddressParts, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken,
     ProductId, Quantity, ShippingAddress, TrackingNumber, VendorId,
@@ -118,6 +119,23 @@ fn confirmed() -> OrderEvent {
         customer_id: customer_id(),
         lines: priced_lines(),
         total: eur(2500),
+        // No rules set: nothing taken, but fixed all the same.
+        commissions: priced_lines()
+            .iter()
+            .map(|l| LineCommission {
+                product_id: l.product_id,
+                vendor_id: l.vendor_id,
+                commission_minor: 0,
+            })
+            .collect(),
+    }
+}
+/// Confirming as `actor`, with no commission rules set.
+fn confirm(actor: Actor) -> OrderCommand {
+    OrderCommand::Confirm {
+        actor,
+        rules: CommissionRules::default(),
+        categories: Default::default(),
     }
 }
 fn cancelled(reason: CancelReason, previous_status: OrderStatus) -> OrderEvent {
@@ -234,9 +252,7 @@ fn an_order_total_beyond_the_money_limit_is_refused() {
 #[test]
 fn commands_on_an_unknown_order_are_not_found() {
     for command in [
-        OrderCommand::Confirm {
-            actor: Actor::System,
-        },
+        confirm(Actor::System),
         cancel(CancelReason::Admin, Actor::Admin),
         ship("TRK1", Actor::Admin),
     ] {
@@ -252,7 +268,7 @@ fn the_saga_or_an_admin_confirms_a_pending_order() {
     for actor in [Actor::System, Actor::Admin] {
         OrderTest::with(())
             .given(vec![placed()])
-            .when(OrderCommand::Confirm { actor })
+            .when(confirm(actor))
             .then_expect_events(vec![confirmed()]);
     }
 }
@@ -262,7 +278,7 @@ fn customers_and_vendors_cannot_confirm_orders() {
     for actor in [customer(), as_vendor(vendor_a())] {
         OrderTest::with(())
             .given(vec![placed()])
-            .when(OrderCommand::Confirm { actor })
+            .when(confirm(actor))
             .then_expect_error(DomainError::NotPermitted {
                 action: "confirm an order",
             });
@@ -273,9 +289,7 @@ fn customers_and_vendors_cannot_confirm_orders() {
 fn confirming_a_confirmed_order_again_records_nothing() {
     OrderTest::with(())
         .given(vec![placed(), confirmed()])
-        .when(OrderCommand::Confirm {
-            actor: Actor::System,
-        })
+        .when(confirm(Actor::System))
         .then_expect_events(vec![]);
 }
 
@@ -283,18 +297,14 @@ fn confirming_a_confirmed_order_again_records_nothing() {
 fn shipped_or_cancelled_orders_cannot_be_confirmed() {
     OrderTest::with(())
         .given(vec![placed(), confirmed(), shipped("TRK1")])
-        .when(OrderCommand::Confirm {
-            actor: Actor::Admin,
-        })
+        .when(confirm(Actor::Admin))
         .then_expect_error(illegal("shipped", "confirmed"));
     OrderTest::with(())
         .given(vec![
             placed(),
             cancelled(CancelReason::OutOfStock, OrderStatus::Pending),
         ])
-        .when(OrderCommand::Confirm {
-            actor: Actor::System,
-        })
+        .when(confirm(Actor::System))
         .then_expect_error(illegal("cancelled", "confirmed"));
 }
 
@@ -579,6 +589,7 @@ fn three_vendor_order() -> Vec<OrderEvent> {
             customer_id: customer_id(),
             lines,
             total: eur(1750),
+            commissions: vec![],
         },
     ]
 }
@@ -747,4 +758,32 @@ fn cancelling_a_partially_shipped_order_cancels_only_its_open_sub_orders() {
             OrderStatus::Cancelled
         ]
     );
+}
+
+#[test]
+fn confirming_fixes_each_lines_commission_under_the_rules_in_force() {
+    let category = crate::Category::parse("books").unwrap();
+    let rules = CommissionRules {
+        default: CommissionRule::new("default", Some(1000), None, None, None).unwrap(),
+        vendors: Default::default(),
+        categories: [(
+            category.clone(),
+            CommissionRule::new("categories.books", Some(500), Some(10), None, None).unwrap(),
+        )]
+        .into(),
+    };
+    let mut expected = confirmed();
+    if let OrderEvent::OrderConfirmed { commissions, .. } = &mut expected {
+        // 5 % of 20.00 plus 0.10 for the book; 10 % of 5.00 for the other.
+        commissions[0].commission_minor = 110;
+        commissions[1].commission_minor = 50;
+    }
+    OrderTest::with(())
+        .given(vec![placed()])
+        .when(OrderCommand::Confirm {
+            actor: Actor::System,
+            rules,
+            categories: [(product(1), category)].into(),
+        })
+        .then_expect_events(vec![expected]);
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ProductCommand, ProductEvent};
 use crate::vendor::VendorStatus;
-use crate::{Actor, DomainError, Money, ProductId, VendorId};
+use crate::{Actor, Category, DomainError, Money, ProductId, VendorId};
 
 /// A product's state as far as its rules need it: who owns it, its price, whether it is live.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +19,9 @@ struct Listing {
     vendor_id: VendorId,
     price: Money,
     published: bool,
+    /// Which commission rule of its category applies to its sales.
+    #[serde(default)]
+    category: Option<Category>,
 }
 
 impl Product {
@@ -37,6 +40,16 @@ impl Product {
     /// The current price, once created.
     pub fn price(&self) -> Option<&Money> {
         self.listing.as_ref().map(|l| &l.price)
+    }
+
+    /// Its id, once created.
+    pub fn product_id(&self) -> Option<ProductId> {
+        self.listing.as_ref().map(|l| l.product_id)
+    }
+
+    /// Its category, once created.
+    pub fn category(&self) -> Option<&Category> {
+        self.listing.as_ref().and_then(|l| l.category.as_ref())
     }
 
     /// Whether the storefront shows it (and so carts may take it).
@@ -165,6 +178,7 @@ impl Aggregate for Product {
                 product_id,
                 vendor_id,
                 price,
+                category,
                 ..
             } => {
                 self.listing = Some(Listing {
@@ -172,6 +186,7 @@ impl Aggregate for Product {
                     vendor_id,
                     price,
                     published: false,
+                    category: Some(category),
                 });
             }
             ProductEvent::ProductPriceChanged { price, .. } => {

@@ -295,6 +295,14 @@ fn table() -> Vec<Row> {
                 json!(1),
                 &["name", "1 to 120", "got 121"],
             ),
+        row(Command, Method::PUT, "/v1/commission-rules", Admin)
+            .body(json!({"default": {"percent_bp": 1000}}))
+            .field(
+                "/default/percent_bp",
+                json!(10_001),
+                json!("ten"),
+                &["default.percent_bp", "0 to 10000", "got 10001"],
+            ),
         decision("approve"),
         decision("suspend"),
         decision("reinstate"),

@@ -6,6 +6,7 @@ mod bad_input;
 mod catalog_flow;
 mod cli_arguments;
 mod cli_output;
+mod commissions;
 mod components;
 mod concurrency;
 mod dead_letters;

@@ -139,6 +139,7 @@ async fn both_services_publish_an_openapi_document_that_matches_their_routes() {
                 ("/v1/carts/{id}/checkout", "post"),
                 ("/v1/orders/{id}/cancel", "post"),
                 ("/v1/orders/{id}/ship", "post"),
+                ("/v1/commission-rules", "put"),
                 ("/v1/vendors", "post"),
                 ("/v1/vendors/{vendor_id}/approve", "post"),
                 ("/v1/vendors/{vendor_id}/suspend", "post"),

@@ -77,6 +77,16 @@ impl ThreeVendorOrder {
     }
 }
 
+/// `field` of each sub-order of an order document, in order.
+fn of_each_sub_order<'a>(order: &'a Value, field: &str) -> Vec<&'a str> {
+    order["sub_orders"]
+        .as_array()
+        .expect("sub_orders")
+        .iter()
+        .filter_map(|s| s[field].as_str())
+        .collect()
+}
+
 #[tokio::test]
 async fn three_vendors_each_read_and_ship_only_their_own_sub_order() {
     let system = TestSystem::start().await;
@@ -174,13 +184,7 @@ async fn three_vendors_each_read_and_ship_only_their_own_sub_order() {
         history,
         ["pending", "confirmed", "partially_shipped", "shipped"]
     );
-    let trackings: Vec<&str> = order["sub_orders"]
-        .as_array()
-        .expect("sub_orders")
-        .iter()
-        .filter_map(|s| s["tracking"].as_str())
-        .collect();
-    assert_eq!(trackings, ["A-1", "B-1", "C-1"]);
+    assert_eq!(of_each_sub_order(&order, "tracking"), ["A-1", "B-1", "C-1"]);
     let (status, mine) = three.sub_order(&system, &three.vendors[2].1, 2).await;
     assert_eq!(status, StatusCode::OK, "{mine}");
     assert_eq!(mine["order_status"], "shipped");
@@ -208,13 +212,7 @@ async fn three_vendors_shipping_at_once_all_succeed_and_none_is_lost() {
     let order = system
         .order_reaching(three.order, |doc| doc["status"] == "shipped")
         .await;
-    let trackings: Vec<&str> = order["sub_orders"]
-        .as_array()
-        .expect("sub_orders")
-        .iter()
-        .filter_map(|s| s["tracking"].as_str())
-        .collect();
-    assert_eq!(trackings, ["A-1", "B-1", "C-1"]);
+    assert_eq!(of_each_sub_order(&order, "tracking"), ["A-1", "B-1", "C-1"]);
     let recorded: Vec<String> = sqlx::query_scalar(
         "SELECT event_type FROM es.events WHERE aggregate_id = $1 \
            AND event_type IN ('SubOrderShipped', 'OrderShipped') ORDER BY sequence",
@@ -248,13 +246,10 @@ async fn cancelling_a_partially_shipped_order_gives_back_only_what_had_not_shipp
     let order = system
         .order_reaching(three.order, |doc| doc["status"] == "cancelled")
         .await;
-    let statuses: Vec<&str> = order["sub_orders"]
-        .as_array()
-        .expect("sub_orders")
-        .iter()
-        .filter_map(|s| s["status"].as_str())
-        .collect();
-    assert_eq!(statuses, ["shipped", "cancelled", "cancelled"]);
+    assert_eq!(
+        of_each_sub_order(&order, "status"),
+        ["shipped", "cancelled", "cancelled"]
+    );
 
     // The saga refunds the two open sub-orders (5.00 + 2.50), and returns their units only.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -159,7 +159,44 @@ async fn a_seller_applies_and_sells_only_once_an_admin_approves() {
     .expect("count");
     assert_eq!(stored, 1);
     assert!(!inside.to_string().contains("ada@example.com"), "{inside}");
+    // A replay opens it; once the applicant is forgotten it reads erased, and the vendor is
+    // still decided on as before.
+    assert_eq!(
+        replayed_application(&system, vendor).await["payload"]["data"]["contact_email"],
+        "ada@example.com"
+    );
+    system
+        .run_commerce(&["gdpr", "forget", &person.to_string(), "--json"])
+        .await;
+    assert_eq!(
+        replayed_application(&system, vendor).await["payload"]["data"]["contact_email"],
+        json!({"$erased": true})
+    );
+    let (status, suspended) = decide(&system, &admin, vendor, "suspend", "after erasure").await;
+    assert_eq!(status, StatusCode::OK, "{suspended}");
     system.stop().await;
+}
+
+/// The vendor's application as `commerce events replay` prints it, once the stream's horizon
+/// (held back by transactions open anywhere in the cluster) has passed it.
+async fn replayed_application(system: &TestSystem, vendor: Uuid) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = system
+            .run_commerce(&["events", "replay", "--event-type", "VendorApplied"])
+            .await
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line"))
+            .find(|event| event["aggregate_id"] == vendor.to_string());
+        if let Some(application) = found {
+            return application;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the application is replayed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
@@ -306,5 +343,185 @@ async fn a_product_published_as_its_vendor_is_suspended_ends_hidden_in_either_or
     assert!(listed(&system, &customer, &format!("vendor_id={vendor}"))
         .await
         .is_empty());
+    system.stop().await;
+}
+
+/// `commerce …` with `args` and `--token token --json`, parsed.
+async fn cli(system: &TestSystem, token: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--token", token, "--json"]);
+    let printed = system.run_commerce(&all).await;
+    serde_json::from_str(printed.trim()).unwrap_or_else(|e| panic!("{args:?}: {e}: {printed}"))
+}
+
+#[tokio::test]
+async fn the_cli_admits_three_vendors_who_ship_one_order_and_suspends_and_reinstates_one() {
+    let system = TestSystem::start().await;
+    let admin = system.token(Role::Admin, None);
+    // One applies as a signed-in person and is approved; two are admitted at once.
+    let applicant = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let applied = cli(
+        &system,
+        &applicant,
+        &[
+            "vendors",
+            "apply",
+            "--name",
+            "Ada's Atelier",
+            "--contact-email",
+            "ada@example.com",
+        ],
+    )
+    .await;
+    let first = applied["vendor_id"].as_str().expect("vendor_id").to_owned();
+    let approved = cli(
+        &system,
+        &admin,
+        &[
+            "vendors",
+            "approve",
+            &first,
+            "--reason",
+            "documents checked",
+        ],
+    )
+    .await;
+    assert_eq!(approved["version"], 2, "{approved}");
+    let mut vendors = vec![first.clone()];
+    for name in ["Bo's Books", "Cy's Cycles"] {
+        let admitted = cli(
+            &system,
+            &admin,
+            &[
+                "vendors",
+                "apply",
+                "--name",
+                name,
+                "--contact-email",
+                "shop@example.com",
+                "--approve",
+                "--reason",
+                "known seller",
+            ],
+        )
+        .await;
+        vendors.push(
+            admitted["vendor_id"]
+                .as_str()
+                .expect("vendor_id")
+                .to_owned(),
+        );
+    }
+    let shown = cli(
+        &system,
+        &admin,
+        &["vendors", "show", &first, "--min-version", "2"],
+    )
+    .await;
+    assert_eq!(shown["status"], "approved");
+    assert_eq!(shown["history"][0]["reason"], "documents checked");
+
+    // Each lists a product; a customer buys one of each; each ships its own sub-order.
+    let mut products = Vec::new();
+    let mut tokens = Vec::new();
+    for vendor in &vendors {
+        let token = system.token(Role::Vendor, Some(Uuid::parse_str(vendor).expect("id")));
+        products.push(system.stocked_product(&token, 800, 3).await);
+        tokens.push(token);
+    }
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let cart = system.open_cart(&customer).await;
+    for product in &products {
+        let (status, body) = system.add_to_cart(&customer, cart, *product, 1).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, placed) = system.checkout(&customer, cart).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{placed}");
+    let order = placed["order_id"].as_str().expect("order_id").to_owned();
+    system
+        .order_reaching(Uuid::parse_str(&order).expect("id"), |doc| {
+            doc["status"] == "confirmed"
+        })
+        .await;
+    for (index, token) in tokens.iter().enumerate() {
+        let tracking = format!("TRACK {index}");
+        cli(
+            &system,
+            token,
+            &["orders", "ship", &order, "--tracking", &tracking],
+        )
+        .await;
+        let mine = cli(
+            &system,
+            token,
+            &["orders", "sub-order", &order, &vendors[index]],
+        )
+        .await;
+        assert_eq!(mine["status"], "shipped", "{mine}");
+        assert_eq!(mine["tracking"], tracking.as_str());
+        let expected = if index < 2 {
+            "partially_shipped"
+        } else {
+            "shipped"
+        };
+        assert_eq!(mine["order_status"], expected, "{mine}");
+    }
+
+    // Suspended and reinstated through the CLI, with the catalog following.
+    let suspended = cli(
+        &system,
+        &admin,
+        &[
+            "vendors",
+            "suspend",
+            &first,
+            "--reason",
+            "counterfeit goods reported",
+        ],
+    )
+    .await;
+    let version = suspended["version"].as_i64().expect("version").to_string();
+    let seen = cli(
+        &system,
+        &admin,
+        &["vendors", "show", &first, "--min-version", &version],
+    )
+    .await;
+    assert_eq!(seen["status"], "suspended");
+    let listed = cli(
+        &system,
+        &admin,
+        &["vendors", "list", "--status", "suspended"],
+    )
+    .await;
+    assert!(
+        listed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|v| v["vendor_id"] == first.as_str()),
+        "{listed}"
+    );
+    let (status, hidden) = system
+        .read(&format!("/v1/catalog/products/{}", products[0]), &customer)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{hidden}");
+    let reinstated = cli(
+        &system,
+        &admin,
+        &["vendors", "reinstate", &first, "--reason", "cleared"],
+    )
+    .await;
+    let version = reinstated["version"].as_i64().expect("version").to_string();
+    cli(
+        &system,
+        &admin,
+        &["vendors", "show", &first, "--min-version", &version],
+    )
+    .await;
+    let (status, back) = system
+        .read(&format!("/v1/catalog/products/{}", products[0]), &customer)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{back}");
     system.stop().await;
 }

@@ -76,6 +76,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/commission-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Replaces the marketplace's commission rules (admins). Orders confirmed from now on have their
+         *     lines' commission fixed under them; orders confirmed before keep theirs.
+         */
+        put: operations["set_rules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/inventory/{product_id}/receipts": {
         parameters: {
             query?: never;
@@ -294,7 +314,10 @@ export interface components {
         /** @description The answer to every accepted command: a consistency token that names what it covers. */
         Accepted: {
             aggregate_id: string;
-            /** @description What changed: `Cart`, `Order`, `Product`, `Inventory` (a product's stock) or `Vendor`. */
+            /**
+             * @description What changed: `Cart`, `Order`, `Product`, `Inventory` (a product's stock), `Vendor` or
+             *     `CommissionSchedule`.
+             */
             aggregate_type: string;
             /**
              * @description The read parameter that waits for `version`: `min_version` (the cart, the order, the
@@ -328,7 +351,7 @@ export interface components {
              * @description Why the decision was taken, kept in the vendor's history: one line, not blank
              * @example Documents checked
              */
-            reason?: string;
+            reason?: string | null;
             status?: null | components["schemas"]["InitialStatus"];
             /**
              * Format: uuid
@@ -367,6 +390,18 @@ export interface components {
              */
             payment_token: string;
             shipping_address: components["schemas"]["ShippingAddressBody"];
+        };
+        CommissionRulesBody: {
+            /** @description Per category: beats the default. */
+            categories?: {
+                [key: string]: components["schemas"]["RuleBody"];
+            };
+            /** @description What applies when neither the vendor nor the category has a rule. */
+            default: components["schemas"]["RuleBody"];
+            /** @description Per vendor id: beats the category's rule and the default. */
+            vendors?: {
+                [key: string]: components["schemas"]["RuleBody"];
+            };
         };
         CreateProductBody: {
             /**
@@ -445,6 +480,32 @@ export interface components {
         ReceiptBody: {
             /** @description Units received. */
             quantity: number;
+        };
+        /**
+         * @description One rule: a percentage of the line's total and/or a flat fee per line, held between an
+         *     optional floor and cap. Amounts are minor units of the line's currency.
+         */
+        RuleBody: {
+            /**
+             * Format: int64
+             * @description The most taken of a line, in minor units.
+             */
+            cap?: number | null;
+            /**
+             * Format: int64
+             * @description A fee per line, in minor units.
+             */
+            flat?: number | null;
+            /**
+             * Format: int64
+             * @description The least taken of a line, in minor units (never more than the line).
+             */
+            floor?: number | null;
+            /**
+             * Format: int32
+             * @description Basis points of the line total (1,000 = 10 %), rounded half to even to the minor unit.
+             */
+            percent_bp?: number | null;
         };
         ShipBody: {
             /**
@@ -1043,6 +1104,114 @@ export interface operations {
              *     when the client asks with `Expect: 100-continue`)
              */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    set_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommissionRulesBody"];
+            };
+        };
+        responses: {
+            /** @description Accepted (unchanged version if the rules were already these) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Concurrent changes kept winning */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rule's value outside its documented bounds (`/problems/invalid-value`); a floor above its cap, a rule with neither percent_bp nor flat, or a category key that is not a slug (`/problems/rule-violation`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
