@@ -43,6 +43,10 @@ pub struct SuspensionBench {
 pub struct SuspensionRound {
     pub suspension: Duration,
     pub reinstatement: Duration,
+    /// The longest another client waited for Redis to answer a PING during the suspension and
+    /// the reinstatement: how long one script held Redis.
+    pub suspension_held: Duration,
+    pub reinstatement_held: Duration,
     pub pipelined_set: f64,
 }
 
@@ -74,6 +78,14 @@ pub async fn suspension(bench: &SuspensionBench) -> anyhow::Result<Vec<Suspensio
         )
         .await
         .context("connecting to Redis")?;
+    // Another connection of its own: its PINGs wait only for what Redis itself is busy with.
+    let probe = commerce_platform::redis_connection::client(&bench.redis)?
+        .get_connection_manager_with_config(
+            commerce_platform::redis_connection::manager_config()
+                .set_response_timeout(RESPONSE_TIMEOUT),
+        )
+        .await
+        .context("connecting to Redis")?;
     let ceiling_script = bench
         .redis_ceiling
         .clone()
@@ -83,7 +95,15 @@ pub async fn suspension(bench: &SuspensionBench) -> anyhow::Result<Vec<Suspensio
     for &products in &bench.products {
         anyhow::ensure!(products > 0, "--products must be positive");
         let prefix = format!("bench:suspension:{run_id}:{products}:");
-        let outcome = measure(&redis, &prefix, products, bench.rounds, &ceiling_script).await;
+        let outcome = measure(
+            &redis,
+            &probe,
+            &prefix,
+            products,
+            bench.rounds,
+            &ceiling_script,
+        )
+        .await;
         if let Err(e) = unlink_prefix(&mut redis.clone(), &prefix).await {
             eprintln!("warning: could not remove the keys {prefix}*: {e:#}");
         }
@@ -96,6 +116,7 @@ pub async fn suspension(bench: &SuspensionBench) -> anyhow::Result<Vec<Suspensio
 /// it `rounds` times.
 async fn measure(
     redis: &ConnectionManager,
+    probe: &ConnectionManager,
     prefix: &str,
     products: u32,
     rounds: usize,
@@ -133,7 +154,8 @@ async fn measure(
             },
         )?;
         let started = Instant::now();
-        apply(&projector, &suspended).await?;
+        let (applied, suspension_held) = longest_stall(probe, apply(&projector, &suspended)).await;
+        applied?;
         let suspension = started.elapsed();
         let listed = cardinality(redis, &published).await?;
         anyhow::ensure!(
@@ -151,7 +173,9 @@ async fn measure(
             },
         )?;
         let started = Instant::now();
-        apply(&projector, &reinstated).await?;
+        let (applied, reinstatement_held) =
+            longest_stall(probe, apply(&projector, &reinstated)).await;
+        applied?;
         let reinstatement = started.elapsed();
         let listed = cardinality(redis, &published).await?;
         anyhow::ensure!(
@@ -161,14 +185,18 @@ async fn measure(
 
         let pipelined_set = pipelined_set_rate(ceiling_script)?;
         eprintln!(
-            "{products} products, round {round}: suspension {:.1} ms, reinstatement {:.1} ms, \
-             pipelined SET {pipelined_set:.0}/s",
+            "{products} products, round {round}: suspension {:.1} ms (Redis held {:.1} ms), \
+             reinstatement {:.1} ms (held {:.1} ms), pipelined SET {pipelined_set:.0}/s",
             millis(suspension),
+            millis(suspension_held),
             millis(reinstatement),
+            millis(reinstatement_held),
         );
         measured.push(SuspensionRound {
             suspension,
             reinstatement,
+            suspension_held,
+            reinstatement_held,
             pipelined_set,
         });
     }
@@ -177,6 +205,30 @@ async fn measure(
         seeded_in,
         rounds: measured,
     })
+}
+
+/// Runs `work` while `probe` PINGs Redis back to back; the longest a PING took.
+async fn longest_stall<F: std::future::Future>(
+    probe: &ConnectionManager,
+    work: F,
+) -> (F::Output, Duration) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pinging = {
+        let (done, mut probe) = (done.clone(), probe.clone());
+        tokio::spawn(async move {
+            let mut longest = Duration::ZERO;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let _: Result<String, _> = redis::cmd("PING").query_async(&mut probe).await;
+                longest = longest.max(started.elapsed());
+            }
+            longest
+        })
+    };
+    let output = work.await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let longest = pinging.await.unwrap_or_default();
+    (output, longest)
 }
 
 /// The vendor applied and approved, then `products` products of it created and published, each
@@ -391,19 +443,23 @@ impl SuspensionResult {
         let mut table = Table::new(&[
             ("ROUND", false),
             ("SUSPEND MS", true),
+            ("HELD MS", true),
             ("HIDDEN/S", true),
             ("REINSTATE MS", true),
+            ("HELD MS", true),
             ("SHOWN/S", true),
             ("PIPELINED SET/S", true),
             ("HIDDEN/SET", true),
         ]);
-        let row = |label: String, cells: [f64; 6]| {
-            let [suspend, hidden, reinstate, shown, set, ratio] = cells;
+        let row = |label: String, cells: [f64; 8]| {
+            let [suspend, held, hidden, reinstate, held_again, shown, set, ratio] = cells;
             vec![
                 label,
                 format!("{suspend:.1}"),
+                format!("{held:.1}"),
                 format!("{hidden:.0}"),
                 format!("{reinstate:.1}"),
+                format!("{held_again:.1}"),
                 format!("{shown:.0}"),
                 format!("{set:.0}"),
                 format!("{ratio:.3}"),
@@ -413,14 +469,16 @@ impl SuspensionResult {
             let hidden = per_second(n, r.suspension);
             [
                 millis(r.suspension),
+                millis(r.suspension_held),
                 hidden,
                 millis(r.reinstatement),
+                millis(r.reinstatement_held),
                 per_second(n, r.reinstatement),
                 r.pipelined_set,
                 hidden / r.pipelined_set,
             ]
         };
-        let all: Vec<[f64; 6]> = self.rounds.iter().map(cells).collect();
+        let all: Vec<[f64; 8]> = self.rounds.iter().map(cells).collect();
         for (i, round) in all.iter().enumerate() {
             table.row(row((i + 1).to_string(), *round));
         }
