@@ -551,3 +551,200 @@ impl Projector for CatalogProjector {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use commerce_domain::product::ProductEvent;
+    use commerce_domain::vendor::VendorEvent;
+    use commerce_domain::{
+        Category, ContactEmail, Currency, Description, Money, ProductId, Reason, Sku, Title,
+        UserId, VendorId, VendorName,
+    };
+    use commerce_platform::envelope::EventEnvelope;
+
+    use super::*;
+
+    fn envelope(
+        kind: &str,
+        id: String,
+        sequence: i64,
+        name: &str,
+        payload: serde_json::Value,
+    ) -> EventEnvelope {
+        EventEnvelope {
+            event_id: Uuid::now_v7(),
+            global_position: sequence,
+            aggregate_type: kind.to_owned(),
+            aggregate_id: id,
+            sequence,
+            event_type: name.to_owned(),
+            event_version: "1.0".to_owned(),
+            occurred_at: Utc::now(),
+            correlation_id: None,
+            causation_id: None,
+            payload,
+        }
+    }
+
+    fn vendor_event(vendor_id: VendorId, sequence: i64, event: VendorEvent) -> EventEnvelope {
+        let payload = serde_json::to_value(&event).unwrap();
+        envelope(
+            "Vendor",
+            vendor_id.to_string(),
+            sequence,
+            event.name(),
+            payload,
+        )
+    }
+
+    fn product_event(product_id: ProductId, sequence: i64, event: ProductEvent) -> EventEnvelope {
+        let payload = serde_json::to_value(&event).unwrap();
+        envelope(
+            "Product",
+            product_id.to_string(),
+            sequence,
+            event.name(),
+            payload,
+        )
+    }
+
+    /// Against the local Redis (`COMMERCE_TEST_REDIS_URL`, default 127.0.0.1:6379), under a key
+    /// prefix of its own.
+    #[tokio::test]
+    async fn a_suspension_stopped_after_its_status_step_is_finished_on_redelivery() {
+        let url = std::env::var("COMMERCE_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let mut redis = redis::Client::open(url)
+            .unwrap()
+            .get_connection_manager()
+            .await
+            .unwrap();
+        let prefix = format!("test:{}:", Uuid::new_v4().simple());
+        let keys = CatalogKeys::new(&prefix);
+        let projector = CatalogProjector::into_generation(redis.clone(), keys.clone(), 1);
+        let vendor_id = VendorId(Uuid::now_v7());
+        let reason = |text: &str| Reason::parse(text).unwrap();
+        for (sequence, event) in [
+            VendorEvent::VendorApplied {
+                vendor_id,
+                name: VendorName::parse("Ada's Atelier").unwrap(),
+                contact_email: ContactEmail::parse("ada@example.com").unwrap(),
+                applicant_id: UserId(Uuid::now_v7()),
+            },
+            VendorEvent::VendorApproved {
+                vendor_id,
+                reason: reason("ok"),
+            },
+        ]
+        .into_iter()
+        .zip(1..)
+        .map(|(event, sequence)| (sequence, event))
+        {
+            let applied = projector
+                .apply(&vendor_event(vendor_id, sequence, event))
+                .await;
+            assert_eq!(applied.unwrap(), Outcome::Applied);
+        }
+        for n in 0..3 {
+            let product_id = ProductId(Uuid::now_v7());
+            let created = ProductEvent::ProductCreated {
+                product_id,
+                vendor_id,
+                sku: Sku::parse(&format!("SKU-{n}")).unwrap(),
+                title: Title::parse("A thing").unwrap(),
+                description: Description::parse("").unwrap(),
+                category: Category::parse("things").unwrap(),
+                price: Money::new(100, Currency::parse("EUR").unwrap()).unwrap(),
+            };
+            let published = ProductEvent::ProductPublished { product_id };
+            for (sequence, event) in [(1, created), (2, published)] {
+                let applied = projector
+                    .apply(&product_event(product_id, sequence, event))
+                    .await;
+                assert_eq!(applied.unwrap(), Outcome::Applied);
+            }
+        }
+        let listed = |mut redis: ConnectionManager| {
+            let key = keys.published(1);
+            async move {
+                let n: u64 = redis::cmd("ZCARD")
+                    .arg(key)
+                    .query_async(&mut redis)
+                    .await
+                    .unwrap();
+                n
+            }
+        };
+        assert_eq!(listed(redis.clone()).await, 3);
+
+        // The projector stops after the status step of the suspension.
+        let suspension = vendor_event(
+            vendor_id,
+            3,
+            VendorEvent::VendorSuspended {
+                vendor_id,
+                reason: reason("reported"),
+            },
+        );
+        let profile = keys.vendor_profile(1, &vendor_id.to_string());
+        let before: String = redis::cmd("HGET")
+            .arg(&profile)
+            .arg("doc")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let mut doc: VendorDocument = serde_json::from_str(&before).unwrap();
+        doc.status = VendorStatus::Suspended;
+        doc.version = 3;
+        let scripts = VendorScripts::new();
+        let mut status = scripts.status.key(&profile);
+        status
+            .key(keys.vendors(1, None))
+            .key(keys.vendors(1, Some(VendorStatus::Suspended)))
+            .key(keys.vendors(1, Some(VendorStatus::Pending)))
+            .key(keys.vendors(1, Some(VendorStatus::Approved)))
+            .arg(2)
+            .arg(3)
+            .arg(serde_json::to_string(&doc).unwrap())
+            .arg("suspended")
+            .arg(vendor_id.to_string());
+        let stepped: i64 = status.invoke_async(&mut redis).await.unwrap();
+        assert_eq!(stepped, -2, "the products must follow");
+        assert_eq!(listed(redis.clone()).await, 3, "not walked yet");
+
+        // Its redelivery is a duplicate, and finishes what was left.
+        assert_eq!(
+            projector.apply(&suspension).await.unwrap(),
+            Outcome::Duplicate
+        );
+        assert_eq!(listed(redis.clone()).await, 0);
+        let after: String = redis::cmd("HGET")
+            .arg(&profile)
+            .arg("doc")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let after: VendorDocument = serde_json::from_str(&after).unwrap();
+        assert_eq!((after.version, after.status), (3, VendorStatus::Suspended));
+        let pending: Option<String> = redis::cmd("HGET")
+            .arg(&profile)
+            .arg("pending_doc")
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(pending, None);
+
+        let keys_left: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{prefix}*"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        if !keys_left.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(keys_left)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+        }
+    }
+}
