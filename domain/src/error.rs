@@ -74,6 +74,29 @@ pub enum DomainError {
     VendorNotNamed { order_id: String, vendors: usize },
     #[error("{field}: {reason}")]
     InconsistentCommissionRule { field: String, reason: String },
+    #[error("the ledger holds no sale of order {order_id}")]
+    NoSale { order_id: String },
+    #[error("order {order_id} is held until {until}")]
+    HoldNotOver { order_id: String, until: String },
+    #[error("payout {payout_id} is open: complete it first")]
+    PayoutOpen { payout_id: String },
+    #[error("nothing to pay in {currency}: {available_minor} minor units available")]
+    NothingToPay {
+        currency: String,
+        available_minor: i64,
+    },
+    #[error("no payout {payout_id}")]
+    NoPayout { payout_id: String },
+    #[error("product {product_id} is not in the order")]
+    NotInOrder { product_id: String },
+    #[error(
+        "only {left} units of product {product_id} are left to return, {requested} were asked"
+    )]
+    ReturnExceedsSale {
+        product_id: String,
+        left: u32,
+        requested: u32,
+    },
     #[error("currency {given} differs from the expected currency {expected}")]
     CurrencyMismatch { expected: String, given: String },
     #[error("the amount would exceed {max_minor} minor units")]
@@ -127,14 +150,19 @@ impl DomainError {
         match self {
             DomainError::NotFound { .. }
             | DomainError::NotInCart { .. }
-            | DomainError::NoSubOrder { .. } => RejectionKind::NotFound,
+            | DomainError::NoSubOrder { .. }
+            | DomainError::NoSale { .. }
+            | DomainError::NoPayout { .. } => RejectionKind::NotFound,
             DomainError::NotOwner { .. }
             | DomainError::NotPermitted { .. }
             | DomainError::VendorMayNotSell { .. } => RejectionKind::Forbidden,
             DomainError::AlreadyExists { .. }
             | DomainError::IllegalTransition { .. }
             | DomainError::ReservationConflict { .. }
-            | DomainError::CartCheckedOut { .. } => RejectionKind::Conflict,
+            | DomainError::CartCheckedOut { .. }
+            | DomainError::HoldNotOver { .. }
+            | DomainError::PayoutOpen { .. }
+            | DomainError::NothingToPay { .. } => RejectionKind::Conflict,
             DomainError::CurrencyMismatch { .. }
             | DomainError::AmountTooLarge { .. }
             | DomainError::OutOfStock { .. }
@@ -145,6 +173,8 @@ impl DomainError {
             | DomainError::NoLines { .. }
             | DomainError::VendorNotNamed { .. }
             | DomainError::InconsistentCommissionRule { .. }
+            | DomainError::NotInOrder { .. }
+            | DomainError::ReturnExceedsSale { .. }
             | DomainError::AmountMismatch { .. }
             | DomainError::RefundExceedsCapture { .. }
             | DomainError::Invalid(_) => RejectionKind::Unprocessable,

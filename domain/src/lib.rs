@@ -26,6 +26,7 @@ pub mod cart;
 pub mod commission;
 mod error;
 pub mod inventory;
+pub mod ledger;
 pub mod order;
 pub mod payment;
 pub mod personal_data;
@@ -38,6 +39,6 @@ pub use address::{AddressParts, CountryCode, ShippingAddress, Withheld, ERASED, 
 pub use error::{DomainError, RejectionKind, ValidationError};
 pub use values::{
     CartId, Category, ContactEmail, Currency, CustomerId, Description, Money, OrderId, PaymentId,
-    PaymentToken, ProductId, Quantity, Reason, RefundId, Sku, Title, TrackingNumber, UserId,
-    VendorId, VendorName,
+    PaymentToken, PayoutId, ProductId, Quantity, Reason, RefundId, ReturnId, Sku, Title,
+    TrackingNumber, UserId, VendorId, VendorName,
 };

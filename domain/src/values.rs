@@ -34,7 +34,7 @@ fn is_iso_4217(code: &str) -> bool {
 }
 
 /// An ISO 4217 currency code, upper case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency(String);
 
@@ -538,6 +538,14 @@ uuid_id!(
 uuid_id!(
     /// Identifies one refund of a payment, so a retried refund is recognised and not paid twice.
     RefundId
+);
+uuid_id!(
+    /// Identifies one payout to a vendor, so a payout run stopped and run again pays it once.
+    PayoutId
+);
+uuid_id!(
+    /// Identifies one return of some lines of an order.
+    ReturnId
 );
 
 #[cfg(test)]
