@@ -9,9 +9,10 @@ use super::{
     price_lines, CancelReason, OrderCommand, OrderEvent, OrderLine, OrderStatus, PricedLine,
     SubOrder,
 };
-use crate::commission::{commissions_of, CommissionRules};
+use crate::commission::{commissions_of, CommissionRules, LineCommission};
+use crate::ledger::CreditedLine;
 use crate::{
-    Actor, Category, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId,
+    Actor, Category, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId,
     ShippingAddress, TrackingNumber, VendorId,
 };
 
@@ -36,6 +37,9 @@ struct Placed {
     /// One per vendor of the lines, each shipped on its own.
     #[serde(default)]
     sub_orders: Vec<SubOrder>,
+    /// Fixed at confirmation; none on orders confirmed before commissions existed.
+    #[serde(default)]
+    commissions: Vec<LineCommission>,
 }
 
 impl Placed {
@@ -76,6 +80,43 @@ impl Order {
     /// One vendor's part of the order each; empty before it is placed.
     pub fn sub_orders(&self) -> &[SubOrder] {
         self.placed.as_ref().map_or(&[], |p| &p.sub_orders)
+    }
+
+    /// Each vendor's lines as its ledger credits them once the payment is captured: quantity,
+    /// total, and the commission fixed at confirmation (0 on orders confirmed before
+    /// commissions existed).
+    pub fn sales_by_vendor(&self) -> Vec<(VendorId, Currency, Vec<CreditedLine>)> {
+        let Some(order) = self.placed.as_ref() else {
+            return Vec::new();
+        };
+        let commission_of = |product_id: ProductId| {
+            order
+                .commissions
+                .iter()
+                .find(|c| c.product_id == product_id)
+                .map_or(0, |c| c.commission_minor)
+        };
+        order
+            .sub_orders
+            .iter()
+            .map(|sub_order| {
+                let lines = sub_order
+                    .lines
+                    .iter()
+                    .map(|line| CreditedLine {
+                        product_id: line.product_id,
+                        quantity: line.quantity.get(),
+                        line_total_minor: line.line_total.amount_minor,
+                        commission_minor: commission_of(line.product_id),
+                    })
+                    .collect();
+                (
+                    sub_order.vendor_id,
+                    sub_order.subtotal.currency.clone(),
+                    lines,
+                )
+            })
+            .collect()
     }
 
     fn existing(&self) -> Result<&Placed, DomainError> {
@@ -347,10 +388,12 @@ impl Aggregate for Order {
                     cancel_reason: None,
                     tracking: None,
                     sub_orders,
+                    commissions: Vec::new(),
                 });
             }
-            OrderEvent::OrderConfirmed { .. } => {
+            OrderEvent::OrderConfirmed { commissions, .. } => {
                 if let Some(order) = self.placed.as_mut() {
+                    order.commissions = commissions;
                     order.status = OrderStatus::Confirmed;
                     order.settle_open(OrderStatus::Confirmed, None);
                 }
