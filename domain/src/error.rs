@@ -85,6 +85,8 @@ pub enum DomainError {
         currency: String,
         available_minor: i64,
     },
+    #[error("the sale of order {order_id} is not released yet")]
+    NotReleased { order_id: String },
     #[error("no payout {payout_id}")]
     NoPayout { payout_id: String },
     #[error("product {product_id} is not in the order")]
@@ -162,7 +164,8 @@ impl DomainError {
             | DomainError::CartCheckedOut { .. }
             | DomainError::HoldNotOver { .. }
             | DomainError::PayoutOpen { .. }
-            | DomainError::NothingToPay { .. } => RejectionKind::Conflict,
+            | DomainError::NothingToPay { .. }
+            | DomainError::NotReleased { .. } => RejectionKind::Conflict,
             DomainError::CurrencyMismatch { .. }
             | DomainError::AmountTooLarge { .. }
             | DomainError::OutOfStock { .. }

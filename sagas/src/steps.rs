@@ -10,15 +10,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commerce_command_api::event_store::{
-    audited, CommandExecutor, Decided, ExecuteError, PgEventRepository, StoredStream,
+    audited, CommandExecutor, ExecuteError, PgEventRepository, StoredStream,
 };
 use commerce_domain::commission::CommissionSchedule;
 use commerce_domain::inventory::{Inventory, InventoryCommand};
-use commerce_domain::ledger::{CreditedLine, LedgerCommand, VendorLedger};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::product::Product;
-use commerce_domain::{Actor, Currency, DomainError, OrderId, PaymentToken, Quantity, VendorId};
+use commerce_domain::{Actor, DomainError, OrderId, PaymentToken, Quantity};
 use commerce_platform::audit::AuditEntry;
 use commerce_platform::envelope::metadata_keys;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
@@ -36,8 +35,6 @@ pub struct SagaSteps {
     pub products: CommandExecutor<Product>,
     /// Read only: the commission rules in force when an order is confirmed.
     pub commissions: CommandExecutor<CommissionSchedule>,
-    /// Each vendor's ledger, credited when an order's payment is captured.
-    pub ledgers: CommandExecutor<VendorLedger>,
     pub payments: CommandExecutor<Payment>,
     pub orders: CommandExecutor<Order>,
     /// For appends decided without a load (a payment's first event).
@@ -252,8 +249,8 @@ impl SagaSteps {
         Err(Transient("the payment or the order kept changing".into()))
     }
 
-    /// Takes the money at the provider, then records the capture, sells every line's held units
-    /// and credits each vendor's ledger with its share, in one append.
+    /// Takes the money at the provider, then records the capture and sells every line's held
+    /// units in one append.
     async fn capture_and_commit(&self, saga: &OrderSaga) -> StepResult {
         let payment_id = saga.payment_id();
         self.provider.capture(payment_id.0, &saga.total).await?;
@@ -263,22 +260,15 @@ impl SagaSteps {
             .iter()
             .map(|l| l.product_id.to_string())
             .collect();
-        let order = saga.order_id.to_string();
-        let mut streams: Vec<(&str, &str)> = vec![(Payment::TYPE, &payment), (Order::TYPE, &order)];
+        let mut streams: Vec<(&str, &str)> = vec![(Payment::TYPE, &payment)];
         streams.extend(products.iter().map(|p| (Inventory::TYPE, p.as_str())));
         let metadata = Self::metadata(saga);
         let order_id = OrderId(saga.order_id);
         for attempt in 1..=MAX_ATTEMPTS {
             let mut stored = self.load(&streams).await?.into_iter();
-            let (Some(payment_stream), Some(order_stream)) = (stored.next(), stored.next()) else {
+            let Some(payment_stream) = stored.next() else {
                 return Err(Transient("a load returned fewer streams than asked".into()));
             };
-            let sales = self
-                .orders
-                .rebuild::<DomainError>(&order, order_stream)
-                .await?
-                .aggregate
-                .sales_by_vendor();
             let loaded = self
                 .payments
                 .rebuild::<DomainError>(&payment, payment_stream)
@@ -303,10 +293,8 @@ impl SagaSteps {
                         .await?,
                 );
             }
-            let credits = self.credits(&sales, order_id, &metadata).await?;
             let mut decisions = vec![captured.serialized()];
             decisions.extend(commits.iter().map(|c| c.serialized()));
-            decisions.extend(credits.iter().map(|c| c.serialized()));
             if self.append(&decisions, attempt).await? {
                 return Ok(StepOutcome::Done);
             }
@@ -320,38 +308,6 @@ impl SagaSteps {
             .load_streams(streams)
             .await
             .map_err(|e| ExecuteError::<DomainError>::from_persistence(e).into())
-    }
-
-    /// Each vendor's ledger credited with its `sales` share of the order (decided, not appended).
-    async fn credits(
-        &self,
-        sales: &[(VendorId, Currency, Vec<CreditedLine>)],
-        order_id: OrderId,
-        metadata: &HashMap<String, String>,
-    ) -> Result<Vec<Decided<VendorLedger>>, Transient> {
-        let ids: Vec<String> = sales.iter().map(|(v, _, _)| v.to_string()).collect();
-        let streams: Vec<(&str, &str)> = ids
-            .iter()
-            .map(|id| (VendorLedger::TYPE, id.as_str()))
-            .collect();
-        let stored = self.load(&streams).await?;
-        let mut decided = Vec::with_capacity(sales.len());
-        for ((vendor_id, currency, lines), (id, stream)) in sales.iter().zip(ids.iter().zip(stored))
-        {
-            let loaded = self.ledgers.rebuild::<DomainError>(id, stream).await?;
-            let credit = LedgerCommand::CreditSale {
-                vendor_id: *vendor_id,
-                order_id,
-                currency: currency.clone(),
-                lines: lines.clone(),
-            };
-            decided.push(
-                self.ledgers
-                    .decide(id, loaded, credit, metadata, &())
-                    .await?,
-            );
-        }
-        Ok(decided)
     }
 
     /// Appends decisions about several aggregates in one statement. `false`: another writer got
