@@ -133,6 +133,7 @@ impl SagaService {
             products: CommandExecutor::new(repository(), None)
                 .with_upcasters(commerce_domain::product::product_upcasters()),
             commissions: CommandExecutor::new(repository(), None),
+            sales: CommandExecutor::new(repository(), None),
             orders: CommandExecutor::new(repository(), waker).with_upcasters(order_upcasters()),
             repository: repository(),
             held_transactions: commerce_platform::database::connect(&config.database.at_most(2))

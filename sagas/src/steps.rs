@@ -10,14 +10,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use commerce_command_api::event_store::{
-    audited, CommandExecutor, ExecuteError, PgEventRepository, StoredStream,
+    audited, CommandExecutor, Decided, ExecuteError, PgEventRepository, StoredStream,
 };
 use commerce_domain::commission::CommissionSchedule;
 use commerce_domain::inventory::{Inventory, InventoryCommand};
+use commerce_domain::ledger::{CreditedLine, SaleCommand, VendorSale};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::product::Product;
-use commerce_domain::{Actor, DomainError, OrderId, PaymentToken, Quantity};
+use commerce_domain::{Actor, Currency, DomainError, OrderId, PaymentToken, Quantity, VendorId};
 use commerce_platform::audit::AuditEntry;
 use commerce_platform::envelope::metadata_keys;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
@@ -35,6 +36,8 @@ pub struct SagaSteps {
     pub products: CommandExecutor<Product>,
     /// Read only: the commission rules in force when an order is confirmed.
     pub commissions: CommandExecutor<CommissionSchedule>,
+    /// Each vendor's part of an order in the ledger, credited when its payment is captured.
+    pub sales: CommandExecutor<VendorSale>,
     pub payments: CommandExecutor<Payment>,
     pub orders: CommandExecutor<Order>,
     /// For appends decided without a load (a payment's first event).
@@ -249,8 +252,8 @@ impl SagaSteps {
         Err(Transient("the payment or the order kept changing".into()))
     }
 
-    /// Takes the money at the provider, then records the capture and sells every line's held
-    /// units in one append.
+    /// Takes the money at the provider, then records the capture, sells every line's held units
+    /// and credits each vendor's ledger with its share, in one append.
     async fn capture_and_commit(&self, saga: &OrderSaga) -> StepResult {
         let payment_id = saga.payment_id();
         self.provider.capture(payment_id.0, &saga.total).await?;
@@ -260,15 +263,22 @@ impl SagaSteps {
             .iter()
             .map(|l| l.product_id.to_string())
             .collect();
-        let mut streams: Vec<(&str, &str)> = vec![(Payment::TYPE, &payment)];
+        let order = saga.order_id.to_string();
+        let mut streams: Vec<(&str, &str)> = vec![(Payment::TYPE, &payment), (Order::TYPE, &order)];
         streams.extend(products.iter().map(|p| (Inventory::TYPE, p.as_str())));
         let metadata = Self::metadata(saga);
         let order_id = OrderId(saga.order_id);
         for attempt in 1..=MAX_ATTEMPTS {
             let mut stored = self.load(&streams).await?.into_iter();
-            let Some(payment_stream) = stored.next() else {
+            let (Some(payment_stream), Some(order_stream)) = (stored.next(), stored.next()) else {
                 return Err(Transient("a load returned fewer streams than asked".into()));
             };
+            let sales = self
+                .orders
+                .rebuild::<DomainError>(&order, order_stream)
+                .await?
+                .aggregate
+                .sales_by_vendor();
             let loaded = self
                 .payments
                 .rebuild::<DomainError>(&payment, payment_stream)
@@ -293,8 +303,10 @@ impl SagaSteps {
                         .await?,
                 );
             }
+            let credits = self.credits(&sales, order_id, &metadata).await?;
             let mut decisions = vec![captured.serialized()];
             decisions.extend(commits.iter().map(|c| c.serialized()));
+            decisions.extend(credits.iter().map(|c| c.serialized()));
             if self.append(&decisions, attempt).await? {
                 return Ok(StepOutcome::Done);
             }
@@ -308,6 +320,38 @@ impl SagaSteps {
             .load_streams(streams)
             .await
             .map_err(|e| ExecuteError::<DomainError>::from_persistence(e).into())
+    }
+
+    /// Each vendor's part of the order credited with its share in the ledger (decided, not
+    /// appended): one stream per vendor and order, so sales never contend with each other.
+    async fn credits(
+        &self,
+        sales: &[(VendorId, Currency, Vec<CreditedLine>)],
+        order_id: OrderId,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Vec<Decided<VendorSale>>, Transient> {
+        let ids: Vec<String> = sales
+            .iter()
+            .map(|(vendor_id, _, _)| VendorSale::id(order_id, *vendor_id))
+            .collect();
+        let streams: Vec<(&str, &str)> = ids
+            .iter()
+            .map(|id| (VendorSale::TYPE, id.as_str()))
+            .collect();
+        let stored = self.load(&streams).await?;
+        let mut decided = Vec::with_capacity(sales.len());
+        for ((vendor_id, currency, lines), (id, stream)) in sales.iter().zip(ids.iter().zip(stored))
+        {
+            let loaded = self.sales.rebuild::<DomainError>(id, stream).await?;
+            let credit = SaleCommand::Credit {
+                vendor_id: *vendor_id,
+                order_id,
+                currency: currency.clone(),
+                lines: lines.clone(),
+            };
+            decided.push(self.sales.decide(id, loaded, credit, metadata, &()).await?);
+        }
+        Ok(decided)
     }
 
     /// Appends decisions about several aggregates in one statement. `false`: another writer got

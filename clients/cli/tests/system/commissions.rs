@@ -133,6 +133,57 @@ async fn each_lines_commission_is_fixed_at_confirmation_under_the_rule_that_appl
             .collect::<Vec<_>>()
     );
 
+    // Once the payment is captured, each vendor's part is credited its share as pending, and
+    // the commission goes to the marketplace; every credit balances.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let credits: Vec<Value> = loop {
+        let credits: Vec<Value> = sqlx::query_scalar(
+            "SELECT payload FROM es.events WHERE aggregate_type = 'VendorSale' \
+               AND event_type = 'SaleCredited' ORDER BY global_position",
+        )
+        .fetch_all(&system.pool)
+        .await
+        .expect("credits");
+        if credits.len() == 2 {
+            break credits;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{credits:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let entries = |vendor: Uuid| -> Vec<(String, i64)> {
+        let credit = credits
+            .iter()
+            .find(|c| c["data"]["vendor_id"] == vendor.to_string())
+            .expect("the vendor's credit");
+        credit["data"]["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| {
+                (
+                    e["account"].as_str().expect("account").to_owned(),
+                    e["amount_minor"].as_i64().expect("amount"),
+                )
+            })
+            .collect()
+    };
+    let owned = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+        pairs.iter().map(|(a, n)| ((*a).to_owned(), *n)).collect()
+    };
+    assert_eq!(
+        entries(favoured),
+        owned(&[("clearing", -2000), ("pending", 1940), ("commission", 60)])
+    );
+    // The other vendor's three lines: 20.00 + 12.50 + 5,000.00, commissions 2.00 + 1.25 + 50.00.
+    assert_eq!(
+        entries(other),
+        owned(&[
+            ("clearing", -503_250),
+            ("pending", 503_250 - 5_325),
+            ("commission", 5_325)
+        ])
+    );
+
     // A later change applies to orders confirmed after it, and to none before.
     let (status, body) = set_rules(&system, &admin, json!({"default": {"flat": 7}})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
