@@ -134,6 +134,7 @@ impl SagaService {
                 .with_upcasters(commerce_domain::product::product_upcasters()),
             commissions: CommandExecutor::new(repository(), None),
             sales: CommandExecutor::new(repository(), None),
+            categories: Default::default(),
             orders: CommandExecutor::new(repository(), waker).with_upcasters(order_upcasters()),
             repository: repository(),
             held_transactions: commerce_platform::database::connect(&config.database.at_most(2))

@@ -31,6 +31,8 @@ struct Placed {
 struct PlacedLine {
     product_id: Uuid,
     quantity: u32,
+    #[serde(default)]
+    vendor_id: Option<Uuid>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,6 +118,7 @@ impl Projector for SagaListener {
                         .map(|l| SagaLine {
                             product_id: l.product_id,
                             quantity: l.quantity,
+                            vendor_id: l.vendor_id,
                         })
                         .collect(),
                     total: placed.total,
@@ -150,6 +153,7 @@ impl Projector for SagaListener {
                     .map(|l| SagaLine {
                         product_id: l.product_id,
                         quantity: l.quantity,
+                        vendor_id: l.vendor_id,
                     })
                     .collect();
                 self.store

@@ -106,6 +106,9 @@ pub const STEP_CAPTURE_AND_COMMIT: &str = "capture_and_commit";
 pub struct SagaLine {
     pub product_id: Uuid,
     pub quantity: u32,
+    /// Whose line: its sale stream is credited on capture. Absent on sagas started before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_id: Option<Uuid>,
 }
 
 /// An order's saga as stored in `saga.order_sagas` (and as `commerce sagas show` prints it).
@@ -367,6 +370,7 @@ mod tests {
             lines: vec![SagaLine {
                 product_id: Uuid::from_u128(3),
                 quantity: 2,
+                vendor_id: None,
             }],
             total: Money::new(2000, Currency::parse("EUR").unwrap()).unwrap(),
             payment_token: "tok_ok".into(),

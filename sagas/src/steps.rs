@@ -18,7 +18,9 @@ use commerce_domain::ledger::{CreditedLine, SaleCommand, VendorSale};
 use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::product::Product;
-use commerce_domain::{Actor, Currency, DomainError, OrderId, PaymentToken, Quantity, VendorId};
+use commerce_domain::{
+    Actor, Category, Currency, DomainError, OrderId, PaymentToken, ProductId, Quantity, VendorId,
+};
 use commerce_platform::audit::AuditEntry;
 use commerce_platform::envelope::metadata_keys;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
@@ -29,6 +31,9 @@ use crate::payments::{PaymentProvider, ProviderError};
 /// Tries of a step's combined append when other writers keep winning the race.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// Products whose category a saga process remembers (a product's category never changes).
+const CATEGORY_CACHE: usize = 100_000;
+
 /// What a step talks to.
 pub struct SagaSteps {
     pub inventory: CommandExecutor<Inventory>,
@@ -38,6 +43,8 @@ pub struct SagaSteps {
     pub commissions: CommandExecutor<CommissionSchedule>,
     /// Each vendor's part of an order in the ledger, credited when its payment is captured.
     pub sales: CommandExecutor<VendorSale>,
+    /// The categories of products read so far, by product.
+    pub categories: std::sync::Mutex<HashMap<ProductId, Category>>,
     pub payments: CommandExecutor<Payment>,
     pub orders: CommandExecutor<Order>,
     /// For appends decided without a load (a payment's first event).
@@ -169,10 +176,13 @@ impl SagaSteps {
         let (payment, order) = (payment_id.to_string(), saga.order_id.to_string());
         let metadata = Self::metadata(saga);
         // The commission rules in force and each line's category are read in the same query:
-        // the confirmation fixes each line's commission under them.
+        // the confirmation fixes each line's commission under them. A product's category never
+        // changes, so only products this process has not seen yet are loaded.
+        let known = self.known_categories(saga);
         let products: Vec<String> = saga
             .lines
             .iter()
+            .filter(|l| !known.contains_key(&ProductId(l.product_id)))
             .map(|l| l.product_id.to_string())
             .collect();
         let mut streams: Vec<(&str, &str)> = vec![
@@ -195,7 +205,7 @@ impl SagaSteps {
                 .aggregate
                 .rules()
                 .clone();
-            let mut categories = BTreeMap::new();
+            let mut categories = known.clone();
             for (product, stream) in products.iter().zip(stored) {
                 let loaded = self
                     .products
@@ -205,6 +215,7 @@ impl SagaSteps {
                     (loaded.aggregate.product_id(), loaded.aggregate.category())
                 {
                     categories.insert(product_id, category.clone());
+                    self.remember_category(product_id, category);
                 }
             }
             let loaded_payment = self
@@ -264,10 +275,33 @@ impl SagaSteps {
             .map(|l| l.product_id.to_string())
             .collect();
         let order = saga.order_id.to_string();
+        let order_id = OrderId(saga.order_id);
+        // The vendors' sale streams are read in the same query when the saga knows the lines'
+        // vendors (sagas started before it kept them read them in a second one).
+        let sale_ids: Option<Vec<String>> = saga
+            .lines
+            .iter()
+            .map(|l| l.vendor_id)
+            .collect::<Option<Vec<uuid::Uuid>>>()
+            .map(|vendors| {
+                let mut ids: Vec<String> = Vec::new();
+                for vendor_id in vendors {
+                    let id = VendorSale::id(order_id, VendorId(vendor_id));
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                ids
+            });
         let mut streams: Vec<(&str, &str)> = vec![(Payment::TYPE, &payment), (Order::TYPE, &order)];
         streams.extend(products.iter().map(|p| (Inventory::TYPE, p.as_str())));
+        streams.extend(
+            sale_ids
+                .iter()
+                .flatten()
+                .map(|id| (VendorSale::TYPE, id.as_str())),
+        );
         let metadata = Self::metadata(saga);
-        let order_id = OrderId(saga.order_id);
         for attempt in 1..=MAX_ATTEMPTS {
             let mut stored = self.load(&streams).await?.into_iter();
             let (Some(payment_stream), Some(order_stream)) = (stored.next(), stored.next()) else {
@@ -291,7 +325,7 @@ impl SagaSteps {
                 .decide(&payment, loaded, capture, &metadata, &())
                 .await?;
             let mut commits = Vec::with_capacity(products.len());
-            for (product, stream) in products.iter().zip(stored) {
+            for (product, stream) in products.iter().zip(stored.by_ref()) {
                 let loaded = self
                     .inventory
                     .rebuild::<DomainError>(product, stream)
@@ -303,7 +337,10 @@ impl SagaSteps {
                         .await?,
                 );
             }
-            let credits = self.credits(&sales, order_id, &metadata).await?;
+            let preloaded = sale_ids
+                .as_ref()
+                .map(|ids| ids.iter().cloned().zip(stored).collect());
+            let credits = self.credits(&sales, order_id, &metadata, preloaded).await?;
             let mut decisions = vec![captured.serialized()];
             decisions.extend(commits.iter().map(|c| c.serialized()));
             decisions.extend(credits.iter().map(|c| c.serialized()));
@@ -322,26 +359,56 @@ impl SagaSteps {
             .map_err(|e| ExecuteError::<DomainError>::from_persistence(e).into())
     }
 
+    /// The categories of `saga`'s products this process has already read.
+    fn known_categories(&self, saga: &OrderSaga) -> BTreeMap<ProductId, Category> {
+        let cache = self.categories.lock().unwrap_or_else(|e| e.into_inner());
+        saga.lines
+            .iter()
+            .filter_map(|l| {
+                let product_id = ProductId(l.product_id);
+                cache.get(&product_id).map(|c| (product_id, c.clone()))
+            })
+            .collect()
+    }
+
+    fn remember_category(&self, product_id: ProductId, category: &Category) {
+        let mut cache = self.categories.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: forgotten all at once when full, and read again as needed.
+        if cache.len() >= CATEGORY_CACHE {
+            cache.clear();
+        }
+        cache.insert(product_id, category.clone());
+    }
+
     /// Each vendor's part of the order credited with its share in the ledger (decided, not
     /// appended): one stream per vendor and order, so sales never contend with each other.
+    /// `preloaded` holds the sale streams already read, by id; the others are read here.
     async fn credits(
         &self,
         sales: &[(VendorId, Currency, Vec<CreditedLine>)],
         order_id: OrderId,
         metadata: &HashMap<String, String>,
+        preloaded: Option<HashMap<String, StoredStream>>,
     ) -> Result<Vec<Decided<VendorSale>>, Transient> {
         let ids: Vec<String> = sales
             .iter()
             .map(|(vendor_id, _, _)| VendorSale::id(order_id, *vendor_id))
             .collect();
-        let streams: Vec<(&str, &str)> = ids
+        let mut preloaded = preloaded.unwrap_or_default();
+        let missing: Vec<(&str, &str)> = ids
             .iter()
+            .filter(|id| !preloaded.contains_key(*id))
             .map(|id| (VendorSale::TYPE, id.as_str()))
             .collect();
-        let stored = self.load(&streams).await?;
+        if !missing.is_empty() {
+            let stored = self.load(&missing).await?;
+            for ((_, id), stream) in missing.iter().zip(stored) {
+                preloaded.insert((*id).to_owned(), stream);
+            }
+        }
         let mut decided = Vec::with_capacity(sales.len());
-        for ((vendor_id, currency, lines), (id, stream)) in sales.iter().zip(ids.iter().zip(stored))
-        {
+        for ((vendor_id, currency, lines), id) in sales.iter().zip(&ids) {
+            let stream = preloaded.remove(id).unwrap_or_default();
             let loaded = self.sales.rebuild::<DomainError>(id, stream).await?;
             let credit = SaleCommand::Credit {
                 vendor_id: *vendor_id,
