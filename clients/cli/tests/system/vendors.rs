@@ -445,16 +445,25 @@ async fn the_cli_admits_three_vendors_who_ship_one_order_and_suspends_and_reinst
         .await;
     for (index, token) in tokens.iter().enumerate() {
         let tracking = format!("TRACK {index}");
-        cli(
+        let shipped = cli(
             &system,
             token,
             &["orders", "ship", &order, "--tracking", &tracking],
         )
         .await;
+        // Read at the shipment's version: the projection may not have it yet.
+        let version = shipped["version"].as_i64().expect("version").to_string();
         let mine = cli(
             &system,
             token,
-            &["orders", "sub-order", &order, &vendors[index]],
+            &[
+                "orders",
+                "sub-order",
+                &order,
+                &vendors[index],
+                "--min-version",
+                &version,
+            ],
         )
         .await;
         assert_eq!(mine["status"], "shipped", "{mine}");
