@@ -419,10 +419,10 @@ async fn seal_seeded(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// The ceiling script, from the repository root.
-const REDIS_CEILING: &str = "../shared/bench/redis-ceiling";
+pub(crate) const REDIS_CEILING: &str = "../shared/bench/redis-ceiling";
 
 /// `redis-ceiling`'s pipelined SET rate.
-fn redis_ceiling(script: &std::path::Path) -> anyhow::Result<f64> {
+pub(crate) fn redis_ceiling(script: &std::path::Path) -> anyhow::Result<f64> {
     let output = std::process::Command::new(script)
         .output()
         .with_context(|| format!("running {}", script.display()))?;

@@ -63,8 +63,6 @@ pub struct SuspensionResult {
 const SEED_CONCURRENCY: usize = 32;
 /// The generation the bench projects into.
 const GENERATION: u64 = 1;
-/// The ceiling script, from the repository root (as `commerce bench rebuild`'s).
-const REDIS_CEILING: &str = "../shared/bench/redis-ceiling";
 /// The projector's connection waits this long for an answer: a script over tens of thousands of
 /// products may take longer than the services' 2 s, and the bench is there to say how long.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -89,7 +87,7 @@ pub async fn suspension(bench: &SuspensionBench) -> anyhow::Result<Vec<Suspensio
     let ceiling_script = bench
         .redis_ceiling
         .clone()
-        .unwrap_or_else(|| PathBuf::from(REDIS_CEILING));
+        .unwrap_or_else(|| PathBuf::from(crate::bench_stream::REDIS_CEILING));
     let run_id = Uuid::new_v4().simple().to_string();
     let mut results = Vec::new();
     for &products in &bench.products {
@@ -183,7 +181,7 @@ async fn measure(
             "after the reinstatement {listed} products are published, expected {products}"
         );
 
-        let pipelined_set = pipelined_set_rate(ceiling_script)?;
+        let pipelined_set = crate::bench_stream::redis_ceiling(ceiling_script)?;
         eprintln!(
             "{products} products, round {round}: suspension {:.1} ms (Redis held {:.1} ms), \
              reinstatement {:.1} ms (held {:.1} ms), pipelined SET {pipelined_set:.0}/s",
@@ -382,30 +380,6 @@ async fn unlink_prefix(redis: &mut ConnectionManager, prefix: &str) -> anyhow::R
         }
         cursor = next;
     }
-}
-
-/// `redis-ceiling`'s pipelined SET rate (read as `commerce bench rebuild` reads it).
-fn pipelined_set_rate(script: &Path) -> anyhow::Result<f64> {
-    let output = std::process::Command::new(script)
-        .output()
-        .with_context(|| format!("running {}", script.display()))?;
-    anyhow::ensure!(
-        output.status.success(),
-        "{} failed: {}",
-        script.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("redis-ceiling:"))
-        .context("redis-ceiling printed no `redis-ceiling:` line")?;
-    line.split("pipelined(16) SET ")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|n| n.parse::<f64>().ok())
-        .with_context(|| format!("cannot read {line:?}"))
 }
 
 fn millis(duration: Duration) -> f64 {
