@@ -22,6 +22,8 @@
 //! - `openapi`: the problem+json and money schemas, bearer security, `/openapi.json` and `/docs`.
 //! - `whole_number`: integer body fields that also accept integer-valued numbers (`24.0`), as JSON
 //!   Schema's `type: integer` does.
+//! - `payments`: the payment provider behind an adapter trait (card payments for the saga,
+//!   transfers to vendors for payouts), its HTTP client and the local simulator.
 //! - `webhooks`: which URLs a vendor's notifications may be sent to, and how they are signed.
 //! - `http`: `/healthz`, `/readyz`, `/metrics`, request metrics, correlation ids, serving with shutdown.
 #![forbid(unsafe_code)]
@@ -37,6 +39,7 @@ pub mod http;
 pub mod jwks;
 pub mod messaging;
 pub mod openapi;
+pub mod payments;
 pub mod personal_data;
 pub mod problem;
 pub mod redis_connection;

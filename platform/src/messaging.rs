@@ -94,6 +94,15 @@ pub const NOTIFICATIONS_QUEUE: QueueSpec = QueueSpec {
     event_types: &[],
 };
 
+/// The ledger projector's queue: vendors' sales and payouts (balances, statements, what a payout
+/// run may release and pay), and every Order event for the sub-orders' shipments (it checks each
+/// aggregate's sequence, so the Order stream comes whole).
+pub const LEDGER_QUEUE: QueueSpec = QueueSpec {
+    name: "ledger",
+    aggregate_types: &["VendorSale", "VendorPayouts", "Order"],
+    event_types: &[],
+};
+
 /// The order-fulfilment saga's queue: an order placed starts a saga, an order cancelled by
 /// someone else stops or reverses one. Nothing else of the stream concerns it.
 pub const ORDER_SAGA_QUEUE: QueueSpec = QueueSpec {
@@ -109,6 +118,7 @@ pub const QUEUES: &[QueueSpec] = &[
     ORDERS_QUEUE,
     ANALYTICS_QUEUE,
     NOTIFICATIONS_QUEUE,
+    LEDGER_QUEUE,
     ORDER_SAGA_QUEUE,
 ];
 

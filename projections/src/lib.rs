@@ -19,6 +19,8 @@
 //! - `notifications`: what customers and vendors are told about their orders (schema `read`).
 //! - `analytics`: the analytics projector (sales lines, funnel steps, product categories in
 //!   schema `read`), which the read API sums.
+//! - `ledger`: the ledger projector (vendors' postings, sales, shipments and payouts in schema
+//!   `read`), which the read API sums into balances and statements and the payout run reads.
 //! - `webhooks`: sending the webhook deliveries the notifications projector queues (signed,
 //!   retried with backoff, dead-lettered when the attempts run out).
 //! - `config`: `COMMERCE_*` settings of the projector workers.
@@ -32,6 +34,7 @@ pub mod consumer;
 pub mod documents;
 pub mod error;
 pub mod history;
+pub mod ledger;
 pub mod notifications;
 pub mod orders;
 pub mod rebuild;
@@ -43,8 +46,8 @@ pub mod webhooks;
 pub use config::Config;
 
 use commerce_platform::messaging::{
-    self, AwsClients, QueueSpec, ANALYTICS_QUEUE, CART_QUEUE, CATALOG_QUEUE, NOTIFICATIONS_QUEUE,
-    ORDERS_QUEUE,
+    self, AwsClients, QueueSpec, ANALYTICS_QUEUE, CART_QUEUE, CATALOG_QUEUE, LEDGER_QUEUE,
+    NOTIFICATIONS_QUEUE, ORDERS_QUEUE,
 };
 use commerce_platform::{retry_until_ready, Shutdown};
 
@@ -53,6 +56,7 @@ use cart::{CartKeys, CartProjector};
 use catalog::{CatalogKeys, CatalogProjector};
 use consumer::SqsConsumer;
 use history::EventHistory;
+use ledger::LedgerProjector;
 use notifications::NotificationsProjector;
 use orders::OrdersProjector;
 use webhooks::WebhookSender;
@@ -68,16 +72,19 @@ pub enum Worker {
     Notifications,
     /// Sends the webhook deliveries the notifications projector queues.
     Webhooks,
+    /// The vendors' ledger: balances, statements, payouts.
+    Ledger,
 }
 
 impl Worker {
-    pub const ALL: [Worker; 6] = [
+    pub const ALL: [Worker; 7] = [
         Worker::Catalog,
         Worker::Cart,
         Worker::Orders,
         Worker::Analytics,
         Worker::Notifications,
         Worker::Webhooks,
+        Worker::Ledger,
     ];
 
     /// Whether the worker writes Redis (the others need only Postgres).
@@ -218,6 +225,23 @@ pub async fn run_workers(
         .run(shutdown.clone())
         .await
     };
+    let ledger = async {
+        if !runs(Worker::Ledger) {
+            return Ok(());
+        }
+        let Some(queue_url) = queue(&aws, &config, LEDGER_QUEUE, &shutdown).await else {
+            return Ok(());
+        };
+        SqsConsumer::new(
+            aws.sqs.clone(),
+            queue_url,
+            LedgerProjector::new(pool.clone()),
+            history.clone(),
+            config.consumer.clone(),
+        )
+        .run(shutdown.clone())
+        .await
+    };
     let webhooks = async {
         if !runs(Worker::Webhooks) {
             return Ok(());
@@ -241,19 +265,21 @@ pub async fn run_workers(
     };
     /// How one consumer ended.
     type Ended = anyhow::Result<()>;
-    let (catalog, cart, orders, analytics, notifications, webhooks): (
+    let (catalog, cart, orders, analytics, notifications, ledger, webhooks): (
         Ended,
         Ended,
         Ended,
         Ended,
         Ended,
         Ended,
-    ) = tokio::join!(catalog, cart, orders, analytics, notifications, webhooks);
+        Ended,
+    ) = tokio::join!(catalog, cart, orders, analytics, notifications, ledger, webhooks);
     catalog
         .and(cart)
         .and(orders)
         .and(analytics)
         .and(notifications)
+        .and(ledger)
         .and(webhooks)
 }
 

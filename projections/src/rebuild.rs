@@ -44,6 +44,7 @@ use crate::catalog::{self, CatalogKeys, CatalogProjector, ProductDocument};
 use crate::consumer::{Outcome, Projector};
 use crate::documents::{live_generation, WriteOutcome};
 use crate::history::EventHistory;
+use crate::ledger::LedgerProjector;
 use crate::notifications::NotificationsProjector;
 use crate::orders::{self, OrderDocument, OrdersProjector};
 use crate::vendors::{self, VendorDocument};
@@ -56,15 +57,17 @@ pub enum Model {
     Orders,
     Analytics,
     Notifications,
+    Ledger,
 }
 
 impl Model {
-    pub const ALL: [Model; 5] = [
+    pub const ALL: [Model; 6] = [
         Model::Catalog,
         Model::Cart,
         Model::Orders,
         Model::Analytics,
         Model::Notifications,
+        Model::Ledger,
     ];
 
     pub fn name(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Model {
             Model::Orders => "orders",
             Model::Analytics => "analytics",
             Model::Notifications => "notifications",
+            Model::Ledger => "ledger",
         }
     }
 
@@ -81,7 +85,7 @@ impl Model {
     fn in_postgres(self) -> bool {
         matches!(
             self,
-            Model::Orders | Model::Analytics | Model::Notifications
+            Model::Orders | Model::Analytics | Model::Notifications | Model::Ledger
         )
     }
 
@@ -92,6 +96,7 @@ impl Model {
             Model::Orders => &["orders"],
             Model::Analytics => &crate::analytics::TABLES,
             Model::Notifications => &crate::notifications::TABLES,
+            Model::Ledger => &crate::ledger::TABLES,
             Model::Catalog | Model::Cart => &[],
         }
     }
@@ -111,6 +116,7 @@ impl Model {
             Model::Notifications => {
                 commerce_platform::messaging::NOTIFICATIONS_QUEUE.aggregate_types
             }
+            Model::Ledger => commerce_platform::messaging::LEDGER_QUEUE.aggregate_types,
         }
     }
 }
@@ -178,7 +184,9 @@ impl Rebuild {
         match self.model {
             Model::Catalog => CatalogKeys::new(&self.key_prefix).generation_pattern(generation),
             Model::Cart => CartKeys::new(&self.key_prefix).generation_pattern(generation),
-            Model::Orders | Model::Analytics | Model::Notifications => String::new(),
+            Model::Orders | Model::Analytics | Model::Notifications | Model::Ledger => {
+                String::new()
+            }
         }
     }
 
@@ -501,7 +509,7 @@ impl Rebuild {
     ) -> anyhow::Result<()> {
         match self.model {
             Model::Orders => return self.write_orders_page(state, rows).await,
-            Model::Analytics | Model::Notifications => {
+            Model::Analytics | Model::Notifications | Model::Ledger => {
                 return self
                     .write_page_through_projector(state, aggregate_type, rows)
                     .await
@@ -951,6 +959,10 @@ impl Rebuild {
             Model::Notifications => GuardedProjector::Notifications(
                 NotificationsProjector::into_generation(self.read_models.clone(), generation),
             ),
+            Model::Ledger => GuardedProjector::Ledger(LedgerProjector::into_generation(
+                self.read_models.clone(),
+                generation,
+            )),
         }
     }
 
@@ -1029,6 +1041,7 @@ enum GuardedProjector {
     Orders(OrdersProjector),
     Analytics(AnalyticsProjector),
     Notifications(NotificationsProjector),
+    Ledger(LedgerProjector),
 }
 
 impl GuardedProjector {
@@ -1039,6 +1052,7 @@ impl GuardedProjector {
             GuardedProjector::Orders(projector) => projector.apply(event).await,
             GuardedProjector::Analytics(projector) => projector.apply(event).await,
             GuardedProjector::Notifications(projector) => projector.apply(event).await,
+            GuardedProjector::Ledger(projector) => projector.apply(event).await,
         }
     }
 }

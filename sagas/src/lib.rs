@@ -7,7 +7,8 @@
 //! - `store`: schema `saga` (migrations, the runner's and listener's queries, operators' commands).
 //! - `listener`: the queue consumer that starts sagas and records cancellations.
 //! - `runner`: takes due sagas under a lease and drives them; fires deadlines; resumes after crashes.
-//! - `payments`: the payment provider adapter, its HTTP client and the local simulator.
+//! - `payments`: the payment provider adapter (it lives in `commerce_platform::payments`: the
+//!   payout run uses it too).
 //! - `clock`: the time deadlines are read in (tests move it).
 //! - `config`: `COMMERCE_*` settings.
 #![forbid(unsafe_code)]
@@ -16,7 +17,7 @@ pub mod clock;
 mod config;
 pub mod listener;
 pub mod model;
-pub mod payments;
+pub use commerce_platform::payments;
 pub mod runner;
 pub mod steps;
 pub mod store;

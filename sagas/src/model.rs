@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use commerce_domain::order::CancelReason;
-use commerce_domain::{Money, PaymentId, RefundId};
+use commerce_domain::{Money, PaymentId, RefundId, ReturnId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -145,6 +145,12 @@ impl OrderSaga {
     /// The refund's id, derived from the order: a retried refund is recognised.
     pub fn refund_id(&self) -> RefundId {
         RefundId(Uuid::new_v5(&self.order_id, b"refund"))
+    }
+
+    /// The id under which a cancellation after capture reverses the cancelled lines in the
+    /// vendors' ledgers, derived from the order: a retried reversal is recognised.
+    pub fn cancellation_return_id(&self) -> ReturnId {
+        ReturnId(Uuid::new_v5(&self.order_id, b"cancellation"))
     }
 
     /// The id of the commands the saga sends in its current step (saga id + step): recorded in

@@ -476,11 +476,69 @@ impl SagaSteps {
     }
 
     /// An order cancelled after confirmation: its money is refunded (or its hold voided, if it
-    /// was not captured yet) and its units come back, held or sold.
+    /// was not captured yet), the vendors' shares of the cancelled lines and the commission on
+    /// them are reversed in the ledger, and the units come back, held or sold.
     async fn refund(&self, saga: &OrderSaga) -> StepResult {
         self.give_back_payment(saga).await?;
+        self.reverse_cancelled_sales(saga).await?;
         self.give_back_stock(saga, true).await?;
         Ok(StepOutcome::Done)
+    }
+
+    /// Reverses the cancelled lines (`saga.lines`: those not shipped) in each of their vendors'
+    /// sales, under the cancellation's return id. A sale never credited (the payment was not
+    /// captured) has nothing to reverse.
+    async fn reverse_cancelled_sales(&self, saga: &OrderSaga) -> Result<(), Transient> {
+        let order_id = OrderId(saga.order_id);
+        let (order, _) = self
+            .orders
+            .load(&saga.order_id.to_string())
+            .await
+            .map_err(Transient::from)?;
+        // Each line's vendor, from the order (sagas started before lines kept it have none).
+        let vendor_of: HashMap<ProductId, VendorId> = order
+            .sales_by_vendor()
+            .into_iter()
+            .flat_map(|(vendor_id, _, lines)| {
+                lines.into_iter().map(move |line| (line.product_id, vendor_id))
+            })
+            .collect();
+        let mut units: BTreeMap<VendorId, Vec<(ProductId, u32)>> = BTreeMap::new();
+        for line in &saga.lines {
+            let product_id = ProductId(line.product_id);
+            let Some(vendor_id) = line.vendor_id.map(VendorId).or(vendor_of.get(&product_id).copied())
+            else {
+                continue;
+            };
+            let lines = units.entry(vendor_id).or_default();
+            match lines.iter_mut().find(|(p, _)| *p == product_id) {
+                Some((_, quantity)) => *quantity += line.quantity,
+                None => lines.push((product_id, line.quantity)),
+            }
+        }
+        let return_id = saga.cancellation_return_id();
+        for (vendor_id, units) in units {
+            let sale = VendorSale::id(order_id, vendor_id);
+            let reversed = self
+                .sales
+                .execute(
+                    &sale,
+                    SaleCommand::ReverseReturn { return_id, units },
+                    Self::metadata(saga),
+                    &(),
+                )
+                .await;
+            match reversed {
+                Ok(_) | Err(ExecuteError::Rejected(DomainError::NotFound { .. })) => {}
+                // Refused for good (the lines are not the sale's): retrying cannot help, and
+                // `commerce ledger check` shows the books off by this sale.
+                Err(ExecuteError::Rejected(refused)) => {
+                    tracing::error!(%sale, %refused, "the cancellation could not be reversed in the ledger");
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Voids an authorization or refunds a capture, whichever the payment is at.

@@ -454,8 +454,8 @@ pub enum ProjectionsCommand {
     /// again. Needs COMMERCE_DATABASE_URL (read as commerce_reader), COMMERCE_REDIS_URL and
     /// COMMERCE_REDIS_PREFIX as the services'.
     Rebuild {
-        /// The model: catalog or cart (Redis); orders, analytics or notifications (Postgres).
-        #[arg(value_parser = ["catalog", "cart", "orders", "analytics", "notifications"])]
+        /// The model: catalog or cart (Redis); orders, analytics, notifications or ledger (Postgres).
+        #[arg(value_parser = ["catalog", "cart", "orders", "analytics", "notifications", "ledger"])]
         model: String,
         /// Events per page of the scan (one Redis MULTI or one Postgres transaction each), 1 to
         /// 100,000.

@@ -39,6 +39,8 @@ pub enum Component {
     NotificationsProjector,
     /// Sends the queued webhook deliveries to vendors.
     Webhooks,
+    /// The ledger projector (Postgres): vendors' balances, statements and payouts.
+    LedgerProjector,
 }
 
 impl Component {
@@ -52,6 +54,7 @@ impl Component {
             Component::AnalyticsProjector => Some(Worker::Analytics),
             Component::NotificationsProjector => Some(Worker::Notifications),
             Component::Webhooks => Some(Worker::Webhooks),
+            Component::LedgerProjector => Some(Worker::Ledger),
             _ => None,
         }
     }

@@ -35,6 +35,7 @@ COMPONENTS = {
     "orders-projector": (9090, "COMMERCE_OPS_ADDR", False),
     "analytics-projector": (9090, "COMMERCE_OPS_ADDR", False),
     "notifications-projector": (9090, "COMMERCE_OPS_ADDR", False),
+    "ledger-projector": (9090, "COMMERCE_OPS_ADDR", False),
     "webhooks": (9090, "COMMERCE_OPS_ADDR", False),
     "sagas": (8082, "COMMERCE_SAGAS_ADDR", False),
 }

@@ -37,6 +37,7 @@ locals {
     "orders-projector"        = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "orders", scaling = "queue", metrics = "projection_lag_seconds" }
     "analytics-projector"     = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "analytics", scaling = "queue", metrics = "projection_lag_seconds" }
     "notifications-projector" = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "notifications", scaling = "queue", metrics = "projection_lag_seconds" }
+    "ledger-projector"        = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = "ledger", scaling = "queue", metrics = "projection_lag_seconds" }
     "webhooks"                = { port = 9090, addr_env = "COMMERCE_OPS_ADDR", public = false, redis = false, queue = null, scaling = "fixed", metrics = null }
     "sagas"                   = { port = 8082, addr_env = "COMMERCE_SAGAS_ADDR", public = false, redis = false, queue = "order-saga", scaling = "queue", metrics = null }
   }
@@ -56,6 +57,7 @@ locals {
     "orders-projector"        = { cpu = 512, memory = 1024 }
     "analytics-projector"     = { cpu = 512, memory = 1024 }
     "notifications-projector" = { cpu = 512, memory = 1024 }
+    "ledger-projector"        = { cpu = 512, memory = 1024 }
     "webhooks"                = { cpu = 256, memory = 512 }
     "sagas"                   = { cpu = 256, memory = 512 }
     "migrate"                 = { cpu = 512, memory = 1024 }
@@ -71,6 +73,7 @@ locals {
     "orders-projector"        = { min = 1, max = 4 }
     "analytics-projector"     = { min = 1, max = 4 }
     "notifications-projector" = { min = 1, max = 4 }
+    "ledger-projector"        = { min = 1, max = 4 }
     "webhooks"                = { min = 2, max = 2 }
     "sagas"                   = { min = 1, max = 4 }
   }

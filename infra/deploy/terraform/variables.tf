@@ -43,6 +43,7 @@ variable "queues" {
     orders        = { aggregate_types = ["Order"] }
     analytics     = { aggregate_types = ["Order", "Cart", "Product", "Inventory"] }
     notifications = { aggregate_types = ["Order"] }
+    ledger        = { aggregate_types = ["VendorSale", "VendorPayouts", "Order"] }
     "order-saga"  = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled"] }
   }
 
@@ -52,8 +53,8 @@ variable "queues" {
   }
 
   validation {
-    condition     = alltrue([for name in ["catalog", "cart", "orders", "analytics", "notifications", "order-saga"] : contains(keys(var.queues), name)])
-    error_message = "var.queues must keep the six queues the components consume (catalog, cart, orders, analytics, notifications, order-saga); add others next to them."
+    condition     = alltrue([for name in ["catalog", "cart", "orders", "analytics", "notifications", "ledger", "order-saga"] : contains(keys(var.queues), name)])
+    error_message = "var.queues must keep the seven queues the components consume (catalog, cart, orders, analytics, notifications, ledger, order-saga); add others next to them."
   }
 }
 

@@ -13,7 +13,9 @@ pub mod http;
 pub mod simulator;
 
 pub use http::HttpPaymentProvider;
-pub use simulator::{PaymentRecord, PaymentSimulator, SimulatedPaymentStatus, SimulatorHandle};
+pub use simulator::{
+    PaymentRecord, PaymentSimulator, SimulatedPaymentStatus, SimulatorHandle, TransferRecord,
+};
 
 /// Why the provider did not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,8 +33,9 @@ pub enum ProviderError {
     Rejected(String),
 }
 
-/// A card payment provider. Every call is keyed by the saga's deterministic `payment_id` (and
-/// `refund_id` for a refund), so a retried call after a crash or a timeout never charges twice.
+/// A payment provider: card payments for the saga, transfers to vendors for payouts. Every call
+/// is keyed by a deterministic id (the saga's `payment_id` and `refund_id`, a payout's id), so a
+/// retried call after a crash or a timeout never charges, refunds or pays twice.
 #[async_trait::async_trait]
 pub trait PaymentProvider: Send + Sync + 'static {
     /// Holds `amount` on the payment method `token`.
@@ -55,6 +58,15 @@ pub trait PaymentProvider: Send + Sync + 'static {
         &self,
         payment_id: Uuid,
         refund_id: Uuid,
+        amount: &Money,
+    ) -> Result<(), ProviderError>;
+
+    /// Pays `amount` to vendor `vendor_id` as transfer `transfer_id` (a payout's id): a repeat
+    /// of the same transfer pays nothing more.
+    async fn transfer(
+        &self,
+        transfer_id: Uuid,
+        vendor_id: Uuid,
         amount: &Money,
     ) -> Result<(), ProviderError>;
 }

@@ -18,9 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use commerce_domain::{Currency, Money};
-use commerce_platform::http::{self, Dependencies};
-use commerce_platform::problem::{ApiJson, Problem};
-use commerce_platform::Shutdown;
+use crate::http::{self, Dependencies};
+use crate::problem::{ApiJson, Problem};
+use crate::Shutdown;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -252,9 +252,21 @@ enum Authorization {
     Silent,
 }
 
+/// A transfer to a vendor's account, as `GET /v1/transfers/{transfer_id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub transfer_id: Uuid,
+    pub vendor_id: Uuid,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    /// How often it was asked for; it was made once.
+    pub requests: u32,
+}
+
 /// Everything the handlers and the [`SimulatorHandle`] share.
 struct SimulatorState {
     payments: Mutex<HashMap<Uuid, SimulatedPayment>>,
+    transfers: Mutex<HashMap<Uuid, TransferRecord>>,
     /// Payment operations still to fail with 503 (`POST /v1/faults`).
     fail_next: AtomicU32,
     /// `tok_timeout` requests being held, so a test can wait until one has arrived.
@@ -268,6 +280,7 @@ impl SimulatorState {
     fn new() -> Self {
         Self {
             payments: Mutex::new(HashMap::new()),
+            transfers: Mutex::new(HashMap::new()),
             fail_next: AtomicU32::new(0),
             held: AtomicUsize::new(0),
             stopping: Shutdown::new(),
@@ -277,6 +290,46 @@ impl SimulatorState {
     /// The payments. No critical section panics, so a poisoned lock still guards a consistent map.
     fn payments(&self) -> MutexGuard<'_, HashMap<Uuid, SimulatedPayment>> {
         self.payments.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn transfers(&self) -> MutexGuard<'_, HashMap<Uuid, TransferRecord>> {
+        self.transfers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes transfer `transfer_id` once; a repeat of the same request changes nothing, another
+    /// request under the same id is refused.
+    fn transfer(
+        &self,
+        transfer_id: Uuid,
+        vendor_id: Uuid,
+        amount: Money,
+    ) -> Result<TransferRecord, SimulatorError> {
+        if amount.amount_minor <= 0 {
+            return Err(SimulatorError::RuleBroken(format!(
+                "a transfer must move a positive amount, not {}",
+                show(&amount)
+            )));
+        }
+        let mut transfers = self.transfers();
+        let record = transfers
+            .entry(transfer_id)
+            .or_insert_with(|| TransferRecord {
+                transfer_id,
+                vendor_id,
+                amount_minor: amount.amount_minor,
+                currency: amount.currency.clone(),
+                requests: 0,
+            });
+        if record.vendor_id != vendor_id
+            || record.amount_minor != amount.amount_minor
+            || record.currency != amount.currency
+        {
+            return Err(SimulatorError::Conflict(format!(
+                "transfer {transfer_id} was already made to another vendor or for another amount"
+            )));
+        }
+        record.requests = record.requests.saturating_add(1);
+        Ok(record.clone())
     }
 
     /// Whether this call is one of the injected faults (and counts it).
@@ -389,7 +442,7 @@ where
 #[derive(Debug, Deserialize)]
 struct AuthorizeBody {
     token: String,
-    #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
+    #[serde(deserialize_with = "crate::whole_number::deserialize")]
     amount_minor: i64,
     currency: String,
 }
@@ -397,7 +450,7 @@ struct AuthorizeBody {
 /// The body of a capture or a refund.
 #[derive(Debug, Deserialize)]
 struct AmountBody {
-    #[serde(deserialize_with = "commerce_platform::whole_number::deserialize")]
+    #[serde(deserialize_with = "crate::whole_number::deserialize")]
     amount_minor: i64,
     currency: String,
 }
@@ -509,6 +562,36 @@ async fn refund(
     }))
 }
 
+#[derive(Debug, Deserialize)]
+struct TransferBody {
+    vendor_id: Uuid,
+    #[serde(deserialize_with = "crate::whole_number::deserialize")]
+    amount_minor: i64,
+    currency: String,
+}
+
+#[tracing::instrument(skip(state, body), fields(%transfer_id))]
+async fn transfer(
+    State(state): SharedState,
+    ApiPath(transfer_id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<Json<TransferRecord>, SimulatorError> {
+    let amount = money(body.amount_minor, &body.currency)?;
+    Ok(Json(state.transfer(transfer_id, body.vendor_id, amount)?))
+}
+
+async fn get_transfer(
+    State(state): SharedState,
+    ApiPath(transfer_id): ApiPath<Uuid>,
+) -> Result<Json<TransferRecord>, SimulatorError> {
+    state
+        .transfers()
+        .get(&transfer_id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| SimulatorError::NotFound(format!("no transfer {transfer_id}")))
+}
+
 async fn get_payment(
     State(state): SharedState,
     ApiPath(payment_id): ApiPath<Uuid>,
@@ -538,8 +621,8 @@ async fn inject_fault(State(state): SharedState, request: Request, next: Next) -
     next.run(request).await
 }
 
-/// Every route of the simulator. Faults apply to the four operations the provider client calls,
-/// not to `GET /v1/payments/{payment_id}`, so state can be inspected while faults are armed.
+/// Every route of the simulator. Faults apply to the operations the provider client calls, not
+/// to the `GET`s, so state can be inspected while faults are armed.
 fn router(state: Arc<SimulatorState>) -> Router {
     let operations = Router::new()
         .route("/v1/payments/{payment_id}/authorize", post(authorize))
@@ -549,10 +632,12 @@ fn router(state: Arc<SimulatorState>) -> Router {
             "/v1/payments/{payment_id}/refunds/{refund_id}",
             post(refund),
         )
+        .route("/v1/transfers/{transfer_id}", post(transfer))
         .route_layer(middleware::from_fn_with_state(state.clone(), inject_fault));
     let api = Router::new()
         .merge(operations)
         .route("/v1/payments/{payment_id}", get(get_payment))
+        .route("/v1/transfers/{transfer_id}", get(get_transfer))
         .route("/v1/faults", get(get_faults).post(set_faults))
         .with_state(state);
     http::service_router(
@@ -575,6 +660,11 @@ impl SimulatorHandle {
             .payments()
             .get(&payment_id)
             .map(|payment| payment.record(payment_id))
+    }
+
+    /// Every transfer made, in no particular order.
+    pub fn transfers(&self) -> Vec<TransferRecord> {
+        self.state.transfers().values().cloned().collect()
     }
 
     /// Makes the next `n` payment operations answer 503 without doing anything.
@@ -600,7 +690,7 @@ impl PaymentSimulator {
     /// Binds `listen` (port 0 picks a free port).
     pub async fn bind(listen: SocketAddr) -> anyhow::Result<Self> {
         // Install the recorder before anything records, or early samples go nowhere.
-        commerce_platform::telemetry::metrics_handle();
+        crate::telemetry::metrics_handle();
         let (listener, address) = http::bind(listen).await?;
         let state = Arc::new(SimulatorState::new());
         Ok(Self {
@@ -658,7 +748,7 @@ pub(crate) mod testing {
 
     impl RunningSimulator {
         pub(crate) async fn start() -> Self {
-            commerce_platform::telemetry::init_test_logging();
+            crate::telemetry::init_test_logging();
             let simulator = PaymentSimulator::bind(([127, 0, 0, 1], 0).into())
                 .await
                 .expect("the simulator binds a free port");

@@ -97,6 +97,16 @@ impl PaymentProvider for HttpPaymentProvider {
         self.send(payment_id, Call::Refund { refund_id, amount })
             .await
     }
+
+    async fn transfer(
+        &self,
+        transfer_id: Uuid,
+        vendor_id: Uuid,
+        amount: &Money,
+    ) -> Result<(), ProviderError> {
+        self.send(transfer_id, Call::Transfer { vendor_id, amount })
+            .await
+    }
 }
 
 /// One call of the provider's API: its path and body live here and nowhere else.
@@ -106,6 +116,8 @@ enum Call<'a> {
     Capture { amount: &'a Money },
     Void,
     Refund { refund_id: Uuid, amount: &'a Money },
+    /// Keyed by the transfer's id (in place of a payment's).
+    Transfer { vendor_id: Uuid, amount: &'a Money },
 }
 
 impl Call<'_> {
@@ -116,6 +128,7 @@ impl Call<'_> {
             Call::Capture { .. } => "capture",
             Call::Void => "void",
             Call::Refund { .. } => "refund",
+            Call::Transfer { .. } => "transfer",
         }
     }
 
@@ -127,6 +140,7 @@ impl Call<'_> {
             Call::Refund { refund_id, .. } => {
                 format!("/v1/payments/{payment_id}/refunds/{refund_id}")
             }
+            Call::Transfer { .. } => format!("/v1/transfers/{payment_id}"),
         }
     }
 
@@ -138,6 +152,11 @@ impl Call<'_> {
                 "currency": amount.currency,
             })),
             Call::Capture { amount } | Call::Refund { amount, .. } => Some(serde_json::json!({
+                "amount_minor": amount.amount_minor,
+                "currency": amount.currency,
+            })),
+            Call::Transfer { vendor_id, amount } => Some(serde_json::json!({
+                "vendor_id": vendor_id,
                 "amount_minor": amount.amount_minor,
                 "currency": amount.currency,
             })),
@@ -264,6 +283,30 @@ mod tests {
         let record = sim.handle.payment(id).unwrap();
         assert_eq!(record.status, SimulatedPaymentStatus::Captured);
         assert_eq!((record.authorizations, record.captures), (1, 1));
+        sim.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_transfer_is_made_once_however_often_it_is_asked_and_never_changed() {
+        let sim = RunningSimulator::start().await;
+        let provider = provider(&sim);
+        let (transfer_id, vendor_id) = (Uuid::new_v4(), Uuid::new_v4());
+        provider
+            .transfer(transfer_id, vendor_id, &eur(900))
+            .await
+            .unwrap();
+        provider
+            .transfer(transfer_id, vendor_id, &eur(900))
+            .await
+            .unwrap();
+        let transfers = sim.handle.transfers();
+        assert_eq!(transfers.len(), 1, "{transfers:?}");
+        assert_eq!((transfers[0].amount_minor, transfers[0].requests), (900, 2));
+
+        assert_rejected(provider.transfer(transfer_id, vendor_id, &eur(901)).await, 409);
+        sim.handle.fail_next(1);
+        assert_unavailable(provider.transfer(Uuid::new_v4(), vendor_id, &eur(5)).await);
+        assert_eq!(sim.handle.transfers().len(), 1, "a failed call makes nothing");
         sim.stop().await;
     }
 
