@@ -28,6 +28,14 @@ pub struct Config {
     /// Whether the client address (in the audit log) is the last `X-Forwarded-For` hop, behind
     /// a load balancer that appends it (`COMMERCE_TRUST_FORWARDED_FOR`, default false).
     pub trust_forwarded_for: bool,
+    /// The payment provider payouts are transferred through: `COMMERCE_PAYMENT_URL` (default
+    /// http://127.0.0.1:8083, the local simulator), `COMMERCE_PAYMENT_REQUEST_TIMEOUT_MS`
+    /// (default 5000).
+    pub payment_url: String,
+    pub payment_request_timeout: Duration,
+    /// How long after its sub-order shipped a vendor's share may be paid out, so that returns
+    /// come back out of it: `COMMERCE_PAYOUT_HOLD_SECS` (default 604800, 7 days).
+    pub payout_hold: Duration,
 }
 
 impl Config {
@@ -49,6 +57,12 @@ impl Config {
                 "false",
             )?),
             trust_forwarded_for: env_or("COMMERCE_TRUST_FORWARDED_FOR", "false")?,
+            payment_url: env_or("COMMERCE_PAYMENT_URL", "http://127.0.0.1:8083")?,
+            payment_request_timeout: Duration::from_millis(env_or(
+                "COMMERCE_PAYMENT_REQUEST_TIMEOUT_MS",
+                "5000",
+            )?),
+            payout_hold: Duration::from_secs(env_or("COMMERCE_PAYOUT_HOLD_SECS", "604800")?),
         })
     }
 }

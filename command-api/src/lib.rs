@@ -9,6 +9,8 @@
 //! - `idempotency`: `Idempotency-Key` handling (first answer replayed, other bodies refused).
 //! - `relay`: the outbox relay (single active publisher, ordered per aggregate, batched to SNS).
 //! - `outbox_retention`: removal of published outbox rows after their retention.
+//! - `payouts`: the payout run (release what is past its hold, pay each vendor once through the
+//!   payment provider), which `POST /v1/payouts/runs` starts.
 //! - `routes`: one module per aggregate's endpoints, as listed in API.md, and vendors' webhooks.
 #![forbid(unsafe_code)]
 
@@ -17,6 +19,7 @@ mod error;
 pub mod event_store;
 mod idempotency;
 pub mod outbox_retention;
+pub mod payouts;
 pub mod relay;
 mod routes;
 
@@ -37,6 +40,7 @@ use commerce_platform::auth::JwtKeys;
 use commerce_platform::http::{self, AwsProbe, Dependencies};
 use commerce_platform::messaging::{self, AwsClients};
 use commerce_platform::openapi::BearerSecurity;
+use commerce_platform::payments::HttpPaymentProvider;
 use commerce_platform::Shutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -70,6 +74,8 @@ pub struct AppState {
     /// executors' pool, whose connections the command's own loads need, so holders can never
     /// starve the commands they wait for. Shared with the idempotency layer, for that reason.
     pub held_transactions: sqlx::PgPool,
+    /// Releases and pays vendors' balances (`POST /v1/payouts/runs`).
+    pub payout_run: payouts::PayoutRun,
 }
 
 impl FromRef<AppState> for Arc<JwtKeys> {
@@ -100,10 +106,16 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::vendors::suspend,
         routes::vendors::reinstate,
         routes::commissions::set_rules,
+        routes::payouts::run_payouts,
         routes::webhooks::set_webhook,
         routes::webhooks::remove_webhook,
     ),
-    components(schemas(commerce_platform::openapi::ProblemSchema)),
+    components(schemas(
+        commerce_platform::openapi::ProblemSchema,
+        payouts::RunReport,
+        payouts::PayoutMade,
+        payouts::PayoutFailure
+    )),
     modifiers(&BearerSecurity),
     tags(
         (name = "products", description = "A vendor's catalogue"),
@@ -112,6 +124,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "orders", description = "Cancelling and shipping orders"),
         (name = "vendors", description = "Sellers applying, and admins admitting, suspending and reinstating them"),
         (name = "commissions", description = "What the marketplace takes of each sale"),
+        (name = "payouts", description = "Paying vendors their available balances"),
         (name = "webhooks", description = "Where a vendor's order notifications are posted")
     )
 )]
@@ -150,6 +163,7 @@ pub fn router(
         .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
         .route("/v1/orders/{id}/ship", post(routes::orders::ship))
         .route("/v1/commission-rules", put(routes::commissions::set_rules))
+        .route("/v1/payouts/runs", post(routes::payouts::run_payouts))
         .route("/v1/vendors", post(routes::vendors::apply))
         .route(
             "/v1/vendors/{vendor_id}/approve",
@@ -304,6 +318,24 @@ impl CommandApi {
                 PgEventRepository::new(pool.clone()),
                 Some(waker.clone()),
             )),
+            payout_run: payouts::PayoutRun {
+                sales: Arc::new(CommandExecutor::new(
+                    PgEventRepository::new(pool.clone()),
+                    Some(waker.clone()),
+                )),
+                payouts: Arc::new(CommandExecutor::new(
+                    PgEventRepository::new(pool.clone()),
+                    Some(waker.clone()),
+                )),
+                repository: PgEventRepository::new(pool.clone()),
+                read_models: pool.clone(),
+                provider: Arc::new(HttpPaymentProvider::new(
+                    &config.payment_url,
+                    config.payment_request_timeout,
+                )?),
+                hold: chrono::Duration::from_std(config.payout_hold)
+                    .unwrap_or(chrono::Duration::MAX),
+            },
             repository: PgEventRepository::new(pool.clone()),
             webhook_targets: config.webhook_targets,
             relay_waker: waker.clone(),

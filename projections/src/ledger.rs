@@ -368,3 +368,194 @@ impl Projector for LedgerProjector {
         self.record(envelope, &Facts::default()).await
     }
 }
+
+/// The books of one currency, in minor units: what the ledger's events hold per account, what
+/// the payments of the orders in the ledger captured and refunded, and what the read model sums.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CurrencyBooks {
+    pub currency: String,
+    /// Customer payments held, negative: minus (captured − refunded).
+    pub clearing_minor: i64,
+    pub commission_minor: i64,
+    pub pending_minor: i64,
+    pub available_minor: i64,
+    pub paid_out_minor: i64,
+    /// From the Payment streams of the orders the ledger has credited.
+    pub payments_captured_minor: i64,
+    pub payments_refunded_minor: i64,
+    /// The same five accounts as the read model (`read.ledger_postings`) sums them.
+    pub read_model: [i64; 5],
+}
+
+impl CurrencyBooks {
+    fn accounts(&self) -> [i64; 5] {
+        [
+            self.clearing_minor,
+            self.commission_minor,
+            self.pending_minor,
+            self.available_minor,
+            self.paid_out_minor,
+        ]
+    }
+
+    /// Why these books do not balance; empty when they do.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let total: i128 = self.accounts().iter().map(|a| i128::from(*a)).sum();
+        if total != 0 {
+            problems.push(format!(
+                "{}: the ledger's entries sum to {total}, not 0",
+                self.currency
+            ));
+        }
+        let net_payments =
+            i128::from(self.payments_captured_minor) - i128::from(self.payments_refunded_minor);
+        let owed: i128 = [
+            self.pending_minor,
+            self.available_minor,
+            self.paid_out_minor,
+            self.commission_minor,
+        ]
+        .iter()
+        .map(|a| i128::from(*a))
+        .sum();
+        if net_payments != owed || net_payments != -i128::from(self.clearing_minor) {
+            problems.push(format!(
+                "{}: payments captured minus refunded ({net_payments}) differ from vendors' \
+                 balances plus payouts plus commission ({owed}) or from the clearing account ({})",
+                self.currency, -self.clearing_minor
+            ));
+        }
+        if self.read_model != self.accounts() {
+            problems.push(format!(
+                "{}: the read model sums {:?} where the events hold {:?} (clearing, commission, \
+                 pending, available, paid out): behind, or wrong (rebuild it)",
+                self.currency,
+                self.read_model,
+                self.accounts()
+            ));
+        }
+        problems
+    }
+}
+
+/// The result of [`check_books`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Books {
+    pub currencies: Vec<CurrencyBooks>,
+    /// Ledger events whose own entries do not sum to zero (the first few).
+    pub unbalanced_events: Vec<Uuid>,
+}
+
+impl Books {
+    /// Every reason the books do not balance; empty when they do.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems: Vec<String> =
+            self.currencies.iter().flat_map(|c| c.problems()).collect();
+        if !self.unbalanced_events.is_empty() {
+            problems.push(format!(
+                "ledger events whose entries do not sum to zero: {:?}",
+                self.unbalanced_events
+            ));
+        }
+        problems
+    }
+}
+
+/// Proves the books from the event store itself (`events`: `es.events`), and that the read model
+/// (`read_models`) agrees: for every currency the ledger's entries sum to zero, every event's
+/// own entries do, and payments captured minus refunded (for the orders in the ledger) equal the
+/// vendors' balances plus their payouts plus the commission income.
+pub async fn check_books(events: &PgPool, read_models: &PgPool) -> anyhow::Result<Books> {
+    use sqlx::Row;
+    let mut books: std::collections::BTreeMap<String, CurrencyBooks> = Default::default();
+    let of = |currency: String| -> CurrencyBooks {
+        CurrencyBooks {
+            currency,
+            ..CurrencyBooks::default()
+        }
+    };
+    let rows = sqlx::query(
+        "SELECT x->>'currency' AS currency, x->>'account' AS account, \
+           sum((x->>'amount_minor')::bigint)::bigint AS amount \
+         FROM es.events e CROSS JOIN LATERAL jsonb_array_elements(e.payload->'data'->'entries') x \
+         WHERE e.aggregate_type = 'VendorSale' GROUP BY 1, 2",
+    )
+    .fetch_all(events)
+    .await
+    .context("summing the ledger's entries")?;
+    for row in rows {
+        let currency: String = row.try_get("currency")?;
+        let account: String = row.try_get("account")?;
+        let amount: i64 = row.try_get("amount")?;
+        let entry = books.entry(currency.clone()).or_insert_with(|| of(currency));
+        let slot = match account.as_str() {
+            "clearing" => &mut entry.clearing_minor,
+            "commission" => &mut entry.commission_minor,
+            "pending" => &mut entry.pending_minor,
+            "available" => &mut entry.available_minor,
+            "paid_out" => &mut entry.paid_out_minor,
+            other => anyhow::bail!("a ledger entry on an unknown account {other:?}"),
+        };
+        *slot = amount;
+    }
+    let rows = sqlx::query(
+        "SELECT p.payload->'data'->'amount'->>'currency' AS currency, \
+           sum(CASE WHEN p.event_type = 'PaymentCaptured' \
+             THEN (p.payload->'data'->'amount'->>'amount_minor')::bigint ELSE 0 END)::bigint \
+             AS captured, \
+           sum(CASE WHEN p.event_type = 'PaymentRefunded' \
+             THEN (p.payload->'data'->'amount'->>'amount_minor')::bigint ELSE 0 END)::bigint \
+             AS refunded \
+         FROM es.events p \
+         WHERE p.aggregate_type = 'Payment' \
+           AND p.event_type IN ('PaymentCaptured', 'PaymentRefunded') \
+           AND p.payload->'data'->>'order_id' IN ( \
+             SELECT DISTINCT split_part(aggregate_id, ':', 1) FROM es.events \
+             WHERE aggregate_type = 'VendorSale' AND event_type = 'SaleCredited') \
+         GROUP BY 1",
+    )
+    .fetch_all(events)
+    .await
+    .context("summing the payments of the orders in the ledger")?;
+    for row in rows {
+        let currency: String = row.try_get("currency")?;
+        let entry = books.entry(currency.clone()).or_insert_with(|| of(currency));
+        entry.payments_captured_minor = row.try_get("captured")?;
+        entry.payments_refunded_minor = row.try_get("refunded")?;
+    }
+    let rows = sqlx::query(
+        "SELECT currency, sum(clearing_minor)::bigint AS clearing, \
+           sum(commission_minor)::bigint AS commission, sum(pending_minor)::bigint AS pending, \
+           sum(available_minor)::bigint AS available, sum(paid_out_minor)::bigint AS paid_out \
+         FROM read.ledger_postings GROUP BY currency",
+    )
+    .fetch_all(read_models)
+    .await
+    .context("summing the ledger's read model")?;
+    for row in rows {
+        let currency: String = row.try_get("currency")?;
+        let entry = books.entry(currency.clone()).or_insert_with(|| of(currency));
+        entry.read_model = [
+            row.try_get("clearing")?,
+            row.try_get("commission")?,
+            row.try_get("pending")?,
+            row.try_get("available")?,
+            row.try_get("paid_out")?,
+        ];
+    }
+    let unbalanced_events: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT e.event_id FROM es.events e \
+         CROSS JOIN LATERAL jsonb_array_elements(e.payload->'data'->'entries') x \
+         WHERE e.aggregate_type = 'VendorSale' \
+         GROUP BY e.event_id, x->>'currency' \
+         HAVING sum((x->>'amount_minor')::bigint) <> 0 LIMIT 20",
+    )
+    .fetch_all(events)
+    .await
+    .context("looking for unbalanced ledger events")?;
+    Ok(Books {
+        currencies: books.into_values().collect(),
+        unbalanced_events,
+    })
+}

@@ -12,6 +12,7 @@
 //! - `dashboard`: `GET /v1/vendors/{vendor_id}/dashboard`, a vendor's own figures.
 //! - `notifications`: `GET /v1/notifications`, a customer's or vendor's, newest first.
 //! - `webhook_deliveries`: `GET /v1/vendors/{vendor_id}/webhook/deliveries`, their states.
+//! - `ledger`: a vendor's balance, statement and payouts, and the commission income (admins).
 //! - `vendor_page`: `/vendor/dashboard`, the same as a page with charts, signed in by cookie.
 #![forbid(unsafe_code)]
 
@@ -23,6 +24,7 @@ mod consistency;
 mod dashboard;
 mod error;
 mod events;
+mod ledger;
 mod notifications;
 mod orders;
 mod vendor_page;
@@ -87,7 +89,11 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         vendors::get_vendor,
         vendors::list_vendors,
         dashboard::vendor_dashboard,
-        webhook_deliveries::list_deliveries
+        webhook_deliveries::list_deliveries,
+        ledger::balance,
+        ledger::statement,
+        ledger::payouts,
+        ledger::commission_income
     ),
     components(schemas(commerce_platform::openapi::ProblemSchema)),
     modifiers(&BearerSecurity),
@@ -99,7 +105,8 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "events", description = "The global event stream, for analysts and ops"),
         (name = "analytics", description = "Sales, the funnel and vendors' dashboards"),
         (name = "notifications", description = "What customers and vendors were told about their orders"),
-        (name = "webhooks", description = "What became of a vendor's webhook deliveries")
+        (name = "webhooks", description = "What became of a vendor's webhook deliveries"),
+        (name = "ledger", description = "Vendors' balances, statements and payouts; the marketplace's commission income")
     )
 )]
 pub struct ApiDoc;
@@ -131,6 +138,10 @@ pub fn router(state: AppState, deps: Dependencies, max_body_bytes: usize) -> Rou
             "/v1/vendors/{vendor_id}/webhook/deliveries",
             get(webhook_deliveries::list_deliveries),
         )
+        .route("/v1/vendors/{vendor_id}/balance", get(ledger::balance))
+        .route("/v1/vendors/{vendor_id}/statement", get(ledger::statement))
+        .route("/v1/vendors/{vendor_id}/payouts", get(ledger::payouts))
+        .route("/v1/commission-income", get(ledger::commission_income))
         .route("/vendor/dashboard", get(vendor_page::page))
         .route("/vendor/session", post(vendor_page::sign_in))
         .route("/vendor/logout", post(vendor_page::sign_out))

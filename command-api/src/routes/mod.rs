@@ -6,6 +6,7 @@ pub mod commissions;
 mod document_agreement;
 pub mod inventory;
 pub mod orders;
+pub mod payouts;
 pub mod products;
 mod schemas;
 pub mod vendors;

@@ -154,6 +154,11 @@ impl VendorSale {
         format!("{order_id}:{vendor_id}")
     }
 
+    /// The sale's currency, once credited.
+    pub fn currency(&self) -> Option<&Currency> {
+        self.credited.as_ref().map(|c| &c.currency)
+    }
+
     /// What a payout would pay of this sale now (0 before its release).
     pub fn payable_minor(&self) -> i64 {
         self.credited.as_ref().map_or(0, |c| c.payable_minor)
