@@ -230,7 +230,8 @@ impl PayoutRun {
         let loaded = self.sales.load_many::<DomainError>(&ids).await?;
         let mut by_currency: BTreeMap<Currency, Vec<PayoutItem>> = BTreeMap::new();
         for (id, sale) in ids.iter().zip(loaded) {
-            let (Some(currency), amount) = (sale.aggregate.currency(), sale.aggregate.payable_minor())
+            let (Some(currency), amount) =
+                (sale.aggregate.currency(), sale.aggregate.payable_minor())
             else {
                 continue;
             };
@@ -253,15 +254,21 @@ impl PayoutRun {
             let open = match payouts.open() {
                 Some(open) => open.clone(),
                 None => {
-                    let payout_id =
-                        PayoutId(Uuid::new_v5(&vendor_id.0, format!("payout:{version}").as_bytes()));
+                    let payout_id = PayoutId(Uuid::new_v5(
+                        &vendor_id.0,
+                        format!("payout:{version}").as_bytes(),
+                    ));
                     let start = PayoutsCommand::Start {
                         vendor_id,
                         payout_id,
                         currency,
                         items,
                     };
-                    match self.payouts.execute(&stream, start, metadata.clone(), &()).await {
+                    match self
+                        .payouts
+                        .execute(&stream, start, metadata.clone(), &())
+                        .await
+                    {
                         Ok(_) | Err(ExecuteError::Rejected(DomainError::PayoutOpen { .. })) => {}
                         Err(ExecuteError::Rejected(DomainError::NothingToPay { .. })) => continue,
                         Err(other) => return Err(other.into()),

@@ -196,10 +196,11 @@ fn facts_of(envelope: &EventEnvelope) -> anyhow::Result<Facts> {
             }
         },
         // Only shipments are read: the other Order events only move the checkpoint.
-        "Order" if matches!(
-            envelope.event_type.as_str(),
-            "SubOrderShipped" | "OrderShipped"
-        ) =>
+        "Order"
+            if matches!(
+                envelope.event_type.as_str(),
+                "SubOrderShipped" | "OrderShipped"
+            ) =>
         {
             match crate::upcast::read_event::<OrderEvent>(envelope)? {
                 OrderEvent::SubOrderShipped {
@@ -450,8 +451,7 @@ pub struct Books {
 impl Books {
     /// Every reason the books do not balance; empty when they do.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems: Vec<String> =
-            self.currencies.iter().flat_map(|c| c.problems()).collect();
+        let mut problems: Vec<String> = self.currencies.iter().flat_map(|c| c.problems()).collect();
         if !self.unbalanced_events.is_empty() {
             problems.push(format!(
                 "ledger events whose entries do not sum to zero: {:?}",
@@ -488,7 +488,9 @@ pub async fn check_books(events: &PgPool, read_models: &PgPool) -> anyhow::Resul
         let currency: String = row.try_get("currency")?;
         let account: String = row.try_get("account")?;
         let amount: i64 = row.try_get("amount")?;
-        let entry = books.entry(currency.clone()).or_insert_with(|| of(currency));
+        let entry = books
+            .entry(currency.clone())
+            .or_insert_with(|| of(currency));
         let slot = match account.as_str() {
             "clearing" => &mut entry.clearing_minor,
             "commission" => &mut entry.commission_minor,
@@ -520,7 +522,9 @@ pub async fn check_books(events: &PgPool, read_models: &PgPool) -> anyhow::Resul
     .context("summing the payments of the orders in the ledger")?;
     for row in rows {
         let currency: String = row.try_get("currency")?;
-        let entry = books.entry(currency.clone()).or_insert_with(|| of(currency));
+        let entry = books
+            .entry(currency.clone())
+            .or_insert_with(|| of(currency));
         entry.payments_captured_minor = row.try_get("captured")?;
         entry.payments_refunded_minor = row.try_get("refunded")?;
     }
@@ -535,7 +539,9 @@ pub async fn check_books(events: &PgPool, read_models: &PgPool) -> anyhow::Resul
     .context("summing the ledger's read model")?;
     for row in rows {
         let currency: String = row.try_get("currency")?;
-        let entry = books.entry(currency.clone()).or_insert_with(|| of(currency));
+        let entry = books
+            .entry(currency.clone())
+            .or_insert_with(|| of(currency));
         entry.read_model = [
             row.try_get("clearing")?,
             row.try_get("commission")?,

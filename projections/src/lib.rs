@@ -273,7 +273,15 @@ pub async fn run_workers(
         Ended,
         Ended,
         Ended,
-    ) = tokio::join!(catalog, cart, orders, analytics, notifications, ledger, webhooks);
+    ) = tokio::join!(
+        catalog,
+        cart,
+        orders,
+        analytics,
+        notifications,
+        ledger,
+        webhooks
+    );
     catalog
         .and(cart)
         .and(orders)

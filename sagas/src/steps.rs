@@ -500,13 +500,18 @@ impl SagaSteps {
             .sales_by_vendor()
             .into_iter()
             .flat_map(|(vendor_id, _, lines)| {
-                lines.into_iter().map(move |line| (line.product_id, vendor_id))
+                lines
+                    .into_iter()
+                    .map(move |line| (line.product_id, vendor_id))
             })
             .collect();
         let mut units: BTreeMap<VendorId, Vec<(ProductId, u32)>> = BTreeMap::new();
         for line in &saga.lines {
             let product_id = ProductId(line.product_id);
-            let Some(vendor_id) = line.vendor_id.map(VendorId).or(vendor_of.get(&product_id).copied())
+            let Some(vendor_id) = line
+                .vendor_id
+                .map(VendorId)
+                .or(vendor_of.get(&product_id).copied())
             else {
                 continue;
             };

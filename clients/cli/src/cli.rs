@@ -174,6 +174,17 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::vendors::VendorsCommand,
     },
+    /// Payouts: pay vendors their available balances (admins).
+    Payouts {
+        #[command(subcommand)]
+        command: crate::payouts::PayoutsCommand,
+    },
+    /// The vendors' ledger: a vendor's balance, statement and payouts; the commission income;
+    /// proving that the books balance.
+    Ledger {
+        #[command(subcommand)]
+        command: crate::ledger::LedgerCommand,
+    },
     /// The outbox: events SNS keeps refusing are parked there (with the later events of their
     /// aggregate); list them and put them back.
     Outbox {

@@ -17,6 +17,9 @@
 //! - `webhooks`: `commerce webhooks set|remove|deliveries`, a vendor's webhook.
 //! - `vendors`: `commerce vendors apply|approve|suspend|reinstate|show|list`, a seller's
 //!   admission and the admins' decisions on it.
+//! - `payouts`: `commerce payouts run`, paying vendors their available balances (admins).
+//! - `ledger`: `commerce ledger balance|statement|payouts|income` through `commerce-client`, and
+//!   `commerce ledger check`, proving the books from the database.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
 //! - `projections`: `commerce projections list|rebuild`.
 //! - `status`: `commerce status`, the pipeline at a glance.
@@ -42,9 +45,11 @@ pub mod cli;
 pub mod commands;
 pub mod credentials;
 pub mod gdpr;
+pub mod ledger;
 pub mod loadgen;
 pub mod output;
 pub mod pages_load;
+pub mod payouts;
 pub mod projections;
 pub mod render;
 pub mod replay;

@@ -43,6 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         auth_api: cli.api.auth_api,
         token: cli.api.token,
         idempotency_key: cli.api.idempotency_key,
+        request_timeout: storefront::REQUEST_TIMEOUT,
     };
     match cli.command {
         Command::Up => up().await,
@@ -343,6 +344,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Vendors { command } => {
             commerce_cli::vendors::vendors(&target.session(output).await?, command).await
         }
+        Command::Payouts { command } => {
+            let target = ApiTarget {
+                request_timeout: commerce_cli::payouts::RUN_TIMEOUT,
+                ..target
+            };
+            commerce_cli::payouts::payouts(&target.session(output).await?, command).await
+        }
+        Command::Ledger { command } => commerce_cli::ledger::ledger(&target, command, output).await,
         Command::Outbox { command } => {
             let database = DatabaseConfig::from_env()?;
             match command {

@@ -16,7 +16,7 @@ use crate::output::Output;
 use crate::render;
 
 /// A read with `min_version` may wait 2 s on the server; this leaves room for that and more.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where the services are and who is asking.
@@ -31,13 +31,16 @@ pub struct ApiTarget {
     pub token: Option<String>,
     /// Sent as `Idempotency-Key` with the command, so running it again changes nothing.
     pub idempotency_key: Option<String>,
+    /// How long one request may take: [`REQUEST_TIMEOUT`], longer for a payout run, which
+    /// answers only once every vendor's transfer is done.
+    pub request_timeout: Duration,
 }
 
 impl ApiTarget {
     pub fn client(&self) -> anyhow::Result<CommerceClient> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(self.request_timeout)
             .build()
             .context("building the HTTP client")?;
         let client = CommerceClient::with_http_client(http, &self.command_api, &self.read_api)

@@ -15,6 +15,8 @@
 //! - `webhooks`: a vendor's webhook and its deliveries.
 //! - `vendors`: a seller's application, the admins' decisions on it, and vendors' profiles.
 //! - `accounts`: signing up, in and out (the auth service); roles and the audit log for admins.
+//! - `ledger`: a vendor's balances, statement and payouts; the commission income (admins).
+//! - `payouts`: the payout run that pays vendors their available balances (admins).
 //!
 //! Read documents accept fields they do not know and default the ones they can live without, so a
 //! server that adds fields never breaks a client built against an older one.
@@ -55,7 +57,9 @@ mod client;
 mod endpoint;
 mod error;
 mod inventory;
+mod ledger;
 mod orders;
+mod payouts;
 mod products;
 mod vendors;
 mod webhooks;
@@ -65,10 +69,15 @@ pub use accounts::{Account, AuditEntry, AuditPage, AuditQuery, TokenPair};
 pub use carts::{CartCreated, CartDocument, CartItem, CheckoutAccepted};
 pub use client::{CommandOptions, CommerceClient};
 pub use error::{ClientError, Problem};
+pub use ledger::{
+    CommissionIncome, CurrencyBalance, CurrencyIncome, Payout, PayoutPage, StatementEntry,
+    StatementLine, StatementPage, VendorBalance,
+};
 pub use orders::{
     CancelReason, OrderDocument, OrderLine, OrderPage, OrderQuery, OrderStatus, StatusChange,
     SubOrder, SubOrderView,
 };
+pub use payouts::{PayoutFailure, PayoutMade, PayoutRunReport};
 pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};
 pub use vendors::{
     VendorApplication, VendorCreated, VendorDecision, VendorPage, VendorProfile, VendorQuery,

@@ -112,12 +112,23 @@ impl PaymentProvider for HttpPaymentProvider {
 /// One call of the provider's API: its path and body live here and nowhere else.
 #[derive(Debug, Clone, Copy)]
 enum Call<'a> {
-    Authorize { token: &'a str, amount: &'a Money },
-    Capture { amount: &'a Money },
+    Authorize {
+        token: &'a str,
+        amount: &'a Money,
+    },
+    Capture {
+        amount: &'a Money,
+    },
     Void,
-    Refund { refund_id: Uuid, amount: &'a Money },
+    Refund {
+        refund_id: Uuid,
+        amount: &'a Money,
+    },
     /// Keyed by the transfer's id (in place of a payment's).
-    Transfer { vendor_id: Uuid, amount: &'a Money },
+    Transfer {
+        vendor_id: Uuid,
+        amount: &'a Money,
+    },
 }
 
 impl Call<'_> {
@@ -303,10 +314,17 @@ mod tests {
         assert_eq!(transfers.len(), 1, "{transfers:?}");
         assert_eq!((transfers[0].amount_minor, transfers[0].requests), (900, 2));
 
-        assert_rejected(provider.transfer(transfer_id, vendor_id, &eur(901)).await, 409);
+        assert_rejected(
+            provider.transfer(transfer_id, vendor_id, &eur(901)).await,
+            409,
+        );
         sim.handle.fail_next(1);
         assert_unavailable(provider.transfer(Uuid::new_v4(), vendor_id, &eur(5)).await);
-        assert_eq!(sim.handle.transfers().len(), 1, "a failed call makes nothing");
+        assert_eq!(
+            sim.handle.transfers().len(),
+            1,
+            "a failed call makes nothing"
+        );
         sim.stop().await;
     }
 

@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::http::{self, Dependencies};
+use crate::problem::{ApiJson, Problem};
+use crate::Shutdown;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -18,9 +21,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use commerce_domain::{Currency, Money};
-use crate::http::{self, Dependencies};
-use crate::problem::{ApiJson, Problem};
-use crate::Shutdown;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -293,7 +293,9 @@ impl SimulatorState {
     }
 
     fn transfers(&self) -> MutexGuard<'_, HashMap<Uuid, TransferRecord>> {
-        self.transfers.lock().unwrap_or_else(PoisonError::into_inner)
+        self.transfers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Makes transfer `transfer_id` once; a repeat of the same request changes nothing, another

@@ -19,6 +19,7 @@ async fn projectors_run_apart_from_the_apis_and_only_what_needs_redis_connects_t
         Component::OrdersProjector,
         Component::AnalyticsProjector,
         Component::NotificationsProjector,
+        Component::LedgerProjector,
         Component::Webhooks,
     ];
     let system = TestSystem::start_with(Options {
@@ -42,6 +43,7 @@ async fn projectors_run_apart_from_the_apis_and_only_what_needs_redis_connects_t
             Component::OrdersProjector,
             Component::AnalyticsProjector,
             Component::NotificationsProjector,
+            Component::LedgerProjector,
             Component::Webhooks,
         ],
         Shutdown::new(),

@@ -16,6 +16,7 @@ mod error_rule;
 mod event_stream;
 mod gdpr;
 mod idempotency;
+mod ledger;
 mod operations;
 mod order_events;
 mod order_saga;

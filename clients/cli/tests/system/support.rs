@@ -57,6 +57,8 @@ pub struct Options {
     /// Components this system does not run (the test runs them elsewhere, as a deployment
     /// runs each in its own process).
     pub components_elsewhere: &'static [Component],
+    /// How long after a shipment a vendor's share may be paid out (none: payable at once).
+    pub payout_hold: Duration,
 }
 
 /// The Postgres and Redis servers a system keeps its data in.
@@ -103,6 +105,7 @@ impl Default for Options {
             token_audience_and_issuer: false,
             identity_provider: None,
             components_elsewhere: &[],
+            payout_hold: Duration::ZERO,
         }
     }
 }
@@ -239,6 +242,9 @@ impl TestSystem {
                 run_relay: options.relay,
                 webhook_targets: Targets::AlsoLocal,
                 trust_forwarded_for: false,
+                payment_url: payment_url.clone(),
+                payment_request_timeout: Duration::from_secs(2),
+                payout_hold: options.payout_hold,
             },
             projections: commerce_projections::Config {
                 database: projection_database,

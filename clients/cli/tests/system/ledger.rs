@@ -1,0 +1,429 @@
+//! The vendors' ledger over real services: sales credited on capture, cancellations after capture
+//! reversed, shipped sales released and paid out through the payment provider exactly once, and
+//! the books balancing (from `es.events` and in the read model, before and after a rebuild).
+use std::time::Duration;
+
+use commerce_platform::auth::Role;
+use commerce_projections::ledger::{check_books, Books};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::TestSystem;
+
+/// A published product of `token`'s vendor at `price_minor` of `currency`, with stock.
+async fn product(system: &TestSystem, token: &str, price_minor: i64, currency: &str) -> Uuid {
+    let (status, created) = system
+        .command(
+            Method::POST,
+            "/v1/products",
+            Some(token),
+            Some(json!({
+                "sku": format!("SKU-{}", &Uuid::new_v4().simple().to_string()[..8]),
+                "title": "A thing",
+                "category": "things",
+                "price": {"amount_minor": price_minor, "currency": currency},
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let product = Uuid::parse_str(created["product_id"].as_str().expect("id")).expect("uuid");
+    let (status, body) = system.publish(token, product).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/inventory/{product}/receipts"),
+            Some(token),
+            Some(json!({"quantity": 50})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    product
+}
+
+/// An order of `lines` (product, units) by a new customer, once its payment is captured and
+/// every vendor credited; the order and the customer's token.
+async fn paid_order(system: &TestSystem, lines: &[(Uuid, u32)]) -> (Uuid, String) {
+    let customer = system.token_for(Role::Customer, Uuid::new_v4(), None);
+    let cart = system.open_cart(&customer).await;
+    for (product, units) in lines {
+        let (status, body) = system.add_to_cart(&customer, cart, *product, *units).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = system.checkout(&customer, cart).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let order = Uuid::parse_str(body["order_id"].as_str().expect("order_id")).expect("uuid");
+    system
+        .order_reaching(order, |doc| doc["status"] == "confirmed")
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let captured: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM es.events WHERE aggregate_type = 'Payment' \
+               AND event_type = 'PaymentCaptured' AND payload->'data'->>'order_id' = $1",
+        )
+        .bind(order.to_string())
+        .fetch_one(&system.pool)
+        .await
+        .expect("count");
+        if captured == 1 {
+            return (order, customer);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never captured");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn ship(system: &TestSystem, order: Uuid, vendor_token: &str) {
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{order}/ship"),
+            Some(vendor_token),
+            Some(json!({ "tracking": format!("T-{}", &Uuid::new_v4().simple().to_string()[..6]) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn cancel(system: &TestSystem, order: Uuid, customer: &str) {
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{order}/cancel"),
+            Some(customer),
+            Some(json!({ "reason": "customer_request" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Waits until the saga has refunded `order` (its sagas row is `refunded`).
+async fn refunded(system: &TestSystem, order: Uuid) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT state FROM saga.order_sagas WHERE order_id = $1")
+                .bind(order)
+                .fetch_optional(&system.pool)
+                .await
+                .expect("saga");
+        if state.as_deref() == Some("refunded") {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "saga at {state:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the ledger's read model has `n` shipments.
+async fn shipments_projected(system: &TestSystem, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM read.ledger_shipments")
+            .fetch_one(&system.pool)
+            .await
+            .expect("count");
+        if count >= n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{count} shipments");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the ledger's read model has `n` open payouts.
+async fn open_payouts_projected(system: &TestSystem, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM read.ledger_payouts WHERE completed_at IS NULL",
+        )
+        .fetch_one(&system.pool)
+        .await
+        .expect("count");
+        if count == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} open payouts"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The books once the read model has caught up with the events (within 15 s).
+async fn balanced_books(system: &TestSystem) -> Books {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let books = check_books(&system.pool, &system.pool)
+            .await
+            .expect("check the books");
+        if books.problems().is_empty() {
+            return books;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            books.problems()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `vendor`'s balances by currency: (pending, available, paid out).
+async fn balances(system: &TestSystem, vendor: Uuid, token: &str) -> Vec<(String, [i64; 3])> {
+    let (status, body) = system
+        .read(&format!("/v1/vendors/{vendor}/balance"), token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .map(|b| {
+            (
+                b["currency"].as_str().expect("currency").to_owned(),
+                [
+                    b["pending_minor"].as_i64().expect("pending"),
+                    b["available_minor"].as_i64().expect("available"),
+                    b["paid_out_minor"].as_i64().expect("paid out"),
+                ],
+            )
+        })
+        .collect()
+}
+
+async fn run_payouts(system: &TestSystem) -> Value {
+    let admin = system.token(Role::Admin, None);
+    let (status, report) = system
+        .command(Method::POST, "/v1/payouts/runs", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report
+}
+
+/// Sets a 10 % default commission.
+async fn ten_percent(system: &TestSystem) {
+    let admin = system.token(Role::Admin, None);
+    let (status, body) = system
+        .command(
+            Method::PUT,
+            "/v1/commission-rules",
+            Some(&admin),
+            Some(json!({"default": {"percent_bp": 1000}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_after_a_rebuild() {
+    let system = TestSystem::start().await;
+    ten_percent(&system).await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let (a_token, b_token) = (system.vendor_token(a).await, system.vendor_token(b).await);
+    let a_eur = product(&system, &a_token, 2000, "EUR").await;
+    let a_usd = product(&system, &a_token, 3000, "USD").await;
+    let b_eur = product(&system, &b_token, 1250, "EUR").await;
+
+    // 1: both vendors; A ships, B does not.
+    let (one, _) = paid_order(&system, &[(a_eur, 2), (b_eur, 1)]).await;
+    ship(&system, one, &a_token).await;
+    // 2: A alone, cancelled after capture: refunded and reversed whole.
+    let (two, two_customer) = paid_order(&system, &[(a_eur, 1)]).await;
+    cancel(&system, two, &two_customer).await;
+    // 3: A ships, then the order is cancelled: only B's lines are refunded and reversed.
+    let (three, three_customer) = paid_order(&system, &[(a_eur, 1), (b_eur, 2)]).await;
+    ship(&system, three, &a_token).await;
+    cancel(&system, three, &three_customer).await;
+    // 4: another currency.
+    let (four, _) = paid_order(&system, &[(a_usd, 1)]).await;
+    ship(&system, four, &a_token).await;
+    refunded(&system, two).await;
+    refunded(&system, three).await;
+    shipments_projected(&system, 3).await;
+    balanced_books(&system).await;
+
+    let report = run_payouts(&system).await;
+    assert_eq!(report["released"], 3, "{report}");
+    let mut paid: Vec<(String, i64)> = report["payouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .map(|p| {
+            assert_eq!(p["vendor_id"], a.to_string(), "{report}");
+            (
+                p["currency"].as_str().expect("currency").to_owned(),
+                p["amount_minor"].as_i64().expect("amount"),
+            )
+        })
+        .collect();
+    paid.sort();
+    // A's shares: 90 % of 40.00 and of 20.00 in EUR, of 30.00 in USD.
+    assert_eq!(paid, [("EUR".to_owned(), 5400), ("USD".to_owned(), 2700)]);
+    let mut transfers: Vec<(Uuid, i64)> = system
+        .payments
+        .transfers()
+        .iter()
+        .map(|t| (t.vendor_id, t.amount_minor))
+        .collect();
+    transfers.sort();
+    assert_eq!(transfers, [(a, 2700), (a, 5400)]);
+
+    let books = balanced_books(&system).await;
+    let eur = books
+        .currencies
+        .iter()
+        .find(|c| c.currency == "EUR")
+        .expect("EUR books");
+    // Captured 52.50 + 20.00 + 45.00, refunded 20.00 + 25.00.
+    assert_eq!(
+        (eur.payments_captured_minor, eur.payments_refunded_minor),
+        (11_750, 4_500)
+    );
+    assert_eq!(
+        (
+            eur.commission_minor,
+            eur.pending_minor,
+            eur.available_minor,
+            eur.paid_out_minor
+        ),
+        (725, 1125, 0, 5400)
+    );
+    assert_eq!(
+        balances(&system, a, &a_token).await,
+        [
+            ("EUR".to_owned(), [0, 0, 5400]),
+            ("USD".to_owned(), [0, 0, 2700])
+        ]
+    );
+    assert_eq!(
+        balances(&system, b, &b_token).await,
+        [("EUR".to_owned(), [1125, 0, 0])]
+    );
+    // Vendors read only their own ledger.
+    let (status, _) = system
+        .read(&format!("/v1/vendors/{a}/balance"), &b_token)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // B's statement: its cancelled lines reversed, newest first, with the lines.
+    let (status, statement) = system
+        .read(&format!("/v1/vendors/{b}/statement"), &b_token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{statement}");
+    let reasons: Vec<&str> = statement["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["reason"].as_str().expect("reason"))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["return_reversed", "sale_credited", "sale_credited"]
+    );
+    let reversal = &statement["items"][0];
+    assert_eq!(reversal["order_id"], three.to_string());
+    assert_eq!(
+        (
+            reversal["pending_minor"].as_i64(),
+            reversal["customer_minor"].as_i64()
+        ),
+        (Some(-2250), Some(-2500))
+    );
+    assert_eq!(reversal["lines"][0]["quantity"], 2, "{reversal}");
+
+    let admin = system.token(Role::Admin, None);
+    let (status, income) = system.read("/v1/commission-income", &admin).await;
+    assert_eq!(status, StatusCode::OK, "{income}");
+    assert_eq!(income["currencies"][0]["currency"], "EUR", "{income}");
+    assert_eq!(income["currencies"][0]["commission_minor"], 725, "{income}");
+
+    // The CLI proves the same, and after a rebuild from es.events the model still agrees.
+    let checked = system.run_commerce(&["ledger", "check"]).await;
+    assert!(checked.contains("balanced"), "{checked}");
+    system
+        .run_commerce(&["projections", "rebuild", "ledger"])
+        .await;
+    let rebuilt = balanced_books(&system).await;
+    assert_eq!(rebuilt, books);
+
+    // Nothing is left to pay: another run pays nobody.
+    let again = run_payouts(&system).await;
+    assert_eq!(again["payouts"], json!([]), "{again}");
+    assert_eq!(system.payments.transfers().len(), 2);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_payout_run_stopped_halfway_or_run_twice_at_once_pays_each_vendor_exactly_once() {
+    let system = TestSystem::start().await;
+    ten_percent(&system).await;
+    let vendors = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    let mut tokens = Vec::new();
+    for (index, vendor) in vendors.iter().enumerate() {
+        let token = system.vendor_token(*vendor).await;
+        let product = product(&system, &token, 1000 * (index as i64 + 1), "EUR").await;
+        let (order, _) = paid_order(&system, &[(product, 1)]).await;
+        ship(&system, order, &token).await;
+        tokens.push(token);
+    }
+    shipments_projected(&system, 3).await;
+    balanced_books(&system).await;
+
+    // The provider fails the first transfer: that vendor's payout is started and its sale marked
+    // paid, but no money moved; the run pays the others and says who was left.
+    system.payments.fail_next(1);
+    let first = run_payouts(&system).await;
+    assert_eq!(first["released"], 3, "{first}");
+    assert_eq!(
+        first["payouts"].as_array().map(Vec::len),
+        Some(2),
+        "{first}"
+    );
+    assert_eq!(
+        first["failures"].as_array().map(Vec::len),
+        Some(1),
+        "{first}"
+    );
+    assert_eq!(system.payments.transfers().len(), 2);
+    open_payouts_projected(&system, 1).await;
+
+    // Two runs at once finish the open payout between them, once.
+    let (second, third) = tokio::join!(run_payouts(&system), run_payouts(&system));
+    let finished = [&second, &third]
+        .iter()
+        .map(|r| r["payouts"].as_array().map_or(0, Vec::len))
+        .sum::<usize>();
+    assert!((1..=2).contains(&finished), "{second} {third}");
+    let mut transfers: Vec<(Uuid, i64, u32)> = system
+        .payments
+        .transfers()
+        .iter()
+        .map(|t| (t.vendor_id, t.amount_minor, t.requests))
+        .collect();
+    transfers.sort_by_key(|t| t.1);
+    let paid: Vec<(Uuid, i64)> = transfers.iter().map(|t| (t.0, t.1)).collect();
+    assert_eq!(
+        paid,
+        [(vendors[0], 900), (vendors[1], 1800), (vendors[2], 2700)]
+    );
+
+    let books = balanced_books(&system).await;
+    assert_eq!(books.currencies[0].paid_out_minor, 5400);
+    for (vendor, token) in vendors.iter().zip(&tokens) {
+        let (status, page) = system
+            .read(&format!("/v1/vendors/{vendor}/payouts"), token)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().expect("items");
+        assert_eq!(items.len(), 1, "{page}");
+        assert!(items[0]["completed_at"].is_string(), "{page}");
+    }
+    let last = run_payouts(&system).await;
+    assert_eq!(last["payouts"], json!([]), "{last}");
+    system.stop().await;
+}
