@@ -101,6 +101,9 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::carts::checkout,
         routes::orders::cancel,
         routes::orders::ship,
+        routes::returns::request_return,
+        routes::returns::accept_return,
+        routes::returns::reject_return,
         routes::vendors::apply,
         routes::vendors::approve,
         routes::vendors::suspend,
@@ -121,7 +124,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         (name = "products", description = "A vendor's catalogue"),
         (name = "inventory", description = "A vendor's stock"),
         (name = "carts", description = "A customer's cart and checkout"),
-        (name = "orders", description = "Cancelling and shipping orders"),
+        (name = "orders", description = "Cancelling and shipping orders, and returns of shipped goods"),
         (name = "vendors", description = "Sellers applying, and admins admitting, suspending and reinstating them"),
         (name = "commissions", description = "What the marketplace takes of each sale"),
         (name = "payouts", description = "Paying vendors their available balances"),
@@ -162,6 +165,18 @@ pub fn router(
         .route("/v1/carts/{id}/checkout", post(routes::carts::checkout))
         .route("/v1/orders/{id}/cancel", post(routes::orders::cancel))
         .route("/v1/orders/{id}/ship", post(routes::orders::ship))
+        .route(
+            "/v1/orders/{id}/returns",
+            post(routes::returns::request_return),
+        )
+        .route(
+            "/v1/orders/{id}/returns/{return_id}/accept",
+            post(routes::returns::accept_return),
+        )
+        .route(
+            "/v1/orders/{id}/returns/{return_id}/reject",
+            post(routes::returns::reject_return),
+        )
         .route("/v1/commission-rules", put(routes::commissions::set_rules))
         .route("/v1/payouts/runs", post(routes::payouts::run_payouts))
         .route("/v1/vendors", post(routes::vendors::apply))

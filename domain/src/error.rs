@@ -91,6 +91,12 @@ pub enum DomainError {
     NoPayout { payout_id: String },
     #[error("product {product_id} is not in the order")]
     NotInOrder { product_id: String },
+    #[error("order {order_id} has no return {return_id}")]
+    NoReturn { order_id: String, return_id: String },
+    #[error("return {return_id} was already requested with other lines")]
+    ReturnIdTaken { return_id: String },
+    #[error("vendor {vendor_id}'s part of order {order_id} has not shipped: only shipped goods are returned")]
+    NotShipped { order_id: String, vendor_id: String },
     #[error(
         "only {left} units of product {product_id} are left to return, {requested} were asked"
     )]
@@ -154,7 +160,8 @@ impl DomainError {
             | DomainError::NotInCart { .. }
             | DomainError::NoSubOrder { .. }
             | DomainError::NoSale { .. }
-            | DomainError::NoPayout { .. } => RejectionKind::NotFound,
+            | DomainError::NoPayout { .. }
+            | DomainError::NoReturn { .. } => RejectionKind::NotFound,
             DomainError::NotOwner { .. }
             | DomainError::NotPermitted { .. }
             | DomainError::VendorMayNotSell { .. } => RejectionKind::Forbidden,
@@ -165,7 +172,9 @@ impl DomainError {
             | DomainError::HoldNotOver { .. }
             | DomainError::PayoutOpen { .. }
             | DomainError::NothingToPay { .. }
-            | DomainError::NotReleased { .. } => RejectionKind::Conflict,
+            | DomainError::NotReleased { .. }
+            | DomainError::ReturnIdTaken { .. }
+            | DomainError::NotShipped { .. } => RejectionKind::Conflict,
             DomainError::CurrencyMismatch { .. }
             | DomainError::AmountTooLarge { .. }
             | DomainError::OutOfStock { .. }

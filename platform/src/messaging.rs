@@ -104,11 +104,12 @@ pub const LEDGER_QUEUE: QueueSpec = QueueSpec {
 };
 
 /// The order-fulfilment saga's queue: an order placed starts a saga, an order cancelled by
-/// someone else stops or reverses one. Nothing else of the stream concerns it.
+/// someone else stops or reverses one, a return accepted is refunded. Nothing else of the
+/// stream concerns it.
 pub const ORDER_SAGA_QUEUE: QueueSpec = QueueSpec {
     name: "order-saga",
     aggregate_types: &["Order"],
-    event_types: &["OrderPlaced", "OrderCancelled"],
+    event_types: &["OrderPlaced", "OrderCancelled", "ReturnAccepted"],
 };
 
 /// Every queue the system consumes from.

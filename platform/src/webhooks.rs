@@ -28,7 +28,7 @@ pub const SIGNATURE_HEADER: &str = "x-commerce-signature";
 pub const TIMESTAMP_HEADER: &str = "x-commerce-timestamp";
 /// The delivery's id: the same on every attempt of one delivery.
 pub const DELIVERY_HEADER: &str = "x-commerce-delivery";
-/// What it tells of (`order_confirmed`, `order_cancelled`, `order_shipped`).
+/// What it tells of (`order_confirmed`, `order_cancelled`, `order_shipped`, `return_…`).
 pub const KIND_HEADER: &str = "x-commerce-event";
 
 /// Which webhook URLs are allowed.

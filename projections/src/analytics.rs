@@ -105,6 +105,7 @@ fn sales_lines(order_id: Uuid, lines: &[PricedLine], kind: &'static str) -> Vec<
 const COUNTED: &[(&str, &str)] = &[
     ("Order", "OrderConfirmed"),
     ("Order", "OrderCancelled"),
+    ("Order", "ReturnRefunded"),
     ("Cart", "CartCreated"),
     ("Cart", "CartCheckedOut"),
     ("Product", "ProductCreated"),
@@ -147,9 +148,33 @@ fn facts_of(envelope: &EventEnvelope) -> anyhow::Result<Facts> {
                 }
                 facts.steps.push((order_id.0, FunnelStep::OrderCancelled));
             }
+            // A refunded return takes its lines' units and refunds off the sales, on its day.
+            OrderEvent::ReturnRefunded {
+                order_id,
+                vendor_id,
+                lines,
+                ..
+            } => {
+                facts.lines = lines
+                    .iter()
+                    .map(|line| SalesLine {
+                        order_id: order_id.0,
+                        product_id: line.product_id.0,
+                        kind: "refund",
+                        vendor_id: vendor_id.0,
+                        currency: line.refund.currency.to_string(),
+                        units: i64::from(line.quantity.get()),
+                        amount_minor: line.refund.amount_minor,
+                    })
+                    .collect();
+            }
             OrderEvent::OrderPlaced { .. }
             | OrderEvent::OrderShipped { .. }
-            | OrderEvent::SubOrderShipped { .. } => {}
+            | OrderEvent::SubOrderShipped { .. }
+            | OrderEvent::ReturnRequested { .. }
+            | OrderEvent::ReturnAccepted { .. }
+            | OrderEvent::ReturnRejected { .. }
+            | OrderEvent::ReturnRefundFailed { .. } => {}
         },
         "Cart" => match crate::upcast::read_event::<CartEvent>(envelope)? {
             CartEvent::CartCreated { cart_id, .. } => {
@@ -246,7 +271,9 @@ fn record_statement(tables: &Tables) -> String {
       FROM UNNEST($5::uuid[], $6::uuid[], $7::text[], $8::uuid[], $9::text[], $10::bigint[], \
           $11::bigint[]) AS l(order_id, product_id, kind, vendor_id, currency, units, amount_minor) \
       WHERE EXISTS (SELECT 1 FROM advanced) \
-      ON CONFLICT DO NOTHING), \
+      ON CONFLICT (order_id, product_id, kind) DO UPDATE SET \
+        units = {sales_lines}.units + EXCLUDED.units, \
+        amount_minor = {sales_lines}.amount_minor + EXCLUDED.amount_minor), \
     steps AS ( \
       INSERT INTO {funnel_steps} (subject_id, step, day) \
       SELECT s.subject_id, s.step, $4::date \

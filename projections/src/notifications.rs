@@ -88,6 +88,66 @@ fn told_by(envelope: &EventEnvelope) -> anyhow::Result<Told> {
                 "partial": true,
             });
         }
+        // Returns: the vendor is asked; the customer hears the answer; both hear how it ended.
+        OrderEvent::ReturnRequested {
+            return_id,
+            vendor_id,
+            refund_total,
+            ..
+        } => {
+            told.recipients = vec![vendor_id.0];
+            told.kind = Some("return_requested");
+            told.detail = serde_json::json!({
+                "return_id": return_id.0,
+                "refund_minor": refund_total.amount_minor,
+                "currency": refund_total.currency.as_str(),
+            });
+        }
+        OrderEvent::ReturnAccepted {
+            customer_id,
+            return_id,
+            ..
+        } => {
+            told.recipients = vec![customer_id.0];
+            told.kind = Some("return_accepted");
+            told.detail = serde_json::json!({ "return_id": return_id.0 });
+        }
+        OrderEvent::ReturnRejected {
+            customer_id,
+            return_id,
+            reason,
+            ..
+        } => {
+            told.recipients = vec![customer_id.0];
+            told.kind = Some("return_rejected");
+            told.detail =
+                serde_json::json!({ "return_id": return_id.0, "reason": reason.to_string() });
+        }
+        OrderEvent::ReturnRefunded {
+            customer_id,
+            vendor_id,
+            return_id,
+            refund_total,
+            ..
+        } => {
+            told.recipients = vec![vendor_id.0, customer_id.0];
+            told.kind = Some("return_refunded");
+            told.detail = serde_json::json!({
+                "return_id": return_id.0,
+                "refund_minor": refund_total.amount_minor,
+                "currency": refund_total.currency.as_str(),
+            });
+        }
+        OrderEvent::ReturnRefundFailed {
+            customer_id,
+            vendor_id,
+            return_id,
+            ..
+        } => {
+            told.recipients = vec![vendor_id.0, customer_id.0];
+            told.kind = Some("return_refund_failed");
+            told.detail = serde_json::json!({ "return_id": return_id.0 });
+        }
     }
     Ok(told)
 }

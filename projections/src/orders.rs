@@ -54,6 +54,9 @@ pub struct OrderDocument {
     /// their subtotal, and that vendor's shipment. A vendor reading the order sees only its own.
     #[serde(default)]
     pub sub_orders: Vec<SubOrderDocument>,
+    /// Returns of shipped goods, in the order asked; a vendor reading the order sees only its own.
+    #[serde(default)]
+    pub returns: Vec<ReturnDocument>,
     pub status_history: Vec<StatusChange>,
     /// Where the order goes; shown to the order's customer, the vendors of its lines and admins,
     /// the only ones who may read an order. Absent from documents projected before the read
@@ -89,6 +92,34 @@ pub struct SubOrderDocument {
     /// `pending`, `confirmed`, `shipped` or `cancelled`.
     pub status: String,
     pub tracking: Option<String>,
+}
+
+/// A return of some units of a vendor's shipped sub-order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReturnDocument {
+    pub return_id: Uuid,
+    pub vendor_id: Uuid,
+    /// `requested` (the vendor decides), `accepted` (being refunded), `rejected` (see
+    /// `reason`), `refunded`, or `refund_failed` (the payment provider would not refund; the
+    /// units may be asked for again).
+    pub status: String,
+    pub lines: Vec<ReturnLineDocument>,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
+    pub refund_total: Money,
+    /// Whether the units go back to the vendor's stock (said on acceptance).
+    pub restock: bool,
+    /// The customer's reason when asking, the vendor's when rejecting.
+    pub reason: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReturnLineDocument {
+    pub product_id: Uuid,
+    pub quantity: u32,
+    #[schema(value_type = commerce_platform::openapi::MoneySchema)]
+    pub refund: Money,
 }
 
 impl SubOrderDocument {
@@ -200,6 +231,7 @@ pub(crate) fn evolve_at(
             tracking: None,
             // Filled from the lines below.
             sub_orders: Vec::new(),
+            returns: Vec::new(),
             status_history: vec![StatusChange {
                 status: "pending".into(),
                 at,
@@ -251,6 +283,79 @@ pub(crate) fn evolve_at(
             {
                 sub_order.status = "shipped".into();
                 sub_order.tracking = Some(tracking.to_string());
+            }
+            doc
+        }
+        (
+            Some(mut doc),
+            OrderEvent::ReturnRequested {
+                return_id,
+                vendor_id,
+                lines,
+                refund_total,
+                reason,
+                ..
+            },
+        ) => {
+            if !doc.returns.iter().any(|r| r.return_id == return_id.0) {
+                doc.returns.push(ReturnDocument {
+                    return_id: return_id.0,
+                    vendor_id: vendor_id.0,
+                    status: "requested".into(),
+                    lines: lines
+                        .into_iter()
+                        .map(|l| ReturnLineDocument {
+                            product_id: l.product_id.0,
+                            quantity: l.quantity.get(),
+                            refund: l.refund,
+                        })
+                        .collect(),
+                    refund_total,
+                    restock: false,
+                    reason: reason.map(|r| r.to_string()),
+                    requested_at: at,
+                    updated_at: at,
+                });
+            }
+            doc
+        }
+        (
+            Some(mut doc),
+            OrderEvent::ReturnAccepted {
+                return_id, restock, ..
+            },
+        ) => {
+            if let Some(r) = doc.returns.iter_mut().find(|r| r.return_id == return_id.0) {
+                r.status = "accepted".into();
+                r.restock = restock;
+                r.updated_at = at;
+            }
+            doc
+        }
+        (
+            Some(mut doc),
+            OrderEvent::ReturnRejected {
+                return_id, reason, ..
+            },
+        ) => {
+            if let Some(r) = doc.returns.iter_mut().find(|r| r.return_id == return_id.0) {
+                r.status = "rejected".into();
+                r.reason = Some(reason.to_string());
+                r.updated_at = at;
+            }
+            doc
+        }
+        (Some(mut doc), OrderEvent::ReturnRefunded { return_id, .. }) => {
+            if let Some(r) = doc.returns.iter_mut().find(|r| r.return_id == return_id.0) {
+                r.status = "refunded".into();
+                r.updated_at = at;
+            }
+            doc
+        }
+        (Some(mut doc), OrderEvent::ReturnRefundFailed { return_id, .. }) => {
+            if let Some(r) = doc.returns.iter_mut().find(|r| r.return_id == return_id.0) {
+                r.status = "refund_failed".into();
+                r.updated_at = at;
             }
             doc
         }

@@ -32,7 +32,9 @@ pub struct NotificationParams {
 pub struct Notification {
     /// The event it tells of.
     event_id: Uuid,
-    /// `order_confirmed`, `order_cancelled` or `order_shipped`.
+    /// `order_confirmed`, `order_cancelled`, `order_shipped`, or about a return:
+    /// `return_requested` (to the vendor), `return_accepted`, `return_rejected`,
+    /// `return_refunded` or `return_refund_failed`.
     kind: String,
     order_id: Uuid,
     at: DateTime<Utc>,

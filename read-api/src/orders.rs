@@ -218,6 +218,7 @@ fn as_seen_by(who: &Visibility, order: OrderDocument) -> Result<OrderDocument, R
     if let Visibility::Vendor(vendor) = who {
         order.lines.retain(|l| l.vendor_id == *vendor);
         order.sub_orders.retain(|s| s.vendor_id == *vendor);
+        order.returns.retain(|r| r.vendor_id == *vendor);
         let minor = order
             .lines
             .iter()

@@ -6,6 +6,7 @@
 //! - `steps`: each state's step: commands through the command side's executor, provider calls.
 //! - `store`: schema `saga` (migrations, the runner's and listener's queries, operators' commands).
 //! - `listener`: the queue consumer that starts sagas and records cancellations.
+//! - `returns`: refunds of accepted returns (`saga.return_refunds`), and their runner.
 //! - `runner`: takes due sagas under a lease and drives them; fires deadlines; resumes after crashes.
 //! - `payments`: the payment provider adapter (it lives in `commerce_platform::payments`: the
 //!   payout run uses it too).
@@ -18,6 +19,7 @@ mod config;
 pub mod listener;
 pub mod model;
 pub use commerce_platform::payments;
+pub mod returns;
 pub mod runner;
 pub mod steps;
 pub mod store;
@@ -155,7 +157,9 @@ impl SagaService {
             wake: wake.clone(),
             owner,
         });
-        let running = tokio::spawn(runner.run(new_sagas, halt.clone()));
+        let running = tokio::spawn(runner.clone().run(new_sagas, halt.clone()));
+        let returns_wake = Arc::new(Notify::new());
+        let refunding = tokio::spawn(runner.run_returns(returns_wake.clone(), halt.clone()));
         let gauges = tokio::spawn(export_counts(store.clone(), halt.clone()));
 
         let consumed = async {
@@ -174,6 +178,7 @@ impl SagaService {
                 wake,
                 (owner, config.runner.lease),
                 hand_over,
+                returns_wake,
             );
             SqsConsumer::new(
                 aws.sqs.clone(),
@@ -188,6 +193,7 @@ impl SagaService {
         .await;
         halt.cancel();
         running.await.context("saga runner panicked")?;
+        refunding.await.context("return refund runner panicked")?;
         gauges.await.context("saga gauges panicked")?;
         served.await.context("saga http panicked")??;
         consumed

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::clock::SagaClock;
 use crate::model::OrderSaga;
 use crate::model::{SagaLine, SagaTimings};
+use crate::returns::{ReturnRefund, ReturnedUnits};
 use crate::store::{NewSaga, SagaStore, Started};
 
 /// The part of an `OrderPlaced` payload the saga needs; any version that carries these reads.
@@ -46,6 +47,22 @@ struct Cancelled {
 }
 
 #[derive(Debug, Deserialize)]
+struct AcceptedReturn {
+    order_id: Uuid,
+    return_id: Uuid,
+    vendor_id: Uuid,
+    lines: Vec<AcceptedLine>,
+    refund_total: Money,
+    restock: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct AcceptedLine {
+    product_id: Uuid,
+    quantity: u32,
+}
+
+#[derive(Debug, Deserialize)]
 struct Tagged<T> {
     data: T,
 }
@@ -61,6 +78,8 @@ pub struct SagaListener {
     /// through `hand_over`, with no claim in between.
     runner_lease: (Uuid, std::time::Duration),
     hand_over: mpsc::UnboundedSender<OrderSaga>,
+    /// Wakes the runner of returns' refunds: one is due.
+    returns: Arc<Notify>,
 }
 
 impl SagaListener {
@@ -71,6 +90,7 @@ impl SagaListener {
         runner: Arc<Notify>,
         runner_lease: (Uuid, std::time::Duration),
         hand_over: mpsc::UnboundedSender<OrderSaga>,
+        returns: Arc<Notify>,
     ) -> Self {
         Self {
             store,
@@ -79,6 +99,7 @@ impl SagaListener {
             runner,
             runner_lease,
             hand_over,
+            returns,
         }
     }
 
@@ -166,6 +187,36 @@ impl Projector for SagaListener {
                         &self.timings,
                     )
                     .await?
+            }
+            "ReturnAccepted" => {
+                let accepted: AcceptedReturn = Self::payload(event)?;
+                let refund = ReturnRefund {
+                    return_id: accepted.return_id,
+                    order_id: accepted.order_id,
+                    vendor_id: accepted.vendor_id,
+                    lines: accepted
+                        .lines
+                        .into_iter()
+                        .map(|l| ReturnedUnits {
+                            product_id: l.product_id,
+                            quantity: l.quantity,
+                        })
+                        .collect(),
+                    refund: accepted.refund_total,
+                    restock: accepted.restock,
+                    attempts: 0,
+                    correlation_id: event.correlation_id,
+                    causation_id: event.event_id,
+                };
+                let first = self
+                    .store
+                    .start_return_refund(event.event_id, &refund, now)
+                    .await?;
+                if !first {
+                    return Ok(Outcome::Duplicate);
+                }
+                self.returns.notify_one();
+                return Ok(Outcome::Applied);
             }
             other => {
                 tracing::debug!(event_type = other, "not an event the saga acts on");

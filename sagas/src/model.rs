@@ -139,7 +139,7 @@ impl OrderSaga {
     /// The payment's id and aggregate id: derived from the order, so every retry of the
     /// authorization names the same payment and the provider never holds the money twice.
     pub fn payment_id(&self) -> PaymentId {
-        PaymentId(Uuid::new_v5(&self.order_id, b"payment"))
+        payment_id_of(self.order_id)
     }
 
     /// The refund's id, derived from the order: a retried refund is recognised.
@@ -158,6 +158,12 @@ impl OrderSaga {
     pub fn command_id(&self) -> Uuid {
         Uuid::new_v5(&self.order_id, self.state.step().as_bytes())
     }
+}
+
+/// The payment of order `order_id`: derived from the order, so the saga and the refunds of its
+/// returns name the same one.
+pub fn payment_id_of(order_id: Uuid) -> PaymentId {
+    PaymentId(Uuid::new_v5(&order_id, b"payment"))
 }
 
 /// What came of running the current state's step.

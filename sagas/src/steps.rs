@@ -19,14 +19,16 @@ use commerce_domain::order::{CancelReason, Order, OrderCommand};
 use commerce_domain::payment::{Payment, PaymentCommand, PaymentStatus};
 use commerce_domain::product::Product;
 use commerce_domain::{
-    Actor, Category, Currency, DomainError, OrderId, PaymentToken, ProductId, Quantity, VendorId,
+    Actor, Category, Currency, DomainError, OrderId, PaymentToken, ProductId, Quantity, RefundId,
+    ReturnId, VendorId,
 };
 use commerce_platform::audit::AuditEntry;
 use commerce_platform::envelope::metadata_keys;
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 
-use crate::model::{OrderSaga, SagaState, StepOutcome, STEP_RESERVE};
+use crate::model::{payment_id_of, OrderSaga, SagaState, StepOutcome, STEP_RESERVE};
 use crate::payments::{PaymentProvider, ProviderError};
+use crate::returns::{RefundOutcome, ReturnRefund};
 
 /// Tries of a step's combined append when other writers keep winning the race.
 const MAX_ATTEMPTS: u32 = 5;
@@ -630,5 +632,191 @@ impl SagaSteps {
             }
         }
         Ok(())
+    }
+
+    /// Refunds an accepted return: the provider first (under a refund id derived from the
+    /// return), then, in one audited append, the payment's refund, the vendor's ledger
+    /// reversal, the units back in stock (if the vendor said so) and the return refunded on its
+    /// order. A provider that will not refund fails the return instead (its compensation).
+    #[tracing::instrument(skip_all, fields(return_id = %refund.return_id, order_id = %refund.order_id))]
+    pub async fn refund_return(&self, refund: &ReturnRefund) -> RefundOutcome {
+        match self.refund_return_once(refund).await {
+            Ok(outcome) => outcome,
+            Err(Transient(error)) => RefundOutcome::Retry(error),
+        }
+    }
+
+    async fn refund_return_once(&self, refund: &ReturnRefund) -> Result<RefundOutcome, Transient> {
+        let order_id = OrderId(refund.order_id);
+        let return_id = ReturnId(refund.return_id);
+        let payment_id = payment_id_of(refund.order_id);
+        let refund_id = RefundId(uuid::Uuid::new_v5(&refund.return_id, b"refund"));
+        let metadata = HashMap::from([
+            (
+                metadata_keys::CORRELATION_ID.to_owned(),
+                refund.correlation_id.unwrap_or(refund.order_id).to_string(),
+            ),
+            (
+                metadata_keys::CAUSATION_ID.to_owned(),
+                refund.causation_id.to_string(),
+            ),
+            (
+                "command_id".to_owned(),
+                uuid::Uuid::new_v5(&refund.return_id, b"refund_return").to_string(),
+            ),
+            ("user".to_owned(), "order-saga".to_owned()),
+        ]);
+        let order = refund.order_id.to_string();
+        match self
+            .provider
+            .refund(payment_id.0, refund_id.0, &refund.refund)
+            .await
+        {
+            Ok(()) => {}
+            Err(ProviderError::Declined { reason } | ProviderError::Rejected(reason)) => {
+                let failed = self
+                    .orders
+                    .execute(
+                        &order,
+                        OrderCommand::FailReturn {
+                            return_id,
+                            reason: reason.clone(),
+                        },
+                        metadata,
+                        &(),
+                    )
+                    .await;
+                return match failed {
+                    Ok(_) => Ok(RefundOutcome::Failed(reason)),
+                    // Refunded already (an earlier attempt got through): it stays refunded.
+                    Err(ExecuteError::Rejected(DomainError::IllegalTransition { .. })) => {
+                        Ok(RefundOutcome::Refunded)
+                    }
+                    Err(other) => Err(other.into()),
+                };
+            }
+            Err(unavailable) => return Err(unavailable.into()),
+        }
+        let payment = payment_id.to_string();
+        let sale = VendorSale::id(order_id, VendorId(refund.vendor_id));
+        let products: Vec<String> = match refund.restock {
+            true => refund
+                .lines
+                .iter()
+                .map(|l| l.product_id.to_string())
+                .collect(),
+            false => Vec::new(),
+        };
+        let mut streams: Vec<(&str, &str)> = vec![
+            (Payment::TYPE, &payment),
+            (Order::TYPE, &order),
+            (VendorSale::TYPE, &sale),
+        ];
+        streams.extend(products.iter().map(|p| (Inventory::TYPE, p.as_str())));
+        let units: Vec<(ProductId, u32)> = refund
+            .lines
+            .iter()
+            .map(|l| (ProductId(l.product_id), l.quantity))
+            .collect();
+        let entry = AuditEntry::new("refund_issued")
+            .actor("order-saga")
+            .target(format!("order {}", refund.order_id))
+            .correlation(refund.correlation_id.unwrap_or(refund.order_id))
+            .detail(serde_json::json!({
+                "payment_id": payment_id.0,
+                "refund_id": refund_id.0,
+                "return_id": refund.return_id,
+                "amount_minor": refund.refund.amount_minor,
+                "currency": refund.refund.currency.as_str(),
+            }));
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut stored = self.load(&streams).await?.into_iter();
+            let (Some(payment_stream), Some(order_stream), Some(sale_stream)) =
+                (stored.next(), stored.next(), stored.next())
+            else {
+                return Err(Transient("a load returned fewer streams than asked".into()));
+            };
+            let loaded = self
+                .payments
+                .rebuild::<DomainError>(&payment, payment_stream)
+                .await?;
+            let refunded = PaymentCommand::Refund {
+                refund_id,
+                amount: refund.refund.clone(),
+            };
+            let refunded = self
+                .payments
+                .decide(&payment, loaded, refunded, &metadata, &())
+                .await?;
+            let loaded = self
+                .sales
+                .rebuild::<DomainError>(&sale, sale_stream)
+                .await?;
+            let reversal = SaleCommand::ReverseReturn {
+                return_id,
+                units: units.clone(),
+            };
+            // An order paid before the ledger existed has no sale to reverse.
+            let reversed = match self
+                .sales
+                .decide(&sale, loaded, reversal, &metadata, &())
+                .await
+            {
+                Ok(reversed) => Some(reversed),
+                Err(ExecuteError::Rejected(DomainError::NotFound { .. })) => None,
+                Err(other) => return Err(other.into()),
+            };
+            let loaded = self
+                .orders
+                .rebuild::<DomainError>(&order, order_stream)
+                .await?;
+            let completed = self
+                .orders
+                .decide(
+                    &order,
+                    loaded,
+                    OrderCommand::CompleteReturn { return_id },
+                    &metadata,
+                    &(),
+                )
+                .await?;
+            let mut restocked = Vec::with_capacity(products.len());
+            for ((product, stream), line) in products.iter().zip(stored).zip(&refund.lines) {
+                let loaded = self
+                    .inventory
+                    .rebuild::<DomainError>(product, stream)
+                    .await?;
+                let Ok(quantity) = Quantity::new(line.quantity) else {
+                    continue;
+                };
+                let restock = InventoryCommand::Restock {
+                    order_id,
+                    return_id,
+                    quantity,
+                };
+                restocked.push(
+                    self.inventory
+                        .decide(product, loaded, restock, &metadata, &())
+                        .await?,
+                );
+            }
+            let mut decisions = vec![refunded.serialized(), completed.serialized()];
+            decisions.extend(reversed.iter().map(|r| r.serialized()));
+            decisions.extend(restocked.iter().map(|r| r.serialized()));
+            // Money going back is audited, in the same transaction as its record.
+            let appended = audited(
+                &self.held_transactions,
+                &entry,
+                self.append(&decisions, attempt),
+            )
+            .await
+            .map_err(|e| Transient(format!("recording the return's refund: {e}")))??;
+            if appended {
+                return Ok(RefundOutcome::Refunded);
+            }
+        }
+        Err(Transient(
+            "the payment, the order or the ledger kept changing".into(),
+        ))
     }
 }

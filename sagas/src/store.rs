@@ -97,7 +97,7 @@ impl SagaStore {
 
     /// Records message `event_id` as handled, and runs `change` in the same transaction, only if
     /// it was not handled before. `false`: a redelivery, nothing changed.
-    async fn once<F>(&self, event_id: Uuid, change: F) -> Result<bool, sqlx::Error>
+    pub(crate) async fn once<F>(&self, event_id: Uuid, change: F) -> Result<bool, sqlx::Error>
     where
         F: for<'c> FnOnce(
             &'c mut sqlx::PgConnection,

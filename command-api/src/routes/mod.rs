@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod orders;
 pub mod payouts;
 pub mod products;
+pub mod returns;
 mod schemas;
 pub mod vendors;
 pub mod webhooks;

@@ -34,7 +34,7 @@ pub struct ShipBody {
 }
 
 /// The actor an order command runs as.
-fn order_actor(claims: &Claims) -> Result<Actor, ApiError> {
+pub(super) fn order_actor(claims: &Claims) -> Result<Actor, ApiError> {
     match (claims.role, claims.vendor_id) {
         (Role::Admin, _) => Ok(Actor::Admin),
         (Role::Vendor, Some(vendor_id)) => Ok(Actor::Vendor {

@@ -6,7 +6,6 @@ use commerce_platform::audit::AuditEntry;
 use commerce_platform::auth::{Authenticated, Role};
 use commerce_platform::http::{ClientAddress, CorrelationId};
 use commerce_platform::openapi::CommonFailures;
-use uuid::Uuid;
 
 use super::Problem;
 use crate::error::ApiError;
@@ -52,7 +51,7 @@ pub async fn run_payouts(
     let paid: i64 = report.payouts.iter().map(|p| p.amount_minor).sum();
     let entry = AuditEntry::new("payout_run")
         .actor(claims.sub.clone())
-        .target(format!("payout run {}", Uuid::from(run_id)))
+        .target(format!("payout run {run_id}"))
         .from_address(address)
         .correlation(correlation.0)
         .detail(serde_json::json!({

@@ -5,7 +5,9 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use super::{InventoryCommand, InventoryEvent};
-use crate::{Actor, DomainError, OrderId, ProductId, Quantity, ValidationError, VendorId};
+use crate::{
+    Actor, DomainError, OrderId, ProductId, Quantity, ReturnId, ValidationError, VendorId,
+};
 
 /// A product's stock: units on hand, and which orders hold which of them.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +35,11 @@ struct Stock {
     /// Orders whose sold units were taken back after a cancellation.
     #[serde(default)]
     returned: BTreeSet<OrderId>,
+    /// Customers' returns whose units came back, and how many of each order's units did.
+    #[serde(default)]
+    restocked: BTreeSet<ReturnId>,
+    #[serde(default)]
+    restocked_units: BTreeMap<OrderId, u32>,
 }
 
 impl Stock {
@@ -86,6 +93,11 @@ impl Inventory {
             InventoryCommand::Release { order_id } => Ok(self.release(order_id)),
             InventoryCommand::Commit { order_id } => Ok(self.commit(order_id)),
             InventoryCommand::ReturnSold { order_id } => Ok(self.return_sold(order_id)),
+            InventoryCommand::Restock {
+                order_id,
+                return_id,
+                quantity,
+            } => Ok(self.restock(order_id, return_id, quantity)),
         }
     }
 
@@ -195,6 +207,33 @@ impl Inventory {
             quantity,
             on_hand: stock.on_hand + u64::from(quantity.get()),
             available: stock.available() + u64::from(quantity.get()),
+            return_id: None,
+        })
+    }
+
+    /// Units of an order's sale a customer returned: at most what the order bought here, less
+    /// what came back before; nothing if this return already came back.
+    fn restock(
+        &self,
+        order_id: OrderId,
+        return_id: ReturnId,
+        quantity: Quantity,
+    ) -> Option<InventoryEvent> {
+        let stock = self.stock.as_ref()?;
+        if stock.restocked.contains(&return_id) || stock.returned.contains(&order_id) {
+            return None;
+        }
+        let bought = stock.committed.get(&order_id)?.get();
+        let back = stock.restocked_units.get(&order_id).copied().unwrap_or(0);
+        let quantity = Quantity::new(quantity.get().min(bought.saturating_sub(back))).ok()?;
+        Some(InventoryEvent::StockReturned {
+            product_id: stock.product_id,
+            vendor_id: stock.vendor_id,
+            order_id,
+            quantity,
+            on_hand: stock.on_hand + u64::from(quantity.get()),
+            available: stock.available() + u64::from(quantity.get()),
+            return_id: Some(return_id),
         })
     }
 
@@ -247,6 +286,8 @@ impl Aggregate for Inventory {
                     committed: BTreeMap::new(),
                     released: BTreeSet::new(),
                     returned: BTreeSet::new(),
+                    restocked: BTreeSet::new(),
+                    restocked_units: BTreeMap::new(),
                 });
                 stock.on_hand = stock.on_hand.saturating_add(u64::from(quantity.get()));
             }
@@ -264,10 +305,21 @@ impl Aggregate for Inventory {
                 }
             }
             InventoryEvent::StockReturned {
-                order_id, quantity, ..
+                order_id,
+                quantity,
+                return_id,
+                ..
             } => {
                 if let Some(stock) = self.stock.as_mut() {
-                    stock.returned.insert(order_id);
+                    match return_id {
+                        Some(return_id) => {
+                            stock.restocked.insert(return_id);
+                            *stock.restocked_units.entry(order_id).or_default() += quantity.get();
+                        }
+                        None => {
+                            stock.returned.insert(order_id);
+                        }
+                    }
                     stock.on_hand = stock.on_hand.saturating_add(u64::from(quantity.get()));
                 }
             }

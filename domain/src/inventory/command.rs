@@ -1,4 +1,4 @@
-use crate::{Actor, OrderId, ProductId, Quantity, VendorId};
+use crate::{Actor, OrderId, ProductId, Quantity, ReturnId, VendorId};
 
 /// What may be asked of a product's stock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,4 +25,11 @@ pub enum InventoryCommand {
     /// Take back the units an order bought (it was cancelled after its sale was committed);
     /// nothing happens if the order bought none here or they were already taken back.
     ReturnSold { order_id: OrderId },
+    /// Take back `quantity` units of what an order bought, returned by the customer under
+    /// `return_id` (once per return; never more than the order bought here).
+    Restock {
+        order_id: OrderId,
+        return_id: ReturnId,
+        quantity: Quantity,
+    },
 }

@@ -1,7 +1,7 @@
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::{OrderId, ProductId, Quantity, VendorId};
+use crate::{OrderId, ProductId, Quantity, ReturnId, VendorId};
 
 /// What happened to a product's stock. Each event carries the resulting `on_hand` and `available`
 /// counts, so the catalogue and the vendor's stock alerts are set, never recomputed.
@@ -47,6 +47,10 @@ pub enum InventoryEvent {
         quantity: Quantity,
         on_hand: u64,
         available: u64,
+        /// Set when the units came back with a customer's return (some of what the order
+        /// bought), absent when the order was cancelled (all of it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        return_id: Option<ReturnId>,
     },
 }
 

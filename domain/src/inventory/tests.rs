@@ -343,6 +343,7 @@ fn units_sold_to_a_cancelled_order_come_back_once() {
         quantity: qty(4),
         on_hand: 10,
         available: 9,
+        return_id: None,
     };
     let sold = vec![
         received(10, 10, 10),
@@ -476,4 +477,43 @@ proptest! {
             prop_assert_eq!(inventory.available(), inventory.on_hand() - reserved);
         }
     }
+}
+
+#[test]
+fn units_a_customer_returns_come_back_once_per_return_and_never_more_than_were_bought() {
+    let return_id = |n: u128| crate::ReturnId(uuid::Uuid::from_u128(900 + n));
+    let sold = vec![
+        received(10, 10, 10),
+        reserved(1, 4, 10, 6),
+        committed(1, 4, 6, 6),
+    ];
+    let back = |n, units, on_hand, available| InventoryEvent::StockReturned {
+        product_id: product_id(),
+        vendor_id: vendor(),
+        order_id: order(1),
+        quantity: qty(units),
+        on_hand,
+        available,
+        return_id: Some(return_id(n)),
+    };
+    let restock = |n, units| InventoryCommand::Restock {
+        order_id: order(1),
+        return_id: return_id(n),
+        quantity: qty(units),
+    };
+    InventoryTest::with(())
+        .given(sold.clone())
+        .when(restock(1, 3))
+        .then_expect_events(vec![back(1, 3, 9, 9)]);
+    let mut history = sold;
+    history.push(back(1, 3, 9, 9));
+    InventoryTest::with(())
+        .given(history.clone())
+        .when(restock(1, 3))
+        .then_expect_events(vec![]);
+    // Only one of the four bought is left to come back.
+    InventoryTest::with(())
+        .given(history)
+        .when(restock(2, 3))
+        .then_expect_events(vec![back(2, 1, 10, 10)]);
 }

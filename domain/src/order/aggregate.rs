@@ -4,16 +4,17 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
+use super::returns::return_lines;
 use super::sub_order::{split_by_vendor, total_of_priced};
 use super::{
-    price_lines, CancelReason, OrderCommand, OrderEvent, OrderLine, OrderStatus, PricedLine,
-    SubOrder,
+    price_lines, CancelReason, OrderCommand, OrderEvent, OrderLine, OrderReturn, OrderStatus,
+    PricedLine, ReturnStatus, SubOrder,
 };
 use crate::commission::{commissions_of, CommissionRules, LineCommission};
 use crate::ledger::CreditedLine;
 use crate::{
     Actor, Category, Currency, CustomerId, DomainError, Money, OrderId, PaymentToken, ProductId,
-    ShippingAddress, TrackingNumber, VendorId,
+    Quantity, Reason, ReturnId, ShippingAddress, TrackingNumber, VendorId,
 };
 
 /// An order's state as far as its rules need it: whose it is, whose lines it holds, its status.
@@ -40,6 +41,9 @@ struct Placed {
     /// Fixed at confirmation; none on orders confirmed before commissions existed.
     #[serde(default)]
     commissions: Vec<LineCommission>,
+    /// Every return asked for, in the order asked.
+    #[serde(default)]
+    returns: Vec<OrderReturn>,
 }
 
 impl Placed {
@@ -59,6 +63,21 @@ impl Placed {
             from: self.status.as_str(),
             to: to.as_str(),
         }
+    }
+
+    /// Return `return_id` of this order.
+    fn find_return(&self, return_id: ReturnId) -> Result<&OrderReturn, DomainError> {
+        self.returns
+            .iter()
+            .find(|r| r.return_id == return_id)
+            .ok_or_else(|| DomainError::NoReturn {
+                order_id: self.order_id.to_string(),
+                return_id: return_id.to_string(),
+            })
+    }
+
+    fn return_mut(&mut self, return_id: ReturnId) -> Option<&mut OrderReturn> {
+        self.returns.iter_mut().find(|r| r.return_id == return_id)
     }
 
     fn not_owner(&self) -> DomainError {
@@ -154,6 +173,196 @@ impl Order {
                 vendor_id,
                 actor,
             } => self.ship(tracking, vendor_id, &actor),
+            OrderCommand::RequestReturn {
+                return_id,
+                vendor_id,
+                units,
+                reason,
+                actor,
+            } => self.request_return(return_id, vendor_id, &units, reason, &actor),
+            OrderCommand::AcceptReturn {
+                return_id,
+                restock,
+                actor,
+            } => self.accept_return(return_id, restock, &actor),
+            OrderCommand::RejectReturn {
+                return_id,
+                reason,
+                actor,
+            } => self.reject_return(return_id, reason, &actor),
+            OrderCommand::CompleteReturn { return_id } => self.complete_return(return_id),
+            OrderCommand::FailReturn { return_id, reason } => self.fail_return(return_id, reason),
+        }
+    }
+
+    /// The returns of the order, in the order asked; empty before it is placed.
+    pub fn returns(&self) -> &[OrderReturn] {
+        self.placed.as_ref().map_or(&[], |p| &p.returns)
+    }
+
+    fn request_return(
+        &self,
+        return_id: ReturnId,
+        named: Option<VendorId>,
+        units: &[(ProductId, Quantity)],
+        reason: Option<Reason>,
+        actor: &Actor,
+    ) -> Result<Option<OrderEvent>, DomainError> {
+        let order = self.existing()?;
+        let vendor_id = match (named, units.first()) {
+            (Some(vendor_id), _) => vendor_id,
+            (None, Some((product_id, _))) => order
+                .lines
+                .iter()
+                .find(|l| l.product_id == *product_id)
+                .map(|l| l.vendor_id)
+                .ok_or_else(|| DomainError::NotInOrder {
+                    product_id: product_id.to_string(),
+                })?,
+            (None, None) => {
+                return Err(DomainError::NoLines {
+                    aggregate: "Return",
+                })
+            }
+        };
+        match actor {
+            Actor::Admin => {}
+            Actor::Customer { customer_id } if *customer_id == order.customer_id => {}
+            Actor::Customer { .. } => return Err(order.not_owner()),
+            Actor::Vendor { .. } | Actor::System => {
+                return Err(DomainError::NotPermitted {
+                    action: "request a return",
+                })
+            }
+        }
+        if let Some(asked) = order.returns.iter().find(|r| r.return_id == return_id) {
+            let same = asked.vendor_id == vendor_id
+                && asked.lines.len() == units.len()
+                && asked
+                    .lines
+                    .iter()
+                    .zip(units)
+                    .all(|(line, (product_id, quantity))| {
+                        line.product_id == *product_id && line.quantity == *quantity
+                    });
+            return match same {
+                true => Ok(None),
+                false => Err(DomainError::ReturnIdTaken {
+                    return_id: return_id.to_string(),
+                }),
+            };
+        }
+        let sub_order = order
+            .sub_orders
+            .iter()
+            .find(|s| s.vendor_id == vendor_id)
+            .ok_or_else(|| DomainError::NoSubOrder {
+                order_id: order.order_id.to_string(),
+                vendor_id: vendor_id.to_string(),
+            })?;
+        if sub_order.status != OrderStatus::Shipped {
+            return Err(DomainError::NotShipped {
+                order_id: order.order_id.to_string(),
+                vendor_id: vendor_id.to_string(),
+            });
+        }
+        let (lines, refund_total) =
+            return_lines(vendor_id, &sub_order.lines, &order.returns, units)?;
+        Ok(Some(OrderEvent::ReturnRequested {
+            order_id: order.order_id,
+            customer_id: order.customer_id,
+            return_id,
+            vendor_id,
+            lines,
+            refund_total,
+            reason,
+        }))
+    }
+
+    fn accept_return(
+        &self,
+        return_id: ReturnId,
+        restock: bool,
+        actor: &Actor,
+    ) -> Result<Option<OrderEvent>, DomainError> {
+        let order = self.existing()?;
+        let asked = order.find_return(return_id)?;
+        if !actor.may_act_for(asked.vendor_id) {
+            return Err(order.not_owner());
+        }
+        match asked.status {
+            ReturnStatus::Requested => Ok(Some(OrderEvent::ReturnAccepted {
+                order_id: order.order_id,
+                customer_id: order.customer_id,
+                return_id,
+                vendor_id: asked.vendor_id,
+                lines: asked.lines.clone(),
+                refund_total: asked.refund_total.clone(),
+                restock,
+            })),
+            ReturnStatus::Accepted | ReturnStatus::Refunded if asked.restock == restock => Ok(None),
+            _ => Err(asked.illegal(ReturnStatus::Accepted)),
+        }
+    }
+
+    fn reject_return(
+        &self,
+        return_id: ReturnId,
+        reason: Reason,
+        actor: &Actor,
+    ) -> Result<Option<OrderEvent>, DomainError> {
+        let order = self.existing()?;
+        let asked = order.find_return(return_id)?;
+        if !actor.may_act_for(asked.vendor_id) {
+            return Err(order.not_owner());
+        }
+        match asked.status {
+            ReturnStatus::Requested => Ok(Some(OrderEvent::ReturnRejected {
+                order_id: order.order_id,
+                customer_id: order.customer_id,
+                return_id,
+                vendor_id: asked.vendor_id,
+                reason,
+            })),
+            ReturnStatus::Rejected => Ok(None),
+            _ => Err(asked.illegal(ReturnStatus::Rejected)),
+        }
+    }
+
+    fn complete_return(&self, return_id: ReturnId) -> Result<Option<OrderEvent>, DomainError> {
+        let order = self.existing()?;
+        let asked = order.find_return(return_id)?;
+        match asked.status {
+            ReturnStatus::Accepted => Ok(Some(OrderEvent::ReturnRefunded {
+                order_id: order.order_id,
+                customer_id: order.customer_id,
+                return_id,
+                vendor_id: asked.vendor_id,
+                lines: asked.lines.clone(),
+                refund_total: asked.refund_total.clone(),
+            })),
+            ReturnStatus::Refunded => Ok(None),
+            _ => Err(asked.illegal(ReturnStatus::Refunded)),
+        }
+    }
+
+    fn fail_return(
+        &self,
+        return_id: ReturnId,
+        reason: String,
+    ) -> Result<Option<OrderEvent>, DomainError> {
+        let order = self.existing()?;
+        let asked = order.find_return(return_id)?;
+        match asked.status {
+            ReturnStatus::Accepted => Ok(Some(OrderEvent::ReturnRefundFailed {
+                order_id: order.order_id,
+                customer_id: order.customer_id,
+                return_id,
+                vendor_id: asked.vendor_id,
+                reason,
+            })),
+            ReturnStatus::RefundFailed => Ok(None),
+            _ => Err(asked.illegal(ReturnStatus::RefundFailed)),
         }
     }
 
@@ -389,6 +598,7 @@ impl Aggregate for Order {
                     tracking: None,
                     sub_orders,
                     commissions: Vec::new(),
+                    returns: Vec::new(),
                 });
             }
             OrderEvent::OrderConfirmed { commissions, .. } => {
@@ -428,6 +638,47 @@ impl Aggregate for Order {
                         sub_order.status = OrderStatus::Shipped;
                         sub_order.tracking = Some(tracking);
                     }
+                }
+            }
+            OrderEvent::ReturnRequested {
+                return_id,
+                vendor_id,
+                lines,
+                refund_total,
+                ..
+            } => {
+                if let Some(order) = self.placed.as_mut() {
+                    order.returns.push(OrderReturn {
+                        return_id,
+                        vendor_id,
+                        lines,
+                        refund_total,
+                        status: ReturnStatus::Requested,
+                        restock: false,
+                    });
+                }
+            }
+            OrderEvent::ReturnAccepted {
+                return_id, restock, ..
+            } => {
+                if let Some(asked) = self.placed.as_mut().and_then(|o| o.return_mut(return_id)) {
+                    asked.status = ReturnStatus::Accepted;
+                    asked.restock = restock;
+                }
+            }
+            OrderEvent::ReturnRejected { return_id, .. } => {
+                if let Some(asked) = self.placed.as_mut().and_then(|o| o.return_mut(return_id)) {
+                    asked.status = ReturnStatus::Rejected;
+                }
+            }
+            OrderEvent::ReturnRefunded { return_id, .. } => {
+                if let Some(asked) = self.placed.as_mut().and_then(|o| o.return_mut(return_id)) {
+                    asked.status = ReturnStatus::Refunded;
+                }
+            }
+            OrderEvent::ReturnRefundFailed { return_id, .. } => {
+                if let Some(asked) = self.placed.as_mut().and_then(|o| o.return_mut(return_id)) {
+                    asked.status = ReturnStatus::RefundFailed;
                 }
             }
         }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use super::{CancelReason, OrderLine};
 use crate::commission::CommissionRules;
 use crate::{Actor, CustomerId, OrderId, PaymentToken, ShippingAddress, TrackingNumber, VendorId};
-use crate::{Category, ProductId};
+use crate::{Category, ProductId, Quantity, Reason, ReturnId};
 
 /// What may be asked of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,4 +34,30 @@ pub enum OrderCommand {
         vendor_id: Option<VendorId>,
         actor: Actor,
     },
+    /// Ask to return `units` (product, quantity) of one vendor's shipped sub-order, as
+    /// `return_id`: the order's customer or an admin. The vendor is the units' (named or not).
+    RequestReturn {
+        return_id: ReturnId,
+        vendor_id: Option<VendorId>,
+        units: Vec<(ProductId, Quantity)>,
+        reason: Option<Reason>,
+        actor: Actor,
+    },
+    /// The return's vendor (or an admin) takes the goods back, into stock when `restock`; the
+    /// saga refunds the customer.
+    AcceptReturn {
+        return_id: ReturnId,
+        restock: bool,
+        actor: Actor,
+    },
+    /// The return's vendor (or an admin) refuses it, saying why.
+    RejectReturn {
+        return_id: ReturnId,
+        reason: Reason,
+        actor: Actor,
+    },
+    /// The saga refunded an accepted return.
+    CompleteReturn { return_id: ReturnId },
+    /// The provider would not refund an accepted return: the saga gives up on it.
+    FailReturn { return_id: ReturnId, reason: String },
 }

@@ -1,9 +1,12 @@
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use super::{CancelReason, OrderStatus, PricedLine};
+use super::{CancelReason, OrderStatus, PricedLine, ReturnLine};
 use crate::commission::LineCommission;
-use crate::{CustomerId, Money, OrderId, PaymentToken, ShippingAddress, TrackingNumber, VendorId};
+use crate::{
+    CustomerId, Money, OrderId, PaymentToken, Reason, ReturnId, ShippingAddress, TrackingNumber,
+    VendorId,
+};
 
 /// What happened to an order. Status events repeat the customer, and where revenue changes the
 /// lines and total, so order and analytics projectors need no earlier event.
@@ -54,6 +57,52 @@ pub enum OrderEvent {
         lines: Vec<PricedLine>,
         subtotal: Money,
     },
+    /// The customer asked to return units of a vendor's shipped sub-order.
+    ReturnRequested {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        return_id: ReturnId,
+        vendor_id: VendorId,
+        lines: Vec<ReturnLine>,
+        refund_total: Money,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Reason>,
+    },
+    /// The vendor takes the goods back (into stock when `restock`): the saga refunds them.
+    ReturnAccepted {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        return_id: ReturnId,
+        vendor_id: VendorId,
+        lines: Vec<ReturnLine>,
+        refund_total: Money,
+        restock: bool,
+    },
+    ReturnRejected {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        return_id: ReturnId,
+        vendor_id: VendorId,
+        reason: Reason,
+    },
+    /// The customer got `refund_total` back; the vendor's share and the commission of the lines
+    /// were reversed in the same append.
+    ReturnRefunded {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        return_id: ReturnId,
+        vendor_id: VendorId,
+        lines: Vec<ReturnLine>,
+        refund_total: Money,
+    },
+    /// The provider would not refund: nothing was given back, and the units are free again.
+    ReturnRefundFailed {
+        order_id: OrderId,
+        customer_id: CustomerId,
+        return_id: ReturnId,
+        vendor_id: VendorId,
+        reason: String,
+    },
 }
 
 impl OrderEvent {
@@ -70,6 +119,11 @@ impl OrderEvent {
             OrderEvent::OrderCancelled { .. } => "OrderCancelled",
             OrderEvent::OrderShipped { .. } => "OrderShipped",
             OrderEvent::SubOrderShipped { .. } => "SubOrderShipped",
+            OrderEvent::ReturnRequested { .. } => "ReturnRequested",
+            OrderEvent::ReturnAccepted { .. } => "ReturnAccepted",
+            OrderEvent::ReturnRejected { .. } => "ReturnRejected",
+            OrderEvent::ReturnRefunded { .. } => "ReturnRefunded",
+            OrderEvent::ReturnRefundFailed { .. } => "ReturnRefundFailed",
         }
     }
 }

@@ -787,3 +787,186 @@ fn confirming_fixes_each_lines_commission_under_the_rules_in_force() {
         })
         .then_expect_events(vec![expected]);
 }
+
+fn return_id(n: u128) -> crate::ReturnId {
+    crate::ReturnId(Uuid::from_u128(500 + n))
+}
+fn request_return(n: u128, units: &[(u128, u32)], actor: Actor) -> OrderCommand {
+    OrderCommand::RequestReturn {
+        return_id: return_id(n),
+        vendor_id: None,
+        units: units.iter().map(|(p, q)| (product(*p), qty(*q))).collect(),
+        reason: None,
+        actor,
+    }
+}
+fn return_requested(n: u128, units: &[(u128, u32, i64)]) -> OrderEvent {
+    let lines: Vec<ReturnLine> = units
+        .iter()
+        .map(|(p, q, minor)| ReturnLine {
+            product_id: product(*p),
+            quantity: qty(*q),
+            refund: eur(*minor),
+        })
+        .collect();
+    OrderEvent::ReturnRequested {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        return_id: return_id(n),
+        vendor_id: vendor_a(),
+        refund_total: eur(units.iter().map(|u| u.2).sum()),
+        lines,
+        reason: None,
+    }
+}
+fn shipped_order() -> Vec<OrderEvent> {
+    vec![placed(), confirmed(), shipped("A-1")]
+}
+
+#[test]
+fn a_customer_returns_units_of_a_shipped_sub_order_at_their_unit_price() {
+    OrderTest::with(())
+        .given(shipped_order())
+        .when(request_return(1, &[(1, 1), (2, 1)], customer()))
+        .then_expect_events(vec![return_requested(1, &[(1, 1, 1000), (2, 1, 500)])]);
+    // Asked again under the same id: nothing more; other lines under it: refused.
+    let mut history = shipped_order();
+    history.push(return_requested(1, &[(1, 1, 1000)]));
+    OrderTest::with(())
+        .given(history.clone())
+        .when(request_return(1, &[(1, 1)], customer()))
+        .then_expect_events(vec![]);
+    OrderTest::with(())
+        .given(history)
+        .when(request_return(1, &[(1, 2)], customer()))
+        .then_expect_error(DomainError::ReturnIdTaken {
+            return_id: return_id(1).to_string(),
+        });
+}
+
+#[test]
+fn only_shipped_units_not_held_by_another_return_may_be_returned_by_their_customer() {
+    OrderTest::with(())
+        .given(vec![placed(), confirmed()])
+        .when(request_return(1, &[(1, 1)], customer()))
+        .then_expect_error(DomainError::NotShipped {
+            order_id: order_id().to_string(),
+            vendor_id: vendor_a().to_string(),
+        });
+    OrderTest::with(())
+        .given(shipped_order())
+        .when(request_return(1, &[(1, 1)], other_customer()))
+        .then_expect_error(not_owner());
+    OrderTest::with(())
+        .given(shipped_order())
+        .when(request_return(1, &[(1, 1)], as_vendor(vendor_a())))
+        .then_expect_error(DomainError::NotPermitted {
+            action: "request a return",
+        });
+    let mut history = shipped_order();
+    history.push(return_requested(1, &[(1, 1, 1000)]));
+    OrderTest::with(())
+        .given(history.clone())
+        .when(request_return(2, &[(1, 2)], customer()))
+        .then_expect_error(DomainError::ReturnExceedsSale {
+            product_id: product(1).to_string(),
+            left: 1,
+            requested: 2,
+        });
+    // A rejected return frees its units.
+    history.push(OrderEvent::ReturnRejected {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        return_id: return_id(1),
+        vendor_id: vendor_a(),
+        reason: crate::Reason::parse("worn").unwrap(),
+    });
+    OrderTest::with(())
+        .given(history)
+        .when(request_return(2, &[(1, 2)], customer()))
+        .then_expect_events(vec![return_requested(2, &[(1, 2, 2000)])]);
+}
+
+#[test]
+fn the_returns_vendor_accepts_it_the_saga_refunds_it_or_gives_up_on_it() {
+    let mut history = shipped_order();
+    history.push(return_requested(1, &[(2, 1, 500)]));
+    let accept = |actor| OrderCommand::AcceptReturn {
+        return_id: return_id(1),
+        restock: true,
+        actor,
+    };
+    OrderTest::with(())
+        .given(history.clone())
+        .when(accept(as_vendor(vendor_b())))
+        .then_expect_error(not_owner());
+    let accepted = OrderEvent::ReturnAccepted {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        return_id: return_id(1),
+        vendor_id: vendor_a(),
+        lines: vec![ReturnLine {
+            product_id: product(2),
+            quantity: qty(1),
+            refund: eur(500),
+        }],
+        refund_total: eur(500),
+        restock: true,
+    };
+    OrderTest::with(())
+        .given(history.clone())
+        .when(accept(as_vendor(vendor_a())))
+        .then_expect_events(vec![accepted.clone()]);
+    history.push(accepted);
+    OrderTest::with(())
+        .given(history.clone())
+        .when(accept(Actor::Admin))
+        .then_expect_events(vec![]);
+    OrderTest::with(())
+        .given(history.clone())
+        .when(OrderCommand::CompleteReturn {
+            return_id: return_id(1),
+        })
+        .then_expect_events(vec![OrderEvent::ReturnRefunded {
+            order_id: order_id(),
+            customer_id: customer_id(),
+            return_id: return_id(1),
+            vendor_id: vendor_a(),
+            lines: vec![ReturnLine {
+                product_id: product(2),
+                quantity: qty(1),
+                refund: eur(500),
+            }],
+            refund_total: eur(500),
+        }]);
+    let failed = OrderEvent::ReturnRefundFailed {
+        order_id: order_id(),
+        customer_id: customer_id(),
+        return_id: return_id(1),
+        vendor_id: vendor_a(),
+        reason: "declined".into(),
+    };
+    OrderTest::with(())
+        .given(history.clone())
+        .when(OrderCommand::FailReturn {
+            return_id: return_id(1),
+            reason: "declined".into(),
+        })
+        .then_expect_events(vec![failed.clone()]);
+    // A failed return frees its units; it cannot be refunded afterwards.
+    history.push(failed);
+    OrderTest::with(())
+        .given(history.clone())
+        .when(OrderCommand::CompleteReturn {
+            return_id: return_id(1),
+        })
+        .then_expect_error(DomainError::IllegalTransition {
+            aggregate: "Return",
+            from: "refund_failed",
+            to: "refunded",
+        });
+    OrderTest::with(())
+        .given(history)
+        .when(request_return(2, &[(2, 1)], customer()))
+        .then_expect_events(vec![return_requested(2, &[(2, 1, 500)])]);
+}

@@ -44,7 +44,7 @@ variable "queues" {
     analytics     = { aggregate_types = ["Order", "Cart", "Product", "Inventory"] }
     notifications = { aggregate_types = ["Order"] }
     ledger        = { aggregate_types = ["VendorSale", "VendorPayouts", "Order"] }
-    "order-saga"  = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled"] }
+    "order-saga"  = { aggregate_types = ["Order"], event_types = ["OrderPlaced", "OrderCancelled", "ReturnAccepted"] }
   }
 
   validation {

@@ -97,6 +97,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/commission-income": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /v1/commission-income`: the marketplace's commission income, and where the rest of the
+         *     customers' money stands, per currency (admins).
+         */
+        get: operations["commission_income"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/events": {
         parameters: {
             query?: never;
@@ -250,6 +270,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/vendors/{vendor_id}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/vendors/{vendor_id}/balance`: a vendor's balances (the vendor, admins). */
+        get: operations["balance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/vendors/{vendor_id}/dashboard": {
         parameters: {
             query?: never;
@@ -259,6 +296,40 @@ export interface paths {
         };
         /** A vendor's dashboard: revenue, orders and units by day, top products, low-stock alerts. */
         get: operations["vendor_dashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vendors/{vendor_id}/payouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/vendors/{vendor_id}/payouts`: a vendor's payouts, newest first. */
+        get: operations["payouts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/vendors/{vendor_id}/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /v1/vendors/{vendor_id}/statement`: every ledger entry of a vendor, newest first. */
+        get: operations["statement"];
         put?: never;
         post?: never;
         delete?: never;
@@ -324,6 +395,53 @@ export interface components {
         };
         /** @enum {string} */
         CartStatus: "open" | "checked_out";
+        CommissionIncome: {
+            currencies: components["schemas"]["CurrencyIncome"][];
+        };
+        /** @description A vendor's balances in one currency, in minor units. */
+        CurrencyBalance: {
+            /**
+             * Format: int64
+             * @description What the next payout pays; negative when returns after a payout took back more.
+             */
+            available_minor: number;
+            /** @example EUR */
+            currency: string;
+            /**
+             * Format: int64
+             * @description Everything paid out so far.
+             */
+            paid_out_minor: number;
+            /**
+             * Format: int64
+             * @description Its share of sales not released yet (not shipped, or within the hold period).
+             */
+            pending_minor: number;
+        };
+        /** @description The marketplace's takings in one currency, in minor units. */
+        CurrencyIncome: {
+            /**
+             * Format: int64
+             * @description Commission taken, net of what returns gave back.
+             */
+            commission_minor: number;
+            /** @example EUR */
+            currency: string;
+            /**
+             * Format: int64
+             * @description What customers paid for vendors' sales, net of refunds.
+             */
+            customer_payments_minor: number;
+            /** Format: int64 */
+            vendors_available_minor: number;
+            /** Format: int64 */
+            vendors_paid_out_minor: number;
+            /**
+             * Format: int64
+             * @description Owed to vendors (pending and available) and paid out to them.
+             */
+            vendors_pending_minor: number;
+        };
         /**
          * @description A vendor's figures over a range. `orders` counts orders paid in the range with a line of the
          *     vendor's; `units` and `revenue` count those lines net of refunds made in the range (a paid
@@ -377,7 +495,11 @@ export interface components {
              * @description The event it tells of.
              */
             event_id: string;
-            /** @description `order_confirmed`, `order_cancelled` or `order_shipped`. */
+            /**
+             * @description `order_confirmed`, `order_cancelled`, `order_shipped`, or about a return:
+             *     `return_requested` (to the vendor), `return_accepted`, `return_rejected`,
+             *     `return_refunded` or `return_refund_failed`.
+             */
             kind: string;
             /** @description Why the last attempt failed. */
             last_error?: string | null;
@@ -488,7 +610,11 @@ export interface components {
              * @description The event it tells of.
              */
             event_id: string;
-            /** @description `order_confirmed`, `order_cancelled` or `order_shipped`. */
+            /**
+             * @description `order_confirmed`, `order_cancelled`, `order_shipped`, or about a return:
+             *     `return_requested` (to the vendor), `return_accepted`, `return_rejected`,
+             *     `return_refunded` or `return_refund_failed`.
+             */
             kind: string;
             /** Format: uuid */
             order_id: string;
@@ -519,6 +645,8 @@ export interface components {
              *     address is then absent); absent otherwise.
              */
             personal_data_erased?: boolean;
+            /** @description Returns of shipped goods, in the order asked; a vendor reading the order sees only its own. */
+            returns?: components["schemas"]["ReturnDocument"][];
             shipping_address?: null | components["schemas"]["ShippingAddress"];
             /**
              * @description `pending` (placed: the order saga is reserving stock and taking the payment, usually for
@@ -553,6 +681,34 @@ export interface components {
         OrderPage: {
             items: components["schemas"]["OrderDocument"][];
             /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /** @description A payout to a vendor. */
+        Payout: {
+            /** Format: int64 */
+            amount_minor: number;
+            /**
+             * Format: date-time
+             * @description Absent while the payout is open (the next run finishes it).
+             */
+            completed_at?: string | null;
+            currency: string;
+            /** Format: uuid */
+            payout_id: string;
+            /**
+             * Format: int32
+             * @description The sales it pays.
+             */
+            sales: number;
+            /** Format: date-time */
+            started_at: string;
+        };
+        PayoutPage: {
+            items: components["schemas"]["Payout"][];
+            /**
+             * Format: uuid
+             * @description Pass as `cursor` for the next (older) page; absent on the last page.
+             */
             next_cursor?: string | null;
         };
         /** @description RFC 7807 problem details, the body of every error (`application/problem+json`). */
@@ -615,6 +771,36 @@ export interface components {
             /** @description Pass as `cursor` for the next page; absent on the last page. */
             next_cursor?: string | null;
         };
+        /** @description A return of some units of a vendor's shipped sub-order. */
+        ReturnDocument: {
+            lines: components["schemas"]["ReturnLineDocument"][];
+            /** @description The customer's reason when asking, the vendor's when rejecting. */
+            reason?: string | null;
+            refund_total: components["schemas"]["Money"];
+            /** Format: date-time */
+            requested_at: string;
+            /** @description Whether the units go back to the vendor's stock (said on acceptance). */
+            restock: boolean;
+            /** Format: uuid */
+            return_id: string;
+            /**
+             * @description `requested` (the vendor decides), `accepted` (being refunded), `rejected` (see
+             *     `reason`), `refunded`, or `refund_failed` (the payment provider would not refund; the
+             *     units may be asked for again).
+             */
+            status: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: uuid */
+            vendor_id: string;
+        };
+        ReturnLineDocument: {
+            /** Format: uuid */
+            product_id: string;
+            /** Format: int32 */
+            quantity: number;
+            refund: components["schemas"]["Money"];
+        };
         SalesReport: {
             /** Format: date */
             from: string;
@@ -671,6 +857,55 @@ export interface components {
             /** @description State, province or county, where the country uses one. */
             region?: string | null;
         };
+        /**
+         * @description One ledger event of a vendor: why, for which order (and return or payout), the lines it
+         *     concerns, and what it moved on each account.
+         */
+        StatementEntry: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            available_minor: number;
+            /**
+             * Format: int64
+             * @description The marketplace's commission moved by the event (taken on a sale, given back on a return).
+             */
+            commission_minor: number;
+            currency: string;
+            /**
+             * Format: int64
+             * @description What customers paid (positive) or got back (negative) with the event.
+             */
+            customer_minor: number;
+            /** Format: uuid */
+            event_id: string;
+            /** @description The lines credited or returned: product, quantity, line total or refund, commission. */
+            lines: Record<string, never>[];
+            /** Format: uuid */
+            order_id: string;
+            /** Format: int64 */
+            paid_out_minor: number;
+            /** Format: uuid */
+            payout_id?: string | null;
+            /** Format: int64 */
+            pending_minor: number;
+            /**
+             * @description `sale_credited` (a payment captured), `funds_released` (shipped, hold over),
+             *     `return_reversed` (a return or a cancellation refunded) or `share_paid_out` (a payout).
+             * @example sale_credited
+             */
+            reason: string;
+            /** Format: uuid */
+            return_id?: string | null;
+        };
+        StatementPage: {
+            items: components["schemas"]["StatementEntry"][];
+            /**
+             * Format: uuid
+             * @description Pass as `cursor` for the next (older) page; absent on the last page.
+             */
+            next_cursor?: string | null;
+        };
         StatusChange: {
             /** Format: date-time */
             at: string;
@@ -715,6 +950,12 @@ export interface components {
              * @description The order's version: what `min_version` waits for.
              */
             version: number;
+        };
+        VendorBalance: {
+            /** @description One per currency it has sold in; empty before its first paid sale. */
+            balances: components["schemas"]["CurrencyBalance"][];
+            /** Format: uuid */
+            vendor_id: string;
         };
         /** @description One admin decision on a vendor. */
         VendorDecision: {
@@ -1259,6 +1500,74 @@ export interface operations {
             };
             /** @description A parameter outside its documented bounds (`/problems/invalid-value`, naming it, the bound and the value) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    commission_income: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Per currency: commission, customer payments, vendors' balances */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommissionIncome"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2107,6 +2416,86 @@ export interface operations {
             };
         };
     };
+    balance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Vendor id */
+                vendor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Pending, available and paid out, per currency */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VendorBalance"];
+                };
+            };
+            /** @description Malformed id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither the vendor nor an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     vendor_dashboard: {
         parameters: {
             query?: {
@@ -2180,6 +2569,194 @@ export interface operations {
                 };
             };
             /** @description A currency or threshold outside its bounds (`/problems/invalid-value`); a range that ends before it starts or spans more than 3,660 days (`/problems/rule-violation`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    payouts: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Vendor id */
+                vendor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of payouts, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayoutPage"];
+                };
+            };
+            /** @description Malformed id or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither the vendor nor an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter outside its documented bounds (`/problems/invalid-value`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    statement: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Vendor id */
+                vendor_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the statement, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatementPage"];
+                };
+            };
+            /** @description Malformed id or parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither the vendor nor an admin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter outside its documented bounds (`/problems/invalid-value`) */
             422: {
                 headers: {
                     [name: string]: unknown;
