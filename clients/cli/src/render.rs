@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use commerce_client::{
     Accepted, CartCreated, CartDocument, CheckoutAccepted, Money, NewProduct, OrderDocument,
-    OrderLine, OrderPage, ProductCreated, ProductDocument, ProductPage, ShippingAddress,
-    SubOrderView,
+    OrderLine, OrderPage, OrderReturn, ProductCreated, ProductDocument, ProductPage,
+    ReturnRequested, ShippingAddress, SubOrderView,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -275,7 +275,56 @@ pub fn order(order: &OrderDocument, titles: &HashMap<Uuid, String>) -> String {
         out.push_str("\n\nSub-orders:\n");
         out.push_str(&sub_orders.render());
     }
+    if !order.returns.is_empty() {
+        out.push_str("\n\nReturns:\n");
+        out.push_str(&return_table(&order.returns).render());
+    }
     out
+}
+
+/// An order's returns: whose, where each stands, its units and refund, and the reason given.
+fn return_table(returns: &[OrderReturn]) -> Table {
+    let mut table = Table::new(&[
+        ("RETURN", false),
+        ("VENDOR", false),
+        ("STATUS", false),
+        ("UNITS", true),
+        ("REFUND", true),
+        ("REASON", false),
+    ]);
+    for returned in returns {
+        let units: u64 = returned.lines.iter().map(|l| u64::from(l.quantity)).sum();
+        let mut status = label(&returned.status);
+        if returned.restock {
+            status.push_str(" (restock)");
+        }
+        table.row(vec![
+            returned.return_id.to_string(),
+            returned.vendor_id.to_string(),
+            status,
+            units.to_string(),
+            returned.refund_total.to_string(),
+            returned
+                .reason
+                .as_deref()
+                .map(|reason| shorten(reason, TITLE_WIDTH))
+                .unwrap_or_default(),
+        ]);
+    }
+    table
+}
+
+/// A return asked for: its id, how to follow it, and what the vendor runs to decide.
+pub fn return_requested(order: Uuid, requested: &ReturnRequested) -> String {
+    let id = requested.return_id;
+    let version = requested.accepted.version;
+    format!(
+        "Requested return {id} of order {order} (version {version}); its vendor accepts or \
+         rejects it.\n\
+         Follow it: commerce orders show {order} --min-version {version}\n\
+         The vendor: commerce orders accept-return {order} {id} [--restock]\n            \
+         commerce orders reject-return {order} {id} --reason <WHY>"
+    )
 }
 
 /// An order's lines as a table (without the vendor column: one vendor's lines).
@@ -355,7 +404,9 @@ pub fn order_page(page: &OrderPage) -> String {
 
 #[cfg(test)]
 mod tests {
-    use commerce_client::{CancelReason, CartItem, OrderStatus, StatusChange, SubOrder};
+    use commerce_client::{
+        CancelReason, CartItem, OrderStatus, ReturnLine, ReturnStatus, StatusChange, SubOrder,
+    };
 
     use super::*;
 
@@ -458,6 +509,7 @@ mod tests {
                 },
             ],
             shipping_address: None,
+            returns: Vec::new(),
             version: 2,
         };
         let shown = squeeze(&order(
@@ -474,6 +526,7 @@ mod tests {
             !shown.contains("Sub-orders:"),
             "one vendor's order has no sub-order block: {shown}"
         );
+        assert!(!shown.contains("Returns:"), "{shown}");
         let listed = squeeze(&order_page(&OrderPage {
             items: vec![order_document],
             next_cursor: Some("abc".into()),
@@ -530,6 +583,7 @@ mod tests {
                 at,
             }],
             shipping_address: None,
+            returns: Vec::new(),
             version: 4,
         };
         let shown = squeeze(&order(&order_document, &HashMap::new()));
@@ -586,5 +640,93 @@ mod tests {
         ] {
             assert!(shown.contains(words), "{words}: {shown}");
         }
+    }
+
+    #[test]
+    fn an_order_lists_its_returns_with_status_units_refund_and_reason() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-28T09:00:00Z")
+            .expect("time")
+            .to_utc();
+        let a_return = |n: u128, status, restock, reason: Option<&str>| OrderReturn {
+            return_id: id(n),
+            vendor_id: id(5),
+            status,
+            lines: vec![
+                ReturnLine {
+                    product_id: id(2),
+                    quantity: 2,
+                    refund: Money::new(3998, "EUR"),
+                },
+                ReturnLine {
+                    product_id: id(3),
+                    quantity: 1,
+                    refund: Money::new(2000, "EUR"),
+                },
+            ],
+            refund_total: Money::new(5998, "EUR"),
+            restock,
+            reason: reason.map(str::to_owned),
+            requested_at: at,
+            updated_at: at,
+        };
+        let order_document = OrderDocument {
+            order_id: id(1),
+            customer_id: Some(id(9)),
+            status: OrderStatus::Shipped,
+            lines: vec![line(2, 5, 1999), line(3, 5, 2000)],
+            total: Some(Money::new(3999, "EUR")),
+            cancel_reason: None,
+            tracking: Some("1Z 999".into()),
+            sub_orders: Vec::new(),
+            status_history: Vec::new(),
+            shipping_address: None,
+            returns: vec![
+                a_return(10, ReturnStatus::Refunded, true, Some("too small")),
+                a_return(11, ReturnStatus::Rejected, false, Some("worn")),
+                a_return(12, ReturnStatus::Requested, false, None),
+            ],
+            version: 9,
+        };
+        let shown = squeeze(&order(&order_document, &HashMap::new()));
+        let (_, block) = shown.split_once("Returns:").expect("a returns block");
+        for row in [
+            format!(
+                "{} {} refunded (restock) 3 59.98 EUR too small",
+                id(10),
+                id(5)
+            ),
+            format!("{} {} rejected 3 59.98 EUR worn", id(11), id(5)),
+            format!("{} {} requested 3 59.98 EUR", id(12), id(5)),
+        ] {
+            assert!(block.contains(&row), "{row}: {shown}");
+        }
+        assert!(
+            block.starts_with("\nRETURN VENDOR STATUS UNITS REFUND REASON"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_requested_return_says_how_to_follow_it_and_how_the_vendor_decides() {
+        let requested = ReturnRequested {
+            return_id: id(10),
+            accepted: Accepted {
+                aggregate_type: Some("Order".into()),
+                aggregate_id: id(1).to_string(),
+                version: 6,
+                read_with: Some("min_version".into()),
+            },
+        };
+        let (order, returned) = (id(1), id(10));
+        assert_eq!(
+            return_requested(order, &requested),
+            format!(
+                "Requested return {returned} of order {order} (version 6); its vendor accepts \
+                 or rejects it.\n\
+                 Follow it: commerce orders show {order} --min-version 6\n\
+                 The vendor: commerce orders accept-return {order} {returned} [--restock]\n            \
+                 commerce orders reject-return {order} {returned} --reason <WHY>"
+            )
+        );
     }
 }

@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use commerce_client::{
     ClientError, CommandOptions, CommerceClient, Money, NewProduct, OrderDocument, OrderQuery,
-    OrderStatus, ProductQuery, ShippingAddress,
+    OrderStatus, ProductQuery, ReturnItem, ShippingAddress,
 };
-use commerce_domain::{Category, Currency, Description, Sku, Title, TrackingNumber};
+use commerce_domain::{Category, Currency, Description, Reason, Sku, Title, TrackingNumber};
 use uuid::Uuid;
 
 use crate::output::Output;
@@ -290,6 +290,54 @@ pub enum OrdersCommand {
         #[arg(long, value_parser = parse_id)]
         vendor_id: Option<Uuid>,
     },
+    /// Ask to return units of a vendor's shipped sub-order (the order's customer, or an admin);
+    /// the vendor accepts or rejects it, and the refund follows acceptance.
+    Return {
+        /// The order's id.
+        #[arg(value_parser = parse_id)]
+        order: Uuid,
+        /// A product of the sub-order and how many of its units go back, 1 to 99 (at most what
+        /// the line holds less earlier returns); repeat for more products, each once, at most 50.
+        #[arg(
+            long = "line",
+            value_name = "PRODUCT_ID:QUANTITY",
+            required = true,
+            value_parser = parse_return_line
+        )]
+        lines: Vec<ReturnItem>,
+        /// Whose sub-order the units come from; left out, the vendor of the lines' products.
+        #[arg(long, value_parser = parse_id)]
+        vendor_id: Option<Uuid>,
+        /// Why, for the vendor: 1 to 500 characters.
+        #[arg(long, value_parser = domain_text(Reason::parse))]
+        reason: Option<String>,
+    },
+    /// Accept a return (the vendor whose goods they are, or an admin): the customer is refunded
+    /// and the vendor's share and the commission of the lines are reversed.
+    AcceptReturn {
+        /// The order's id.
+        #[arg(value_parser = parse_id)]
+        order: Uuid,
+        /// The return's id (from `commerce orders return`, or `commerce orders show`).
+        #[arg(value_parser = parse_id)]
+        return_id: Uuid,
+        /// Put the returned units back into the vendor's stock (left out: they are not resold).
+        #[arg(long)]
+        restock: bool,
+    },
+    /// Reject a return (the vendor whose goods they are, or an admin), saying why; nothing is
+    /// refunded.
+    RejectReturn {
+        /// The order's id.
+        #[arg(value_parser = parse_id)]
+        order: Uuid,
+        /// The return's id (from `commerce orders return`, or `commerce orders show`).
+        #[arg(value_parser = parse_id)]
+        return_id: Uuid,
+        /// Why, for the customer: 1 to 500 characters.
+        #[arg(long, value_parser = domain_text(Reason::parse))]
+        reason: String,
+    },
     /// One vendor's sub-order of an order: its lines, subtotal, status and tracking (read API;
     /// the order's customer, that vendor, or an admin).
     SubOrder {
@@ -353,15 +401,69 @@ fn domain_text<T: std::fmt::Display + 'static>(
     }
 }
 
+/// What an id looks like, for the messages that refuse one.
+const EXAMPLE_ID: &str = "0191e5c4-3f7a-7c2e-9b1d-4a5e6f708192";
+
 /// An id argument: a UUID, said in words when it is not one (clap would quote the parser's
 /// "invalid character" at a position).
 pub fn parse_id(text: &str) -> Result<Uuid, String> {
     Uuid::parse_str(text.trim()).map_err(|_| {
         format!(
-            "`{text}` is not an id: ids are UUIDs such as 0191e5c4-3f7a-7c2e-9b1d-4a5e6f708192 \
+            "`{text}` is not an id: ids are UUIDs such as {EXAMPLE_ID} \
              (check the order of the arguments in --help)"
         )
     })
+}
+
+/// Units one line of a return may hold, as the API bounds them.
+const RETURN_UNITS: std::ops::RangeInclusive<u32> = 1..=99;
+/// Lines one return may hold, as the API bounds them.
+const MAX_RETURN_LINES: usize = 50;
+
+/// `--line PRODUCT_ID:QUANTITY` of `orders return`, each part refused in words of its own.
+pub fn parse_return_line(text: &str) -> Result<ReturnItem, String> {
+    let Some((product, quantity)) = text.rsplit_once(':') else {
+        return Err(format!(
+            "`{text}` is not a line: write PRODUCT_ID:QUANTITY, such as {EXAMPLE_ID}:1"
+        ));
+    };
+    let product_id = Uuid::parse_str(product.trim()).map_err(|_| {
+        format!("`{product}` is not a product id: ids are UUIDs such as {EXAMPLE_ID}")
+    })?;
+    let (low, high) = (RETURN_UNITS.start(), RETURN_UNITS.end());
+    let quantity = quantity
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|units| RETURN_UNITS.contains(units))
+        .ok_or_else(|| {
+            format!(
+                "`{quantity}` is not a quantity to return: a line returns {low} to {high} units"
+            )
+        })?;
+    Ok(ReturnItem {
+        product_id,
+        quantity,
+    })
+}
+
+/// The rules the API applies to a return's lines as a whole, checked before anything is sent:
+/// at most [`MAX_RETURN_LINES`], each product once.
+fn check_return_lines(lines: &[ReturnItem]) -> Result<(), UsageError> {
+    if lines.len() > MAX_RETURN_LINES {
+        return Err(UsageError(format!(
+            "a return holds at most {MAX_RETURN_LINES} --line, got {}",
+            lines.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    match lines.iter().find(|line| !seen.insert(line.product_id)) {
+        Some(twice) => Err(UsageError(format!(
+            "--line names product {} twice: give each product once, with all its units",
+            twice.product_id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checking a cart out: the order it places is settled asynchronously.
@@ -661,6 +763,48 @@ pub async fn orders(session: &Session, command: OrdersCommand) -> anyhow::Result
                 render::accepted(&shipped_message(order, &tracking, vendor_id), a)
             })
         }
+        OrdersCommand::Return {
+            order,
+            lines,
+            vendor_id,
+            reason,
+        } => {
+            check_return_lines(&lines)?;
+            let requested = client
+                .request_return(order, &lines, vendor_id, reason.as_deref(), options)
+                .await
+                .map_err(describe)?;
+            output.print(&requested, |requested| {
+                render::return_requested(order, requested)
+            })
+        }
+        OrdersCommand::AcceptReturn {
+            order,
+            return_id,
+            restock,
+        } => {
+            let accepted = client
+                .accept_return(order, return_id, restock, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                render::accepted(&return_accepted_message(order, return_id, restock), a)
+            })
+        }
+        OrdersCommand::RejectReturn {
+            order,
+            return_id,
+            reason,
+        } => {
+            let accepted = client
+                .reject_return(order, return_id, &reason, options)
+                .await
+                .map_err(describe)?;
+            output.print(&accepted, |a| {
+                let what = format!("Return {return_id} of order {order} is rejected ({reason})");
+                render::accepted(&what, a)
+            })
+        }
         OrdersCommand::SubOrder {
             order,
             vendor_id,
@@ -690,6 +834,16 @@ fn shipped_message(order: Uuid, tracking: &str, vendor_id: Option<Uuid>) -> Stri
             format!("Order {order}: vendor {vendor}'s sub-order is shipped, tracking {tracking}")
         }
     }
+}
+
+/// What `orders accept-return` did, and what follows.
+fn return_accepted_message(order: Uuid, return_id: Uuid, restock: bool) -> String {
+    let stock = if restock {
+        "its units go back into stock"
+    } else {
+        "its units are not restocked"
+    };
+    format!("Return {return_id} of order {order} is accepted: the refund follows and {stock}")
 }
 
 /// The order once it has left `pending` (or as it stands after [`SETTLE_WAIT`]). An order just
@@ -897,6 +1051,178 @@ mod tests {
             listed.command,
             OrdersCommand::List { vendor_id: Some(v), cursor: None, limit: None } if v == vendor
         ));
+    }
+
+    #[test]
+    fn orders_return_takes_lines_a_vendor_and_a_reason() {
+        let (order, vendor) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let (tee, mug) = (Uuid::from_u128(3), Uuid::from_u128(4));
+        let parsed = Orders::try_parse_from([
+            "orders",
+            "return",
+            &order.to_string(),
+            "--line",
+            &format!("{tee}:2"),
+            "--line",
+            &format!(" {mug} : 1 "),
+            "--vendor-id",
+            &vendor.to_string(),
+            "--reason",
+            "too small",
+        ])
+        .expect("parses");
+        let OrdersCommand::Return {
+            order: o,
+            lines,
+            vendor_id,
+            reason,
+        } = parsed.command
+        else {
+            panic!("not a return");
+        };
+        assert_eq!(o, order);
+        assert_eq!(
+            lines,
+            vec![
+                ReturnItem {
+                    product_id: tee,
+                    quantity: 2
+                },
+                ReturnItem {
+                    product_id: mug,
+                    quantity: 1
+                }
+            ]
+        );
+        assert_eq!(
+            (vendor_id, reason.as_deref()),
+            (Some(vendor), Some("too small"))
+        );
+        let bare = Orders::try_parse_from(["orders", "return", &order.to_string()]);
+        assert!(bare.is_err(), "a return names at least one --line");
+        let blank = Orders::try_parse_from([
+            "orders",
+            "return",
+            &order.to_string(),
+            "--line",
+            &format!("{tee}:1"),
+            "--reason",
+            "  ",
+        ]);
+        assert!(blank.is_err(), "a reason says something");
+    }
+
+    #[test]
+    fn a_return_line_is_refused_in_words_that_say_which_part_is_wrong() {
+        let tee = Uuid::from_u128(3);
+        assert_eq!(
+            parse_return_line(&format!("{tee}:99")),
+            Ok(ReturnItem {
+                product_id: tee,
+                quantity: 99
+            })
+        );
+        for (text, words) in [
+            (tee.to_string(), "is not a line: write PRODUCT_ID:QUANTITY"),
+            ("2".to_owned(), "is not a line"),
+            ("tee:2".to_owned(), "`tee` is not a product id"),
+            (":2".to_owned(), "is not a product id"),
+            (
+                format!("{tee}:0"),
+                "`0` is not a quantity to return: a line returns 1 to 99 units",
+            ),
+            (format!("{tee}:100"), "`100` is not a quantity"),
+            (format!("{tee}:-1"), "`-1` is not a quantity"),
+            (format!("{tee}:two"), "`two` is not a quantity"),
+            (format!("{tee}:"), "is not a quantity"),
+        ] {
+            let error = parse_return_line(&text).expect_err(&text);
+            assert!(error.contains(words), "{text}: {error}");
+        }
+        let refused = Orders::try_parse_from([
+            "orders",
+            "return",
+            &Uuid::from_u128(1).to_string(),
+            "--line",
+            &format!("{tee}:0"),
+        ])
+        .err()
+        .expect("refused while parsing")
+        .to_string();
+        assert!(
+            refused.contains("a line returns 1 to 99 units"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_return_names_each_product_once_and_at_most_fifty() {
+        let item = |n: u128| ReturnItem {
+            product_id: Uuid::from_u128(n),
+            quantity: 1,
+        };
+        assert!(check_return_lines(&[item(1), item(2)]).is_ok());
+        let twice = check_return_lines(&[item(1), item(2), item(1)]).expect_err("twice");
+        assert_eq!(
+            twice.to_string(),
+            format!(
+                "--line names product {} twice: give each product once, with all its units",
+                Uuid::from_u128(1)
+            )
+        );
+        let many: Vec<_> = (0..51).map(item).collect();
+        assert!(check_return_lines(&many[..50]).is_ok());
+        let too_many = check_return_lines(&many).expect_err("51 lines");
+        assert!(
+            too_many.to_string().contains("at most 50 --line, got 51"),
+            "{too_many}"
+        );
+    }
+
+    #[test]
+    fn a_vendor_accepts_with_or_without_restock_and_rejects_with_a_reason() {
+        let (order, returned) = (Uuid::from_u128(1), Uuid::from_u128(10));
+        let ids = [order.to_string(), returned.to_string()];
+        let accept = |extra: &[&str]| {
+            let mut args = vec!["orders", "accept-return", &ids[0], &ids[1]];
+            args.extend_from_slice(extra);
+            Orders::try_parse_from(args).expect("parses").command
+        };
+        assert!(matches!(
+            accept(&["--restock"]),
+            OrdersCommand::AcceptReturn { order: o, return_id: r, restock: true }
+                if o == order && r == returned
+        ));
+        assert!(matches!(
+            accept(&[]),
+            OrdersCommand::AcceptReturn { restock: false, .. }
+        ));
+        let rejected = Orders::try_parse_from([
+            "orders",
+            "reject-return",
+            &ids[0],
+            &ids[1],
+            "--reason",
+            "worn",
+        ])
+        .expect("parses");
+        assert!(matches!(
+            rejected.command,
+            OrdersCommand::RejectReturn { reason, .. } if reason == "worn"
+        ));
+        let without_reason = Orders::try_parse_from(["orders", "reject-return", &ids[0], &ids[1]]);
+        assert!(without_reason.is_err(), "a rejection says why");
+        let swapped = Orders::try_parse_from(["orders", "accept-return", &ids[0], "RETURN"]);
+        assert!(swapped.is_err(), "the return is an id");
+        assert_eq!(
+            return_accepted_message(order, returned, true),
+            format!(
+                "Return {returned} of order {order} is accepted: the refund follows and its \
+                 units go back into stock"
+            )
+        );
+        assert!(return_accepted_message(order, returned, false)
+            .ends_with("its units are not restocked"));
     }
 
     #[test]

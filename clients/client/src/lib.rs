@@ -11,7 +11,8 @@
 //! - `products`: product commands (create, price, publish) and catalog reads.
 //! - `inventory`: stock receipts.
 //! - `carts`: cart commands, checkout and cart reads.
-//! - `orders`: order commands (cancel, ship a vendor's sub-order) and order and sub-order reads.
+//! - `orders`: order commands (cancel, ship a vendor's sub-order, request, accept and reject a
+//!   return) and order and sub-order reads.
 //! - `webhooks`: a vendor's webhook and its deliveries.
 //! - `vendors`: a seller's application, the admins' decisions on it, and vendors' profiles.
 //! - `accounts`: signing up, in and out (the auth service); roles and the audit log for admins.
@@ -74,8 +75,8 @@ pub use ledger::{
     StatementLine, StatementPage, VendorBalance,
 };
 pub use orders::{
-    CancelReason, OrderDocument, OrderLine, OrderPage, OrderQuery, OrderStatus, StatusChange,
-    SubOrder, SubOrderView,
+    CancelReason, OrderDocument, OrderLine, OrderPage, OrderQuery, OrderReturn, OrderStatus,
+    ReturnItem, ReturnLine, ReturnRequested, ReturnStatus, StatusChange, SubOrder, SubOrderView,
 };
 pub use payouts::{PayoutFailure, PayoutMade, PayoutRunReport};
 pub use products::{NewProduct, ProductCreated, ProductDocument, ProductPage, ProductQuery};

@@ -1,5 +1,5 @@
-//! Orders: cancelling and shipping (command API) and reading orders and their per-vendor
-//! sub-orders (read API).
+//! Orders: cancelling and shipping, and returns of shipped goods (command API); reading orders,
+//! their per-vendor sub-orders and their returns (read API).
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,10 @@ pub struct OrderDocument {
     /// Where the order goes; absent from documents the server projected before it kept them.
     #[serde(default)]
     pub shipping_address: Option<ShippingAddress>,
+    /// Returns of shipped goods, in the order asked. A vendor reading the order sees only its
+    /// own; absent from documents the server projected before returns existed.
+    #[serde(default)]
+    pub returns: Vec<OrderReturn>,
     pub version: i64,
 }
 
@@ -120,6 +124,76 @@ pub struct SubOrderView {
     pub tracking: Option<String>,
 }
 
+/// Where a return stands; `Unknown` as for [`OrderStatus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnStatus {
+    /// Asked by the customer; the vendor decides.
+    Requested,
+    /// Accepted by the vendor; the refund is under way.
+    Accepted,
+    /// Refused by the vendor (see [`OrderReturn::reason`]).
+    Rejected,
+    Refunded,
+    /// The payment provider would not refund; the units may be asked for again.
+    RefundFailed,
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+/// A return of some units of one vendor's shipped sub-order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderReturn {
+    /// Names the return in [`CommerceClient::accept_return`] and
+    /// [`CommerceClient::reject_return`].
+    pub return_id: Uuid,
+    /// Whose sub-order the units come from: the vendor who decides.
+    pub vendor_id: Uuid,
+    #[serde(default)]
+    pub status: ReturnStatus,
+    #[serde(default)]
+    pub lines: Vec<ReturnLine>,
+    /// The sum of the lines' refunds.
+    #[serde(default)]
+    pub refund_total: Money,
+    /// Whether the units go back into the vendor's stock (said on acceptance).
+    #[serde(default)]
+    pub restock: bool,
+    /// The customer's reason when asking, the vendor's when rejecting.
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One product's units in a return, with what they refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnLine {
+    pub product_id: Uuid,
+    pub quantity: u32,
+    pub refund: Money,
+}
+
+/// Units of one product to return, sent with [`CommerceClient::request_return`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReturnItem {
+    pub product_id: Uuid,
+    /// 1 to 99, at most what the line holds less the units of its other returns (422
+    /// otherwise).
+    pub quantity: u32,
+}
+
+/// The answer to [`CommerceClient::request_return`]: the new return's id, and the order's
+/// version that shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRequested {
+    pub return_id: Uuid,
+    /// The order's: pass `version` as `min_version` to [`CommerceClient::get_order`].
+    #[serde(flatten)]
+    pub accepted: Accepted,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
     pub status: OrderStatus,
@@ -159,6 +233,25 @@ struct ShipBody<'a> {
     tracking: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     vendor_id: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+struct RequestReturnBody<'a> {
+    lines: &'a [ReturnItem],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AcceptReturnBody {
+    restock: bool,
+}
+
+#[derive(Serialize)]
+struct RejectReturnBody<'a> {
+    reason: &'a str,
 }
 
 impl CommerceClient {
@@ -203,6 +296,56 @@ impl CommerceClient {
             vendor_id,
         };
         self.command(Method::POST, &path, &body, options).await
+    }
+
+    /// `POST /v1/orders/{id}/returns` (the order's customer, an admin): asks to return units of
+    /// one vendor's shipped sub-order, 1 to 50 lines, each product once. `vendor_id` may be left
+    /// out: the vendor of the lines' products. The vendor then accepts or rejects it; the refund
+    /// follows acceptance.
+    pub async fn request_return(
+        &self,
+        order_id: Uuid,
+        lines: &[ReturnItem],
+        vendor_id: Option<Uuid>,
+        reason: Option<&str>,
+        options: &CommandOptions,
+    ) -> Result<ReturnRequested, ClientError> {
+        let path = format!("/v1/orders/{order_id}/returns");
+        let body = RequestReturnBody {
+            lines,
+            vendor_id,
+            reason,
+        };
+        self.command(Method::POST, &path, &body, options).await
+    }
+
+    /// `POST /v1/orders/{id}/returns/{return_id}/accept` (the return's vendor, an admin): the
+    /// saga refunds the customer and, with `restock`, puts the units back into stock. Accepting
+    /// again changes nothing; a rejected or failed return answers 409.
+    pub async fn accept_return(
+        &self,
+        order_id: Uuid,
+        return_id: Uuid,
+        restock: bool,
+        options: &CommandOptions,
+    ) -> Result<Accepted, ClientError> {
+        let path = format!("/v1/orders/{order_id}/returns/{return_id}/accept");
+        self.command(Method::POST, &path, &AcceptReturnBody { restock }, options)
+            .await
+    }
+
+    /// `POST /v1/orders/{id}/returns/{return_id}/reject` (the return's vendor, an admin), saying
+    /// why. Rejecting again changes nothing; an accepted return answers 409.
+    pub async fn reject_return(
+        &self,
+        order_id: Uuid,
+        return_id: Uuid,
+        reason: &str,
+        options: &CommandOptions,
+    ) -> Result<Accepted, ClientError> {
+        let path = format!("/v1/orders/{order_id}/returns/{return_id}/reject");
+        self.command(Method::POST, &path, &RejectReturnBody { reason }, options)
+            .await
     }
 
     /// `GET /v1/orders/{id}`, waiting up to 2 s for `min_version` (then 409).
@@ -389,7 +532,64 @@ mod tests {
         let order: OrderDocument = serde_json::from_value(json).expect("decodes");
         assert_eq!(order.status, OrderStatus::Shipped);
         assert!(order.sub_orders.is_empty());
+        assert!(order.returns.is_empty());
         assert_eq!(order.tracking, None);
+    }
+
+    #[test]
+    fn an_order_decodes_with_its_returns_and_statuses_this_client_does_not_know() {
+        let (vendor, product) = (Uuid::from_u128(4), Uuid::from_u128(3));
+        let a_return = |id: u128, status: &str| {
+            json!({
+                "return_id": Uuid::from_u128(id), "vendor_id": vendor, "status": status,
+                "lines": [{"product_id": product, "quantity": 2,
+                           "refund": {"amount_minor": 1000, "currency": "EUR"}}],
+                "refund_total": {"amount_minor": 1000, "currency": "EUR"},
+                "restock": true, "reason": "too small",
+                "requested_at": "2025-01-02T10:00:00Z", "updated_at": "2025-01-02T11:00:00Z"
+            })
+        };
+        let json = json!({
+            "order_id": Uuid::from_u128(1), "status": "shipped", "version": 7,
+            "returns": [a_return(10, "refund_failed"), a_return(11, "exchanged")]
+        });
+        let order: OrderDocument = serde_json::from_value(json).expect("decodes");
+        let (failed, unknown) = (&order.returns[0], &order.returns[1]);
+        assert_eq!(
+            (failed.return_id, failed.vendor_id, failed.status),
+            (Uuid::from_u128(10), vendor, ReturnStatus::RefundFailed)
+        );
+        assert_eq!(
+            failed.lines,
+            vec![ReturnLine {
+                product_id: product,
+                quantity: 2,
+                refund: Money::new(1000, "EUR")
+            }]
+        );
+        assert_eq!(failed.refund_total, Money::new(1000, "EUR"));
+        assert!(failed.restock);
+        assert_eq!(failed.reason.as_deref(), Some("too small"));
+        assert_eq!(unknown.status, ReturnStatus::Unknown);
+    }
+
+    #[test]
+    fn a_requested_return_reads_its_id_and_the_flattened_answer() {
+        let (order, return_id) = (Uuid::from_u128(1), Uuid::from_u128(10));
+        let requested: ReturnRequested = serde_json::from_value(json!({
+            "return_id": return_id, "aggregate_type": "Order",
+            "aggregate_id": order.to_string(), "version": 6, "read_with": "min_version"
+        }))
+        .expect("decodes");
+        assert_eq!(requested.return_id, return_id);
+        assert_eq!(requested.accepted.aggregate_type.as_deref(), Some("Order"));
+        assert_eq!(
+            (
+                requested.accepted.aggregate_id.as_str(),
+                requested.accepted.version
+            ),
+            (order.to_string().as_str(), 6)
+        );
     }
 
     #[test]
@@ -500,6 +700,42 @@ mod tests {
             })
             .ok(),
             Some(json!({"tracking": "1Z 999", "vendor_id": vendor}))
+        );
+    }
+
+    #[test]
+    fn return_bodies_match_the_contract() {
+        let (product, vendor) = (Uuid::from_u128(3), Uuid::from_u128(4));
+        let lines = [ReturnItem {
+            product_id: product,
+            quantity: 2,
+        }];
+        assert_eq!(
+            serde_json::to_value(RequestReturnBody {
+                lines: &lines,
+                vendor_id: None,
+                reason: None
+            })
+            .ok(),
+            Some(json!({"lines": [{"product_id": product, "quantity": 2}]}))
+        );
+        assert_eq!(
+            serde_json::to_value(RequestReturnBody {
+                lines: &lines,
+                vendor_id: Some(vendor),
+                reason: Some("too small")
+            })
+            .ok(),
+            Some(json!({"lines": [{"product_id": product, "quantity": 2}],
+                        "vendor_id": vendor, "reason": "too small"}))
+        );
+        assert_eq!(
+            serde_json::to_value(AcceptReturnBody { restock: false }).ok(),
+            Some(json!({"restock": false}))
+        );
+        assert_eq!(
+            serde_json::to_value(RejectReturnBody { reason: "worn" }).ok(),
+            Some(json!({"reason": "worn"}))
         );
     }
 }

@@ -269,6 +269,8 @@ struct SimulatorState {
     transfers: Mutex<HashMap<Uuid, TransferRecord>>,
     /// Payment operations still to fail with 503 (`POST /v1/faults`).
     fail_next: AtomicU32,
+    /// Refunds still to decline with 402, doing nothing (a test's card that cannot be refunded).
+    decline_refunds: AtomicU32,
     /// `tok_timeout` requests being held, so a test can wait until one has arrived.
     held: AtomicUsize,
     /// Cancelled when the simulator stops, which releases held requests so that graceful
@@ -282,6 +284,7 @@ impl SimulatorState {
             payments: Mutex::new(HashMap::new()),
             transfers: Mutex::new(HashMap::new()),
             fail_next: AtomicU32::new(0),
+            decline_refunds: AtomicU32::new(0),
             held: AtomicUsize::new(0),
             stopping: Shutdown::new(),
         }
@@ -552,6 +555,15 @@ async fn refund(
     ApiJson(body): ApiJson<AmountBody>,
 ) -> Result<Json<RefundAnswer>, SimulatorError> {
     let amount = money(body.amount_minor, &body.currency)?;
+    let declined = state
+        .decline_refunds
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if declined {
+        return Err(SimulatorError::Declined(
+            "the card can no longer be refunded".to_owned(),
+        ));
+    }
     state.with_payment(payment_id, |payment| {
         payment.refund(refund_id, amount.clone())
     })?;
@@ -667,6 +679,11 @@ impl SimulatorHandle {
     /// Every transfer made, in no particular order.
     pub fn transfers(&self) -> Vec<TransferRecord> {
         self.state.transfers().values().cloned().collect()
+    }
+
+    /// Makes the next `n` refunds answer 402 (declined) without doing anything.
+    pub fn decline_next_refunds(&self, n: u32) {
+        self.state.decline_refunds.store(n, Ordering::SeqCst);
     }
 
     /// Makes the next `n` payment operations answer 503 without doing anything.

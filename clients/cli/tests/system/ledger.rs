@@ -427,3 +427,224 @@ async fn a_payout_run_stopped_halfway_or_run_twice_at_once_pays_each_vendor_exac
     assert_eq!(last["payouts"], json!([]), "{last}");
     system.stop().await;
 }
+
+/// `customer` asks to return `units` of `product` from `order`; the return's id.
+async fn request_return(
+    system: &TestSystem,
+    order: Uuid,
+    customer: &str,
+    product: Uuid,
+    units: u32,
+) -> Uuid {
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{order}/returns"),
+            Some(customer),
+            Some(json!({
+                "lines": [{"product_id": product, "quantity": units}],
+                "reason": "too small",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["aggregate_type"], "Order", "{body}");
+    Uuid::parse_str(body["return_id"].as_str().expect("return_id")).expect("uuid")
+}
+
+/// The order's return once its status is `status` (within 10 s).
+async fn return_reaching(system: &TestSystem, order: Uuid, status: &str) -> Value {
+    let doc = system
+        .order_reaching(order, |doc| doc["returns"][0]["status"] == status)
+        .await;
+    doc["returns"][0].clone()
+}
+
+#[tokio::test]
+async fn a_return_after_payout_takes_the_balance_below_zero_and_the_next_payout_nets_it() {
+    let system = TestSystem::start().await;
+    ten_percent(&system).await;
+    let vendor = Uuid::new_v4();
+    let token = system.vendor_token(vendor).await;
+    let other_vendor = system.vendor_token(Uuid::new_v4()).await;
+    let item = product(&system, &token, 2000, "EUR").await;
+    let (first, customer) = paid_order(&system, &[(item, 2)]).await;
+
+    // Not shipped yet: nothing to return.
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{first}/returns"),
+            Some(&customer),
+            Some(json!({"lines": [{"product_id": item, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    ship(&system, first, &token).await;
+    shipments_projected(&system, 1).await;
+    balanced_books(&system).await;
+    let paid = run_payouts(&system).await;
+    assert_eq!(paid["payouts"][0]["amount_minor"], 3600, "{paid}");
+
+    // More than was bought is refused; one unit is asked back, and only its vendor decides.
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{first}/returns"),
+            Some(&customer),
+            Some(json!({"lines": [{"product_id": item, "quantity": 3}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let returned = request_return(&system, first, &customer, item, 1).await;
+    assert_eq!(
+        return_reaching(&system, first, "requested").await["refund_total"]["amount_minor"],
+        2000
+    );
+    for refused in [&other_vendor, &customer] {
+        let (status, body) = system
+            .command(
+                Method::POST,
+                &format!("/v1/orders/{first}/returns/{returned}/accept"),
+                Some(refused),
+                Some(json!({"restock": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    }
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{first}/returns/{returned}/accept"),
+            Some(&token),
+            Some(json!({"restock": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let done = return_reaching(&system, first, "refunded").await;
+    assert_eq!(done["restock"], true, "{done}");
+
+    // Refunded at the provider once, the unit back in stock, and the vendor's share and the
+    // commission of it reversed out of what was already paid.
+    let payment = system
+        .payments
+        .payment(Uuid::new_v5(&first, b"payment"))
+        .expect("the payment");
+    assert_eq!((payment.refunded_minor, payment.refunds), (2000, 1));
+    let (status, doc) = system
+        .read_eventually(
+            &format!("/v1/catalog/products/{item}?min_stock_version=4"),
+            &customer,
+            Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{doc}");
+    assert_eq!(doc["available"], 49, "{doc}");
+    balanced_books(&system).await;
+    assert_eq!(
+        balances(&system, vendor, &token).await,
+        [("EUR".to_owned(), [0, -1800, 3600])]
+    );
+    let nothing = run_payouts(&system).await;
+    assert_eq!(nothing["payouts"], json!([]), "{nothing}");
+
+    // The next sale pays what is left of it after the return: 54.00 - 18.00.
+    let (second, _) = paid_order(&system, &[(item, 3)]).await;
+    ship(&system, second, &token).await;
+    shipments_projected(&system, 2).await;
+    balanced_books(&system).await;
+    let netted = run_payouts(&system).await;
+    assert_eq!(netted["payouts"][0]["amount_minor"], 3600, "{netted}");
+    let books = balanced_books(&system).await;
+    assert_eq!(
+        (
+            books.currencies[0].payments_captured_minor,
+            books.currencies[0].payments_refunded_minor,
+            books.currencies[0].commission_minor,
+        ),
+        (10_000, 2000, 800)
+    );
+    assert_eq!(
+        balances(&system, vendor, &token).await,
+        [("EUR".to_owned(), [0, 0, 7200])]
+    );
+    let mut transfers: Vec<i64> = system
+        .payments
+        .transfers()
+        .iter()
+        .map(|t| t.amount_minor)
+        .collect();
+    transfers.sort();
+    assert_eq!(transfers, [3600, 3600]);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_return_the_provider_will_not_refund_fails_leaves_the_books_alone_and_frees_its_units() {
+    let system = TestSystem::start().await;
+    ten_percent(&system).await;
+    let vendor = Uuid::new_v4();
+    let token = system.vendor_token(vendor).await;
+    let item = product(&system, &token, 1500, "EUR").await;
+    let (order, customer) = paid_order(&system, &[(item, 1)]).await;
+    ship(&system, order, &token).await;
+
+    // Rejected: the customer is told why, and nothing moves.
+    let rejected = request_return(&system, order, &customer, item, 1).await;
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{order}/returns/{rejected}/reject"),
+            Some(&token),
+            Some(json!({"reason": "worn"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        return_reaching(&system, order, "rejected").await["reason"],
+        "worn"
+    );
+
+    // Asked again and accepted, but the provider declines the refund: the return fails.
+    let declined = request_return(&system, order, &customer, item, 1).await;
+    system.payments.decline_next_refunds(1);
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{order}/returns/{declined}/accept"),
+            Some(&token),
+            Some(json!({"restock": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let doc = system
+        .order_reaching(order, |doc| doc["returns"][1]["status"] == "refund_failed")
+        .await;
+    assert_eq!(doc["returns"][1]["return_id"], declined.to_string());
+    let payment = system
+        .payments
+        .payment(Uuid::new_v5(&order, b"payment"))
+        .expect("the payment");
+    assert_eq!(payment.refunded_minor, 0);
+    let books = balanced_books(&system).await;
+    assert_eq!(books.currencies[0].payments_refunded_minor, 0);
+    assert_eq!(books.currencies[0].pending_minor, 1350);
+
+    // Its units are free again: a third asking is taken.
+    request_return(&system, order, &customer, item, 1).await;
+    let (status, notifications) = system.read("/v1/notifications", &customer).await;
+    assert_eq!(status, StatusCode::OK, "{notifications}");
+    let kinds: Vec<&str> = notifications["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .filter(|k| k.starts_with("return_"))
+        .collect();
+    assert!(
+        kinds.contains(&"return_rejected") && kinds.contains(&"return_refund_failed"),
+        "{kinds:?}"
+    );
+    system.stop().await;
+}
