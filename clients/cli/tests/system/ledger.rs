@@ -220,7 +220,7 @@ async fn ten_percent(system: &TestSystem) {
 }
 
 #[tokio::test]
-async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_after_a_rebuild() {
+async fn the_books_balance_after_orders_cancellations_partial_returns_and_payouts_and_after_a_rebuild() {
     let system = TestSystem::start().await;
     ten_percent(&system).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
@@ -230,7 +230,7 @@ async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_afte
     let b_eur = product(&system, &b_token, 1250, "EUR").await;
 
     // 1: both vendors; A ships, B does not.
-    let (one, _) = paid_order(&system, &[(a_eur, 2), (b_eur, 1)]).await;
+    let (one, one_customer) = paid_order(&system, &[(a_eur, 2), (b_eur, 1)]).await;
     ship(&system, one, &a_token).await;
     // 2: A alone, cancelled after capture: refunded and reversed whole.
     let (two, two_customer) = paid_order(&system, &[(a_eur, 1)]).await;
@@ -273,16 +273,29 @@ async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_afte
     transfers.sort();
     assert_eq!(transfers, [(a, 2700), (a, 5400)]);
 
+    // A partial return after the payout: one of order 1's two units of A, refunded.
+    let returned = request_return(&system, one, &one_customer, a_eur, 1).await;
+    let (status, body) = system
+        .command(
+            Method::POST,
+            &format!("/v1/orders/{one}/returns/{returned}/accept"),
+            Some(&a_token),
+            Some(json!({"restock": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    return_reaching(&system, one, "refunded").await;
+
     let books = balanced_books(&system).await;
     let eur = books
         .currencies
         .iter()
         .find(|c| c.currency == "EUR")
         .expect("EUR books");
-    // Captured 52.50 + 20.00 + 45.00, refunded 20.00 + 25.00.
+    // Captured 52.50 + 20.00 + 45.00; refunded 20.00 + 25.00 (cancellations) + 20.00 (return).
     assert_eq!(
         (eur.payments_captured_minor, eur.payments_refunded_minor),
-        (11_750, 4_500)
+        (11_750, 6_500)
     );
     assert_eq!(
         (
@@ -291,12 +304,12 @@ async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_afte
             eur.available_minor,
             eur.paid_out_minor
         ),
-        (725, 1125, 0, 5400)
+        (525, 1125, -1800, 5400)
     );
     assert_eq!(
         balances(&system, a, &a_token).await,
         [
-            ("EUR".to_owned(), [0, 0, 5400]),
+            ("EUR".to_owned(), [0, -1800, 5400]),
             ("USD".to_owned(), [0, 0, 2700])
         ]
     );
@@ -340,7 +353,7 @@ async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_afte
     let (status, income) = system.read("/v1/commission-income", &admin).await;
     assert_eq!(status, StatusCode::OK, "{income}");
     assert_eq!(income["currencies"][0]["currency"], "EUR", "{income}");
-    assert_eq!(income["currencies"][0]["commission_minor"], 725, "{income}");
+    assert_eq!(income["currencies"][0]["commission_minor"], 525, "{income}");
 
     // The CLI proves the same, and after a rebuild from es.events the model still agrees.
     let checked = system.run_commerce(&["ledger", "check"]).await;
@@ -351,7 +364,7 @@ async fn the_books_balance_after_orders_cancellations_and_payouts_and_again_afte
     let rebuilt = balanced_books(&system).await;
     assert_eq!(rebuilt, books);
 
-    // Nothing is left to pay: another run pays nobody.
+    // Nothing is left to pay (A is below zero until its next sale): another run pays nobody.
     let again = run_payouts(&system).await;
     assert_eq!(again["payouts"], json!([]), "{again}");
     assert_eq!(system.payments.transfers().len(), 2);
