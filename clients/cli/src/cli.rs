@@ -127,7 +127,7 @@ pub enum Command {
     },
     /// Check a cart out, placing an order.
     Checkout(CheckoutArgs),
-    /// Read, cancel and ship orders.
+    /// Read, cancel and ship orders; ask for returns and accept or reject them.
     Orders {
         #[command(subcommand)]
         command: OrdersCommand,

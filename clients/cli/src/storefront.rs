@@ -253,8 +253,8 @@ pub enum OrdersCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: Option<u32>,
     },
-    /// One order, with product titles and, when several vendors sell its lines, each vendor's
-    /// sub-order (read API).
+    /// One order, with product titles, each vendor's sub-order when several vendors sell its
+    /// lines, and its returns (read API).
     Show {
         /// The order's id (from `commerce checkout`).
         #[arg(value_parser = parse_id)]

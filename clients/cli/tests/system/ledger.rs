@@ -220,7 +220,8 @@ async fn ten_percent(system: &TestSystem) {
 }
 
 #[tokio::test]
-async fn the_books_balance_after_orders_cancellations_partial_returns_and_payouts_and_after_a_rebuild() {
+async fn the_books_balance_after_orders_cancellations_partial_returns_and_payouts_and_after_a_rebuild(
+) {
     let system = TestSystem::start().await;
     ten_percent(&system).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
