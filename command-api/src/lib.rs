@@ -109,6 +109,7 @@ impl FromRef<AppState> for Arc<JwtKeys> {
         routes::vendors::suspend,
         routes::vendors::reinstate,
         routes::commissions::set_rules,
+        routes::commissions::get_rules,
         routes::payouts::run_payouts,
         routes::webhooks::set_webhook,
         routes::webhooks::remove_webhook,
@@ -177,7 +178,10 @@ pub fn router(
             "/v1/orders/{id}/returns/{return_id}/reject",
             post(routes::returns::reject_return),
         )
-        .route("/v1/commission-rules", put(routes::commissions::set_rules))
+        .route(
+            "/v1/commission-rules",
+            put(routes::commissions::set_rules).get(routes::commissions::get_rules),
+        )
         .route("/v1/payouts/runs", post(routes::payouts::run_payouts))
         .route("/v1/vendors", post(routes::vendors::apply))
         .route(

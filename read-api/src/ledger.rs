@@ -12,10 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ReadError;
+use crate::paging::{page_size, split_page};
 use crate::AppState;
-
-const DEFAULT_PAGE: i64 = 20;
-const MAX_PAGE: i64 = 100;
 
 /// The vendor itself and admins; anyone else is told no.
 fn may_read(claims: &Claims, vendor_id: Uuid) -> Result<(), ReadError> {
@@ -30,16 +28,6 @@ fn may_read(claims: &Claims, vendor_id: Uuid) -> Result<(), ReadError> {
 
 fn vendor_in_path(raw: &str) -> Result<Uuid, ReadError> {
     commerce_platform::http::path_id(raw, "vendor id").map_err(ReadError::Malformed)
-}
-
-fn page_size(limit: Option<i64>) -> Result<i64, ReadError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ReadError::Invalid(format!(
-            "limit must be 1 to {MAX_PAGE}, got {limit}"
-        )));
-    }
-    Ok(limit)
 }
 
 /// A vendor's balances in one currency, in minor units.
@@ -168,7 +156,7 @@ pub async fn statement(
     let vendor_id = vendor_in_path(&id)?;
     may_read(&claims, vendor_id)?;
     let limit = page_size(params.limit)?;
-    let mut items: Vec<StatementEntry> = sqlx::query_as(
+    let rows: Vec<StatementEntry> = sqlx::query_as(
         "SELECT event_id, at, reason, order_id, return_id, payout_id, currency, pending_minor, \
            available_minor, paid_out_minor, commission_minor, -clearing_minor AS customer_minor, \
            lines \
@@ -181,12 +169,7 @@ pub async fn statement(
     .bind(limit + 1)
     .fetch_all(&state.postgres)
     .await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|e| e.event_id)
-    } else {
-        None
-    };
+    let (items, next_cursor) = split_page(rows, limit, |e| e.event_id);
     Ok(Json(StatementPage { items, next_cursor }))
 }
 
@@ -236,7 +219,7 @@ pub async fn payouts(
     may_read(&claims, vendor_id)?;
     let limit = page_size(params.limit)?;
     // Payout ids are not ordered in time: the cursor is a payout id, resolved to its start.
-    let mut items: Vec<Payout> = sqlx::query_as(
+    let rows: Vec<Payout> = sqlx::query_as(
         "SELECT payout_id, currency, amount_minor, sales, started_at, completed_at \
          FROM read.ledger_payouts p \
          WHERE vendor_id = $1 AND ($2::uuid IS NULL OR (started_at, payout_id) < ( \
@@ -248,12 +231,7 @@ pub async fn payouts(
     .bind(limit + 1)
     .fetch_all(&state.postgres)
     .await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|p| p.payout_id)
-    } else {
-        None
-    };
+    let (items, next_cursor) = split_page(rows, limit, |p| p.payout_id);
     Ok(Json(PayoutPage { items, next_cursor }))
 }
 

@@ -12,6 +12,7 @@
 //! - `dashboard`: `GET /v1/vendors/{vendor_id}/dashboard`, a vendor's own figures.
 //! - `notifications`: `GET /v1/notifications`, a customer's or vendor's, newest first.
 //! - `webhook_deliveries`: `GET /v1/vendors/{vendor_id}/webhook/deliveries`, their states.
+//! - `paging`: cursor pages of the Postgres lists.
 //! - `ledger`: a vendor's balance, statement and payouts, and the commission income (admins).
 //! - `vendor_page`: `/vendor/dashboard`, the same as a page with charts, signed in by cookie.
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@ mod events;
 mod ledger;
 mod notifications;
 mod orders;
+mod paging;
 mod vendor_page;
 mod vendors;
 mod webhook_deliveries;

@@ -11,10 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ReadError;
+use crate::paging::{page_size, split_page};
 use crate::AppState;
-
-const DEFAULT_PAGE: i64 = 20;
-const MAX_PAGE: i64 = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -72,12 +70,7 @@ pub async fn list_notifications(
     Authenticated(claims): Authenticated,
     ApiQuery(params): ApiQuery<NotificationParams>,
 ) -> Result<Json<NotificationPage>, ReadError> {
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ReadError::Invalid(format!(
-            "limit must be 1 to {MAX_PAGE}, got {limit}"
-        )));
-    }
+    let limit = page_size(params.limit)?;
     let recipient = match (claims.role, claims.vendor_id) {
         (Role::Vendor, Some(vendor)) => vendor,
         (Role::Customer, _) => claims
@@ -89,7 +82,7 @@ pub async fn list_notifications(
             ))
         }
     };
-    let mut items: Vec<Notification> = sqlx::query_as(
+    let rows: Vec<Notification> = sqlx::query_as(
         "SELECT event_id, kind, order_id, at, detail FROM read.notifications \
          WHERE recipient_id = $1 AND ($2::uuid IS NULL OR event_id < $2) \
          ORDER BY event_id DESC LIMIT $3",
@@ -99,11 +92,6 @@ pub async fn list_notifications(
     .bind(limit + 1)
     .fetch_all(&state.postgres)
     .await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|n| n.event_id)
-    } else {
-        None
-    };
+    let (items, next_cursor) = split_page(rows, limit, |n| n.event_id);
     Ok(Json(NotificationPage { items, next_cursor }))
 }

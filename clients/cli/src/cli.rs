@@ -179,6 +179,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::payouts::PayoutsCommand,
     },
+    /// Commission rules: what the marketplace takes of each order line, by default, per vendor
+    /// and per category (admins).
+    Commissions {
+        #[command(subcommand)]
+        command: crate::commissions::CommissionsCommand,
+    },
     /// The vendors' ledger: a vendor's balance, statement and payouts; the commission income;
     /// proving that the books balance.
     Ledger {

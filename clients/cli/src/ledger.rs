@@ -13,7 +13,7 @@ use commerce_projections::ledger::{check_books, Books};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::output::{Output, Table};
+use crate::output::{plural, Output, Table};
 use crate::storefront::{describe, parse_id, ApiTarget};
 
 /// The read API's largest page: `--all` asks for pages this size unless `--limit` says otherwise.
@@ -193,10 +193,6 @@ fn delta(minor: i64, currency: &str) -> String {
         positive if positive > 0 => format!("+{}", money(positive, currency)),
         negative => money(negative, currency),
     }
-}
-
-fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// An entry's lines in a few words: `3 units, 2 lines`; nothing for releases and payouts.
@@ -379,19 +375,12 @@ mod tests {
     use commerce_projections::ledger::CurrencyBooks;
 
     use super::*;
+    use crate::output::squeeze;
 
     #[derive(Parser)]
     struct Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
-    }
-
-    /// The text with each run of spaces as one: the rows' contents, whatever the column widths.
-    fn squeeze(text: &str) -> String {
-        text.lines()
-            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 
     fn at(text: &str) -> chrono::DateTime<chrono::Utc> {

@@ -18,6 +18,7 @@
 //! - `vendors`: `commerce vendors apply|approve|suspend|reinstate|show|list`, a seller's
 //!   admission and the admins' decisions on it.
 //! - `payouts`: `commerce payouts run`, paying vendors their available balances (admins).
+//! - `commissions`: `commerce commissions show|set`, the marketplace's commission rules (admins).
 //! - `ledger`: `commerce ledger balance|statement|payouts|income` through `commerce-client`, and
 //!   `commerce ledger check`, proving the books from the database.
 //! - `output`: a summary for a person or JSON for a script (`--json`, `--output`), aligned tables.
@@ -43,6 +44,7 @@ pub mod bench_vendors;
 pub mod checkout_load;
 pub mod cli;
 pub mod commands;
+pub mod commissions;
 pub mod credentials;
 pub mod gdpr;
 pub mod ledger;

@@ -351,6 +351,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             commerce_cli::payouts::payouts(&target.session(output).await?, command).await
         }
+        Command::Commissions { command } => {
+            commerce_cli::commissions::commissions(&target, command, output).await
+        }
         Command::Ledger { command } => commerce_cli::ledger::ledger(&target, command, output).await,
         Command::Outbox { command } => {
             let database = DatabaseConfig::from_env()?;

@@ -167,6 +167,11 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .join("\n")
 }
 
+/// `1 sale`, `2 sales`: a count with its noun.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A text cut to `max` characters, with `…` when cut, so one long title keeps a table readable.
 pub fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -175,6 +180,16 @@ pub fn shorten(text: &str, max: usize) -> String {
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+/// The text with each run of spaces as one: a table's rows, whatever the column widths; tests
+/// compare summaries with it.
+#[cfg(test)]
+pub(crate) fn squeeze(text: &str) -> String {
+    text.lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

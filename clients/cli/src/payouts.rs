@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use commerce_client::{ClientError, Money, PayoutRunReport};
 
-use crate::output::Table;
+use crate::output::{plural, Table};
 use crate::storefront::{describe, Session};
 
 /// How long `payouts run` waits for its answer: the run answers once every vendor's transfer is
@@ -55,17 +55,13 @@ fn lost_answer(error: ClientError) -> anyhow::Error {
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn render_report(report: &PayoutRunReport) -> String {
     let mut out = format!(
         "Payout run {}: {} released, {} made, {}.",
         report.run_id,
-        plural(report.released as usize, "sale", "sales"),
-        plural(report.payouts.len(), "payout", "payouts"),
-        plural(report.failures.len(), "failure", "failures"),
+        plural(report.released, "sale", "sales"),
+        plural(report.payouts.len() as u64, "payout", "payouts"),
+        plural(report.failures.len() as u64, "failure", "failures"),
     );
     if !report.payouts.is_empty() {
         let mut table = Table::new(&[
@@ -103,19 +99,12 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::output::squeeze;
 
     #[derive(Parser)]
     struct Payouts {
         #[command(subcommand)]
         command: PayoutsCommand,
-    }
-
-    /// The text with each run of spaces as one: the rows' contents, whatever the column widths.
-    fn squeeze(text: &str) -> String {
-        text.lines()
-            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub fn accepted(what: &str, answer: &Accepted) -> String {
         Some("Cart") => format!("commerce cart show {id} --min-version {version}"),
         Some("Order") => format!("commerce orders show {id} --min-version {version}"),
         Some("Vendor") => format!("commerce vendors show {id} --min-version {version}"),
+        // Read from the schedule itself: nothing to wait for.
+        Some("CommissionSchedule") => "commerce commissions show".to_owned(),
         _ => String::new(),
     };
     let mut out = format!("{what} (version {version}).");
@@ -409,14 +411,7 @@ mod tests {
     };
 
     use super::*;
-
-    /// The text with each run of spaces as one: the rows' contents, whatever the column widths.
-    fn squeeze(text: &str) -> String {
-        text.lines()
-            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
+    use crate::output::squeeze;
 
     fn id(n: u128) -> Uuid {
         Uuid::from_u128(n)

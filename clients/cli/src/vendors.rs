@@ -309,19 +309,12 @@ mod tests {
     use commerce_client::VendorDecision;
 
     use super::*;
+    use crate::output::squeeze;
 
     #[derive(Parser)]
     struct Vendors {
         #[command(subcommand)]
         command: VendorsCommand,
-    }
-
-    /// The text with each run of spaces as one: the rows' contents, whatever the column widths.
-    fn squeeze(text: &str) -> String {
-        text.lines()
-            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 
     fn at(text: &str) -> chrono::DateTime<chrono::Utc> {

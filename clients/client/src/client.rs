@@ -167,7 +167,8 @@ impl CommerceClient {
         }
     }
 
-    /// Sends a GET to a URL built from [`Self::read_api_base`].
+    /// Sends a GET to a URL built from [`Self::read_api_base`], or from
+    /// [`Self::command_api_base`] for what the command API answers itself (commission rules).
     pub(crate) async fn read<T: DeserializeOwned>(&self, url: String) -> Result<T, ClientError> {
         self.send(self.authorized(self.http.get(url))).await
     }

@@ -18,6 +18,8 @@
 //! - `accounts`: signing up, in and out (the auth service); roles and the audit log for admins.
 //! - `ledger`: a vendor's balances, statement and payouts; the commission income (admins).
 //! - `payouts`: the payout run that pays vendors their available balances (admins).
+//! - `commissions`: the marketplace's commission rules, set and read back (admins; both on the
+//!   command API).
 //!
 //! Read documents accept fields they do not know and default the ones they can live without, so a
 //! server that adds fields never breaks a client built against an older one.
@@ -55,6 +57,7 @@
 mod accounts;
 mod carts;
 mod client;
+mod commissions;
 mod endpoint;
 mod error;
 mod inventory;
@@ -69,6 +72,7 @@ mod wire;
 pub use accounts::{Account, AuditEntry, AuditPage, AuditQuery, TokenPair};
 pub use carts::{CartCreated, CartDocument, CartItem, CheckoutAccepted};
 pub use client::{CommandOptions, CommerceClient};
+pub use commissions::{CommissionRule, CommissionRules, CommissionRulesDocument};
 pub use error::{ClientError, Problem};
 pub use ledger::{
     CommissionIncome, CurrencyBalance, CurrencyIncome, Payout, PayoutPage, StatementEntry,

@@ -13,7 +13,7 @@ use commerce_platform::auth::{Authenticated, Role};
 use commerce_platform::http::{ClientAddress, CorrelationId};
 use commerce_platform::openapi::{BodyFailures, CommonFailures};
 use commerce_platform::problem::ApiJson;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -107,6 +107,82 @@ impl CommissionRulesBody {
             categories,
         })
     }
+}
+
+/// One rule as `GET /v1/commission-rules` answers it: the shape `PUT` takes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleDocument {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent_bp: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<i64>,
+}
+
+impl From<&CommissionRule> for RuleDocument {
+    fn from(rule: &CommissionRule) -> Self {
+        Self {
+            percent_bp: (rule.percent_bp > 0 || rule.flat_minor == 0).then_some(rule.percent_bp),
+            flat: (rule.flat_minor > 0).then_some(rule.flat_minor),
+            floor: rule.floor_minor,
+            cap: rule.cap_minor,
+        }
+    }
+}
+
+/// The rules in force, in the shape `PUT` takes, and the schedule's version (0: never set, the
+/// default takes nothing).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommissionRulesDocument {
+    pub default: RuleDocument,
+    pub vendors: BTreeMap<Uuid, RuleDocument>,
+    pub categories: BTreeMap<String, RuleDocument>,
+    pub version: i64,
+}
+
+/// The marketplace's commission rules in force (admins), from the schedule itself, so an admin
+/// reads what it just set.
+#[utoipa::path(
+    get,
+    path = "/v1/commission-rules",
+    tag = "commissions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rules in force", body = CommissionRulesDocument),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        CommonFailures
+    )
+)]
+#[tracing::instrument(skip_all)]
+pub async fn get_rules(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> Result<Json<CommissionRulesDocument>, ApiError> {
+    if claims.role != Role::Admin {
+        return Err(ApiError::Forbidden(format!(
+            "role {} may not read commission rules",
+            claims.role.as_str()
+        )));
+    }
+    let (schedule, version) = state.commissions.load(CommissionSchedule::ID).await?;
+    let rules = schedule.rules();
+    Ok(Json(CommissionRulesDocument {
+        default: (&rules.default).into(),
+        vendors: rules
+            .vendors
+            .iter()
+            .map(|(vendor, rule)| (vendor.0, rule.into()))
+            .collect(),
+        categories: rules
+            .categories
+            .iter()
+            .map(|(category, rule)| (category.to_string(), rule.into()))
+            .collect(),
+        version,
+    }))
 }
 
 /// Replaces the marketplace's commission rules (admins). Orders confirmed from now on have their

@@ -10,33 +10,9 @@ use crate::support::TestSystem;
 
 /// A published product of `token`'s vendor in `category`, with stock.
 async fn product_in(system: &TestSystem, token: &str, category: &str, price_minor: i64) -> Uuid {
-    let (status, created) = system
-        .command(
-            Method::POST,
-            "/v1/products",
-            Some(token),
-            Some(json!({
-                "sku": format!("SKU-{}", &Uuid::new_v4().simple().to_string()[..8]),
-                "title": "A thing",
-                "category": category,
-                "price": {"amount_minor": price_minor, "currency": "EUR"},
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let product = Uuid::parse_str(created["product_id"].as_str().expect("id")).expect("uuid");
-    let (status, body) = system.publish(token, product).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = system
-        .command(
-            Method::POST,
-            &format!("/v1/inventory/{product}/receipts"),
-            Some(token),
-            Some(json!({"quantity": 10})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    product
+    system
+        .product_for_sale(token, category, (price_minor, "EUR"), 10)
+        .await
 }
 
 /// A confirmed order of one unit of each of `products`; its commissions by product.
@@ -113,6 +89,30 @@ async fn each_lines_commission_is_fixed_at_confirmation_under_the_rule_that_appl
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["aggregate_type"], "CommissionSchedule");
+    // Admins read back what is in force, in the shape they set it; vendors may not.
+    let (status, rules) = system
+        .command(Method::GET, "/v1/commission-rules", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rules}");
+    assert_eq!(rules["default"], json!({"percent_bp": 1000}));
+    assert_eq!(
+        rules["vendors"][favoured.to_string()],
+        json!({"percent_bp": 300})
+    );
+    assert_eq!(
+        rules["categories"]["books"],
+        json!({"percent_bp": 800, "floor": 200})
+    );
+    assert_eq!(rules["version"], body["version"]);
+    let (status, _) = system
+        .command(
+            Method::GET,
+            "/v1/commission-rules",
+            Some(&favoured_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 
     let fixed = confirmed_commissions(&system, &products).await;
     let expected = [

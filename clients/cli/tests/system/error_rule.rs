@@ -349,6 +349,50 @@ fn table() -> Vec<Row> {
         )
         .any_id_answers()
         .query("limit", "0", "few", &["limit", "1 to 100", "got 0"]),
+        row(Command, Method::POST, "/v1/orders/{id}/returns", Customer)
+            .body(json!({"lines": [{"product_id": Uuid::nil(), "quantity": 1}]}))
+            .field(
+                "/lines/0/quantity",
+                json!(100),
+                json!("one"),
+                &["quantity", "1 to 99", "got 100"],
+            ),
+        row(
+            Command,
+            Method::POST,
+            "/v1/orders/{id}/returns/{return_id}/accept",
+            Vendor,
+        )
+        .body(json!({"restock": true})),
+        row(
+            Command,
+            Method::POST,
+            "/v1/orders/{id}/returns/{return_id}/reject",
+            Vendor,
+        )
+        .body(json!({"reason": "worn"}))
+        .field(
+            "/reason",
+            Value::String("x".repeat(501)),
+            json!(1),
+            &["reason", "1 to 500", "got 501"],
+        ),
+        row(Command, Method::GET, "/v1/commission-rules", Admin),
+        row(Command, Method::POST, "/v1/payouts/runs", Admin),
+        // An admin reads any vendor's ledger, registered or not (empty before its first sale).
+        row(Read, Method::GET, "/v1/vendors/{vendor_id}/balance", Admin).any_id_answers(),
+        row(
+            Read,
+            Method::GET,
+            "/v1/vendors/{vendor_id}/statement",
+            Admin,
+        )
+        .any_id_answers()
+        .query("limit", "0", "few", &["limit", "1 to 100", "got 0"]),
+        row(Read, Method::GET, "/v1/vendors/{vendor_id}/payouts", Admin)
+            .any_id_answers()
+            .query("limit", "101", "many", &["limit", "1 to 100", "got 101"]),
+        row(Read, Method::GET, "/v1/commission-income", Admin),
     ]
 }
 
@@ -443,7 +487,8 @@ impl World {
         };
         let path = path
             .replace("{product_id}", &self.product.to_string())
-            .replace("{vendor_id}", &self.vendor_id.to_string());
+            .replace("{vendor_id}", &self.vendor_id.to_string())
+            .replace("{return_id}", &Uuid::nil().to_string());
         format!("{base}{path}")
     }
 }

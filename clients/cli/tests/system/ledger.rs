@@ -13,33 +13,9 @@ use crate::support::TestSystem;
 
 /// A published product of `token`'s vendor at `price_minor` of `currency`, with stock.
 async fn product(system: &TestSystem, token: &str, price_minor: i64, currency: &str) -> Uuid {
-    let (status, created) = system
-        .command(
-            Method::POST,
-            "/v1/products",
-            Some(token),
-            Some(json!({
-                "sku": format!("SKU-{}", &Uuid::new_v4().simple().to_string()[..8]),
-                "title": "A thing",
-                "category": "things",
-                "price": {"amount_minor": price_minor, "currency": currency},
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let product = Uuid::parse_str(created["product_id"].as_str().expect("id")).expect("uuid");
-    let (status, body) = system.publish(token, product).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = system
-        .command(
-            Method::POST,
-            &format!("/v1/inventory/{product}/receipts"),
-            Some(token),
-            Some(json!({"quantity": 50})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    product
+    system
+        .product_for_sale(token, "things", (price_minor, currency), 50)
+        .await
 }
 
 /// An order of `lines` (product, units) by a new customer, once its payment is captured and

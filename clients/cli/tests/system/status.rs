@@ -63,6 +63,7 @@ async fn status_shows_the_outbox_relay_queues_sagas_and_models() {
             "orders",
             "analytics",
             "notifications",
+            "ledger",
             "order-saga"
         ]
     );

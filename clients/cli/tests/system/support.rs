@@ -698,6 +698,44 @@ impl TestSystem {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// A product of `token`'s vendor in `category` at `price_minor` of `currency`, published,
+    /// with `units` in stock.
+    pub async fn product_for_sale(
+        &self,
+        token: &str,
+        category: &str,
+        (price_minor, currency): (i64, &str),
+        units: u32,
+    ) -> Uuid {
+        let (status, created) = self
+            .command(
+                reqwest::Method::POST,
+                "/v1/products",
+                Some(token),
+                Some(json!({
+                    "sku": format!("SKU-{}", &Uuid::new_v4().simple().to_string()[..8]),
+                    "title": "A thing",
+                    "category": category,
+                    "price": {"amount_minor": price_minor, "currency": currency},
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let product = Uuid::parse_str(created["product_id"].as_str().expect("id")).expect("uuid");
+        let (status, body) = self.publish(token, product).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = self
+            .command(
+                reqwest::Method::POST,
+                &format!("/v1/inventory/{product}/receipts"),
+                Some(token),
+                Some(json!({ "quantity": units })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        product
+    }
+
     /// A product of `token`'s vendor, published, with `units` in stock.
     pub async fn stocked_product(&self, token: &str, price_minor: i64, units: u32) -> Uuid {
         let product = self.published_product(token, price_minor).await;

@@ -83,7 +83,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The marketplace's commission rules in force (admins), from the schedule itself, so an admin
+         *     reads what it just set.
+         */
+        get: operations["get_rules"];
         /**
          * Replaces the marketplace's commission rules (admins). Orders confirmed from now on have their
          *     lines' commission fixed under them; orders confirmed before keep theirs.
@@ -487,6 +491,21 @@ export interface components {
                 [key: string]: components["schemas"]["RuleBody"];
             };
         };
+        /**
+         * @description The rules in force, in the shape `PUT` takes, and the schedule's version (0: never set, the
+         *     default takes nothing).
+         */
+        CommissionRulesDocument: {
+            categories: {
+                [key: string]: components["schemas"]["RuleDocument"];
+            };
+            default: components["schemas"]["RuleDocument"];
+            vendors: {
+                [key: string]: components["schemas"]["RuleDocument"];
+            };
+            /** Format: int64 */
+            version: number;
+        };
         CreateProductBody: {
             /**
              * @description A slug: lower-case ASCII letters, digits and '-'
@@ -638,6 +657,17 @@ export interface components {
              * Format: int32
              * @description Basis points of the line total (1,000 = 10 %), rounded half to even to the minor unit.
              */
+            percent_bp?: number | null;
+        };
+        /** @description One rule as `GET /v1/commission-rules` answers it: the shape `PUT` takes. */
+        RuleDocument: {
+            /** Format: int64 */
+            cap?: number | null;
+            /** Format: int64 */
+            flat?: number | null;
+            /** Format: int64 */
+            floor?: number | null;
+            /** Format: int32 */
             percent_bp?: number | null;
         };
         /** @description What a run did. */
@@ -1235,6 +1265,74 @@ export interface operations {
             };
             /** @description Cart checked out, or concurrent changes kept winning */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than the service's limit (refused from `Content-Length` before it is sent
+             *     when the client asks with `Expect: 100-continue`)
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rules in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommissionRulesDocument"];
+                };
+            };
+            /** @description No or invalid bearer token (with `WWW-Authenticate: Bearer`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
