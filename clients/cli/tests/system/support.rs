@@ -724,6 +724,12 @@ impl TestSystem {
         let product = Uuid::parse_str(created["product_id"].as_str().expect("id")).expect("uuid");
         let (status, body) = self.publish(token, product).await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        self.receive_stock(token, product, units).await;
+        product
+    }
+
+    /// `units` of `product` received into stock by `token`'s vendor.
+    pub async fn receive_stock(&self, token: &str, product: Uuid, units: u32) {
         let (status, body) = self
             .command(
                 reqwest::Method::POST,
@@ -733,21 +739,12 @@ impl TestSystem {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        product
     }
 
     /// A product of `token`'s vendor, published, with `units` in stock.
     pub async fn stocked_product(&self, token: &str, price_minor: i64, units: u32) -> Uuid {
         let product = self.published_product(token, price_minor).await;
-        let (status, body) = self
-            .command(
-                reqwest::Method::POST,
-                &format!("/v1/inventory/{product}/receipts"),
-                Some(token),
-                Some(json!({ "quantity": units })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        self.receive_stock(token, product, units).await;
         product
     }
 
