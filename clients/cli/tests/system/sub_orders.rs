@@ -294,3 +294,58 @@ async fn cancelling_a_partially_shipped_order_gives_back_only_what_had_not_shipp
     }
     system.stop().await;
 }
+
+/// The notifications of `token` of `kind`, once `ready` holds for them (within 10 s).
+async fn notifications_reaching(
+    system: &TestSystem,
+    token: &str,
+    kind: &str,
+    ready: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, page) = system.read("/v1/notifications", token).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let told: Vec<Value> = page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter(|n| n["kind"] == kind)
+            .cloned()
+            .collect();
+        if ready(&told) {
+            return told;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{page}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sub_orders_shipment_is_told_to_the_customer_and_to_that_vendor_only() {
+    let system = TestSystem::start().await;
+    let three = ThreeVendorOrder::place(&system).await;
+    let (status, body) = three.ship(&system, 1, "B-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let told =
+        notifications_reaching(&system, &three.customer, "order_shipped", |n| !n.is_empty()).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["order_id"], three.order.to_string());
+    assert_eq!(
+        told[0]["detail"],
+        json!({"tracking": "B-1", "vendor_id": three.vendors[1].0, "partial": true})
+    );
+    // The same event told every recipient in one write: what the others have now is final.
+    let shipper = notifications_reaching(&system, &three.vendors[1].1, "order_shipped", |n| {
+        !n.is_empty()
+    })
+    .await;
+    assert_eq!(shipper[0]["detail"]["tracking"], "B-1");
+    for other in [0, 2] {
+        let none =
+            notifications_reaching(&system, &three.vendors[other].1, "order_shipped", |_| true)
+                .await;
+        assert!(none.is_empty(), "vendor {other} was told: {none:?}");
+    }
+    system.stop().await;
+}
