@@ -346,7 +346,6 @@ impl CommandApi {
                     PgEventRepository::new(pool.clone()),
                     Some(waker.clone()),
                 )),
-                repository: PgEventRepository::new(pool.clone()),
                 read_models: pool.clone(),
                 provider: Arc::new(HttpPaymentProvider::new(
                     &config.payment_url,

@@ -29,7 +29,7 @@ use sqlx::{PgPool, Row};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::event_store::{CommandExecutor, ExecuteError, PgEventRepository};
+use crate::event_store::{CommandExecutor, ExecuteError};
 
 /// Sales released per statement of the run's first step.
 const RELEASE_PAGE: i64 = 500;
@@ -39,8 +39,6 @@ const RELEASE_PAGE: i64 = 500;
 pub struct PayoutRun {
     pub sales: Arc<CommandExecutor<VendorSale>>,
     pub payouts: Arc<CommandExecutor<VendorPayouts>>,
-    /// Loads several sales in one query.
-    pub repository: PgEventRepository,
     /// Reads the ledger's read model (schema `read`).
     pub read_models: PgPool,
     pub provider: Arc<dyn PaymentProvider>,
